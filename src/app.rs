@@ -1,0 +1,79 @@
+//! Wiring: builds the store, the services and the workers from a [`Config`], and runs the
+//! daemon until SIGTERM/SIGINT. No rules and no SQL here.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+use crate::channels::outbound::FileSender;
+use crate::clock::SystemClock;
+use crate::config::{Config, LogFormat};
+use crate::notify::Notifier;
+use crate::service::outbox::Transport;
+use crate::service::{Context, sync};
+use crate::shutdown::Shutdown;
+use crate::store::Store;
+use crate::workers::maildir::MaildirIngestor;
+use crate::workers::outbox::OutboxWorker;
+
+/// Sets up logging: human-readable or JSON lines on stderr. `GUICHET_LOG` (a tracing
+/// filter) wins over `level`.
+pub fn init_logging(format: LogFormat, level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GUICHET_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // A second initialisation (tests) is harmless: keep the first subscriber.
+    let _ = match format {
+        LogFormat::Human => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+/// Connects to the store and applies pending migrations.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let store = Store::connect(&config.storage, &config.daemon.data_dir)
+        .await
+        .context("cannot open the store")?;
+    store.migrate().await.context("cannot migrate the store")?;
+    Ok(store)
+}
+
+/// A service context on the system clock, with the store migrated.
+pub async fn context(config: Config) -> anyhow::Result<Context> {
+    let store = open_store(&config).await?;
+    Ok(Context::new(store, Arc::new(config), Arc::new(SystemClock)))
+}
+
+pub fn transport(config: &Config) -> Transport {
+    Transport { files: FileSender::new(&config.mail.outbox_dir) }
+}
+
+/// Runs the daemon until a signal, then drains within the configured grace period.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let grace = config.daemon.shutdown_grace;
+    let notifier = Arc::new(Notifier::new(config.mail.templates_dir.as_deref()).context("cannot load templates")?);
+    let transport = Arc::new(transport(&config));
+    let ctx = context(config).await?;
+    sync::sync_all(&ctx).await.context("cannot write the configuration into the store")?;
+
+    let shutdown = Shutdown::new();
+    shutdown.listen_for_signals().context("cannot listen for signals")?;
+    for offer in &ctx.config.offers {
+        let worker = MaildirIngestor { ctx: ctx.clone(), offer: offer.clone(), shutdown: shutdown.clone() };
+        shutdown.spawn(format!("maildir:{}", offer.code), worker.run());
+    }
+    let outbox = OutboxWorker { ctx: ctx.clone(), notifier, transport, shutdown: shutdown.clone() };
+    shutdown.spawn("outbox", outbox.run());
+    tracing::info!(offers = ctx.config.offers.len(), backend = ?ctx.store.backend(), "guichet running");
+
+    shutdown.cancelled().await;
+    let left = shutdown.drain(grace).await;
+    ctx.store.close().await;
+    if left.is_empty() {
+        tracing::info!("guichet stopped");
+        Ok(())
+    } else {
+        anyhow::bail!("tasks still running after {}s: {}", grace.as_secs(), left.join(", "))
+    }
+}

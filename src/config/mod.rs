@@ -1,0 +1,180 @@
+//! Configuration: one TOML file plus `GUICHET_` environment overrides, validated into one
+//! [`Config`] value. Every bad key is reported at once, with its path.
+//!
+//! This module owns reading and validating the file and the secrets it points to; it does not
+//! touch the database or the network. Relative paths: `daemon.data_dir` is relative to the
+//! working directory; every other path is relative to `data_dir`.
+
+mod load;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::domain::TenantId;
+use crate::domain::routing::UnknownSenderPolicy;
+
+pub use load::{ConfigError, ConfigErrors, load, load_from_str};
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub daemon: DaemonConfig,
+    pub storage: StorageConfig,
+    pub mail: MailConfig,
+    pub offers: Vec<OfferConfig>,
+    pub institutions: Vec<InstitutionConfig>,
+    pub contacts: Vec<ContactConfig>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    /// `daemon.data_dir`, default `./data`.
+    pub data_dir: PathBuf,
+    /// `daemon.log_format`: `human` (default) or `json`.
+    pub log_format: LogFormat,
+    /// `daemon.log_level`: a tracing filter such as `info` or `guichet=debug` (default `info`).
+    pub log_level: String,
+    /// `daemon.shutdown_grace_secs` (default 20): how long SIGTERM waits for work in flight.
+    pub shutdown_grace: Duration,
+    /// `daemon.max_message_bytes` (default 25 MiB): larger mail goes to quarantine.
+    pub max_message_bytes: usize,
+    /// `daemon.maildir_poll_ms` (default 1000): how often Maildir `new/` folders are scanned.
+    pub maildir_poll: Duration,
+    /// `daemon.outbox_poll_ms` (default 1000): how often the outbox is scanned for due mail.
+    pub outbox_poll: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dsn {
+    /// `sqlite://PATH` (relative to data_dir); default `sqlite://guichet.db`.
+    Sqlite(PathBuf),
+    /// `postgres://…` or `postgresql://…`, as given (the password may come separately).
+    Postgres(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    /// `storage.dsn`.
+    pub dsn: Dsn,
+    /// `storage.password` / `storage.password_file` / `GUICHET_STORAGE__PASSWORD`: the
+    /// PostgreSQL password, kept out of the DSN so the DSN can be printed.
+    pub password: Option<Secret>,
+    /// `storage.max_connections` (default 8).
+    pub max_connections: u32,
+    /// `storage.connect_timeout_secs` (default 5): how long to wait for the database before
+    /// `deliver` gives up with EX_TEMPFAIL.
+    pub connect_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    /// `mail.outbox_dir` (default `outbox`, in data_dir): where `.eml` files are written.
+    pub outbox_dir: PathBuf,
+    /// `mail.message_id_domain`: the right-hand side of our Message-IDs (default: the domain of
+    /// the first offer's first support address).
+    pub message_id_domain: String,
+    /// `mail.hmac_key` / `mail.hmac_key_file` / `GUICHET_MAIL__HMAC_KEY`: signs reply tokens.
+    pub hmac_key: Option<Secret>,
+    /// `mail.templates_dir` (optional): templates here override the built-in ones.
+    pub templates_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct OfferConfig {
+    /// `offers[].code`: the tenant id, e.g. `SMSU`.
+    pub code: TenantId,
+    /// `offers[].name`.
+    pub name: String,
+    /// `offers[].provider`: key of the providing institution (must exist in `institutions`).
+    pub provider: String,
+    /// `offers[].support_addresses`: at least one; the first is the From of outbound mail.
+    pub support_addresses: Vec<String>,
+    /// `offers[].locale`: `fr` (default) or `en`.
+    pub locale: String,
+    /// `offers[].reopen_window_days` (default 10).
+    pub reopen_window: chrono::Duration,
+    /// `offers[].unknown_sender`: `create_in_institution` (default), `create_unaffiliated`,
+    /// `refuse`.
+    pub unknown_sender: UnknownSenderPolicy,
+    /// `offers[].maildir` (default `maildir/CODE` in data_dir).
+    pub maildir: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct InstitutionConfig {
+    /// `institutions[].key`: a short stable name, referenced by offers and contacts.
+    pub key: String,
+    /// `institutions[].name`.
+    pub name: String,
+    /// `institutions[].domains`: mail domains, lower-cased.
+    pub domains: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    Requester,
+    Agent,
+    Governance,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Requester => "requester",
+            Role::Agent => "agent",
+            Role::Governance => "governance",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ContactConfig {
+    /// `contacts[].name`.
+    pub name: String,
+    /// `contacts[].emails`, lower-cased.
+    pub emails: Vec<String>,
+    /// `contacts[].matrix_ids` (`@user:server`).
+    pub matrix_ids: Vec<String>,
+    /// `contacts[].institution`: an institution key, or none.
+    pub institution: Option<String>,
+    /// `contacts[].roles`: `{ SMSU = ["agent"], GEFORP = ["requester"] }`.
+    pub roles: Vec<(TenantId, Vec<Role>)>,
+}
+
+impl Config {
+    pub fn offer(&self, code: &str) -> Option<&OfferConfig> {
+        self.offers.iter().find(|o| o.code.as_str().eq_ignore_ascii_case(code))
+    }
+}
+
+/// A secret value: printed and logged as `[redacted]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}

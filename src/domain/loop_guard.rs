@@ -1,0 +1,128 @@
+//! Is this message written by a machine? Then it is stored but never answered.
+//!
+//! Follows RFC 3834 (`Auto-Submitted`), the de-facto headers of Exchange, Sendmail vacation and
+//! mailing lists, DSNs (RFC 3464, `multipart/report`) and the null reverse path, plus our own
+//! outbound Message-IDs coming back.
+
+use super::message::InboundEmail;
+
+/// Why a message must not be answered automatically.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AutoReason {
+    AutoSubmitted(String),
+    Precedence(String),
+    AutoResponseSuppress,
+    XAutoreply,
+    XLoop,
+    DeliveryReport,
+    NullReturnPath,
+    MailingList,
+    FailedRecipients,
+    OurOwnMessage,
+}
+
+impl AutoReason {
+    pub fn describe(&self) -> String {
+        match self {
+            AutoReason::AutoSubmitted(v) => format!("Auto-Submitted: {v}"),
+            AutoReason::Precedence(v) => format!("Precedence: {v}"),
+            AutoReason::AutoResponseSuppress => "X-Auto-Response-Suppress".into(),
+            AutoReason::XAutoreply => "X-Autoreply/X-Autorespond".into(),
+            AutoReason::XLoop => "X-Loop names us".into(),
+            AutoReason::DeliveryReport => "multipart/report (delivery or disposition report)".into(),
+            AutoReason::NullReturnPath => "null Return-Path".into(),
+            AutoReason::MailingList => "List-Id (mailing list)".into(),
+            AutoReason::FailedRecipients => "X-Failed-Recipients (bounce)".into(),
+            AutoReason::OurOwnMessage => "one of our own messages".into(),
+        }
+    }
+}
+
+/// `our_domains`: the domains of our generated Message-IDs and of the offer's support
+/// addresses, lower-cased; an `X-Loop` naming one of them, or a Message-ID from our generator,
+/// means the message is our own coming back.
+pub fn classify(email: &InboundEmail, our_id_suffix: &str, our_addresses: &[String]) -> Option<AutoReason> {
+    let a = &email.auto;
+    if let Some(v) = &a.auto_submitted {
+        let v = v.trim();
+        if !v.is_empty() && !v.eq_ignore_ascii_case("no") {
+            return Some(AutoReason::AutoSubmitted(v.to_owned()));
+        }
+    }
+    if email.message_id.as_str().ends_with(our_id_suffix) {
+        return Some(AutoReason::OurOwnMessage);
+    }
+    if a.is_report {
+        return Some(AutoReason::DeliveryReport);
+    }
+    if a.return_path.as_deref().is_some_and(|r| r.trim().trim_matches(['<', '>']).is_empty()) {
+        return Some(AutoReason::NullReturnPath);
+    }
+    if let Some(p) = &a.precedence {
+        let p = p.trim().to_ascii_lowercase();
+        if matches!(p.as_str(), "bulk" | "list" | "junk" | "auto_reply") {
+            return Some(AutoReason::Precedence(p));
+        }
+    }
+    if a.x_auto_response_suppress.as_deref().is_some_and(|v| !v.trim().is_empty()) {
+        return Some(AutoReason::AutoResponseSuppress);
+    }
+    if a.x_autoreply.is_some() || a.x_autorespond.is_some() {
+        return Some(AutoReason::XAutoreply);
+    }
+    if a.x_failed_recipients.is_some() {
+        return Some(AutoReason::FailedRecipients);
+    }
+    let names_us = |v: &String| {
+        let v = v.to_ascii_lowercase();
+        our_addresses.iter().any(|o| v.contains(o.as_str()))
+    };
+    if a.x_loop.iter().any(names_us) {
+        return Some(AutoReason::XLoop);
+    }
+    if a.list_id.is_some() {
+        return Some(AutoReason::MailingList);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ids::MessageId;
+    use crate::domain::message::sample::email;
+
+    const SUFFIX: &str = ".guichet@esup.fr";
+
+    #[test]
+    fn machine_mail_is_recognised() {
+        let us = vec!["support-smsu@esup.fr".to_owned()];
+        type Edit = fn(&mut InboundEmail);
+        let table: &[(&str, Edit, bool)] = &[
+            ("plain mail", |_| {}, false),
+            ("auto-submitted no", |e| e.auto.auto_submitted = Some("no".into()), false),
+            ("auto-replied", |e| e.auto.auto_submitted = Some("auto-replied".into()), true),
+            ("auto-generated", |e| e.auto.auto_submitted = Some("Auto-Generated; x=1".into()), true),
+            ("precedence bulk", |e| e.auto.precedence = Some("Bulk".into()), true),
+            ("precedence junk", |e| e.auto.precedence = Some("junk".into()), true),
+            ("precedence auto_reply", |e| e.auto.precedence = Some("auto_reply".into()), true),
+            ("precedence first-class", |e| e.auto.precedence = Some("first-class".into()), false),
+            ("exchange suppress", |e| e.auto.x_auto_response_suppress = Some("All".into()), true),
+            ("x-autoreply", |e| e.auto.x_autoreply = Some("yes".into()), true),
+            ("x-autorespond", |e| e.auto.x_autorespond = Some("x".into()), true),
+            ("dsn", |e| e.auto.is_report = true, true),
+            ("null return-path", |e| e.auto.return_path = Some("<>".into()), true),
+            ("real return-path", |e| e.auto.return_path = Some("<a@b.fr>".into()), false),
+            ("x-loop us", |e| e.auto.x_loop = vec!["Support-SMSU@esup.fr".into()], true),
+            ("x-loop other", |e| e.auto.x_loop = vec!["list@other.org".into()], false),
+            ("list-id", |e| e.auto.list_id = Some("<l.example.org>".into()), true),
+            ("failed recipients", |e| e.auto.x_failed_recipients = Some("x@y".into()), true),
+            ("our message back", |e| e.message_id = MessageId::new("abc.guichet@esup.fr").unwrap(), true),
+        ];
+        for (name, edit, machine) in table {
+            let mut e = email("alice@univ.fr", "support-smsu@esup.fr", "x");
+            edit(&mut e);
+            assert_eq!(classify(&e, SUFFIX, &us).is_some(), *machine, "{name}");
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! An inbound email as a plain value: what the adapters hand to the decisions.
+//!
+//! `channels::mail` builds it from raw bytes; nothing here parses MIME. Addresses are kept as
+//! written but compared lower-cased (`Mailbox::address` is already lower-cased).
+
+use chrono::{DateTime, Utc};
+
+use super::ids::MessageId;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mailbox {
+    pub name: Option<String>,
+    /// Lower-cased `local@domain`.
+    pub address: String,
+}
+
+impl Mailbox {
+    pub fn new(name: Option<&str>, address: &str) -> Self {
+        Self {
+            name: name.map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned),
+            address: address.trim().to_ascii_lowercase(),
+        }
+    }
+
+    /// The domain part of the address, lower-cased; empty when there is no `@`.
+    pub fn domain(&self) -> &str {
+        self.address.rsplit_once('@').map_or("", |(_, d)| d)
+    }
+}
+
+/// Headers that say a message was written by a machine, kept verbatim for the loop guard.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AutoHeaders {
+    pub auto_submitted: Option<String>,
+    pub precedence: Option<String>,
+    pub x_auto_response_suppress: Option<String>,
+    pub x_autoreply: Option<String>,
+    pub x_autorespond: Option<String>,
+    pub x_loop: Vec<String>,
+    pub list_id: Option<String>,
+    pub x_failed_recipients: Option<String>,
+    /// `Return-Path` as written; `Some("")` for the null sender `<>`.
+    pub return_path: Option<String>,
+    /// The top-level content type is `multipart/report` (a DSN, MDN or feedback report).
+    pub is_report: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub filename: Option<String>,
+    pub content_type: String,
+    pub data: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboundEmail {
+    /// The Message-ID header, or one derived from the raw bytes when it is missing.
+    pub message_id: MessageId,
+    /// True when `message_id` was derived, not read.
+    pub message_id_generated: bool,
+    pub from: Option<Mailbox>,
+    pub sender: Option<Mailbox>,
+    pub reply_to: Vec<Mailbox>,
+    pub to: Vec<Mailbox>,
+    pub cc: Vec<Mailbox>,
+    /// `Delivered-To` and `X-Original-To`, lower-cased: the envelope recipients an MTA saw.
+    pub delivered_to: Vec<String>,
+    pub subject: String,
+    pub date: Option<DateTime<Utc>>,
+    pub in_reply_to: Vec<MessageId>,
+    pub references: Vec<MessageId>,
+    pub auto: AutoHeaders,
+    pub text_body: String,
+    pub html_body: Option<String>,
+    pub attachments: Vec<Attachment>,
+}
+
+impl InboundEmail {
+    /// Every recipient address (To, Cc, then envelope headers), lower-cased, without repeats.
+    pub fn recipients(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        let listed = self.to.iter().chain(&self.cc).map(|m| m.address.as_str());
+        for a in listed.chain(self.delivered_to.iter().map(String::as_str)) {
+            if !out.contains(&a) {
+                out.push(a);
+            }
+        }
+        out
+    }
+
+    /// Ids this message answers: In-Reply-To first, then References from the newest.
+    pub fn parent_ids(&self) -> Vec<&MessageId> {
+        let mut out: Vec<&MessageId> = Vec::new();
+        for id in self.in_reply_to.iter().chain(self.references.iter().rev()) {
+            if !out.contains(&id) {
+                out.push(id);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod sample {
+    //! A plain email to build test cases from.
+    use super::*;
+
+    pub fn email(from: &str, to: &str, subject: &str) -> InboundEmail {
+        InboundEmail {
+            message_id: MessageId::new("m1@example.org").unwrap(),
+            message_id_generated: false,
+            from: Some(Mailbox::new(None, from)),
+            sender: None,
+            reply_to: vec![],
+            to: vec![Mailbox::new(None, to)],
+            cc: vec![],
+            delivered_to: vec![],
+            subject: subject.to_owned(),
+            date: None,
+            in_reply_to: vec![],
+            references: vec![],
+            auto: AutoHeaders::default(),
+            text_body: "Bonjour".to_owned(),
+            html_body: None,
+            attachments: vec![],
+        }
+    }
+}

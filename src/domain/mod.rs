@@ -1,0 +1,17 @@
+//! The pure core of guichet: identifiers, the ticket model, inbound messages as values,
+//! and every decision taken on them (routing, loop guard, threading).
+//!
+//! Nothing in here performs IO, reads the clock or knows about tokio or sqlx: callers pass
+//! values and `now`, and get decisions back. That is what lets the rules be tested by the
+//! hundred in milliseconds, and what keeps the store and the adapters free of rules.
+
+pub mod ids;
+pub mod loop_guard;
+pub mod message;
+pub mod routing;
+pub mod threading;
+pub mod ticket;
+
+pub use ids::{ContactId, MessageId, TenantId, TicketId, TicketRef};
+pub use message::{Attachment, AutoHeaders, InboundEmail, Mailbox};
+pub use ticket::{Priority, Status, TicketKind, TransitionError};

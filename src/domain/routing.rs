@@ -1,0 +1,181 @@
+//! Which offer a message is for (by recipient address) and who sent it (by sender address).
+//!
+//! Plus-addresses (`support-smsu+I-000042@univ.fr`) route like their base address. The sender
+//! decision applies the offer's unknown-sender policy; creating the contact is the service's job.
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::{ContactId, TenantId};
+
+/// What to do with mail from an address no contact of the offer has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownSenderPolicy {
+    /// Create the contact in the institution whose mail domain matches the sender's; when none
+    /// matches, refuse.
+    CreateInInstitution,
+    /// Create the contact in the matching institution, or without one.
+    CreateUnaffiliated,
+    /// Open no ticket and answer with a polite automatic reply.
+    Refuse,
+}
+
+impl std::str::FromStr for UnknownSenderPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "create_in_institution" => Ok(Self::CreateInInstitution),
+            "create_unaffiliated" => Ok(Self::CreateUnaffiliated),
+            "refuse" => Ok(Self::Refuse),
+            _ => Err(format!(
+                "unknown sender policy {s:?} (expected create_in_institution, create_unaffiliated or refuse)"
+            )),
+        }
+    }
+}
+
+/// An offer's support addresses, for recipient routing.
+#[derive(Debug, Clone)]
+pub struct OfferAddresses<'a> {
+    pub offer: &'a TenantId,
+    pub addresses: &'a [String],
+}
+
+/// Splits `local+tag@domain` into `(local@domain, Some(tag))`, lower-cased.
+pub fn split_plus(address: &str) -> (String, Option<String>) {
+    let address = address.trim().to_ascii_lowercase();
+    let Some((local, domain)) = address.rsplit_once('@') else {
+        return (address, None);
+    };
+    match local.split_once('+') {
+        Some((base, tag)) => (format!("{base}@{domain}"), Some(tag.to_owned())),
+        None => (address.clone(), None),
+    }
+}
+
+/// The offers a message is addressed to, in the order of its recipients, each once.
+pub fn route_recipients(recipients: &[&str], offers: &[OfferAddresses<'_>]) -> Vec<TenantId> {
+    let mut out = Vec::new();
+    for r in recipients {
+        let (base, _) = split_plus(r);
+        for o in offers {
+            let hit = o.addresses.iter().any(|a| a.eq_ignore_ascii_case(&base));
+            if hit && !out.contains(o.offer) {
+                out.push(o.offer.clone());
+            }
+        }
+    }
+    out
+}
+
+/// An institution as routing sees it: its store id and mail domains (lower-case).
+#[derive(Debug, Clone)]
+pub struct InstitutionDomains<'a> {
+    pub id: i64,
+    pub domains: &'a [String],
+}
+
+/// Who a sender is for this offer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SenderDecision {
+    Known(ContactId),
+    /// Create a contact, in this institution when there is one.
+    Create { institution: Option<i64> },
+    Refuse,
+}
+
+/// The institution whose domain matches, the longest match first (`dsi.univ.fr` before
+/// `univ.fr`); sub-domains of a listed domain match it.
+pub fn institution_for_domain(domain: &str, institutions: &[InstitutionDomains<'_>]) -> Option<i64> {
+    let domain = domain.to_ascii_lowercase();
+    institutions
+        .iter()
+        .flat_map(|i| i.domains.iter().map(move |d| (i.id, d)))
+        .filter(|(_, d)| domain == **d || domain.ends_with(&format!(".{d}")))
+        .max_by_key(|(_, d)| d.len())
+        .map(|(id, _)| id)
+}
+
+pub fn decide_sender(
+    known: Option<ContactId>,
+    sender_domain: &str,
+    policy: UnknownSenderPolicy,
+    institutions: &[InstitutionDomains<'_>],
+) -> SenderDecision {
+    if let Some(id) = known {
+        return SenderDecision::Known(id);
+    }
+    let institution = institution_for_domain(sender_domain, institutions);
+    match (policy, institution) {
+        (UnknownSenderPolicy::Refuse, _) => SenderDecision::Refuse,
+        (UnknownSenderPolicy::CreateInInstitution, None) => SenderDecision::Refuse,
+        (_, institution) => SenderDecision::Create { institution },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plus_addresses_split() {
+        let table = [
+            ("support-smsu@univ.fr", ("support-smsu@univ.fr", None)),
+            ("Support-SMSU+I-000042@Univ.FR", ("support-smsu@univ.fr", Some("i-000042"))),
+            ("a+b+c@x.fr", ("a@x.fr", Some("b+c"))),
+            ("no-at-sign", ("no-at-sign", None)),
+        ];
+        for (input, (base, tag)) in table {
+            assert_eq!(split_plus(input), (base.to_owned(), tag.map(str::to_owned)), "{input}");
+        }
+    }
+
+    #[test]
+    fn recipients_route_to_offers_once_each() {
+        let smsu = TenantId::parse("SMSU").unwrap();
+        let geforp = TenantId::parse("GEFORP").unwrap();
+        let smsu_addr = vec!["support-smsu@esup.fr".to_owned()];
+        let geforp_addr = vec!["support-geforp@esup.fr".to_owned(), "geforp@univ.fr".to_owned()];
+        let offers = [
+            OfferAddresses { offer: &smsu, addresses: &smsu_addr },
+            OfferAddresses { offer: &geforp, addresses: &geforp_addr },
+        ];
+        let table: &[(&[&str], &[&TenantId])] = &[
+            (&["support-smsu@esup.fr"], &[&smsu]),
+            (&["SUPPORT-SMSU+x@esup.fr"], &[&smsu]),
+            (&["geforp@univ.fr", "support-smsu@esup.fr"], &[&geforp, &smsu]),
+            (&["support-smsu@esup.fr", "support-smsu+2@esup.fr"], &[&smsu]),
+            (&["someone@esup.fr"], &[]),
+            (&["support-smsu@other.fr"], &[]),
+        ];
+        for (recipients, want) in table {
+            let got = route_recipients(recipients, &offers);
+            let want: Vec<TenantId> = want.iter().map(|t| (*t).clone()).collect();
+            assert_eq!(got, want, "{recipients:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_senders_follow_the_policy() {
+        use UnknownSenderPolicy::*;
+        let univ = vec!["univ.fr".to_owned()];
+        let dsi = vec!["dsi.univ.fr".to_owned()];
+        let inst = [
+            InstitutionDomains { id: 1, domains: &univ },
+            InstitutionDomains { id: 2, domains: &dsi },
+        ];
+        let table = [
+            (Some(ContactId(9)), "x.org", Refuse, SenderDecision::Known(ContactId(9))),
+            (None, "univ.fr", CreateInInstitution, SenderDecision::Create { institution: Some(1) }),
+            (None, "lab.univ.fr", CreateInInstitution, SenderDecision::Create { institution: Some(1) }),
+            (None, "dsi.univ.fr", CreateInInstitution, SenderDecision::Create { institution: Some(2) }),
+            (None, "notuniv.fr", CreateInInstitution, SenderDecision::Refuse),
+            (None, "gmail.com", CreateUnaffiliated, SenderDecision::Create { institution: None }),
+            (None, "univ.fr", CreateUnaffiliated, SenderDecision::Create { institution: Some(1) }),
+            (None, "univ.fr", Refuse, SenderDecision::Refuse),
+        ];
+        for (known, domain, policy, want) in table {
+            assert_eq!(decide_sender(known, domain, policy, &inst), want, "{domain} {policy:?}");
+        }
+    }
+}

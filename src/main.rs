@@ -1,0 +1,5 @@
+//! The `guichet` binary: everything is in the library; see `cli.rs`.
+
+fn main() -> std::process::ExitCode {
+    guichet::cli::main()
+}

@@ -1,0 +1,359 @@
+//! Taking one inbound message in: raw bytes -> quarantine, or article in a ticket (new or
+//! existing), with its dedupe key, events and acknowledgement, all in one transaction.
+//!
+//! The caller acknowledges the message to its source (MTA exit code, Maildir move) only after
+//! this returns `Ok`: whatever the outcome (stored, duplicate, refused, quarantined), the
+//! message is then safely in the database.
+
+use serde_json::json;
+
+use super::outbox::{QueuedMail, mail_context, queue_mail};
+use super::{Context, ServiceError};
+use crate::channels::mail::{self, ParseError};
+use crate::config::OfferConfig;
+use crate::domain::loop_guard::{self, AutoReason};
+use crate::domain::routing::{InstitutionDomains, SenderDecision, decide_sender};
+use crate::domain::threading::{self, Candidate, Candidates, ThreadDecision};
+use crate::domain::{
+    ContactId, InboundEmail, Mailbox, Priority, Status, TicketKind, TicketRef, ids::find_subject_refs,
+};
+use crate::notify::Template;
+use crate::store::{AddressKind, NewArticle, NewContact, NewEvent, NewTicket, ReceiptRow, TicketRow, Tx};
+
+/// What happened to a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IngestOutcome {
+    /// A new ticket was opened; `acknowledged` when an acknowledgement was queued.
+    Created { ticket: TicketRef, article: i64, acknowledged: bool },
+    /// The message was added to an existing ticket.
+    Appended { ticket: TicketRef, article: i64, reopened: bool },
+    /// The same message was taken in before; nothing changed.
+    Duplicate { ticket: Option<TicketRef> },
+    /// The sender is unknown and the offer refuses unknown senders (answered politely unless
+    /// the message was automatic).
+    Refused { answered: bool },
+    /// The message could not be used; it is kept in quarantine with the reason.
+    Quarantined { id: i64, reason: String },
+}
+
+impl IngestOutcome {
+    /// One word for logs and metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            IngestOutcome::Created { .. } => "created",
+            IngestOutcome::Appended { .. } => "appended",
+            IngestOutcome::Duplicate { .. } => "duplicate",
+            IngestOutcome::Refused { .. } => "refused",
+            IngestOutcome::Quarantined { .. } => "quarantined",
+        }
+    }
+}
+
+/// The dedupe key of a message inside its offer: its Message-ID, whatever the channel.
+pub fn dedupe_key(email: &InboundEmail) -> String {
+    format!("mid:{}", email.message_id)
+}
+
+/// Takes one raw message in for `offer`, arrived through `channel` (`pipe`, `maildir`...).
+pub async fn ingest(ctx: &Context, offer: &OfferConfig, channel: &str, raw: &[u8]) -> Result<IngestOutcome, ServiceError> {
+    let limit = ctx.config.daemon.max_message_bytes;
+    if raw.len() > limit {
+        let reason = format!("message of {} bytes is over the limit of {limit} bytes", raw.len());
+        return quarantine(ctx, offer, channel, &reason, raw).await;
+    }
+    let email = match mail::parse(raw) {
+        Ok(email) => email,
+        Err(e) => return quarantine(ctx, offer, channel, &reason_of(&e), raw).await,
+    };
+    let outcome = ingest_parsed(ctx, offer, channel, raw, &email).await?;
+    tracing::info!(tenant = %offer.code, channel, outcome = outcome.label(), "message taken in");
+    Ok(outcome)
+}
+
+fn reason_of(e: &ParseError) -> String {
+    e.to_string()
+}
+
+async fn quarantine(
+    ctx: &Context,
+    offer: &OfferConfig,
+    channel: &str,
+    reason: &str,
+    raw: &[u8],
+) -> Result<IngestOutcome, ServiceError> {
+    let mut tx = ctx.store.begin(&offer.code).await?;
+    let id = tx.insert_quarantine(channel, reason, raw, ctx.clock.now()).await?;
+    tx.commit().await?;
+    tracing::warn!(tenant = %offer.code, channel, quarantine = id, reason, "message quarantined");
+    Ok(IngestOutcome::Quarantined { id, reason: reason.to_owned() })
+}
+
+async fn ingest_parsed(
+    ctx: &Context,
+    offer: &OfferConfig,
+    channel: &str,
+    raw: &[u8],
+    email: &InboundEmail,
+) -> Result<IngestOutcome, ServiceError> {
+    let now = ctx.clock.now();
+    let key = dedupe_key(email);
+    let mut tx = ctx.store.begin(&offer.code).await?;
+    if let Some(seen) = tx.receipt(&key).await? {
+        tx.rollback().await?;
+        return Ok(IngestOutcome::Duplicate { ticket: ticket_ref_of(ctx, offer, seen.ticket_id).await? });
+    }
+    let raw_sha = tx.put_raw_message(raw, now).await?;
+    let auto = loop_guard::classify(email, &ctx.our_id_suffix(), &offer.support_addresses);
+
+    // `parse` guarantees a sender; the fallback keeps this total anyway.
+    let Some(sender) = email.from.as_ref().or(email.sender.as_ref()) else {
+        tx.rollback().await?;
+        return quarantine(ctx, offer, channel, &ParseError::NoSender.to_string(), raw).await;
+    };
+    let contact = match resolve_sender(&mut tx, offer, sender, now).await? {
+        Some(contact) => contact,
+        None => {
+            let answered = refuse(ctx, &mut tx, offer, email, sender, auto.as_ref()).await?;
+            let receipt = receipt(&key, channel, "refused", None, None, now);
+            return finish(tx, &receipt, IngestOutcome::Refused { answered }).await;
+        }
+    };
+
+    let candidates = find_candidates(&mut tx, offer, email).await?;
+    let decision = threading::decide(&candidates, now, offer.reopen_window);
+    let auto_reason = auto.as_ref().map(AutoReason::describe);
+    let (ticket, reopened, created) = match decision {
+        ThreadDecision::Append { ticket, reopen, .. } => {
+            let Some(row) = tx.ticket(ticket).await? else {
+                return Err(ServiceError::Refused(format!("ticket {ticket} vanished during ingest")));
+            };
+            if reopen {
+                tx.set_status(row.ticket_id(), Status::InProgress, now).await?;
+                let data = json!({ "from": row.status.as_str(), "to": "in_progress", "reason": "reply" });
+                event(&mut tx, Some(&row), sender, "reopened", &data, now).await?;
+            }
+            (row, reopen, false)
+        }
+        ThreadDecision::New { related } => {
+            let row = open_ticket(&mut tx, email, contact.0, contact.1, now).await?;
+            if let Some(old) = related {
+                tx.link_tickets(row.ticket_id(), old, "follows_up", now).await?;
+                tx.link_tickets(old, row.ticket_id(), "followed_by", now).await?;
+            }
+            (row, false, true)
+        }
+    };
+    tx.add_participant(ticket.ticket_id(), contact.0, if created { "requester" } else { "cc" }).await?;
+
+    let references = join_ids(&email.references);
+    let in_reply_to = email.in_reply_to.first().map(|m| m.as_str());
+    let article = tx
+        .insert_article(&NewArticle {
+            ticket: ticket.ticket_id(),
+            channel,
+            direction: "in",
+            author: Some(contact.0),
+            author_label: None,
+            message_id: Some(email.message_id.as_str()),
+            in_reply_to,
+            references: references.as_deref(),
+            subject: Some(&email.subject),
+            body_text: &email.text_body,
+            body_html: email.html_body.as_deref(),
+            raw_sha256: Some(&raw_sha),
+            auto_reason: auto_reason.as_deref(),
+            now,
+        })
+        .await?;
+    for (position, a) in email.attachments.iter().enumerate() {
+        tx.add_attachment(article, position as i64, a.filename.as_deref(), &a.content_type, &a.data).await?;
+    }
+    if !created {
+        tx.touch_ticket(ticket.ticket_id(), now).await?;
+    }
+    let data = json!({ "article": article, "channel": channel, "automatic": auto_reason });
+    event(&mut tx, Some(&ticket), sender, if created { "created" } else { "article_added" }, &data, now).await?;
+
+    let mut acknowledged = false;
+    if created && auto.is_none() {
+        let to = reply_address(email, sender);
+        let context = mail_context(offer, Some(&ticket), &to, &email.subject, None);
+        queue_mail(
+            ctx,
+            &mut tx,
+            offer,
+            QueuedMail {
+                ticket: Some(&ticket),
+                template: Template::TicketCreated,
+                to: &[to],
+                answering: Some(email),
+                auto_submitted: Some("auto-replied"),
+                context: &context,
+            },
+        )
+        .await?;
+        acknowledged = true;
+    }
+    let outcome = if created {
+        IngestOutcome::Created { ticket: ticket.reference(), article, acknowledged }
+    } else {
+        IngestOutcome::Appended { ticket: ticket.reference(), article, reopened }
+    };
+    let receipt = receipt(&key, channel, "article", Some(ticket.id), Some(article), now);
+    finish(tx, &receipt, outcome).await
+}
+
+/// Records the dedupe key and commits; if another transaction recorded the same key first,
+/// rolls back and reports a duplicate.
+async fn finish(mut tx: Tx, receipt: &ReceiptRow, outcome: IngestOutcome) -> Result<IngestOutcome, ServiceError> {
+    if !tx.insert_receipt(receipt).await? {
+        tx.rollback().await?;
+        return Ok(IngestOutcome::Duplicate { ticket: None });
+    }
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+fn receipt(
+    key: &str,
+    channel: &str,
+    outcome: &str,
+    ticket_id: Option<i64>,
+    article_id: Option<i64>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ReceiptRow {
+    ReceiptRow {
+        dedupe_key: key.to_owned(),
+        channel: channel.to_owned(),
+        outcome: outcome.to_owned(),
+        ticket_id,
+        article_id,
+        received_at: now,
+    }
+}
+
+async fn ticket_ref_of(ctx: &Context, offer: &OfferConfig, id: Option<i64>) -> Result<Option<TicketRef>, ServiceError> {
+    let Some(id) = id else { return Ok(None) };
+    let mut tx = ctx.store.begin(&offer.code).await?;
+    let row = tx.ticket(crate::domain::TicketId(id)).await?;
+    tx.rollback().await?;
+    Ok(row.map(|r| r.reference()))
+}
+
+/// The sender's contact and institution in this offer, created when the policy allows;
+/// `None` when the offer refuses this sender.
+async fn resolve_sender(
+    tx: &mut Tx,
+    offer: &OfferConfig,
+    sender: &Mailbox,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<(ContactId, Option<i64>)>, ServiceError> {
+    let known = tx.contact_by_address(AddressKind::Email, &sender.address).await?;
+    if let Some(c) = &known {
+        return Ok(Some((c.contact_id(), c.institution_id)));
+    }
+    let rows = tx.institutions().await?;
+    let domains: Vec<Vec<String>> = rows.iter().map(|r| r.domain_list()).collect();
+    let institutions: Vec<InstitutionDomains<'_>> =
+        rows.iter().zip(&domains).map(|(r, d)| InstitutionDomains { id: r.id, domains: d }).collect();
+    match decide_sender(None, sender.domain(), offer.unknown_sender, &institutions) {
+        SenderDecision::Known(id) => Ok(Some((id, None))),
+        SenderDecision::Refuse => Ok(None),
+        SenderDecision::Create { institution } => {
+            let new = NewContact { name: sender.name.as_deref(), institution_id: institution, origin: "inbound", now };
+            let id = tx.create_contact(&new).await?;
+            tx.set_contact_address(id, AddressKind::Email, &sender.address).await?;
+            tx.set_contact_roles(id, &["requester"]).await?;
+            Ok(Some((id, institution)))
+        }
+    }
+}
+
+/// Queues the polite refusal (never to an automatic message). Returns whether one was queued.
+async fn refuse(
+    ctx: &Context,
+    tx: &mut Tx,
+    offer: &OfferConfig,
+    email: &InboundEmail,
+    sender: &Mailbox,
+    auto: Option<&AutoReason>,
+) -> Result<bool, ServiceError> {
+    let now = ctx.clock.now();
+    let data = json!({ "automatic": auto.map(AutoReason::describe) });
+    event(tx, None, sender, "sender_refused", &data, now).await?;
+    if auto.is_some() {
+        return Ok(false);
+    }
+    let to = reply_address(email, sender);
+    let context = mail_context(offer, None, &to, &email.subject, None);
+    let mail = QueuedMail {
+        ticket: None,
+        template: Template::SenderRefused,
+        to: &[to],
+        answering: Some(email),
+        auto_submitted: Some("auto-replied"),
+        context: &context,
+    };
+    queue_mail(ctx, tx, offer, mail).await?;
+    Ok(true)
+}
+
+async fn find_candidates(tx: &mut Tx, offer: &OfferConfig, email: &InboundEmail) -> Result<Candidates, ServiceError> {
+    let parents: Vec<&str> = email.parent_ids().iter().map(|m| m.as_str()).collect();
+    let by_header = tx.ticket_by_message_ids(&parents).await?.map(candidate);
+    let mut by_subject_tag = None;
+    for r in find_subject_refs(&email.subject, &offer.code) {
+        if let Some(row) = tx.ticket_by_ref(r).await? {
+            by_subject_tag = Some(candidate(row));
+            break;
+        }
+    }
+    Ok(Candidates { by_header, by_subject_tag })
+}
+
+fn candidate(row: TicketRow) -> Candidate {
+    Candidate { ticket: row.ticket_id(), status: row.status, finished_at: row.finished_at() }
+}
+
+async fn open_ticket(
+    tx: &mut Tx,
+    email: &InboundEmail,
+    requester: ContactId,
+    institution_id: Option<i64>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<TicketRow, ServiceError> {
+    let subject = email.subject.trim();
+    let title = if subject.is_empty() { "(no subject)" } else { subject };
+    let new = NewTicket {
+        kind: TicketKind::Incident,
+        title,
+        priority: Priority::Normal,
+        requester: Some(requester),
+        institution_id,
+        now,
+    };
+    Ok(tx.create_ticket(&new).await?)
+}
+
+async fn event(
+    tx: &mut Tx,
+    ticket: Option<&TicketRow>,
+    sender: &Mailbox,
+    kind: &str,
+    data: &serde_json::Value,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), ServiceError> {
+    let actor = format!("mail:{}", sender.address);
+    let new = NewEvent { ticket: ticket.map(TicketRow::ticket_id), actor: &actor, kind, data, now };
+    tx.insert_event(&new).await?;
+    Ok(())
+}
+
+/// Where answers to this message go: its Reply-To when it has one, else its sender.
+fn reply_address(email: &InboundEmail, sender: &Mailbox) -> Mailbox {
+    email.reply_to.first().cloned().unwrap_or_else(|| sender.clone())
+}
+
+fn join_ids(ids: &[crate::domain::MessageId]) -> Option<String> {
+    (!ids.is_empty()).then(|| ids.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(" "))
+}

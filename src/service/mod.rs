@@ -1,0 +1,70 @@
+//! Use cases, one transaction each: take mail in, act on tickets as an operator, replay the
+//! quarantine, send the outbox, mirror the configuration into the store.
+//!
+//! Services fetch what the pure decisions need from the store, call `domain`, and commit the
+//! outcome together with its dedupe key, events and outbox rows. They hold no SQL and no
+//! protocol code.
+
+pub mod ingest;
+pub mod operator;
+pub mod outbox;
+pub mod sync;
+
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::{Config, OfferConfig};
+use crate::domain::{Mailbox, MessageId};
+use crate::store::Store;
+
+/// What every use case needs: the store, the configuration and the clock.
+#[derive(Clone)]
+pub struct Context {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Context {
+    pub fn new(store: Store, config: Arc<Config>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, config, clock }
+    }
+
+    /// A fresh Message-ID for mail we send, recognisable by [`Context::our_id_suffix`].
+    pub fn new_message_id(&self) -> MessageId {
+        let id = format!("{}{}", uuid::Uuid::new_v4().simple(), self.our_id_suffix());
+        MessageId::new(&id).unwrap_or_else(|| unreachable_id())
+    }
+
+    /// The tail of every Message-ID we generate: mail carrying one is our own coming back.
+    pub fn our_id_suffix(&self) -> String {
+        format!(".guichet@{}", self.config.mail.message_id_domain)
+    }
+
+    /// The mailbox outbound mail of an offer comes from.
+    pub fn offer_mailbox(offer: &OfferConfig) -> Mailbox {
+        let address = offer.support_addresses.first().map(String::as_str).unwrap_or_default();
+        Mailbox::new(Some(&offer.name), address)
+    }
+}
+
+// A uuid and a validated domain never contain whitespace, so `MessageId::new` cannot refuse
+// them; this keeps the signature infallible without an `expect`.
+fn unreachable_id() -> MessageId {
+    MessageId::new("invalid.guichet@invalid").unwrap_or_else(|| unreachable!())
+}
+
+/// A use-case failure: either the store (maybe transient) or a refusal to report as is.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl ServiceError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ServiceError::Store(e) if e.is_transient())
+    }
+}

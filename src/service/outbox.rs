@@ -1,0 +1,252 @@
+//! The outbox: mail is queued as a row in the same transaction as the change it reports,
+//! then sent by [`send_due`] (rendered from its template, handed to the transport, marked
+//! sent). A pass that runs twice, or in two daemons at once, sends each row once: rows are
+//! claimed for a lease before sending.
+
+use chrono::Duration;
+use serde_json::json;
+
+use super::{Context, ServiceError};
+use crate::channels::outbound::{FileSender, OutboundMail, SendError};
+use crate::config::OfferConfig;
+use crate::domain::{InboundEmail, Mailbox, MessageId, ids::subject_tag};
+use crate::notify::{Notifier, Template};
+use crate::store::{NewOutbox, OutboxRow, StoreError, TicketRow, Tx};
+
+/// How long a claimed row is left to its sender before another may try it.
+const CLAIM_LEASE: Duration = Duration::minutes(5);
+/// Rows claimed per offer and pass.
+const BATCH: i64 = 50;
+/// After this many failed attempts a message is given up on (status `failed`, visible in
+/// `outbox list`); the backoff below makes that about two days.
+const MAX_ATTEMPTS: i64 = 12;
+
+/// The JSON every template receives (see `notify` for the contract).
+pub fn mail_context(
+    offer: &OfferConfig,
+    ticket: Option<&TicketRow>,
+    recipient: &Mailbox,
+    original_subject: &str,
+    body: Option<&str>,
+) -> serde_json::Value {
+    let mut ctx = json!({
+        "offer": {
+            "code": offer.code.as_str(),
+            "name": offer.name,
+            "support_address": offer.support_addresses.first(),
+        },
+        "recipient": { "name": recipient.name, "address": recipient.address },
+        "original_subject": strip_reply_prefixes(original_subject, ticket.map(|t| (offer, t))),
+    });
+    if let Some(t) = ticket {
+        ctx["ticket"] = json!({
+            "ref": t.reference().to_string(),
+            "tag": subject_tag(&offer.code, t.reference()),
+            "title": t.title,
+            "status": t.status.as_str(),
+            "priority": t.priority.as_str(),
+        });
+    }
+    if let Some(body) = body {
+        ctx["body"] = json!(body);
+    }
+    ctx
+}
+
+/// `Re: [SMSU I-000042] Panne` -> `Panne`, so templates can add their own prefix and tag.
+fn strip_reply_prefixes(subject: &str, ticket: Option<(&OfferConfig, &TicketRow)>) -> String {
+    let mut s = subject.trim().to_owned();
+    loop {
+        let before = s.clone();
+        for prefix in ["re:", "tr:", "fw:", "fwd:", "réf :", "ref:", "aw:"] {
+            if s.len() >= prefix.len() && s.is_char_boundary(prefix.len()) && s[..prefix.len()].eq_ignore_ascii_case(prefix) {
+                s = s[prefix.len()..].trim_start().to_owned();
+            }
+        }
+        if let Some((offer, t)) = ticket {
+            let tag = subject_tag(&offer.code, t.reference());
+            if s.len() >= tag.len() && s.is_char_boundary(tag.len()) && s[..tag.len()].eq_ignore_ascii_case(&tag) {
+                s = s[tag.len()..].trim_start().to_owned();
+            }
+        }
+        if s == before {
+            return s;
+        }
+    }
+}
+
+/// One mail to queue.
+pub struct QueuedMail<'a> {
+    pub ticket: Option<&'a TicketRow>,
+    pub template: Template,
+    pub to: &'a [Mailbox],
+    /// The message this answers: threads ours under it (In-Reply-To, References).
+    pub answering: Option<&'a InboundEmail>,
+    pub auto_submitted: Option<&'a str>,
+    pub context: &'a serde_json::Value,
+}
+
+/// Queues a mail in the caller's transaction; returns our Message-ID for it.
+pub async fn queue_mail(ctx: &Context, tx: &mut Tx, offer: &OfferConfig, mail: QueuedMail<'_>) -> Result<MessageId, ServiceError> {
+    let message_id = ctx.new_message_id();
+    let (in_reply_to, references) = match mail.answering {
+        Some(e) => {
+            let mut refs: Vec<&str> = e.references.iter().map(MessageId::as_str).collect();
+            refs.push(e.message_id.as_str());
+            (Some(e.message_id.as_str().to_owned()), Some(refs.join(" ")))
+        }
+        None => (None, None),
+    };
+    let recipients: Vec<serde_json::Value> =
+        mail.to.iter().map(|m| json!({ "name": m.name, "address": m.address })).collect();
+    let recipients = serde_json::Value::Array(recipients).to_string();
+    let from = offer.support_addresses.first().map(String::as_str).unwrap_or_default();
+    let row = NewOutbox {
+        ticket: mail.ticket.map(TicketRow::ticket_id),
+        template: template_name(mail.template),
+        locale: &offer.locale,
+        context: mail.context,
+        from_address: from,
+        recipients: &recipients,
+        message_id: message_id.as_str(),
+        in_reply_to: in_reply_to.as_deref(),
+        references: references.as_deref(),
+        auto_submitted: mail.auto_submitted,
+        now: ctx.clock.now(),
+    };
+    tx.enqueue_outbox(&row).await?;
+    Ok(message_id)
+}
+
+/// Where outbound mail goes. Only `.eml` files for now; SMTP comes with notifications.
+pub struct Transport {
+    pub files: FileSender,
+}
+
+/// Counts of one pass.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PassReport {
+    pub sent: usize,
+    pub retried: usize,
+    pub failed: usize,
+}
+
+/// Sends what is due for one offer. Store errors end the pass (the caller retries later);
+/// send errors are recorded on their row.
+pub async fn send_due(
+    ctx: &Context,
+    notifier: &Notifier,
+    transport: &Transport,
+    offer: &OfferConfig,
+) -> Result<PassReport, StoreError> {
+    let now = ctx.clock.now();
+    let mut tx = ctx.store.begin(&offer.code).await?;
+    let mut rows = tx.claim_outbox(now, CLAIM_LEASE, BATCH).await?;
+    tx.commit().await?;
+    rows.sort_by_key(|r| r.id);
+    let mut report = PassReport::default();
+    for row in rows {
+        let result = render(notifier, offer, &row).and_then(|mail| transport.files.send(&mail));
+        let now = ctx.clock.now();
+        let mut tx = ctx.store.begin(&offer.code).await?;
+        match result {
+            Ok(path) => {
+                tx.outbox_sent(row.id, &path.display().to_string(), now).await?;
+                tracing::info!(tenant = %offer.code, outbox = row.id, template = %row.template, "mail sent");
+                report.sent += 1;
+            }
+            Err(e) => {
+                let retry_at = match &e {
+                    SendError::Transient(_) if row.attempts < MAX_ATTEMPTS => Some(now + backoff(row.attempts)),
+                    _ => None,
+                };
+                tx.outbox_failed(row.id, &e.to_string(), retry_at).await?;
+                tracing::warn!(tenant = %offer.code, outbox = row.id, error = %e, retry = retry_at.is_some(), "mail not sent");
+                if retry_at.is_some() {
+                    report.retried += 1;
+                } else {
+                    report.failed += 1;
+                }
+            }
+        }
+        tx.commit().await?;
+    }
+    Ok(report)
+}
+
+/// 1, 2, 4... minutes, capped at 8 hours.
+pub fn backoff(attempts: i64) -> Duration {
+    let exp = attempts.clamp(1, 10) - 1;
+    Duration::minutes(1i64 << exp).min(Duration::hours(8))
+}
+
+// The names stored in outbox rows; they must not change once rows carry them.
+fn template_name(t: Template) -> &'static str {
+    match t {
+        Template::TicketCreated => "ticket_created",
+        Template::SenderRefused => "sender_refused",
+        Template::AgentReply => "agent_reply",
+    }
+}
+
+fn template_from_name(name: &str) -> Option<Template> {
+    [Template::TicketCreated, Template::SenderRefused, Template::AgentReply]
+        .into_iter()
+        .find(|t| template_name(*t) == name)
+}
+
+fn render(notifier: &Notifier, offer: &OfferConfig, row: &OutboxRow) -> Result<OutboundMail, SendError> {
+    let template = template_from_name(&row.template)
+        .ok_or_else(|| SendError::Permanent(format!("unknown template {:?}", row.template)))?;
+    let rendered = notifier
+        .render(template, &row.locale, &row.context.0)
+        .map_err(|e| SendError::Permanent(e.to_string()))?;
+    let to: Vec<Mailbox> = serde_json::from_str::<Vec<serde_json::Value>>(&row.recipients)
+        .map_err(|e| SendError::Permanent(format!("bad recipients: {e}")))?
+        .iter()
+        .filter_map(|v| v["address"].as_str().map(|a| Mailbox::new(v["name"].as_str(), a)))
+        .collect();
+    let ids = |s: &Option<String>| -> Vec<MessageId> {
+        s.as_deref().unwrap_or_default().split_whitespace().filter_map(MessageId::new).collect()
+    };
+    let message_id = MessageId::new(&row.message_id)
+        .ok_or_else(|| SendError::Permanent(format!("bad message id {:?}", row.message_id)))?;
+    Ok(OutboundMail {
+        from: Mailbox::new(Some(&offer.name), &row.from_address),
+        to,
+        subject: rendered.subject,
+        text: rendered.text,
+        html: Some(rendered.html),
+        message_id,
+        in_reply_to: ids(&row.in_reply_to).into_iter().next(),
+        references: ids(&row.references_ids),
+        auto_submitted: row.auto_submitted.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_then_caps() {
+        let table = [(0, 1), (1, 1), (2, 2), (3, 4), (6, 32), (10, 480), (40, 480)];
+        for (attempts, minutes) in table {
+            assert_eq!(backoff(attempts), Duration::minutes(minutes), "{attempts}");
+        }
+    }
+
+    #[test]
+    fn reply_prefixes_are_stripped() {
+        let table = [
+            ("Re: Panne", "Panne"),
+            ("RE: TR: Fwd: Panne", "Panne"),
+            ("Panne", "Panne"),
+            ("Re:", ""),
+            ("Réunion", "Réunion"),
+        ];
+        for (input, want) in table {
+            assert_eq!(strip_reply_prefixes(input, None), want, "{input}");
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! Rows read from and written to the store: plain structs, decoded the same way from both
+//! databases. Status, kind and priority columns decode into their domain types.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::FromRow;
+use sqlx::types::Json;
+
+use crate::domain::{ContactId, Priority, Status, TicketId, TicketKind, TicketRef};
+
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct OfferRow {
+    pub name: String,
+    pub provider: String,
+    pub locale: String,
+    pub support_address: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct InstitutionRow {
+    pub id: i64,
+    pub key: String,
+    pub name: String,
+    /// Space-separated lower-case domains.
+    pub domains: String,
+}
+
+impl InstitutionRow {
+    pub fn domain_list(&self) -> Vec<String> {
+        self.domains.split_whitespace().map(str::to_owned).collect()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct ContactRow {
+    pub id: i64,
+    pub name: Option<String>,
+    pub institution_id: Option<i64>,
+    pub origin: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl ContactRow {
+    pub fn contact_id(&self) -> ContactId {
+        ContactId(self.id)
+    }
+}
+
+pub struct NewContact<'a> {
+    pub name: Option<&'a str>,
+    pub institution_id: Option<i64>,
+    /// `config` or `inbound`.
+    pub origin: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize)]
+pub struct TicketRow {
+    pub id: i64,
+    #[sqlx(try_from = "String")]
+    pub kind: TicketKind,
+    pub number: i64,
+    pub title: String,
+    #[sqlx(try_from = "String")]
+    pub status: Status,
+    #[sqlx(try_from = "String")]
+    pub priority: Priority,
+    pub requester_id: Option<i64>,
+    pub institution_id: Option<i64>,
+    pub assignee_id: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub first_response_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+impl TicketRow {
+    pub fn ticket_id(&self) -> TicketId {
+        TicketId(self.id)
+    }
+
+    pub fn reference(&self) -> TicketRef {
+        TicketRef { kind: self.kind, number: self.number }
+    }
+
+    /// When the ticket was finished (closed, else resolved), if it is.
+    pub fn finished_at(&self) -> Option<DateTime<Utc>> {
+        self.closed_at.or(self.resolved_at)
+    }
+}
+
+pub struct NewTicket<'a> {
+    pub kind: TicketKind,
+    pub title: &'a str,
+    pub priority: Priority,
+    pub requester: Option<ContactId>,
+    pub institution_id: Option<i64>,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize)]
+pub struct LinkRow {
+    pub other_id: i64,
+    pub relation: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize)]
+pub struct ParticipantRow {
+    pub contact_id: i64,
+    pub role: String,
+    pub name: Option<String>,
+    /// The contact's first email address, if any.
+    pub email: Option<String>,
+}
+
+pub struct NewArticle<'a> {
+    pub ticket: TicketId,
+    pub channel: &'a str,
+    /// `in`, `out` or `internal`.
+    pub direction: &'a str,
+    pub author: Option<ContactId>,
+    pub author_label: Option<&'a str>,
+    pub message_id: Option<&'a str>,
+    pub in_reply_to: Option<&'a str>,
+    /// Space-separated, oldest first.
+    pub references: Option<&'a str>,
+    pub subject: Option<&'a str>,
+    pub body_text: &'a str,
+    pub body_html: Option<&'a str>,
+    pub raw_sha256: Option<&'a str>,
+    pub auto_reason: Option<&'a str>,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize)]
+pub struct ArticleRow {
+    pub id: i64,
+    pub ticket_id: i64,
+    pub channel: String,
+    pub direction: String,
+    pub author_contact_id: Option<i64>,
+    pub author_label: Option<String>,
+    pub author_name: Option<String>,
+    pub message_id: Option<String>,
+    pub in_reply_to: Option<String>,
+    pub references_ids: Option<String>,
+    pub subject: Option<String>,
+    pub body_text: String,
+    pub body_html: Option<String>,
+    pub raw_sha256: Option<String>,
+    pub auto_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize)]
+pub struct AttachmentRow {
+    pub article_id: i64,
+    pub position: i64,
+    pub filename: Option<String>,
+    pub content_type: String,
+    pub sha256: String,
+    pub size: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct ReceiptRow {
+    pub dedupe_key: String,
+    pub channel: String,
+    /// `article` (stored in a ticket) or `refused` (unknown sender, answered politely).
+    pub outcome: String,
+    pub ticket_id: Option<i64>,
+    pub article_id: Option<i64>,
+    pub received_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize)]
+pub struct QuarantineRow {
+    pub id: i64,
+    pub channel: String,
+    pub reason: String,
+    pub size: i64,
+    pub received_at: DateTime<Utc>,
+    pub replayed_at: Option<DateTime<Utc>>,
+    pub replay_outcome: Option<String>,
+}
+
+pub struct NewOutbox<'a> {
+    pub ticket: Option<TicketId>,
+    pub template: &'a str,
+    pub locale: &'a str,
+    pub context: &'a serde_json::Value,
+    pub from_address: &'a str,
+    /// JSON array of `{"name": …, "address": …}`.
+    pub recipients: &'a str,
+    pub message_id: &'a str,
+    pub in_reply_to: Option<&'a str>,
+    pub references: Option<&'a str>,
+    pub auto_submitted: Option<&'a str>,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, FromRow, Serialize)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub ticket_id: Option<i64>,
+    pub template: String,
+    pub locale: String,
+    pub context: Json<serde_json::Value>,
+    pub from_address: String,
+    pub recipients: String,
+    pub message_id: String,
+    pub in_reply_to: Option<String>,
+    pub references_ids: Option<String>,
+    pub auto_submitted: Option<String>,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub sent_ref: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+pub struct NewEvent<'a> {
+    pub ticket: Option<TicketId>,
+    /// `system`, `cli:<user>`, a contact's address...
+    pub actor: &'a str,
+    pub kind: &'a str,
+    pub data: &'a serde_json::Value,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, FromRow, Serialize)]
+pub struct EventRow {
+    pub id: i64,
+    pub ticket_id: Option<i64>,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub kind: String,
+    pub data: Json<serde_json::Value>,
+}
