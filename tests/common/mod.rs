@@ -1,0 +1,166 @@
+//! Shared test helpers: temporary configurations, the PostgreSQL URL of the test
+//! environment, the binary, polling with a deadline.
+#![allow(dead_code, reason = "each test crate uses a different part of these helpers")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use guichet::domain::TenantId;
+
+/// The PostgreSQL the suite runs against. `tests/run.sh` starts one and sets the variable;
+/// running `cargo test` without it fails here, loudly, rather than skipping.
+pub fn pg_url() -> String {
+    std::env::var("GUICHET_TEST_PG_URL").unwrap_or_else(|_| {
+        panic!(
+            "GUICHET_TEST_PG_URL is not set: run the suite with tests/run.sh, which starts a \
+             throwaway PostgreSQL, or point the variable at a database of your own"
+        )
+    })
+}
+
+/// A fresh offer code, so tests sharing one database never see each other's rows.
+pub fn unique_tenant() -> TenantId {
+    let n = uuid::Uuid::new_v4().as_u128();
+    let letters: String = (0..10).map(|i| (b'A' + ((n >> (i * 5)) % 26) as u8) as char).collect();
+    TenantId::parse(&format!("T{letters}")).expect("generated codes are valid")
+}
+
+/// Polls `check` every 50 ms until it returns `Some`, or panics after `deadline` with `what`.
+pub fn wait_for<T>(deadline: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A data directory and a configuration file for the binary, with offers SMSU and GEFORP.
+pub struct TestEnv {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+}
+
+pub const SMSU_ADDRESS: &str = "support-smsu@esup-portail.example";
+pub const GEFORP_ADDRESS: &str = "support-geforp@esup-portail.example";
+
+impl TestEnv {
+    /// `extra` is appended to the `[daemon]` table; `storage` replaces the default SQLite.
+    pub fn new(extra_daemon: &str, storage: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("data");
+        let text = format!(
+            r#"
+[daemon]
+data_dir = "{data}"
+maildir_poll_ms = 100
+outbox_poll_ms = 100
+shutdown_grace_secs = 10
+{extra_daemon}
+
+{storage}
+
+[[institutions]]
+key = "univ-rennes"
+name = "Université de Rennes"
+domains = ["univ-rennes.example"]
+
+[[institutions]]
+key = "univ-lorraine"
+name = "Université de Lorraine"
+domains = ["univ-lorraine.example"]
+
+[[offers]]
+code = "SMSU"
+name = "SMS Universitaire"
+provider = "univ-rennes"
+support_addresses = ["{SMSU_ADDRESS}"]
+
+[[offers]]
+code = "GEFORP"
+name = "Catalogue de formation"
+provider = "univ-rennes"
+support_addresses = ["{GEFORP_ADDRESS}"]
+unknown_sender = "refuse"
+
+[[contacts]]
+name = "Paul Agent"
+emails = ["paul.agent@univ-rennes.example"]
+institution = "univ-rennes"
+roles = {{ SMSU = ["agent"], GEFORP = ["agent"] }}
+"#,
+            data = data.display()
+        );
+        let config = dir.path().join("guichet.toml");
+        std::fs::write(&config, text).expect("write config");
+        Self { dir, config }
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn outbox_files(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.data().join("outbox"))
+            .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "eml")).collect())
+            .unwrap_or_default();
+        files.sort();
+        files
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_guichet"));
+        cmd.arg("--config").arg(&self.config).args(args);
+        for (k, _) in std::env::vars() {
+            if k.starts_with("GUICHET_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd
+    }
+
+    /// Runs a subcommand with `stdin` as input.
+    pub fn run(&self, args: &[&str], stdin: &[u8]) -> Output {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn guichet");
+        {
+            use std::io::Write;
+            let mut input = child.stdin.take().expect("stdin");
+            // A refused write (the child quit early) shows in its exit status.
+            let _ = input.write_all(stdin);
+        }
+        child.wait_with_output().expect("wait guichet")
+    }
+
+    pub fn deliver(&self, offer: &str, mail: &[u8]) -> Output {
+        self.run(&["deliver", "--offer", offer], mail)
+    }
+
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.run(args, b"");
+        assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("json output")
+    }
+}
+
+/// A plain message from `from` to `to`.
+pub fn mail(from: &str, to: &str, subject: &str, message_id: &str, extra_headers: &str) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\n\
+         Date: Mon, 23 Nov 2026 09:00:00 +0100\r\n{extra_headers}MIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\nBonjour,\r\nça ne marche pas.\r\n"
+    )
+    .into_bytes()
+}
+
+pub fn read(path: &Path) -> String {
+    String::from_utf8_lossy(&std::fs::read(path).expect("read file")).into_owned()
+}
