@@ -290,10 +290,10 @@ async fn deliver(ctx: &Context, code: Option<&str>) -> anyhow::Result<()> {
     eprintln!("guichet: {}", describe(&outcome));
     // The message is safe. Send its acknowledgement now if we can; the daemon's outbox
     // worker sends whatever is left.
-    if let Ok(notifier) = Notifier::new(ctx.config.mail.templates_dir.as_deref()) {
-        if let Err(e) = send_due(ctx, &notifier, &app::transport(&ctx.config), offer).await {
-            tracing::warn!(tenant = %offer.code, error = %e, "outbox not sent now, the daemon will");
-        }
+    if let Ok(notifier) = Notifier::new(ctx.config.mail.templates_dir.as_deref())
+        && let Err(e) = send_due(ctx, &notifier, &app::transport(&ctx.config), offer).await
+    {
+        tracing::warn!(tenant = %offer.code, error = %e, "outbox not sent now, the daemon will");
     }
     Ok(())
 }

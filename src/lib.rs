@@ -6,7 +6,7 @@
 //! - [`store`]: the tenant-partitioned database (SQLite or PostgreSQL), SQL only;
 //! - [`channels`]: adapters that turn bytes into values and values into bytes (mail parsing,
 //!   Maildir, MTA pipe, `.eml` files);
-//! - [`notify`]: templates;
+//! - [`notify`] renders the templates;
 //! - [`service`]: use cases, one transaction each (ingest, operator commands, quarantine);
 //! - [`workers`]: supervised loops (Maildir watcher, outbox sender);
 //! - [`config`], [`clock`], [`shutdown`], [`app`], [`cli`]: wiring.

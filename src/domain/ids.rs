@@ -124,10 +124,10 @@ pub fn find_subject_refs(subject: &str, offer: &TenantId) -> Vec<TicketRef> {
         let after = &rest[open + 1..];
         let Some(close) = after.find(']') else { break };
         let inner = after[..close].trim();
-        if let Some(r) = parse_tag_inner(inner, offer) {
-            if !found.contains(&r) {
-                found.push(r);
-            }
+        if let Some(r) = parse_tag_inner(inner, offer)
+            && !found.contains(&r)
+        {
+            found.push(r);
         }
         rest = &after[close + 1..];
     }
@@ -158,6 +158,20 @@ impl MessageId {
     pub fn new(raw: &str) -> Option<Self> {
         let id = raw.trim().trim_start_matches('<').trim_end_matches('>').trim();
         (!id.is_empty() && !id.contains(char::is_whitespace)).then(|| Self(id.to_owned()))
+    }
+
+    /// One of our own ids: `UNIQUE.guichet@DOMAIN`. Characters a Message-ID cannot hold are
+    /// dropped, so this cannot fail.
+    pub fn ours(unique: &str, domain: &str) -> Self {
+        let keep = |c: &char| !c.is_whitespace() && !matches!(c, '<' | '>' | '@');
+        let unique: String = unique.chars().filter(keep).collect();
+        let domain: String = domain.chars().filter(keep).collect();
+        Self(format!("{unique}.guichet@{domain}"))
+    }
+
+    /// Whether this id was made by [`MessageId::ours`] for `domain`.
+    pub fn is_ours(&self, domain: &str) -> bool {
+        self.0.strip_suffix(domain).is_some_and(|rest| rest.ends_with(".guichet@"))
     }
 
     pub fn as_str(&self) -> &str {
@@ -238,6 +252,16 @@ mod tests {
         for (subject, want) in table {
             assert_eq!(&find_subject_refs(subject, &smsu), want, "{subject}");
         }
+    }
+
+    #[test]
+    fn our_ids_are_recognised_and_always_valid() {
+        let id = MessageId::ours("abc <x>", "esup.fr");
+        assert_eq!(id.as_str(), "abcx.guichet@esup.fr");
+        assert!(id.is_ours("esup.fr"));
+        assert!(!id.is_ours("other.fr"));
+        assert!(!MessageId::new("abc@esup.fr").unwrap().is_ours("esup.fr"));
+        assert_eq!(MessageId::new(&id.bracketed()), Some(id));
     }
 
     #[test]

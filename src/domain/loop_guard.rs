@@ -38,10 +38,10 @@ impl AutoReason {
     }
 }
 
-/// `our_domains`: the domains of our generated Message-IDs and of the offer's support
-/// addresses, lower-cased; an `X-Loop` naming one of them, or a Message-ID from our generator,
-/// means the message is our own coming back.
-pub fn classify(email: &InboundEmail, our_id_suffix: &str, our_addresses: &[String]) -> Option<AutoReason> {
+/// `our_id_domain` is the domain of the Message-IDs we generate and `our_addresses` the
+/// offer's support addresses (lower-case): an `X-Loop` naming one of them, or a Message-ID of
+/// ours, means the message is our own coming back.
+pub fn classify(email: &InboundEmail, our_id_domain: &str, our_addresses: &[String]) -> Option<AutoReason> {
     let a = &email.auto;
     if let Some(v) = &a.auto_submitted {
         let v = v.trim();
@@ -49,7 +49,7 @@ pub fn classify(email: &InboundEmail, our_id_suffix: &str, our_addresses: &[Stri
             return Some(AutoReason::AutoSubmitted(v.to_owned()));
         }
     }
-    if email.message_id.as_str().ends_with(our_id_suffix) {
+    if email.message_id.is_ours(our_id_domain) {
         return Some(AutoReason::OurOwnMessage);
     }
     if a.is_report {
@@ -92,7 +92,7 @@ mod tests {
     use crate::domain::ids::MessageId;
     use crate::domain::message::sample::email;
 
-    const SUFFIX: &str = ".guichet@esup.fr";
+    const DOMAIN: &str = "esup.fr";
 
     #[test]
     fn machine_mail_is_recognised() {
@@ -122,7 +122,7 @@ mod tests {
         for (name, edit, machine) in table {
             let mut e = email("alice@univ.fr", "support-smsu@esup.fr", "x");
             edit(&mut e);
-            assert_eq!(classify(&e, SUFFIX, &us).is_some(), *machine, "{name}");
+            assert_eq!(classify(&e, DOMAIN, &us).is_some(), *machine, "{name}");
         }
     }
 }

@@ -103,7 +103,7 @@ async fn ingest_parsed(
         return Ok(IngestOutcome::Duplicate { ticket: ticket_ref_of(ctx, offer, seen.ticket_id).await? });
     }
     let raw_sha = tx.put_raw_message(raw, now).await?;
-    let auto = loop_guard::classify(email, &ctx.our_id_suffix(), &offer.support_addresses);
+    let auto = loop_guard::classify(email, &ctx.config.mail.message_id_domain, &offer.support_addresses);
 
     // `parse` guarantees a sender; the fallback keeps this total anyway.
     let Some(sender) = email.from.as_ref().or(email.sender.as_ref()) else {

@@ -30,15 +30,9 @@ impl Context {
         Self { store, config, clock }
     }
 
-    /// A fresh Message-ID for mail we send, recognisable by [`Context::our_id_suffix`].
+    /// A fresh Message-ID for mail we send, recognisable by [`MessageId::is_ours`].
     pub fn new_message_id(&self) -> MessageId {
-        let id = format!("{}{}", uuid::Uuid::new_v4().simple(), self.our_id_suffix());
-        MessageId::new(&id).unwrap_or_else(|| unreachable_id())
-    }
-
-    /// The tail of every Message-ID we generate: mail carrying one is our own coming back.
-    pub fn our_id_suffix(&self) -> String {
-        format!(".guichet@{}", self.config.mail.message_id_domain)
+        MessageId::ours(&uuid::Uuid::new_v4().simple().to_string(), &self.config.mail.message_id_domain)
     }
 
     /// The mailbox outbound mail of an offer comes from.
@@ -46,12 +40,6 @@ impl Context {
         let address = offer.support_addresses.first().map(String::as_str).unwrap_or_default();
         Mailbox::new(Some(&offer.name), address)
     }
-}
-
-// A uuid and a validated domain never contain whitespace, so `MessageId::new` cannot refuse
-// them; this keeps the signature infallible without an `expect`.
-fn unreachable_id() -> MessageId {
-    MessageId::new("invalid.guichet@invalid").unwrap_or_else(|| unreachable!())
 }
 
 /// A use-case failure: either the store (maybe transient) or a refusal to report as is.

@@ -1,0 +1,109 @@
+//! Every message of the corpus's MIME parsing sets goes through parse *and* ingest into a
+//! real (SQLite) store: no panic, and every message ends up somewhere: a ticket, a duplicate
+//! of one, or the quarantine with a reason. Nothing is lost.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use guichet::clock::SystemClock;
+use guichet::service::Context;
+use guichet::service::ingest::ingest;
+use guichet::store::Store;
+
+const SETS: [&str; 5] = ["stalwart-mail-parser", "mikel-mail", "cpython-test-email", "flanker", "php-mime-mail-parser"];
+
+fn corpus_dir() -> PathBuf {
+    let dir = std::env::var_os("GUICHET_CORPUS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
+    assert!(
+        dir.join("README.md").is_file(),
+        "the mail corpus is missing: looked in {} (set GUICHET_CORPUS_DIR to its location)",
+        dir.display()
+    );
+    dir
+}
+
+/// Message files of a set: everything but the documentation and the expected outputs.
+fn messages(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("read corpus dir").flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().to_lowercase();
+            if path.is_dir() {
+                stack.push(path);
+            } else if !(name.ends_with(".json") || name.ends_with(".md") || name.starts_with("license") || name == "copying") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_parsing_corpus_message_is_stored_or_quarantined() {
+    let corpus = corpus_dir();
+    let env = common::TestEnv::new("max_message_bytes = 10000000", "");
+    let config = guichet::config::load(Some(&env.config), &[]).expect("test config");
+    let mut config = config;
+    for offer in &mut config.offers {
+        // Every sender becomes a contact, so each message exercises the whole path.
+        offer.unknown_sender = guichet::domain::routing::UnknownSenderPolicy::CreateUnaffiliated;
+    }
+    let store = Store::connect(&config.storage, &config.daemon.data_dir).await.expect("open store");
+    store.migrate().await.expect("migrate");
+    let ctx = Context::new(store, Arc::new(config), Arc::new(SystemClock));
+    guichet::service::sync::sync_all(&ctx).await.expect("sync");
+    let offer = ctx.config.offer("SMSU").expect("offer").clone();
+
+    let mut table: BTreeMap<&str, BTreeMap<&'static str, usize>> = BTreeMap::new();
+    let mut panics = Vec::new();
+    let mut total = 0;
+    for set in SETS {
+        let files = messages(&corpus.join(set));
+        assert!(!files.is_empty(), "no messages found in {set}");
+        for file in files {
+            let raw = std::fs::read(&file).expect("read message");
+            let (ctx, offer) = (ctx.clone(), offer.clone());
+            // A panic inside the task comes back as a JoinError instead of ending the test.
+            let result = tokio::spawn(async move { ingest(&ctx, &offer, "corpus", &raw).await }).await;
+            let label = match result {
+                Ok(Ok(outcome)) => outcome.label(),
+                Ok(Err(e)) => panic!("{}: store error: {e}", file.display()),
+                Err(_) => {
+                    panics.push(file.display().to_string());
+                    "panicked"
+                }
+            };
+            *table.entry(set).or_default().entry(label).or_default() += 1;
+            total += 1;
+        }
+    }
+    println!("corpus ingest, {total} messages:");
+    for (set, counts) in &table {
+        println!("  {set:<22} {counts:?}");
+    }
+    assert!(panics.is_empty(), "ingest panicked on: {panics:#?}");
+
+    // Every message is accounted for in the store: articles for the stored ones, quarantine
+    // rows for the others.
+    let stored: usize = table.values().map(|c| c.get("created").unwrap_or(&0) + c.get("appended").unwrap_or(&0)).sum();
+    let quarantined: usize = table.values().map(|c| *c.get("quarantined").unwrap_or(&0)).sum();
+    let duplicates: usize = table.values().map(|c| *c.get("duplicate").unwrap_or(&0)).sum();
+    assert_eq!(stored + quarantined + duplicates, total, "every message has an outcome");
+    let mut tx = ctx.store.begin(&offer.code).await.unwrap();
+    let mut articles = 0;
+    for t in tx.list_tickets(None).await.unwrap() {
+        articles += tx.articles(t.ticket_id()).await.unwrap().len();
+    }
+    assert_eq!(articles, stored, "one article per stored message");
+    assert_eq!(tx.list_quarantine().await.unwrap().len(), quarantined);
+    // Real mail is overwhelmingly usable: a parser that quarantined most of it would be broken.
+    assert!(stored * 10 >= total * 9, "only {stored} of {total} corpus messages were stored");
+}
