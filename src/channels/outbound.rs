@@ -1,7 +1,17 @@
 //! Outbound mail: [`OutboundMail`] values -> RFC 5322 messages (lettre), written as `.eml`
-//! files by lettre's file transport.
+//! files by lettre's file transport. Owns the mapping to headers (our Message-ID, threading
+//! headers, `Auto-Submitted`) and the MIME layout; knows nothing of tickets or templates, and
+//! never decides whom to write to.
+//!
+//! Errors say whether a retry can help: a message that cannot be built (bad address, no
+//! recipient) is [`SendError::Permanent`]; a transport failure (disk full, permissions) is
+//! [`SendError::Transient`]. Error texts name no address or subject, since they are logged.
 
 use std::path::{Path, PathBuf};
+
+use lettre::message::header::{Header, HeaderName, HeaderValue};
+use lettre::message::{Mailbox as LettreMailbox, MultiPart, SinglePart};
+use lettre::{Address, FileTransport, Message, Transport};
 
 use crate::domain::{Mailbox, MessageId};
 
@@ -18,6 +28,8 @@ pub struct OutboundMail {
     pub references: Vec<MessageId>,
     /// `Auto-Submitted` value (`auto-replied`, `auto-generated`), or none for human replies.
     pub auto_submitted: Option<String>,
+    /// The `Date` header: taken from our clock, so lettre does not read the system time.
+    pub date: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +42,89 @@ pub enum SendError {
     Transient(String),
 }
 
+/// The `Auto-Submitted` header of RFC 3834, which lettre has no type for. Its value is a
+/// keyword (`no`, `auto-generated`, `auto-replied`, or an extension) optionally followed by
+/// `;` parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutoSubmitted(String);
+
+impl AutoSubmitted {
+    /// Checks the value: a keyword of letters, digits and `-`, then optional parameters, all
+    /// printable ASCII on one line (no way to smuggle in another header).
+    pub fn new(value: &str) -> Option<Self> {
+        let value = value.trim();
+        let keyword = value.split(';').next().unwrap_or_default().trim();
+        let keyword_ok = !keyword.is_empty()
+            && keyword
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        let printable = value.bytes().all(|b| b == b' ' || b.is_ascii_graphic());
+        (keyword_ok && printable).then(|| Self(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Header for AutoSubmitted {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Self::new(s).ok_or_else(|| format!("invalid Auto-Submitted value {s:?}").into())
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
+/// Builds the RFC 5322 message: our Message-ID, `In-Reply-To` and the whole `References`
+/// chain in order, `Auto-Submitted` when set, and a `multipart/alternative` body (text, then
+/// HTML) or a UTF-8 `text/plain` one. lettre adds `MIME-Version` and encodes
+/// non-ASCII subjects and names (RFC 2047).
+pub fn build(mail: &OutboundMail) -> Result<Message, SendError> {
+    let mut builder = Message::builder()
+        .from(mailbox(&mail.from, "sender")?)
+        .subject(one_line(&mail.subject))
+        // lettre would make up `<uuid@hostname>` if asked, and nothing if not: threading
+        // and loop detection need ours.
+        .message_id(Some(mail.message_id.bracketed()))
+        .date(std::time::SystemTime::from(mail.date));
+    for (i, to) in mail.to.iter().enumerate() {
+        builder = builder.to(mailbox(to, &format!("recipient {}", i + 1))?);
+    }
+    if let Some(id) = &mail.in_reply_to {
+        builder = builder.in_reply_to(id.bracketed());
+    }
+    if !mail.references.is_empty() {
+        // `references()` replaces the header: the whole chain goes in one value.
+        let chain: Vec<String> = mail.references.iter().map(MessageId::bracketed).collect();
+        builder = builder.references(chain.join(" "));
+    }
+    if let Some(value) = &mail.auto_submitted {
+        let header = AutoSubmitted::new(value).ok_or_else(|| {
+            SendError::Permanent(format!("invalid Auto-Submitted value {value:?}"))
+        })?;
+        builder = builder.header(header);
+    }
+    let built = match &mail.html {
+        Some(html) => builder.multipart(MultiPart::alternative_plain_html(
+            mail.text.clone(),
+            html.clone(),
+        )),
+        None => builder.singlepart(SinglePart::plain(mail.text.clone())),
+    };
+    built.map_err(|e| SendError::Permanent(e.to_string()))
+}
+
+/// The formatted message, as it would be written or sent.
+pub fn to_bytes(mail: &OutboundMail) -> Result<Vec<u8>, SendError> {
+    build(mail).map(|m| m.formatted())
+}
+
 /// Writes messages as `.eml` files into a directory.
 pub struct FileSender {
     dir: PathBuf,
@@ -37,12 +132,381 @@ pub struct FileSender {
 
 impl FileSender {
     pub fn new(dir: &Path) -> Self {
-        Self { dir: dir.to_owned() }
+        Self {
+            dir: dir.to_owned(),
+        }
     }
 
-    /// Writes the message; returns the file's path.
+    /// Writes the message as `<uuid>.eml` in the directory (created if missing); returns the
+    /// file's path.
     pub fn send(&self, mail: &OutboundMail) -> Result<PathBuf, SendError> {
-        let _ = (mail, &self.dir);
-        todo!("written by the notify helper")
+        let message = build(mail)?;
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|e| SendError::Transient(format!("{}: {e}", self.dir.display())))?;
+        // lettre's only failure here is the write itself (io), so a retry may succeed.
+        let id = FileTransport::new(&self.dir)
+            .send(&message)
+            .map_err(|e| SendError::Transient(format!("{}: {e}", self.dir.display())))?;
+        Ok(self.dir.join(format!("{id}.eml")))
+    }
+}
+
+fn mailbox(m: &Mailbox, role: &str) -> Result<LettreMailbox, SendError> {
+    let address: Address = m
+        .address
+        .parse()
+        .map_err(|e| SendError::Permanent(format!("{role}: invalid address ({e})")))?;
+    Ok(LettreMailbox::new(m.name.as_deref().map(one_line), address))
+}
+
+/// A header value on one line: line breaks (and the spaces around them) become one space.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use mail_parser::{HeaderValue as ParsedValue, MessageParser, MimeHeaders};
+
+    use super::*;
+
+    fn id(s: &str) -> MessageId {
+        MessageId::new(s).unwrap()
+    }
+
+    fn mail() -> OutboundMail {
+        OutboundMail {
+            date: chrono::DateTime::UNIX_EPOCH + chrono::Duration::days(20_000),
+            from: Mailbox::new(Some("SMS Universitaire"), "support-smsu@esup-portail.org"),
+            to: vec![Mailbox::new(
+                Some("Élodie Müller"),
+                "elodie.muller@univ-exemple.fr",
+            )],
+            subject: "[SMSU I-000042] Accusé de réception : Les SMS ne partent plus".to_owned(),
+            text: "Bonjour,\n\nNous avons bien reçu votre demande.\n".to_owned(),
+            html: Some("<!DOCTYPE html>\n<p>Nous avons bien reçu votre demande.</p>\n".to_owned()),
+            message_id: id("1a2b.guichet@esup-portail.org"),
+            in_reply_to: Some(id("c@univ-exemple.fr")),
+            references: vec![
+                id("a@univ-exemple.fr"),
+                id("b.guichet@esup-portail.org"),
+                id("c@univ-exemple.fr"),
+            ],
+            auto_submitted: Some("auto-replied".to_owned()),
+        }
+    }
+
+    /// A decoded part without the wire's CRLF line ends and the trailing line break.
+    fn unwire(part: Option<std::borrow::Cow<'_, str>>) -> Option<String> {
+        part.map(|p| p.replace("\r\n", "\n").trim_end().to_owned())
+    }
+
+    /// The ids of a parsed `In-Reply-To` or `References`: `Text` for one, `TextList` for more.
+    fn ids(value: &ParsedValue<'_>) -> Vec<String> {
+        match value {
+            ParsedValue::Text(t) => vec![t.to_string()],
+            ParsedValue::TextList(list) => list.iter().map(ToString::to_string).collect(),
+            ParsedValue::Empty => Vec::new(),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn written_eml_parses_back_with_our_headers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = FileSender::new(dir.path()).send(&mail()).unwrap();
+        assert_eq!(path.parent(), Some(dir.path()));
+        assert_eq!(path.extension().and_then(|e| e.to_str()), Some("eml"));
+        let raw = std::fs::read(&path).unwrap();
+        let parsed = MessageParser::default().parse(&raw).unwrap();
+
+        assert_eq!(parsed.message_id(), Some("1a2b.guichet@esup-portail.org"));
+        assert_eq!(ids(parsed.in_reply_to()), ["c@univ-exemple.fr"]);
+        assert_eq!(
+            ids(parsed.references()),
+            [
+                "a@univ-exemple.fr",
+                "b.guichet@esup-portail.org",
+                "c@univ-exemple.fr"
+            ]
+        );
+        assert_eq!(
+            parsed
+                .header("Auto-Submitted")
+                .and_then(|v| v.as_text())
+                .map(str::trim),
+            Some("auto-replied")
+        );
+        assert!(parsed.date().is_some(), "lettre adds a Date");
+
+        let from = parsed.from().and_then(|a| a.first()).unwrap();
+        assert_eq!(from.address(), Some("support-smsu@esup-portail.org"));
+        assert_eq!(from.name(), Some("SMS Universitaire"));
+        let to = parsed.to().and_then(|a| a.first()).unwrap();
+        assert_eq!(to.address(), Some("elodie.muller@univ-exemple.fr"));
+        assert_eq!(to.name(), Some("Élodie Müller"));
+
+        assert_eq!(
+            parsed.subject(),
+            Some("[SMSU I-000042] Accusé de réception : Les SMS ne partent plus")
+        );
+        assert_eq!(
+            unwire(parsed.body_text(0)).as_deref(),
+            Some("Bonjour,\n\nNous avons bien reçu votre demande.")
+        );
+        assert_eq!(
+            unwire(parsed.body_html(0)).as_deref(),
+            Some("<!DOCTYPE html>\n<p>Nous avons bien reçu votre demande.</p>")
+        );
+        assert_eq!(parsed.text_body.len(), 1);
+        assert_eq!(parsed.html_body.len(), 1);
+        let content_type = parsed.content_type().unwrap();
+        assert_eq!(
+            (content_type.ctype(), content_type.subtype()),
+            ("multipart", Some("alternative"))
+        );
+    }
+
+    #[test]
+    fn rendered_acknowledgement_survives_the_wire() {
+        use crate::notify::{Notifier, Template};
+        let rendered = Notifier::new(None)
+            .unwrap()
+            .render(
+                Template::TicketCreated,
+                "fr",
+                &Template::TicketCreated.sample_context(),
+            )
+            .unwrap();
+        let mail = OutboundMail {
+            date: chrono::DateTime::UNIX_EPOCH + chrono::Duration::days(20_000),
+            subject: rendered.subject.clone(),
+            text: rendered.text.clone(),
+            html: Some(rendered.html.clone()),
+            ..mail()
+        };
+        let raw = to_bytes(&mail).unwrap();
+        let parsed = MessageParser::default().parse(&raw).unwrap();
+        assert_eq!(parsed.subject(), Some(rendered.subject.as_str()));
+        assert_eq!(
+            unwire(parsed.body_text(0)),
+            Some(rendered.text.trim_end().to_owned())
+        );
+        assert_eq!(
+            unwire(parsed.body_html(0)),
+            Some(rendered.html.trim_end().to_owned())
+        );
+    }
+
+    #[test]
+    fn subject_stays_ascii_on_the_wire() {
+        let raw = to_bytes(&mail()).unwrap();
+        let head_end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        assert!(raw[..head_end].is_ascii(), "headers are RFC 2047-encoded");
+        let head = String::from_utf8_lossy(&raw[..head_end]);
+        let subject = head
+            .split("\r\n")
+            .skip_while(|l| !l.starts_with("Subject: "))
+            .take_while(|l| l.starts_with("Subject: ") || l.starts_with(' '))
+            .collect::<String>();
+        assert!(subject.contains("=?utf-8?b?"), "{head}");
+        assert!(!subject.contains("réception"), "{head}");
+    }
+
+    #[test]
+    fn human_reply_has_no_auto_submitted_header() {
+        let mail = OutboundMail {
+            date: chrono::DateTime::UNIX_EPOCH + chrono::Duration::days(20_000),
+            auto_submitted: None,
+            ..mail()
+        };
+        let raw = to_bytes(&mail).unwrap();
+        let parsed = MessageParser::default().parse(&raw).unwrap();
+        assert!(parsed.header("Auto-Submitted").is_none());
+        let text = String::from_utf8_lossy(&raw);
+        assert!(
+            !text.to_ascii_lowercase().contains("auto-submitted"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn text_only_mail_is_plain_utf8() {
+        let mail = OutboundMail {
+            date: chrono::DateTime::UNIX_EPOCH + chrono::Duration::days(20_000),
+            html: None,
+            ..mail()
+        };
+        let raw = to_bytes(&mail).unwrap();
+        let parsed = MessageParser::default().parse(&raw).unwrap();
+        let content_type = parsed.content_type().unwrap();
+        assert_eq!(
+            (content_type.ctype(), content_type.subtype()),
+            ("text", Some("plain"))
+        );
+        assert_eq!(
+            content_type
+                .attribute("charset")
+                .map(str::to_ascii_lowercase),
+            Some("utf-8".to_owned())
+        );
+        assert_eq!(
+            parsed.html_body.len(),
+            1,
+            "mail-parser points html at the text part"
+        );
+        assert_eq!(
+            unwire(parsed.body_text(0)).as_deref(),
+            Some("Bonjour,\n\nNous avons bien reçu votre demande.")
+        );
+    }
+
+    #[test]
+    fn new_thread_has_no_threading_headers() {
+        let mail = OutboundMail {
+            date: chrono::DateTime::UNIX_EPOCH + chrono::Duration::days(20_000),
+            in_reply_to: None,
+            references: Vec::new(),
+            ..mail()
+        };
+        let raw = to_bytes(&mail).unwrap();
+        let parsed = MessageParser::default().parse(&raw).unwrap();
+        assert!(parsed.header("In-Reply-To").is_none());
+        assert!(parsed.header("References").is_none());
+        assert_eq!(parsed.message_id(), Some("1a2b.guichet@esup-portail.org"));
+    }
+
+    #[test]
+    fn long_reference_chains_keep_every_id_in_order() {
+        let chain: Vec<MessageId> = (0..40)
+            .map(|i| id(&format!("msg-{i:03}.some-long-unique-part@univ-exemple.fr")))
+            .collect();
+        let mail = OutboundMail {
+            date: chrono::DateTime::UNIX_EPOCH + chrono::Duration::days(20_000),
+            references: chain.clone(),
+            ..mail()
+        };
+        let raw = to_bytes(&mail).unwrap();
+        let parsed = MessageParser::default().parse(&raw).unwrap();
+        let want: Vec<String> = chain.iter().map(|m| m.as_str().to_owned()).collect();
+        assert_eq!(ids(parsed.references()), want);
+        let longest = raw.split(|&b| b == b'\n').map(<[u8]>::len).max().unwrap();
+        assert!(longest <= 998, "RFC 5322 line limit, got {longest}");
+    }
+
+    #[test]
+    fn several_recipients_are_all_addressed() {
+        let mail = OutboundMail {
+            date: chrono::DateTime::UNIX_EPOCH + chrono::Duration::days(20_000),
+            to: vec![
+                Mailbox::new(None, "a@univ-exemple.fr"),
+                Mailbox::new(Some("Martin, Bob"), "b@univ-exemple.fr"),
+            ],
+            ..mail()
+        };
+        let message = build(&mail).unwrap();
+        let to: Vec<String> = message
+            .envelope()
+            .to()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(to, ["a@univ-exemple.fr", "b@univ-exemple.fr"]);
+        let parsed_raw = message.formatted();
+        let parsed = MessageParser::default().parse(&parsed_raw).unwrap();
+        let names: Vec<Option<&str>> = parsed.to().unwrap().iter().map(|a| a.name()).collect();
+        assert_eq!(names, [None, Some("Martin, Bob")]);
+    }
+
+    #[test]
+    fn header_injection_is_neutralised() {
+        let mail = OutboundMail {
+            date: chrono::DateTime::UNIX_EPOCH + chrono::Duration::days(20_000),
+            subject: "Panne\r\nBcc: victim@example.org".to_owned(),
+            to: vec![Mailbox::new(
+                Some("Alice\r\nBcc: victim@example.org"),
+                "alice@univ-exemple.fr",
+            )],
+            ..mail()
+        };
+        let raw = to_bytes(&mail).unwrap();
+        let parsed = MessageParser::default().parse(&raw).unwrap();
+        assert!(parsed.bcc().is_none());
+        assert_eq!(parsed.subject(), Some("Panne Bcc: victim@example.org"));
+    }
+
+    #[test]
+    fn bad_messages_are_permanent_errors() {
+        let cases = [
+            OutboundMail {
+                date: chrono::DateTime::UNIX_EPOCH + chrono::Duration::days(20_000),
+                to: vec![Mailbox::new(None, "not an address")],
+                ..mail()
+            },
+            OutboundMail {
+                date: chrono::DateTime::UNIX_EPOCH + chrono::Duration::days(20_000),
+                from: Mailbox::new(None, "nobody"),
+                ..mail()
+            },
+            OutboundMail {
+                date: chrono::DateTime::UNIX_EPOCH + chrono::Duration::days(20_000),
+                to: Vec::new(),
+                ..mail()
+            },
+            OutboundMail {
+                date: chrono::DateTime::UNIX_EPOCH + chrono::Duration::days(20_000),
+                auto_submitted: Some("auto-replied\r\nBcc: x@example.org".to_owned()),
+                ..mail()
+            },
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let sender = FileSender::new(dir.path());
+        for case in cases {
+            let err = sender.send(&case).unwrap_err();
+            assert!(matches!(err, SendError::Permanent(_)), "{err}");
+            assert!(
+                !err.to_string().contains("not an address"),
+                "no address in {err}"
+            );
+        }
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "nothing written"
+        );
+    }
+
+    #[test]
+    fn missing_directory_is_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let nested = dir.path().join("outbox/new");
+        let path = FileSender::new(&nested).send(&mail()).unwrap();
+        assert!(path.starts_with(&nested) && path.is_file());
+    }
+
+    #[test]
+    fn unwritable_directory_is_a_transient_error() {
+        let dir = tempfile::tempdir().unwrap();
+        // A file where the directory should be: creating it fails, as a full disk would.
+        let blocked = dir.path().join("outbox");
+        std::fs::write(&blocked, b"").unwrap();
+        let err = FileSender::new(&blocked).send(&mail()).unwrap_err();
+        assert!(matches!(err, SendError::Transient(_)), "{err}");
+    }
+
+    #[test]
+    fn auto_submitted_values_are_checked() {
+        for ok in [
+            "auto-replied",
+            "auto-generated",
+            "no",
+            " auto-replied ",
+            "auto-notified; owner-email=\"a@b\"",
+        ] {
+            assert!(AutoSubmitted::new(ok).is_some(), "{ok:?}");
+        }
+        for bad in ["", "auto replied", "auto-replied\r\nX: y", "é", "; x"] {
+            assert!(AutoSubmitted::new(bad).is_none(), "{bad:?}");
+        }
     }
 }

@@ -1,11 +1,69 @@
 //! Templates: one folder per event under `templates/`, French and English, rendered with
-//! handlebars in strict mode (HTML-escaped for HTML parts only). Built-in templates are
-//! compiled into the binary; a configured directory can override any of them.
+//! handlebars in strict mode. Owns the two handlebars registries and the template files; knows
+//! nothing of tickets, the store or transports: it turns a JSON context into a subject, a text
+//! part and an HTML part.
+//!
+//! # Files
+//!
+//! `templates/<event>/<locale>/{subject.txt,body.txt,body.html}.hbs`, for the events
+//! `ticket_created`, `sender_refused` and `agent_reply` ([`Template::name`]) and the locales
+//! `fr` and `en` ([`LOCALES`]). They are compiled into the binary, so it runs from any
+//! directory. When [`Notifier::new`] is given an override directory, each file found there at
+//! the same relative path (say `ticket_created/fr/body.html.hbs`) replaces the built-in one;
+//! the others stay built in. Other files in that directory are ignored (there is no third
+//! locale). An override that does not compile, or that uses a variable the context below does
+//! not have, makes [`Notifier::new`] fail with an error naming the file: a typo is found at
+//! start-up, not when the first mail is sent.
+//!
+//! An unknown locale falls back to `fr` ([`DEFAULT_LOCALE`]); `en-GB` or `fr_FR` use their
+//! language. Subjects and text parts go through a registry that does not escape anything;
+//! HTML parts through one that HTML-escapes every `{{value}}`. Both are in strict mode: a
+//! missing variable is an error, except inside `{{#if}}` which takes its `else` branch. A
+//! rendered subject is made one line (line breaks become spaces, runs of spaces one space).
+//!
+//! # Context
+//!
+//! Every template receives this JSON (built by `service::outbox::mail_context`):
+//!
+//! ```text
+//! {
+//!   "offer": {
+//!     "code": "SMSU",                          // offer code, as in subject tags
+//!     "name": "SMS Universitaire",             // display name
+//!     "support_address": "support-smsu@..."    // first support address, or null
+//!   },
+//!   "ticket": {                                // absent for sender_refused
+//!     "ref": "I-000042",
+//!     "tag": "[SMSU I-000042]",                // the subject tag replies must keep
+//!     "title": "...",
+//!     "status": "new",                         // domain status code, not translated
+//!     "priority": "normal"                     // domain priority code, not translated
+//!   },
+//!   "recipient": { "name": "Alice Martin", "address": "alice@..." },   // name may be null
+//!   "original_subject": "...",   // subject of the mail being answered, without Re:/tag
+//!   "body": "..."                // agent_reply only: the agent's text, plain text
+//! }
+//! ```
+//!
+//! [`Template::sample_context`] builds a complete example; start-up checks every template
+//! against it. HTML templates have one helper, `{{text_to_html value}}`: it escapes plain text
+//! and keeps its paragraphs (blank lines) and line breaks (`<br>`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use handlebars::{
+    Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderErrorReason,
+};
+use serde_json::json;
+
+/// The locales that have templates, the default first.
+pub const LOCALES: [&str; 2] = ["fr", "en"];
+
+/// The locale used when the asked one has no templates: guichet serves French universities.
+pub const DEFAULT_LOCALE: &str = "fr";
 
 /// The events that send mail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Template {
     /// Acknowledgement to the requester when a ticket is opened.
     TicketCreated,
@@ -15,8 +73,63 @@ pub enum Template {
     AgentReply,
 }
 
+impl Template {
+    pub const ALL: [Template; 3] = [Self::TicketCreated, Self::SenderRefused, Self::AgentReply];
+
+    /// The template's folder under `templates/`, also the name stored in outbox rows.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::TicketCreated => "ticket_created",
+            Self::SenderRefused => "sender_refused",
+            Self::AgentReply => "agent_reply",
+        }
+    }
+
+    /// The template named `name` (see [`Template::name`]).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// A complete context for this template, with made-up values: what start-up checks every
+    /// template against, and what a preview can render.
+    pub fn sample_context(self) -> serde_json::Value {
+        let mut ctx = json!({
+            "offer": {
+                "code": "SMSU",
+                "name": "SMS Universitaire",
+                "support_address": "support-smsu@esup-portail.org",
+            },
+            "recipient": { "name": "Alice Martin", "address": "alice.martin@univ-exemple.fr" },
+            "original_subject": "Les SMS ne partent plus",
+        });
+        if self != Self::SenderRefused {
+            ctx["ticket"] = json!({
+                "ref": "I-000042",
+                "tag": "[SMSU I-000042]",
+                "title": "Les SMS ne partent plus",
+                "status": "new",
+                "priority": "normal",
+            });
+        }
+        if self == Self::AgentReply {
+            ctx["body"] = json!(
+                "Bonjour,\n\nLe quota de votre établissement était atteint ; il a été relevé.\n\nCordialement,\nBruno"
+            );
+        }
+        ctx
+    }
+}
+
+impl std::fmt::Display for Template {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A rendered mail, ready for addressing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
+    /// One line, no line break.
     pub subject: String,
     pub text: String,
     pub html: String,
@@ -24,27 +137,263 @@ pub struct Rendered {
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
+    /// A template file cannot be read, compiled or checked; the first field names the file.
     #[error("template {0}: {1}")]
     Template(String, String),
+    /// Rendering failed (a context without a variable the template uses); the first field
+    /// names the template as `<event>/<locale>/<part>`.
     #[error("cannot render {0}: {1}")]
     Render(String, String),
 }
 
-pub struct Notifier {}
+/// The three files of a template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Subject,
+    Text,
+    Html,
+}
+
+impl Part {
+    const ALL: [Part; 3] = [Self::Subject, Self::Text, Self::Html];
+
+    fn file(self) -> &'static str {
+        match self {
+            Self::Subject => "subject.txt",
+            Self::Text => "body.txt",
+            Self::Html => "body.html",
+        }
+    }
+}
+
+/// The name a part is registered under: `ticket_created/fr/body.html`.
+fn key(template: Template, locale: &str, part: Part) -> String {
+    format!("{}/{locale}/{}", template.name(), part.file())
+}
+
+/// The built-in source of a part, compiled into the binary.
+fn built_in(template: Template, locale: &str, part: Part) -> Option<&'static str> {
+    macro_rules! parts {
+        ($event:literal, $locale:literal) => {
+            match part {
+                Part::Subject => include_str!(concat!(
+                    "../../templates/",
+                    $event,
+                    "/",
+                    $locale,
+                    "/subject.txt.hbs"
+                )),
+                Part::Text => include_str!(concat!(
+                    "../../templates/",
+                    $event,
+                    "/",
+                    $locale,
+                    "/body.txt.hbs"
+                )),
+                Part::Html => include_str!(concat!(
+                    "../../templates/",
+                    $event,
+                    "/",
+                    $locale,
+                    "/body.html.hbs"
+                )),
+            }
+        };
+    }
+    Some(match (template, locale) {
+        (Template::TicketCreated, "fr") => parts!("ticket_created", "fr"),
+        (Template::TicketCreated, "en") => parts!("ticket_created", "en"),
+        (Template::SenderRefused, "fr") => parts!("sender_refused", "fr"),
+        (Template::SenderRefused, "en") => parts!("sender_refused", "en"),
+        (Template::AgentReply, "fr") => parts!("agent_reply", "fr"),
+        (Template::AgentReply, "en") => parts!("agent_reply", "en"),
+        _ => return None,
+    })
+}
+
+/// Renders the templates. Built once at start-up, then shared (`Arc<Notifier>`).
+pub struct Notifier {
+    /// HTML parts: every `{{value}}` is HTML-escaped.
+    html: Handlebars<'static>,
+    /// Subjects and text parts: nothing is escaped (a `<` in a title stays a `<`).
+    plain: Handlebars<'static>,
+}
+
+impl std::fmt::Debug for Notifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Notifier").finish_non_exhaustive()
+    }
+}
 
 impl Notifier {
+    /// Loads the built-in templates, replaced by the files found in `override_dir`, and
+    /// checks each one by rendering it with [`Template::sample_context`].
     pub fn new(override_dir: Option<&Path>) -> Result<Self, NotifyError> {
-        let _ = override_dir;
-        todo!("written by the notify helper")
+        if let Some(dir) = override_dir
+            && !dir.is_dir()
+        {
+            return Err(NotifyError::Template(
+                dir.display().to_string(),
+                "override directory not found".to_owned(),
+            ));
+        }
+        let mut html = Handlebars::new();
+        html.set_strict_mode(true);
+        html.register_helper("text_to_html", Box::new(text_to_html));
+        let mut plain = Handlebars::new();
+        plain.set_strict_mode(true);
+        plain.register_escape_fn(handlebars::no_escape);
+        let mut notifier = Self { html, plain };
+
+        // Where each registered part came from, to name it in errors.
+        let mut origins = Vec::new();
+        for template in Template::ALL {
+            for locale in LOCALES {
+                for part in Part::ALL {
+                    let (source, origin) = load(override_dir, template, locale, part)?;
+                    notifier
+                        .registry_mut(part)
+                        .register_template_string(&key(template, locale, part), source)
+                        .map_err(|e| NotifyError::Template(origin.clone(), e.to_string()))?;
+                    origins.push((template, locale, part, origin));
+                }
+            }
+        }
+        for (template, locale, part, origin) in origins {
+            notifier
+                .render_part(template, locale, part, &template.sample_context())
+                .map_err(|e| NotifyError::Template(origin, e.to_string()))?;
+        }
+        Ok(notifier)
     }
 
+    /// Renders `template` in `locale` (or [`DEFAULT_LOCALE`]) with `ctx` (see the module doc
+    /// for what it must hold).
     pub fn render(
         &self,
         template: Template,
         locale: &str,
         ctx: &serde_json::Value,
     ) -> Result<Rendered, NotifyError> {
-        let _ = (template, locale, ctx);
-        todo!("written by the notify helper")
+        let locale = Self::locale(locale);
+        let render = |part| {
+            self.render_part(template, locale, part, ctx)
+                .map_err(|e| NotifyError::Render(key(template, locale, part), e.to_string()))
+        };
+        Ok(Rendered {
+            subject: one_line(&render(Part::Subject)?),
+            text: render(Part::Text)?,
+            html: render(Part::Html)?,
+        })
+    }
+
+    /// The locale whose templates serve `asked`: its language if it has templates
+    /// (`en`, `en-GB`, `EN_us`), else [`DEFAULT_LOCALE`].
+    pub fn locale(asked: &str) -> &'static str {
+        let language = asked.split(['-', '_']).next().unwrap_or_default().trim();
+        LOCALES
+            .into_iter()
+            .find(|l| l.eq_ignore_ascii_case(language))
+            .unwrap_or(DEFAULT_LOCALE)
+    }
+
+    fn registry_mut(&mut self, part: Part) -> &mut Handlebars<'static> {
+        match part {
+            Part::Html => &mut self.html,
+            Part::Subject | Part::Text => &mut self.plain,
+        }
+    }
+
+    fn render_part(
+        &self,
+        template: Template,
+        locale: &str,
+        part: Part,
+        ctx: &serde_json::Value,
+    ) -> Result<String, handlebars::RenderError> {
+        let registry = match part {
+            Part::Html => &self.html,
+            Part::Subject | Part::Text => &self.plain,
+        };
+        registry.render(&key(template, locale, part), ctx)
     }
 }
+
+/// The source of one part and a name for it in errors: the override file if there is one,
+/// else the built-in template.
+fn load(
+    override_dir: Option<&Path>,
+    template: Template,
+    locale: &str,
+    part: Part,
+) -> Result<(String, String), NotifyError> {
+    let relative: PathBuf = [template.name(), locale, &format!("{}.hbs", part.file())]
+        .iter()
+        .collect();
+    if let Some(dir) = override_dir {
+        let path = dir.join(&relative);
+        match std::fs::read_to_string(&path) {
+            Ok(source) => return Ok((source, path.display().to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(NotifyError::Template(
+                    path.display().to_string(),
+                    e.to_string(),
+                ));
+            }
+        }
+    }
+    let origin = format!("built-in {}", relative.display());
+    match built_in(template, locale, part) {
+        Some(source) => Ok((source.to_owned(), origin)),
+        None => Err(NotifyError::Template(
+            origin,
+            "no such built-in template".to_owned(),
+        )),
+    }
+}
+
+/// Line breaks (and the spaces around them) become one space; the ends are trimmed. A
+/// subject is one header line, and a template file usually ends with a newline.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `{{text_to_html value}}`: plain text as HTML. Escapes it (whatever the braces: the helper
+/// writes its own output), makes a `<p>` of each paragraph and a `<br>` of each line break.
+fn text_to_html(
+    h: &Helper<'_>,
+    registry: &Handlebars<'_>,
+    _: &Context,
+    _: &mut RenderContext<'_, '_>,
+    out: &mut dyn Output,
+) -> HelperResult {
+    let param = h
+        .param(0)
+        .ok_or(RenderErrorReason::ParamNotFoundForIndex("text_to_html", 0))?;
+    if registry.strict_mode() && param.is_value_missing() {
+        return Err(RenderErrorReason::MissingVariable(param.relative_path().cloned()).into());
+    }
+    let text = param.render().replace("\r\n", "\n");
+    let mut paragraph: Vec<&str> = Vec::new();
+    let mut paragraphs: Vec<String> = Vec::new();
+    for line in text.lines().chain([""]) {
+        if line.trim().is_empty() {
+            if !paragraph.is_empty() {
+                let lines: Vec<String> = paragraph
+                    .iter()
+                    .map(|l| handlebars::html_escape(l))
+                    .collect();
+                paragraphs.push(format!("<p>{}</p>", lines.join("<br>\n")));
+                paragraph.clear();
+            }
+        } else {
+            paragraph.push(line);
+        }
+    }
+    out.write(&paragraphs.join("\n"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -103,7 +103,7 @@ pub async fn queue_mail(ctx: &Context, tx: &mut Tx, offer: &OfferConfig, mail: Q
     let from = offer.support_addresses.first().map(String::as_str).unwrap_or_default();
     let row = NewOutbox {
         ticket: mail.ticket.map(TicketRow::ticket_id),
-        template: template_name(mail.template),
+        template: mail.template.name(),
         locale: &offer.locale,
         context: mail.context,
         from_address: from,
@@ -146,8 +146,8 @@ pub async fn send_due(
     rows.sort_by_key(|r| r.id);
     let mut report = PassReport::default();
     for row in rows {
-        let result = render(notifier, offer, &row).and_then(|mail| transport.files.send(&mail));
         let now = ctx.clock.now();
+        let result = render(notifier, offer, &row, now).and_then(|mail| transport.files.send(&mail));
         let mut tx = ctx.store.begin(&offer.code).await?;
         match result {
             Ok(path) => {
@@ -180,23 +180,13 @@ pub fn backoff(attempts: i64) -> Duration {
     Duration::minutes(1i64 << exp).min(Duration::hours(8))
 }
 
-// The names stored in outbox rows; they must not change once rows carry them.
-fn template_name(t: Template) -> &'static str {
-    match t {
-        Template::TicketCreated => "ticket_created",
-        Template::SenderRefused => "sender_refused",
-        Template::AgentReply => "agent_reply",
-    }
-}
-
-fn template_from_name(name: &str) -> Option<Template> {
-    [Template::TicketCreated, Template::SenderRefused, Template::AgentReply]
-        .into_iter()
-        .find(|t| template_name(*t) == name)
-}
-
-fn render(notifier: &Notifier, offer: &OfferConfig, row: &OutboxRow) -> Result<OutboundMail, SendError> {
-    let template = template_from_name(&row.template)
+fn render(
+    notifier: &Notifier,
+    offer: &OfferConfig,
+    row: &OutboxRow,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<OutboundMail, SendError> {
+    let template = Template::from_name(&row.template)
         .ok_or_else(|| SendError::Permanent(format!("unknown template {:?}", row.template)))?;
     let rendered = notifier
         .render(template, &row.locale, &row.context.0)
@@ -221,6 +211,7 @@ fn render(notifier: &Notifier, offer: &OfferConfig, row: &OutboxRow) -> Result<O
         in_reply_to: ids(&row.in_reply_to).into_iter().next(),
         references: ids(&row.references_ids),
         auto_submitted: row.auto_submitted.clone(),
+        date: now,
     })
 }
 
