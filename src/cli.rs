@@ -229,7 +229,7 @@ fn check_config(path: Option<&Path>) -> anyhow::Result<ExitCode> {
     match load_config(path) {
         Ok(config) => {
             let source = path.map_or("built-in defaults".to_owned(), |p| p.display().to_string());
-            println!("configuration OK ({source}): {} offer(s)", config.offers.len());
+            println!("configuration OK ({source})\n{}", config.describe());
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {

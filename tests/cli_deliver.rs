@@ -74,6 +74,21 @@ fn the_same_message_twice_gives_one_article() {
 }
 
 #[test]
+fn a_reused_message_id_with_other_content_is_not_lost() {
+    let env = sqlite_env();
+    let first = mail("jeanne@univ-lorraine.example", SMSU_ADDRESS, "Panne", "reused@script.example", "");
+    let mut second = first.clone();
+    second.extend_from_slice(b"Autre chose encore.\r\n");
+    assert!(env.deliver("SMSU", &first).status.success());
+    let out = env.deliver("SMSU", &second);
+    // Not a copy (other content), not a reply either: a ticket of its own, nothing lost.
+    assert!(stderr(&out).contains("created ticket I-000002"), "{}", stderr(&out));
+    let again = env.deliver("SMSU", &second);
+    assert!(stderr(&again).contains("already taken in (ticket I-000002)"), "{}", stderr(&again));
+    assert_eq!(tickets(&env, "SMSU").len(), 2);
+}
+
+#[test]
 fn a_message_without_message_id_gets_a_stable_one() {
     let env = sqlite_env();
     let m = b"From: jeanne@univ-lorraine.example\r\nTo: support-smsu@esup-portail.example\r\nSubject: sans id\r\n\r\nBonjour\r\n";

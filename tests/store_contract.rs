@@ -197,6 +197,7 @@ async fn receipts_refuse_a_second_copy(store: &Store) {
         dedupe_key: "mid:m1@x".into(),
         channel: "pipe".into(),
         outcome: "article".into(),
+        content_sha256: "ab".repeat(32),
         ticket_id: Some(1),
         article_id: Some(1),
         received_at: t0(),

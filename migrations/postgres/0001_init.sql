@@ -148,6 +148,7 @@ CREATE TABLE inbound_receipts (
     dedupe_key   TEXT NOT NULL,
     channel      TEXT NOT NULL,
     outcome      TEXT NOT NULL,            -- 'article', 'refused'
+    content_sha256 TEXT NOT NULL,          -- digest of bodies and attachments (see InboundEmail)
     ticket_id    BIGINT,
     article_id   BIGINT,
     received_at  TIMESTAMPTZ NOT NULL,

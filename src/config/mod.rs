@@ -149,7 +149,17 @@ pub struct ContactConfig {
 
 impl Config {
     pub fn offer(&self, code: &str) -> Option<&OfferConfig> {
-        self.offers.iter().find(|o| o.code.as_str().eq_ignore_ascii_case(code))
+        self.offers
+            .iter()
+            .find(|o| o.code.as_str().eq_ignore_ascii_case(code))
+    }
+
+    /// The SQLite database file (its DSN path joined onto `data_dir`), or `None` on PostgreSQL.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        match &self.storage.dsn {
+            Dsn::Sqlite(path) => Some(self.daemon.data_dir.join(path)),
+            Dsn::Postgres(_) => None,
+        }
     }
 }
 

@@ -88,6 +88,25 @@ impl InboundEmail {
         out
     }
 
+    /// SHA-256 (hex) of what the message says: text and HTML bodies and attachments, each
+    /// length-prefixed. Headers are left out: they change from one delivery path to another
+    /// (Received, Delivered-To), the content does not.
+    pub fn content_digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        let mut part = |bytes: &[u8]| {
+            h.update((bytes.len() as u64).to_be_bytes());
+            h.update(bytes);
+        };
+        part(self.text_body.as_bytes());
+        part(self.html_body.as_deref().unwrap_or_default().as_bytes());
+        for a in &self.attachments {
+            part(a.filename.as_deref().unwrap_or_default().as_bytes());
+            part(&a.data);
+        }
+        hex::encode(h.finalize())
+    }
+
     /// Ids this message answers: In-Reply-To first, then References from the newest.
     pub fn parent_ids(&self) -> Vec<&MessageId> {
         let mut out: Vec<&MessageId> = Vec::new();
@@ -97,6 +116,27 @@ impl InboundEmail {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sample::email;
+
+    #[test]
+    fn content_digest_ignores_headers_but_not_content() {
+        let a = email("a@x.fr", "s@y.fr", "one");
+        let mut b = email("other@x.fr", "s@y.fr", "two");
+        b.delivered_to.push("s@y.fr".into());
+        assert_eq!(a.content_digest(), b.content_digest(), "headers do not count");
+        b.text_body.push('!');
+        assert_ne!(a.content_digest(), b.content_digest());
+        let (mut c, mut d) = (a.clone(), a.clone());
+        c.text_body = "ab".into();
+        c.html_body = Some("c".into());
+        d.text_body = "a".into();
+        d.html_body = Some("bc".into());
+        assert_ne!(c.content_digest(), d.content_digest(), "parts are length-prefixed");
     }
 }
 

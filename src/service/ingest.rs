@@ -54,6 +54,25 @@ pub fn dedupe_key(email: &InboundEmail) -> String {
     format!("mid:{}", email.message_id)
 }
 
+/// Finds the receipt of an earlier copy of this message. A Message-ID seen before with other
+/// content is not a copy (some clients and scripts reuse ids): that message gets its own key,
+/// so it is stored rather than lost. Returns the key to record, or the earlier ticket.
+async fn dedupe(tx: &mut Tx, email: &InboundEmail, digest: &str) -> Result<Result<String, Option<i64>>, ServiceError> {
+    let key = dedupe_key(email);
+    let Some(seen) = tx.receipt(&key).await? else { return Ok(Ok(key)) };
+    if seen.content_sha256 == digest {
+        return Ok(Err(seen.ticket_id));
+    }
+    let key = format!("{key}#{}", &digest[..16]);
+    match tx.receipt(&key).await? {
+        Some(seen) => Ok(Err(seen.ticket_id)),
+        None => {
+            tracing::warn!(tenant = %tx.tenant(), "message id reused with other content, stored as a new message");
+            Ok(Ok(key))
+        }
+    }
+}
+
 /// Takes one raw message in for `offer`, arrived through `channel` (`pipe`, `maildir`...).
 pub async fn ingest(ctx: &Context, offer: &OfferConfig, channel: &str, raw: &[u8]) -> Result<IngestOutcome, ServiceError> {
     let limit = ctx.config.daemon.max_message_bytes;
@@ -96,12 +115,15 @@ async fn ingest_parsed(
     email: &InboundEmail,
 ) -> Result<IngestOutcome, ServiceError> {
     let now = ctx.clock.now();
-    let key = dedupe_key(email);
+    let digest = email.content_digest();
     let mut tx = ctx.store.begin(&offer.code).await?;
-    if let Some(seen) = tx.receipt(&key).await? {
-        tx.rollback().await?;
-        return Ok(IngestOutcome::Duplicate { ticket: ticket_ref_of(ctx, offer, seen.ticket_id).await? });
-    }
+    let key = match dedupe(&mut tx, email, &digest).await? {
+        Ok(key) => key,
+        Err(ticket) => {
+            tx.rollback().await?;
+            return Ok(IngestOutcome::Duplicate { ticket: ticket_ref_of(ctx, offer, ticket).await? });
+        }
+    };
     let raw_sha = tx.put_raw_message(raw, now).await?;
     let auto = loop_guard::classify(email, &ctx.config.mail.message_id_domain, &offer.support_addresses);
 
@@ -114,7 +136,7 @@ async fn ingest_parsed(
         Some(contact) => contact,
         None => {
             let answered = refuse(ctx, &mut tx, offer, email, sender, auto.as_ref()).await?;
-            let receipt = receipt(&key, channel, "refused", None, None, now);
+            let receipt = receipt(&key, channel, "refused", &digest, None, None, now);
             return finish(tx, &receipt, IngestOutcome::Refused { answered }).await;
         }
     };
@@ -199,7 +221,7 @@ async fn ingest_parsed(
     } else {
         IngestOutcome::Appended { ticket: ticket.reference(), article, reopened }
     };
-    let receipt = receipt(&key, channel, "article", Some(ticket.id), Some(article), now);
+    let receipt = receipt(&key, channel, "article", &digest, Some(ticket.id), Some(article), now);
     finish(tx, &receipt, outcome).await
 }
 
@@ -218,6 +240,7 @@ fn receipt(
     key: &str,
     channel: &str,
     outcome: &str,
+    digest: &str,
     ticket_id: Option<i64>,
     article_id: Option<i64>,
     now: chrono::DateTime<chrono::Utc>,
@@ -226,6 +249,7 @@ fn receipt(
         dedupe_key: key.to_owned(),
         channel: channel.to_owned(),
         outcome: outcome.to_owned(),
+        content_sha256: digest.to_owned(),
         ticket_id,
         article_id,
         received_at: now,

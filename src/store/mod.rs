@@ -614,6 +614,7 @@ impl Tx {
                 .bind(&r.dedupe_key)
                 .bind(&r.channel)
                 .bind(&r.outcome)
+                .bind(&r.content_sha256)
                 .bind(r.ticket_id)
                 .bind(r.article_id)
                 .bind(r.received_at)

@@ -171,6 +171,8 @@ pub struct ReceiptRow {
     pub channel: String,
     /// `article` (stored in a ticket) or `refused` (unknown sender, answered politely).
     pub outcome: String,
+    /// Digest of the message's content, to tell a re-delivery from a reused Message-ID.
+    pub content_sha256: String,
     pub ticket_id: Option<i64>,
     pub article_id: Option<i64>,
     pub received_at: DateTime<Utc>,

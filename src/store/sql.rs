@@ -132,10 +132,11 @@ pub const SELECT_ATTACHMENTS: &str = "SELECT aa.article_id, aa.position, aa.file
      JOIN attachment_blobs b ON b.tenant_id = aa.tenant_id AND b.sha256 = aa.sha256
      WHERE aa.tenant_id = $1 AND a.ticket_id = $2 ORDER BY aa.article_id, aa.position";
 
-pub const SELECT_RECEIPT: &str = "SELECT dedupe_key, channel, outcome, ticket_id, article_id, received_at
+pub const SELECT_RECEIPT: &str = "SELECT dedupe_key, channel, outcome, content_sha256, ticket_id, article_id, received_at
      FROM inbound_receipts WHERE tenant_id = $1 AND dedupe_key = $2";
-pub const INSERT_RECEIPT: &str = "INSERT INTO inbound_receipts (tenant_id, dedupe_key, channel, outcome, ticket_id, article_id, received_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING";
+pub const INSERT_RECEIPT: &str = "INSERT INTO inbound_receipts (tenant_id, dedupe_key, channel, outcome, content_sha256,
+         ticket_id, article_id, received_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING";
 
 pub const INSERT_QUARANTINE: &str = "INSERT INTO quarantine (tenant_id, id, channel, reason, size, data, received_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7)";
