@@ -22,7 +22,9 @@ pub fn init_logging(format: LogFormat, level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("GUICHET_LOG")
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     // A second initialisation (tests) is harmless: keep the first subscriber.
     let _ = match format {
         LogFormat::Human => builder.try_init(),
@@ -46,24 +48,41 @@ pub async fn context(config: Config) -> anyhow::Result<Context> {
 }
 
 pub fn transport(config: &Config) -> Transport {
-    Transport { files: FileSender::new(&config.mail.outbox_dir) }
+    Transport {
+        files: FileSender::new(&config.mail.outbox_dir),
+    }
 }
 
 /// Runs the daemon until a signal, then drains within the configured grace period.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let grace = config.daemon.shutdown_grace;
-    let notifier = Arc::new(Notifier::new(config.mail.templates_dir.as_deref()).context("cannot load templates")?);
+    let notifier = Arc::new(
+        Notifier::new(config.mail.templates_dir.as_deref()).context("cannot load templates")?,
+    );
     let transport = Arc::new(transport(&config));
     let ctx = context(config).await?;
-    sync::sync_all(&ctx).await.context("cannot write the configuration into the store")?;
+    sync::sync_all(&ctx)
+        .await
+        .context("cannot write the configuration into the store")?;
 
     let shutdown = Shutdown::new();
-    shutdown.listen_for_signals().context("cannot listen for signals")?;
+    shutdown
+        .listen_for_signals()
+        .context("cannot listen for signals")?;
     for offer in &ctx.config.offers {
-        let worker = MaildirIngestor { ctx: ctx.clone(), offer: offer.clone(), shutdown: shutdown.clone() };
+        let worker = MaildirIngestor {
+            ctx: ctx.clone(),
+            offer: offer.clone(),
+            shutdown: shutdown.clone(),
+        };
         shutdown.spawn(format!("maildir:{}", offer.code), worker.run());
     }
-    let outbox = OutboxWorker { ctx: ctx.clone(), notifier, transport, shutdown: shutdown.clone() };
+    let outbox = OutboxWorker {
+        ctx: ctx.clone(),
+        notifier,
+        transport,
+        shutdown: shutdown.clone(),
+    };
     shutdown.spawn("outbox", outbox.run());
     tracing::info!(offers = ctx.config.offers.len(), backend = ?ctx.store.backend(), "guichet running");
 
@@ -74,6 +93,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tracing::info!("guichet stopped");
         Ok(())
     } else {
-        anyhow::bail!("tasks still running after {}s: {}", grace.as_secs(), left.join(", "))
+        anyhow::bail!(
+            "tasks still running after {}s: {}",
+            grace.as_secs(),
+            left.join(", ")
+        )
     }
 }

@@ -24,7 +24,11 @@ pub const EX_TEMPFAIL: u8 = 75;
 pub const EX_NOUSER: u8 = 67;
 
 #[derive(Parser)]
-#[command(name = "guichet", version, about = "Support mail and chat into tickets for hosted software offers")]
+#[command(
+    name = "guichet",
+    version,
+    about = "Support mail and chat into tickets for hosted software offers"
+)]
 struct Cli {
     /// Configuration file (default: $GUICHET_CONFIG, ./guichet.toml, /etc/guichet/guichet.toml,
     /// else built-in defaults)
@@ -161,7 +165,10 @@ enum QuarantineCommand {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let is_deliver = matches!(cli.command, Command::Deliver { .. });
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("guichet: error: cannot start the async runtime: {e}");
@@ -181,21 +188,41 @@ pub fn main() -> ExitCode {
 fn config_path(explicit: Option<PathBuf>) -> Option<PathBuf> {
     explicit
         .or_else(|| std::env::var_os("GUICHET_CONFIG").map(PathBuf::from))
-        .or_else(|| ["guichet.toml", "/etc/guichet/guichet.toml"].map(PathBuf::from).into_iter().find(|p| p.exists()))
+        .or_else(|| {
+            ["guichet.toml", "/etc/guichet/guichet.toml"]
+                .map(PathBuf::from)
+                .into_iter()
+                .find(|p| p.exists())
+        })
 }
 
 fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
     let env: Vec<(String, String)> = std::env::vars().collect();
     config::load(path, &env).map_err(|errors| {
-        let lines: Vec<String> = errors.0.iter().map(|e| format!("  {}: {}", e.path, e.message)).collect();
-        anyhow!("invalid configuration ({} errors):\n{}", errors.0.len(), lines.join("\n"))
+        let lines: Vec<String> = errors
+            .0
+            .iter()
+            .map(|e| format!("  {}: {}", e.path, e.message))
+            .collect();
+        anyhow!(
+            "invalid configuration ({} errors):\n{}",
+            errors.0.len(),
+            lines.join("\n")
+        )
     })
 }
 
 fn offer<'a>(config: &'a Config, code: &str) -> anyhow::Result<&'a OfferConfig> {
     config.offer(code).ok_or_else(|| {
         let known: Vec<&str> = config.offers.iter().map(|o| o.code.as_str()).collect();
-        anyhow!("unknown offer {code:?} (configured: {})", if known.is_empty() { "none".to_owned() } else { known.join(", ") })
+        anyhow!(
+            "unknown offer {code:?} (configured: {})",
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
+        )
     })
 }
 
@@ -244,11 +271,19 @@ async fn one_shot(config: Config, command: Command) -> anyhow::Result<()> {
     let result = match command {
         Command::Deliver { offer } => deliver(&ctx, offer.as_deref()).await,
         Command::Migrate => sync::sync_all(&ctx).await.map_err(Into::into).map(|()| {
-            println!("store migrated; {} offer(s) written", ctx.config.offers.len());
+            println!(
+                "store migrated; {} offer(s) written",
+                ctx.config.offers.len()
+            );
         }),
-        Command::Tickets { command: TicketsCommand::List { offer, status, json } } => {
-            list_tickets(&ctx, offer.as_deref(), status.as_deref(), json).await
-        }
+        Command::Tickets {
+            command:
+                TicketsCommand::List {
+                    offer,
+                    status,
+                    json,
+                },
+        } => list_tickets(&ctx, offer.as_deref(), status.as_deref(), json).await,
         Command::Ticket { command } => ticket(&ctx, command).await,
         Command::Quarantine { command } => quarantine(&ctx, command).await,
         Command::Run | Command::CheckConfig => Ok(()),
@@ -271,22 +306,28 @@ async fn ensure_synced(ctx: &Context, offer: &OfferConfig) -> anyhow::Result<()>
 
 async fn deliver(ctx: &Context, code: Option<&str>) -> anyhow::Result<()> {
     let mut raw = Vec::new();
-    std::io::stdin().read_to_end(&mut raw).context("cannot read the message from stdin")?;
+    std::io::stdin()
+        .read_to_end(&mut raw)
+        .context("cannot read the message from stdin")?;
     let offer = match code {
         Some(code) => offer(&ctx.config, code)?,
         None => match route(&ctx.config, &raw) {
             Some(offer) => offer,
             None => {
-                eprintln!("guichet: no configured offer has any of this message's recipient addresses");
+                eprintln!(
+                    "guichet: no configured offer has any of this message's recipient addresses"
+                );
                 std::process::exit(EX_NOUSER.into());
             }
         },
     };
     ensure_synced(ctx, offer).await?;
-    let outcome = ingest(ctx, offer, "pipe", &raw).await.map_err(|e| match e {
-        ServiceError::Store(e) => anyhow!(e).context("message not stored, try again later"),
-        other => anyhow!(other),
-    })?;
+    let outcome = ingest(ctx, offer, "pipe", &raw)
+        .await
+        .map_err(|e| match e {
+            ServiceError::Store(e) => anyhow!(e).context("message not stored, try again later"),
+            other => anyhow!(other),
+        })?;
     eprintln!("guichet: {}", describe(&outcome));
     // The message is safe. Send its acknowledgement now if we can; the daemon's outbox
     // worker sends whatever is left.
@@ -301,31 +342,72 @@ async fn deliver(ctx: &Context, code: Option<&str>) -> anyhow::Result<()> {
 /// The offer of the first recipient that is a support address, for `deliver` without --offer.
 fn route<'a>(config: &'a Config, raw: &[u8]) -> Option<&'a OfferConfig> {
     let email = channels::mail::parse(raw).ok()?;
-    let offers: Vec<OfferAddresses<'_>> =
-        config.offers.iter().map(|o| OfferAddresses { offer: &o.code, addresses: &o.support_addresses }).collect();
-    let first = route_recipients(&email.recipients(), &offers).into_iter().next()?;
+    let offers: Vec<OfferAddresses<'_>> = config
+        .offers
+        .iter()
+        .map(|o| OfferAddresses {
+            offer: &o.code,
+            addresses: &o.support_addresses,
+        })
+        .collect();
+    let first = route_recipients(&email.recipients(), &offers)
+        .into_iter()
+        .next()?;
     config.offer(first.as_str())
 }
 
 fn describe(outcome: &IngestOutcome) -> String {
     match outcome {
-        IngestOutcome::Created { ticket, acknowledged, .. } => {
-            format!("created ticket {ticket}{}", if *acknowledged { ", acknowledgement queued" } else { "" })
+        IngestOutcome::Created {
+            ticket,
+            acknowledged,
+            ..
+        } => {
+            format!(
+                "created ticket {ticket}{}",
+                if *acknowledged {
+                    ", acknowledgement queued"
+                } else {
+                    ""
+                }
+            )
         }
-        IngestOutcome::Appended { ticket, reopened, .. } => {
-            format!("added to ticket {ticket}{}", if *reopened { " (reopened)" } else { "" })
+        IngestOutcome::Appended {
+            ticket, reopened, ..
+        } => {
+            format!(
+                "added to ticket {ticket}{}",
+                if *reopened { " (reopened)" } else { "" }
+            )
         }
-        IngestOutcome::Duplicate { ticket: Some(t) } => format!("already taken in (ticket {t}), nothing to do"),
+        IngestOutcome::Duplicate { ticket: Some(t) } => {
+            format!("already taken in (ticket {t}), nothing to do")
+        }
         IngestOutcome::Duplicate { ticket: None } => "already taken in, nothing to do".to_owned(),
         IngestOutcome::Refused { answered } => {
-            format!("unknown sender refused{}", if *answered { ", polite reply queued" } else { "" })
+            format!(
+                "unknown sender refused{}",
+                if *answered {
+                    ", polite reply queued"
+                } else {
+                    ""
+                }
+            )
         }
         IngestOutcome::Quarantined { id, reason } => format!("quarantined as {id}: {reason}"),
     }
 }
 
-async fn list_tickets(ctx: &Context, code: Option<&str>, status: Option<&str>, json: bool) -> anyhow::Result<()> {
-    let status = status.map(str::parse::<Status>).transpose().map_err(|e| anyhow!(e))?;
+async fn list_tickets(
+    ctx: &Context,
+    code: Option<&str>,
+    status: Option<&str>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let status = status
+        .map(str::parse::<Status>)
+        .transpose()
+        .map_err(|e| anyhow!(e))?;
     let mut all = Vec::new();
     for offer in offers(&ctx.config, code)? {
         for row in operator::list_tickets(ctx, offer, status).await? {
@@ -350,7 +432,11 @@ async fn list_tickets(ctx: &Context, code: Option<&str>, status: Option<&str>, j
         writeln!(out, "no tickets")?;
         return Ok(());
     }
-    writeln!(out, "{:<8} {:<10} {:<17} {:<9} {:<17} TITLE", "OFFER", "REF", "STATUS", "PRIORITY", "UPDATED")?;
+    writeln!(
+        out,
+        "{:<8} {:<10} {:<17} {:<9} {:<17} TITLE",
+        "OFFER", "REF", "STATUS", "PRIORITY", "UPDATED"
+    )?;
     for (offer, t) in &all {
         writeln!(
             out,
@@ -371,14 +457,20 @@ fn text_arg(message: Option<String>) -> anyhow::Result<String> {
         Some(m) => Ok(m),
         None => {
             let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s).context("cannot read the text from stdin")?;
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("cannot read the text from stdin")?;
             Ok(s)
         }
     }
 }
 
 fn operator_of(t: &TicketArgs) -> Operator {
-    let name = t.operator.clone().or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "operator".into());
+    let name = t
+        .operator
+        .clone()
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "operator".into());
     Operator(name)
 }
 
@@ -395,26 +487,61 @@ async fn ticket(ctx: &Context, command: TicketCommand) -> anyhow::Result<()> {
         }
         TicketCommand::Reply { t, message } => {
             let text = text_arg(message)?;
-            operator::reply(ctx, offer(&ctx.config, &t.offer)?, &t.reference, &operator_of(&t), &text).await?;
+            operator::reply(
+                ctx,
+                offer(&ctx.config, &t.offer)?,
+                &t.reference,
+                &operator_of(&t),
+                &text,
+            )
+            .await?;
             "reply queued"
         }
         TicketCommand::Note { t, message } => {
             let text = text_arg(message)?;
-            operator::note(ctx, offer(&ctx.config, &t.offer)?, &t.reference, &operator_of(&t), &text).await?;
+            operator::note(
+                ctx,
+                offer(&ctx.config, &t.offer)?,
+                &t.reference,
+                &operator_of(&t),
+                &text,
+            )
+            .await?;
             "note added"
         }
         TicketCommand::Assign { t, to } => {
-            operator::assign(ctx, offer(&ctx.config, &t.offer)?, &t.reference, &operator_of(&t), &to).await?;
+            operator::assign(
+                ctx,
+                offer(&ctx.config, &t.offer)?,
+                &t.reference,
+                &operator_of(&t),
+                &to,
+            )
+            .await?;
             "assigned"
         }
         TicketCommand::Status { t, status } => {
             let status: Status = status.parse().map_err(|e: String| anyhow!(e))?;
-            operator::set_status(ctx, offer(&ctx.config, &t.offer)?, &t.reference, &operator_of(&t), status).await?;
+            operator::set_status(
+                ctx,
+                offer(&ctx.config, &t.offer)?,
+                &t.reference,
+                &operator_of(&t),
+                status,
+            )
+            .await?;
             "status changed"
         }
         TicketCommand::Priority { t, priority } => {
             let priority: Priority = priority.parse().map_err(|e: String| anyhow!(e))?;
-            operator::set_priority(ctx, offer(&ctx.config, &t.offer)?, &t.reference, &operator_of(&t), priority).await?;
+            operator::set_priority(
+                ctx,
+                offer(&ctx.config, &t.offer)?,
+                &t.reference,
+                &operator_of(&t),
+                priority,
+            )
+            .await?;
             "priority changed"
         }
     };
@@ -425,17 +552,40 @@ async fn ticket(ctx: &Context, command: TicketCommand) -> anyhow::Result<()> {
 fn print_ticket(v: &operator::TicketView) {
     let t = &v.ticket;
     println!("[{} {}] {}", v.offer, v.reference, t.title);
-    println!("kind {}  status {}  priority {}", t.kind, t.status, t.priority);
-    println!("created {}  updated {}", t.created_at.to_rfc3339(), t.updated_at.to_rfc3339());
+    println!(
+        "kind {}  status {}  priority {}",
+        t.kind, t.status, t.priority
+    );
+    println!(
+        "created {}  updated {}",
+        t.created_at.to_rfc3339(),
+        t.updated_at.to_rfc3339()
+    );
     for p in &v.participants {
-        println!("participant: {} <{}> ({})", p.name.as_deref().unwrap_or("-"), p.email.as_deref().unwrap_or("-"), p.role);
+        println!(
+            "participant: {} <{}> ({})",
+            p.name.as_deref().unwrap_or("-"),
+            p.email.as_deref().unwrap_or("-"),
+            p.role
+        );
     }
     for l in &v.links {
         println!("link: {} ticket id {}", l.relation, l.other_id);
     }
     for a in &v.articles {
-        let who = a.author_name.as_deref().or(a.author_label.as_deref()).unwrap_or("-");
-        println!("\n--- article {} · {} · {} · {} · {}", a.id, a.created_at.to_rfc3339(), a.direction, a.channel, who);
+        let who = a
+            .author_name
+            .as_deref()
+            .or(a.author_label.as_deref())
+            .unwrap_or("-");
+        println!(
+            "\n--- article {} · {} · {} · {} · {}",
+            a.id,
+            a.created_at.to_rfc3339(),
+            a.direction,
+            a.channel,
+            who
+        );
         if let Some(reason) = &a.auto_reason {
             println!("(automatic message: {reason})");
         }
@@ -444,7 +594,12 @@ fn print_ticket(v: &operator::TicketView) {
         }
         println!("{}", a.body_text.trim_end());
         for att in v.attachments.iter().filter(|x| x.article_id == a.id) {
-            println!("[attachment: {} {} {} bytes]", att.filename.as_deref().unwrap_or("(unnamed)"), att.content_type, att.size);
+            println!(
+                "[attachment: {} {} {} bytes]",
+                att.filename.as_deref().unwrap_or("(unnamed)"),
+                att.content_type,
+                att.size
+            );
         }
     }
     println!("\n--- events");
@@ -454,7 +609,13 @@ fn print_ticket(v: &operator::TicketView) {
     if !v.outbox.is_empty() {
         println!("\n--- mail");
         for o in &v.outbox {
-            println!("{} {} {} {}", o.created_at.to_rfc3339(), o.template, o.status, o.sent_ref.as_deref().unwrap_or(""));
+            println!(
+                "{} {} {} {}",
+                o.created_at.to_rfc3339(),
+                o.template,
+                o.status,
+                o.sent_ref.as_deref().unwrap_or("")
+            );
         }
     }
 }
@@ -482,12 +643,27 @@ async fn quarantine(ctx: &Context, command: QuarantineCommand) -> anyhow::Result
                 println!("quarantine is empty");
             } else {
                 for (offer, q) in &all {
-                    let replay = q.replay_outcome.as_deref().map(|o| format!(" [replayed: {o}]")).unwrap_or_default();
-                    println!("{offer} {:>5} {} {:>9} bytes {} {}{replay}", q.id, q.received_at.format("%Y-%m-%d %H:%M"), q.size, q.channel, q.reason);
+                    let replay = q
+                        .replay_outcome
+                        .as_deref()
+                        .map(|o| format!(" [replayed: {o}]"))
+                        .unwrap_or_default();
+                    println!(
+                        "{offer} {:>5} {} {:>9} bytes {} {}{replay}",
+                        q.id,
+                        q.received_at.format("%Y-%m-%d %H:%M"),
+                        q.size,
+                        q.channel,
+                        q.reason
+                    );
                 }
             }
         }
-        QuarantineCommand::Show { id, offer: code, raw } => {
+        QuarantineCommand::Show {
+            id,
+            offer: code,
+            raw,
+        } => {
             let o = offer(&ctx.config, &code)?;
             if raw {
                 let data = operator::quarantined_message(ctx, o, id).await?;
@@ -497,9 +673,19 @@ async fn quarantine(ctx: &Context, command: QuarantineCommand) -> anyhow::Result
                 let Some(q) = rows.iter().find(|q| q.id == id) else {
                     bail!("offer {code}: no quarantined message {id}");
                 };
-                println!("id {}\nchannel {}\nreceived {}\nsize {} bytes\nreason {}", q.id, q.channel, q.received_at.to_rfc3339(), q.size, q.reason);
+                println!(
+                    "id {}\nchannel {}\nreceived {}\nsize {} bytes\nreason {}",
+                    q.id,
+                    q.channel,
+                    q.received_at.to_rfc3339(),
+                    q.size,
+                    q.reason
+                );
                 if let Some(o) = &q.replay_outcome {
-                    println!("replayed {}: {o}", q.replayed_at.map(|t| t.to_rfc3339()).unwrap_or_default());
+                    println!(
+                        "replayed {}: {o}",
+                        q.replayed_at.map(|t| t.to_rfc3339()).unwrap_or_default()
+                    );
                 }
             }
         }

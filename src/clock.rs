@@ -21,7 +21,10 @@ fn truncate(t: DateTime<Utc>) -> DateTime<Utc> {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    #[expect(clippy::disallowed_methods, reason = "this is the one place allowed to read the clock")]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "this is the one place allowed to read the clock"
+    )]
     fn now(&self) -> DateTime<Utc> {
         truncate(Utc::now())
     }
@@ -63,7 +66,10 @@ mod tests {
         let clock = ManualClock::new(start);
         assert_eq!(clock.now(), start);
         clock.advance(TimeDelta::days(3));
-        assert_eq!(clock.now(), Utc.with_ymd_and_hms(2026, 11, 23, 17, 59, 0).unwrap());
+        assert_eq!(
+            clock.now(),
+            Utc.with_ymd_and_hms(2026, 11, 23, 17, 59, 0).unwrap()
+        );
     }
 
     #[test]

@@ -27,7 +27,10 @@ struct Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
-        self.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.name);
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.name);
     }
 }
 
@@ -59,8 +62,14 @@ impl Shutdown {
         F: Future<Output = ()> + Send + 'static,
     {
         let name = name.into();
-        self.running.lock().unwrap_or_else(|p| p.into_inner()).insert(name.clone());
-        let guard = Running { name, running: self.running.clone() };
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.clone());
+        let guard = Running {
+            name,
+            running: self.running.clone(),
+        };
         self.tracker.spawn(async move {
             let _guard = guard;
             fut.await;
@@ -89,10 +98,18 @@ impl Shutdown {
     pub async fn drain(&self, grace: Duration) -> Vec<String> {
         self.token.cancel();
         self.tracker.close();
-        if tokio::time::timeout(grace, self.tracker.wait()).await.is_ok() {
+        if tokio::time::timeout(grace, self.tracker.wait())
+            .await
+            .is_ok()
+        {
             return Vec::new();
         }
-        self.running.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect()
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect()
     }
 }
 

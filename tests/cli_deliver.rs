@@ -16,7 +16,10 @@ fn stderr(out: &std::process::Output) -> String {
 }
 
 fn tickets(env: &TestEnv, offer: &str) -> Vec<serde_json::Value> {
-    env.json(&["tickets", "list", "--offer", offer, "--json"]).as_array().cloned().unwrap_or_default()
+    env.json(&["tickets", "list", "--offer", offer, "--json"])
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn show(env: &TestEnv, offer: &str, reference: &str) -> serde_json::Value {
@@ -26,14 +29,27 @@ fn show(env: &TestEnv, offer: &str, reference: &str) -> serde_json::Value {
 fn header<'a>(eml: &'a str, name: &str) -> Option<&'a str> {
     let head = eml.split("\r\n\r\n").next().unwrap_or(eml);
     head.lines()
-        .find(|l| l.len() > name.len() && l[..name.len()].eq_ignore_ascii_case(name) && l[name.len()..].starts_with(':'))
+        .find(|l| {
+            l.len() > name.len()
+                && l[..name.len()].eq_ignore_ascii_case(name)
+                && l[name.len()..].starts_with(':')
+        })
         .map(|l| l[name.len() + 1..].trim())
 }
 
 #[test]
 fn a_first_mail_opens_a_ticket_and_is_acknowledged() {
     let env = sqlite_env();
-    let out = env.deliver("SMSU", &mail("Jeanne <jeanne@univ-lorraine.example>", SMSU_ADDRESS, "Panne SMS", "m1@univ-lorraine.example", ""));
+    let out = env.deliver(
+        "SMSU",
+        &mail(
+            "Jeanne <jeanne@univ-lorraine.example>",
+            SMSU_ADDRESS,
+            "Panne SMS",
+            "m1@univ-lorraine.example",
+            "",
+        ),
+    );
     assert!(out.status.success(), "deliver failed: {}", stderr(&out));
 
     let list = tickets(&env, "SMSU");
@@ -45,46 +61,92 @@ fn a_first_mail_opens_a_ticket_and_is_acknowledged() {
     let files = env.outbox_files();
     assert_eq!(files.len(), 1, "one acknowledgement written");
     let ack = read(&files[0]);
-    assert_eq!(header(&ack, "To").map(|t| t.contains("jeanne@univ-lorraine.example")), Some(true), "{ack}");
-    assert_eq!(header(&ack, "In-Reply-To"), Some("<m1@univ-lorraine.example>"));
-    assert_eq!(header(&ack, "References"), Some("<m1@univ-lorraine.example>"));
+    assert_eq!(
+        header(&ack, "To").map(|t| t.contains("jeanne@univ-lorraine.example")),
+        Some(true),
+        "{ack}"
+    );
+    assert_eq!(
+        header(&ack, "In-Reply-To"),
+        Some("<m1@univ-lorraine.example>")
+    );
+    assert_eq!(
+        header(&ack, "References"),
+        Some("<m1@univ-lorraine.example>")
+    );
     assert_eq!(header(&ack, "Auto-Submitted"), Some("auto-replied"));
-    assert!(header(&ack, "Subject").is_some_and(|s| s.contains("[SMSU I-000001]")), "{ack}");
+    assert!(
+        header(&ack, "Subject").is_some_and(|s| s.contains("[SMSU I-000001]")),
+        "{ack}"
+    );
     let ours = header(&ack, "Message-ID").expect("our Message-ID");
     assert!(ours.ends_with(".guichet@esup-portail.example>"), "{ours}");
     assert!(header(&ack, "From").is_some_and(|f| f.contains(SMSU_ADDRESS)));
 
     let view = show(&env, "SMSU", "I-000001");
     assert_eq!(view["outbox"][0]["status"], "sent");
-    assert_eq!(view["participants"][0]["email"], "jeanne@univ-lorraine.example");
+    assert_eq!(
+        view["participants"][0]["email"],
+        "jeanne@univ-lorraine.example"
+    );
     assert_eq!(view["participants"][0]["role"], "requester");
 }
 
 #[test]
 fn the_same_message_twice_gives_one_article() {
     let env = sqlite_env();
-    let m = mail("jeanne@univ-lorraine.example", SMSU_ADDRESS, "Panne", "twice@univ-lorraine.example", "");
+    let m = mail(
+        "jeanne@univ-lorraine.example",
+        SMSU_ADDRESS,
+        "Panne",
+        "twice@univ-lorraine.example",
+        "",
+    );
     assert!(env.deliver("SMSU", &m).status.success());
     let again = env.deliver("SMSU", &m);
     assert!(again.status.success());
-    assert!(stderr(&again).contains("already taken in"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("already taken in"),
+        "{}",
+        stderr(&again)
+    );
     assert_eq!(tickets(&env, "SMSU").len(), 1);
-    assert_eq!(show(&env, "SMSU", "I-000001")["articles"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        show(&env, "SMSU", "I-000001")["articles"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(env.outbox_files().len(), 1, "acknowledged once");
 }
 
 #[test]
 fn a_reused_message_id_with_other_content_is_not_lost() {
     let env = sqlite_env();
-    let first = mail("jeanne@univ-lorraine.example", SMSU_ADDRESS, "Panne", "reused@script.example", "");
+    let first = mail(
+        "jeanne@univ-lorraine.example",
+        SMSU_ADDRESS,
+        "Panne",
+        "reused@script.example",
+        "",
+    );
     let mut second = first.clone();
     second.extend_from_slice(b"Autre chose encore.\r\n");
     assert!(env.deliver("SMSU", &first).status.success());
     let out = env.deliver("SMSU", &second);
     // Not a copy (other content), not a reply either: a ticket of its own, nothing lost.
-    assert!(stderr(&out).contains("created ticket I-000002"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("created ticket I-000002"),
+        "{}",
+        stderr(&out)
+    );
     let again = env.deliver("SMSU", &second);
-    assert!(stderr(&again).contains("already taken in (ticket I-000002)"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("already taken in (ticket I-000002)"),
+        "{}",
+        stderr(&again)
+    );
     assert_eq!(tickets(&env, "SMSU").len(), 2);
 }
 
@@ -96,14 +158,29 @@ fn a_message_without_message_id_gets_a_stable_one() {
     assert!(env.deliver("SMSU", m).status.success());
     let view = show(&env, "SMSU", "I-000001");
     let articles = view["articles"].as_array().unwrap();
-    assert_eq!(articles.len(), 1, "the derived id deduplicates the second delivery");
-    assert!(articles[0]["message_id"].as_str().unwrap().ends_with("@generated.guichet.invalid"));
+    assert_eq!(
+        articles.len(),
+        1,
+        "the derived id deduplicates the second delivery"
+    );
+    assert!(
+        articles[0]["message_id"]
+            .as_str()
+            .unwrap()
+            .ends_with("@generated.guichet.invalid")
+    );
 }
 
 #[test]
 fn replies_thread_by_header_and_by_tag() {
     let env = sqlite_env();
-    let first = mail("jeanne@univ-lorraine.example", SMSU_ADDRESS, "Panne", "q1@univ-lorraine.example", "");
+    let first = mail(
+        "jeanne@univ-lorraine.example",
+        SMSU_ADDRESS,
+        "Panne",
+        "q1@univ-lorraine.example",
+        "",
+    );
     assert!(env.deliver("SMSU", &first).status.success());
     let ack = read(&env.outbox_files()[0]);
     let ours = header(&ack, "Message-ID").unwrap().to_owned();
@@ -116,47 +193,117 @@ fn replies_thread_by_header_and_by_tag() {
         &format!("In-Reply-To: {ours}\r\nReferences: <q1@univ-lorraine.example> {ours}\r\n"),
     );
     let out = env.deliver("SMSU", &by_header);
-    assert!(stderr(&out).contains("added to ticket I-000001"), "{}", stderr(&out));
-    let by_tag = mail("jeanne@univ-lorraine.example", SMSU_ADDRESS, "RE: [smsu i-1] encore", "q3@univ-lorraine.example", "");
+    assert!(
+        stderr(&out).contains("added to ticket I-000001"),
+        "{}",
+        stderr(&out)
+    );
+    let by_tag = mail(
+        "jeanne@univ-lorraine.example",
+        SMSU_ADDRESS,
+        "RE: [smsu i-1] encore",
+        "q3@univ-lorraine.example",
+        "",
+    );
     let out = env.deliver("SMSU", &by_tag);
-    assert!(stderr(&out).contains("added to ticket I-000001"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("added to ticket I-000001"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(tickets(&env, "SMSU").len(), 1);
-    assert_eq!(show(&env, "SMSU", "I-000001")["articles"].as_array().unwrap().len(), 3);
-    assert_eq!(env.outbox_files().len(), 1, "follow-ups are not acknowledged again");
+    assert_eq!(
+        show(&env, "SMSU", "I-000001")["articles"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(
+        env.outbox_files().len(),
+        1,
+        "follow-ups are not acknowledged again"
+    );
 }
 
 #[test]
 fn a_tag_of_another_offer_never_crosses_over() {
     let env = sqlite_env();
-    let smsu = mail("paul.agent@univ-rennes.example", SMSU_ADDRESS, "Panne", "x1@univ-rennes.example", "");
+    let smsu = mail(
+        "paul.agent@univ-rennes.example",
+        SMSU_ADDRESS,
+        "Panne",
+        "x1@univ-rennes.example",
+        "",
+    );
     assert!(env.deliver("SMSU", &smsu).status.success());
     // Same ref, sent to GEFORP: GEFORP has no I-000001 and must not reach SMSU's.
-    let geforp = mail("paul.agent@univ-rennes.example", GEFORP_ADDRESS, "Re: [SMSU I-000001] Panne", "x2@univ-rennes.example", "In-Reply-To: <x1@univ-rennes.example>\r\n");
+    let geforp = mail(
+        "paul.agent@univ-rennes.example",
+        GEFORP_ADDRESS,
+        "Re: [SMSU I-000001] Panne",
+        "x2@univ-rennes.example",
+        "In-Reply-To: <x1@univ-rennes.example>\r\n",
+    );
     let out = env.deliver("GEFORP", &geforp);
-    assert!(stderr(&out).contains("created ticket I-000001"), "{}", stderr(&out));
-    assert_eq!(show(&env, "SMSU", "I-000001")["articles"].as_array().unwrap().len(), 1);
+    assert!(
+        stderr(&out).contains("created ticket I-000001"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        show(&env, "SMSU", "I-000001")["articles"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(tickets(&env, "GEFORP").len(), 1);
 }
 
 #[test]
 fn automatic_mail_is_stored_but_not_answered() {
     let env = sqlite_env();
-    let m = mail("jeanne@univ-lorraine.example", SMSU_ADDRESS, "Absence", "auto1@univ-lorraine.example", "Auto-Submitted: auto-replied\r\n");
+    let m = mail(
+        "jeanne@univ-lorraine.example",
+        SMSU_ADDRESS,
+        "Absence",
+        "auto1@univ-lorraine.example",
+        "Auto-Submitted: auto-replied\r\n",
+    );
     let out = env.deliver("SMSU", &m);
     assert!(out.status.success());
-    assert!(stderr(&out).contains("created ticket I-000001") && !stderr(&out).contains("acknowledgement"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("created ticket I-000001")
+            && !stderr(&out).contains("acknowledgement"),
+        "{}",
+        stderr(&out)
+    );
     assert!(env.outbox_files().is_empty());
     let view = show(&env, "SMSU", "I-000001");
-    assert_eq!(view["articles"][0]["auto_reason"], "Auto-Submitted: auto-replied");
+    assert_eq!(
+        view["articles"][0]["auto_reason"],
+        "Auto-Submitted: auto-replied"
+    );
 }
 
 #[test]
 fn unknown_senders_are_refused_politely_where_the_offer_says_so() {
     let env = sqlite_env();
-    let m = mail("someone@gmail.example", GEFORP_ADDRESS, "Question", "u1@gmail.example", "");
+    let m = mail(
+        "someone@gmail.example",
+        GEFORP_ADDRESS,
+        "Question",
+        "u1@gmail.example",
+        "",
+    );
     let out = env.deliver("GEFORP", &m);
     assert!(out.status.success());
-    assert!(stderr(&out).contains("unknown sender refused, polite reply queued"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("unknown sender refused, polite reply queued"),
+        "{}",
+        stderr(&out)
+    );
     assert!(tickets(&env, "GEFORP").is_empty());
     let files = env.outbox_files();
     assert_eq!(files.len(), 1);
@@ -164,15 +311,32 @@ fn unknown_senders_are_refused_politely_where_the_offer_says_so() {
     assert_eq!(header(&reply, "Auto-Submitted"), Some("auto-replied"));
     assert_eq!(header(&reply, "In-Reply-To"), Some("<u1@gmail.example>"));
     // SMSU's policy creates the contact in the institution its domain matches.
-    let out = env.deliver("SMSU", &mail("new.person@univ-lorraine.example", SMSU_ADDRESS, "Q", "u2@univ-lorraine.example", ""));
+    let out = env.deliver(
+        "SMSU",
+        &mail(
+            "new.person@univ-lorraine.example",
+            SMSU_ADDRESS,
+            "Q",
+            "u2@univ-lorraine.example",
+            "",
+        ),
+    );
     assert!(stderr(&out).contains("created ticket"), "{}", stderr(&out));
 }
 
 #[test]
 fn bad_input_goes_to_quarantine_with_its_reason() {
     let env = sqlite_env();
-    let random: Vec<u8> = (0..4000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
-    let mut big = mail("jeanne@univ-lorraine.example", SMSU_ADDRESS, "Gros", "big@univ-lorraine.example", "");
+    let random: Vec<u8> = (0..4000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let mut big = mail(
+        "jeanne@univ-lorraine.example",
+        SMSU_ADDRESS,
+        "Gros",
+        "big@univ-lorraine.example",
+        "",
+    );
     big.extend(std::iter::repeat_n(b'x', 30_000));
     let cases: [(&str, &[u8], &str); 3] = [
         ("random bytes", &random, "not an email message"),
@@ -181,22 +345,61 @@ fn bad_input_goes_to_quarantine_with_its_reason() {
     ];
     for (name, input, _) in &cases {
         let out = env.deliver("SMSU", input);
-        assert!(out.status.success(), "{name}: exit {:?}: {}", out.status.code(), stderr(&out));
-        assert!(stderr(&out).contains("quarantined as"), "{name}: {}", stderr(&out));
+        assert!(
+            out.status.success(),
+            "{name}: exit {:?}: {}",
+            out.status.code(),
+            stderr(&out)
+        );
+        assert!(
+            stderr(&out).contains("quarantined as"),
+            "{name}: {}",
+            stderr(&out)
+        );
     }
     let listed = env.json(&["quarantine", "list", "--offer", "SMSU", "--json"]);
-    let reasons: Vec<&str> = listed.as_array().unwrap().iter().map(|q| q["reason"].as_str().unwrap()).collect();
+    let reasons: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["reason"].as_str().unwrap())
+        .collect();
     assert_eq!(reasons.len(), 3);
     for ((name, input, reason), got) in cases.iter().zip(&reasons) {
-        assert!(got.contains(reason), "{name}: reason {got:?} should say {reason:?}");
-        let id = listed.as_array().unwrap().iter().find(|q| q["reason"] == *got).unwrap()["id"].to_string();
-        let raw = env.run(&["quarantine", "show", &id, "--offer", "SMSU", "--raw"], b"");
+        assert!(
+            got.contains(reason),
+            "{name}: reason {got:?} should say {reason:?}"
+        );
+        let id = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["reason"] == *got)
+            .unwrap()["id"]
+            .to_string();
+        let raw = env.run(
+            &["quarantine", "show", &id, "--offer", "SMSU", "--raw"],
+            b"",
+        );
         assert_eq!(&raw.stdout, input, "{name}: the exact bytes are kept");
     }
     assert!(tickets(&env, "SMSU").is_empty());
     // The daemon's store is unaffected: a good message still goes through.
-    let ok = env.deliver("SMSU", &mail("jeanne@univ-lorraine.example", SMSU_ADDRESS, "OK", "ok@univ-lorraine.example", ""));
-    assert!(ok.status.success() && stderr(&ok).contains("created ticket I-000001"), "{}", stderr(&ok));
+    let ok = env.deliver(
+        "SMSU",
+        &mail(
+            "jeanne@univ-lorraine.example",
+            SMSU_ADDRESS,
+            "OK",
+            "ok@univ-lorraine.example",
+            "",
+        ),
+    );
+    assert!(
+        ok.status.success() && stderr(&ok).contains("created ticket I-000001"),
+        "{}",
+        stderr(&ok)
+    );
 }
 
 #[test]
@@ -204,7 +407,11 @@ fn a_replayed_quarantine_entry_is_taken_in_again() {
     let env = sqlite_env();
     let no_from = b"To: support-smsu@esup-portail.example\r\nSubject: sans expediteur\r\nMessage-ID: <nf@x.example>\r\n\r\nbody\r\n";
     let out = env.deliver("SMSU", no_from);
-    assert!(stderr(&out).contains("quarantined as 1: no sender address"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("quarantined as 1: no sender address"),
+        "{}",
+        stderr(&out)
+    );
     let out = env.run(&["quarantine", "replay", "1", "--offer", "SMSU"], b"");
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("quarantined as 2"));
@@ -215,61 +422,179 @@ fn a_replayed_quarantine_entry_is_taken_in_again() {
 #[test]
 fn an_unreachable_store_makes_the_mta_retry() {
     // Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
-    let env = TestEnv::new("", "[storage]\ndsn = \"postgres://guichet@127.0.0.1:9/guichet\"\nconnect_timeout_secs = 2");
-    let out = env.deliver("SMSU", &mail("jeanne@univ-lorraine.example", SMSU_ADDRESS, "Panne", "down@x.example", ""));
+    let env = TestEnv::new(
+        "",
+        "[storage]\ndsn = \"postgres://guichet@127.0.0.1:9/guichet\"\nconnect_timeout_secs = 2",
+    );
+    let out = env.deliver(
+        "SMSU",
+        &mail(
+            "jeanne@univ-lorraine.example",
+            SMSU_ADDRESS,
+            "Panne",
+            "down@x.example",
+            "",
+        ),
+    );
     assert_eq!(out.status.code(), Some(EX_TEMPFAIL), "{}", stderr(&out));
     assert!(stderr(&out).contains("guichet: error:"), "{}", stderr(&out));
-    let unwritable = TestEnv::new("", "[storage]\ndsn = \"sqlite:///proc/guichet-cannot-be-here/g.db\"");
-    let out = unwritable.deliver("SMSU", &mail("jeanne@univ-lorraine.example", SMSU_ADDRESS, "Panne", "down2@x.example", ""));
+    let unwritable = TestEnv::new(
+        "",
+        "[storage]\ndsn = \"sqlite:///proc/guichet-cannot-be-here/g.db\"",
+    );
+    let out = unwritable.deliver(
+        "SMSU",
+        &mail(
+            "jeanne@univ-lorraine.example",
+            SMSU_ADDRESS,
+            "Panne",
+            "down2@x.example",
+            "",
+        ),
+    );
     assert_eq!(out.status.code(), Some(EX_TEMPFAIL), "{}", stderr(&out));
 }
 
 #[test]
 fn deliver_without_offer_routes_by_recipient() {
     let env = sqlite_env();
-    let m = mail("jeanne@univ-lorraine.example", "Support <support-smsu+urgent@esup-portail.example>", "Panne", "r1@x.example", "");
+    let m = mail(
+        "jeanne@univ-lorraine.example",
+        "Support <support-smsu+urgent@esup-portail.example>",
+        "Panne",
+        "r1@x.example",
+        "",
+    );
     let out = env.run(&["deliver"], &m);
-    assert!(out.status.success() && stderr(&out).contains("created ticket I-000001"), "{}", stderr(&out));
-    let nobody = mail("jeanne@univ-lorraine.example", "someone@esup-portail.example", "Panne", "r2@x.example", "");
-    assert_eq!(env.run(&["deliver"], &nobody).status.code(), Some(67), "EX_NOUSER: the MTA bounces");
+    assert!(
+        out.status.success() && stderr(&out).contains("created ticket I-000001"),
+        "{}",
+        stderr(&out)
+    );
+    let nobody = mail(
+        "jeanne@univ-lorraine.example",
+        "someone@esup-portail.example",
+        "Panne",
+        "r2@x.example",
+        "",
+    );
+    assert_eq!(
+        env.run(&["deliver"], &nobody).status.code(),
+        Some(67),
+        "EX_NOUSER: the MTA bounces"
+    );
 }
 
 #[test]
 fn operators_reply_note_assign_and_change_status() {
     let env = sqlite_env();
-    assert!(env.deliver("SMSU", &mail("Jeanne Durand <jeanne@univ-lorraine.example>", SMSU_ADDRESS, "Panne", "o1@x.example", "")).status.success());
+    assert!(
+        env.deliver(
+            "SMSU",
+            &mail(
+                "Jeanne Durand <jeanne@univ-lorraine.example>",
+                SMSU_ADDRESS,
+                "Panne",
+                "o1@x.example",
+                ""
+            )
+        )
+        .status
+        .success()
+    );
     let op = |args: &[&str]| {
         let mut full = vec!["ticket"];
         full.extend_from_slice(args);
         full.extend_from_slice(&["--offer", "SMSU", "--as", "paul"]);
         env.run(&full, b"")
     };
-    assert!(op(&["assign", "I-000001", "--to", "paul.agent@univ-rennes.example"]).status.success());
-    assert!(!op(&["assign", "I-000001", "--to", "jeanne@univ-lorraine.example"]).status.success(), "a requester is no agent");
-    assert!(op(&["note", "I-000001", "-m", "vu avec l'opérateur"]).status.success());
-    assert!(op(&["reply", "I-000001", "-m", "Le relais SMS est reparti."]).status.success());
+    assert!(
+        op(&[
+            "assign",
+            "I-000001",
+            "--to",
+            "paul.agent@univ-rennes.example"
+        ])
+        .status
+        .success()
+    );
+    assert!(
+        !op(&["assign", "I-000001", "--to", "jeanne@univ-lorraine.example"])
+            .status
+            .success(),
+        "a requester is no agent"
+    );
+    assert!(
+        op(&["note", "I-000001", "-m", "vu avec l'opérateur"])
+            .status
+            .success()
+    );
+    assert!(
+        op(&["reply", "I-000001", "-m", "Le relais SMS est reparti."])
+            .status
+            .success()
+    );
     assert!(op(&["status", "I-000001", "resolved"]).status.success());
     let refused = op(&["status", "I-000001", "new"]);
     assert!(!refused.status.success());
-    assert!(stderr(&refused).contains("cannot go from resolved to new"), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("cannot go from resolved to new"),
+        "{}",
+        stderr(&refused)
+    );
     assert!(op(&["priority", "I-000001", "high"]).status.success());
 
     let view = show(&env, "SMSU", "I-000001");
     assert_eq!(view["ticket"]["status"], "resolved");
     assert_eq!(view["ticket"]["priority"], "high");
     assert!(view["ticket"]["first_response_at"].is_string());
-    let kinds: Vec<&str> = view["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["created", "assigned", "noted", "replied", "status_changed", "priority_changed"]);
-    assert!(view["events"].as_array().unwrap()[1..].iter().all(|e| e["actor"] == "cli:paul"));
-    let directions: Vec<&str> = view["articles"].as_array().unwrap().iter().map(|a| a["direction"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = view["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "created",
+            "assigned",
+            "noted",
+            "replied",
+            "status_changed",
+            "priority_changed"
+        ]
+    );
+    assert!(
+        view["events"].as_array().unwrap()[1..]
+            .iter()
+            .all(|e| e["actor"] == "cli:paul")
+    );
+    let directions: Vec<&str> = view["articles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["direction"].as_str().unwrap())
+        .collect();
     assert_eq!(directions, ["in", "internal", "out"]);
     // The reply is queued as mail (sent by the daemon's outbox worker, or the next deliver).
-    let outbox: Vec<&str> = view["outbox"].as_array().unwrap().iter().map(|o| o["template"].as_str().unwrap()).collect();
+    let outbox: Vec<&str> = view["outbox"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["template"].as_str().unwrap())
+        .collect();
     assert_eq!(outbox, ["ticket_created", "agent_reply"]);
 
     let human = env.run(&["ticket", "show", "I-000001", "--offer", "SMSU"], b"");
     let text = String::from_utf8_lossy(&human.stdout);
-    assert!(text.contains("[SMSU I-000001] Panne") && text.contains("Le relais SMS est reparti."), "{text}");
+    assert!(
+        text.contains("[SMSU I-000001] Panne") && text.contains("Le relais SMS est reparti."),
+        "{text}"
+    );
     let wrong = env.run(&["ticket", "show", "I-000042", "--offer", "SMSU"], b"");
-    assert_eq!(String::from_utf8_lossy(&wrong.stderr).trim(), "guichet: error: offer SMSU: no ticket I-000042");
+    assert_eq!(
+        String::from_utf8_lossy(&wrong.stderr).trim(),
+        "guichet: error: offer SMSU: no ticket I-000042"
+    );
 }

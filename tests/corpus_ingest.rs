@@ -13,7 +13,13 @@ use guichet::service::Context;
 use guichet::service::ingest::{IngestOutcome, ingest};
 use guichet::store::Store;
 
-const SETS: [&str; 5] = ["stalwart-mail-parser", "mikel-mail", "cpython-test-email", "flanker", "php-mime-mail-parser"];
+const SETS: [&str; 5] = [
+    "stalwart-mail-parser",
+    "mikel-mail",
+    "cpython-test-email",
+    "flanker",
+    "php-mime-mail-parser",
+];
 
 fn corpus_dir() -> PathBuf {
     let dir = std::env::var_os("GUICHET_CORPUS_DIR")
@@ -37,7 +43,11 @@ fn messages(dir: &Path) -> Vec<PathBuf> {
             let name = entry.file_name().to_string_lossy().to_lowercase();
             if path.is_dir() {
                 stack.push(path);
-            } else if !(name.ends_with(".json") || name.ends_with(".md") || name.starts_with("license") || name == "copying") {
+            } else if !(name.ends_with(".json")
+                || name.ends_with(".md")
+                || name.starts_with("license")
+                || name == "copying")
+            {
                 out.push(path);
             }
         }
@@ -56,7 +66,9 @@ async fn every_parsing_corpus_message_is_stored_or_quarantined() {
         // Every sender becomes a contact, so each message exercises the whole path.
         offer.unknown_sender = guichet::domain::routing::UnknownSenderPolicy::CreateUnaffiliated;
     }
-    let store = Store::connect(&config.storage, &config.daemon.data_dir).await.expect("open store");
+    let store = Store::connect(&config.storage, &config.daemon.data_dir)
+        .await
+        .expect("open store");
     store.migrate().await.expect("migrate");
     let ctx = Context::new(store, Arc::new(config), Arc::new(SystemClock));
     guichet::service::sync::sync_all(&ctx).await.expect("sync");
@@ -73,7 +85,8 @@ async fn every_parsing_corpus_message_is_stored_or_quarantined() {
             let raw = std::fs::read(&file).expect("read message");
             let (ctx, offer) = (ctx.clone(), offer.clone());
             // A panic inside the task comes back as a JoinError instead of ending the test.
-            let result = tokio::spawn(async move { ingest(&ctx, &offer, "corpus", &raw).await }).await;
+            let result =
+                tokio::spawn(async move { ingest(&ctx, &offer, "corpus", &raw).await }).await;
             let label = match result {
                 Ok(Ok(outcome)) => {
                     if let IngestOutcome::Quarantined { reason, .. } = &outcome {
@@ -101,10 +114,23 @@ async fn every_parsing_corpus_message_is_stored_or_quarantined() {
 
     // Every message is accounted for in the store: articles for the stored ones, quarantine
     // rows for the others.
-    let stored: usize = table.values().map(|c| c.get("created").unwrap_or(&0) + c.get("appended").unwrap_or(&0)).sum();
-    let quarantined: usize = table.values().map(|c| *c.get("quarantined").unwrap_or(&0)).sum();
-    let duplicates: usize = table.values().map(|c| *c.get("duplicate").unwrap_or(&0)).sum();
-    assert_eq!(stored + quarantined + duplicates, total, "every message has an outcome");
+    let stored: usize = table
+        .values()
+        .map(|c| c.get("created").unwrap_or(&0) + c.get("appended").unwrap_or(&0))
+        .sum();
+    let quarantined: usize = table
+        .values()
+        .map(|c| *c.get("quarantined").unwrap_or(&0))
+        .sum();
+    let duplicates: usize = table
+        .values()
+        .map(|c| *c.get("duplicate").unwrap_or(&0))
+        .sum();
+    assert_eq!(
+        stored + quarantined + duplicates,
+        total,
+        "every message has an outcome"
+    );
     let mut tx = ctx.store.begin(&offer.code).await.unwrap();
     let mut articles = 0;
     for t in tx.list_tickets(None).await.unwrap() {
@@ -115,7 +141,10 @@ async fn every_parsing_corpus_message_is_stored_or_quarantined() {
     // Measured: 209 of the 297 are stored, 64 quarantined (fragments and RFC examples with no
     // From or no header at all), 24 repeat an earlier message's id and content. Fewer stored
     // means the parser started refusing mail it used to take.
-    assert!(stored >= STORED_FLOOR, "only {stored} of {total} corpus messages were stored (floor {STORED_FLOOR})");
+    assert!(
+        stored >= STORED_FLOOR,
+        "only {stored} of {total} corpus messages were stored (floor {STORED_FLOOR})"
+    );
 }
 
 const STORED_FLOOR: usize = 209;
@@ -130,11 +159,21 @@ fn check_quarantine_reason(file: &Path, reason: &str) {
         .or_else(|| raw.windows(4).position(|w| w == b"\r\n\r\n"))
         .unwrap_or(raw.len());
     let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
-    let has_sender = head.lines().any(|l| (l.starts_with("from:") || l.starts_with("sender:")) && l.contains('@'));
+    let has_sender = head
+        .lines()
+        .any(|l| (l.starts_with("from:") || l.starts_with("sender:")) && l.contains('@'));
     match reason {
-        "no sender address (From)" => assert!(!has_sender, "{}: quarantined for no sender, but has one", file.display()),
+        "no sender address (From)" => assert!(
+            !has_sender,
+            "{}: quarantined for no sender, but has one",
+            file.display()
+        ),
         r if r.starts_with("not an email message") => {
-            assert!(!has_sender, "{}: quarantined as not a message, but has a sender", file.display())
+            assert!(
+                !has_sender,
+                "{}: quarantined as not a message, but has a sender",
+                file.display()
+            )
         }
         other => panic!("{}: unexpected quarantine reason {other:?}", file.display()),
     }

@@ -11,16 +11,26 @@ struct Daemon(Child);
 
 impl Daemon {
     fn start(env: &TestEnv) -> Self {
-        let child = env.command(&["run"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("spawn daemon");
+        let child = env
+            .command(&["run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn daemon");
         Daemon(child)
     }
 
     /// SIGTERM by pid (never by name), then waits for the exit within `deadline`.
     fn terminate(mut self, deadline: Duration) -> (std::process::ExitStatus, String) {
         let pid = self.0.id().to_string();
-        let sent = Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
         assert!(sent.success());
-        let status = wait_for(deadline, "the daemon to exit after SIGTERM", || self.0.try_wait().ok().flatten());
+        let status = wait_for(deadline, "the daemon to exit after SIGTERM", || {
+            self.0.try_wait().ok().flatten()
+        });
         let mut log = String::new();
         if let Some(mut err) = self.0.stderr.take() {
             use std::io::Read;
@@ -46,29 +56,61 @@ fn a_mail_dropped_in_the_maildir_becomes_a_ticket_and_an_acknowledgement() {
     let daemon = Daemon::start(&env);
     let maildir = env.data().join("maildir").join("SMSU");
     let new = maildir.join("new");
-    wait_for(Duration::from_secs(30), "the daemon to create the maildir", || new.is_dir().then_some(()));
+    wait_for(
+        Duration::from_secs(30),
+        "the daemon to create the maildir",
+        || new.is_dir().then_some(()),
+    );
 
-    let m = mail("Jeanne <jeanne@univ-lorraine.example>", SMSU_ADDRESS, "Panne SMS", "d1@univ-lorraine.example", "");
+    let m = mail(
+        "Jeanne <jeanne@univ-lorraine.example>",
+        SMSU_ADDRESS,
+        "Panne SMS",
+        "d1@univ-lorraine.example",
+        "",
+    );
     std::fs::write(maildir.join("tmp").join("1700000000.d1.host"), &m).unwrap();
-    std::fs::rename(maildir.join("tmp").join("1700000000.d1.host"), new.join("1700000000.d1.host")).unwrap();
+    std::fs::rename(
+        maildir.join("tmp").join("1700000000.d1.host"),
+        new.join("1700000000.d1.host"),
+    )
+    .unwrap();
 
     let done = maildir.join("cur").join("1700000000.d1.host:2,S");
-    wait_for(Duration::from_secs(20), "the message to move to cur/", || done.is_file().then_some(()));
+    wait_for(
+        Duration::from_secs(20),
+        "the message to move to cur/",
+        || done.is_file().then_some(()),
+    );
     let list = env.json(&["tickets", "list", "--offer", "SMSU", "--json"]);
     assert_eq!(list[0]["ref"], "I-000001");
     assert_eq!(list[0]["title"], "Panne SMS");
-    let ack = wait_for(Duration::from_secs(20), "the acknowledgement in the outbox", || env.outbox_files().into_iter().next());
+    let ack = wait_for(
+        Duration::from_secs(20),
+        "the acknowledgement in the outbox",
+        || env.outbox_files().into_iter().next(),
+    );
     assert!(common::read(&ack).contains("[SMSU I-000001]"));
 
     // Dropping the same message again (a crash before the move) adds nothing.
     std::fs::write(new.join("1700000001.d1again.host"), &m).unwrap();
     let again = maildir.join("cur").join("1700000001.d1again.host:2,S");
-    wait_for(Duration::from_secs(20), "the duplicate to move to cur/", || again.is_file().then_some(()));
+    wait_for(
+        Duration::from_secs(20),
+        "the duplicate to move to cur/",
+        || again.is_file().then_some(()),
+    );
     let view = env.json(&["ticket", "show", "I-000001", "--offer", "SMSU", "--json"]);
     assert_eq!(view["articles"].as_array().unwrap().len(), 1);
 
     let (status, log) = daemon.terminate(Duration::from_secs(15));
     assert!(status.success(), "daemon exit {status:?}\n{log}");
-    assert!(log.contains("shutdown requested") && log.contains("guichet stopped"), "{log}");
-    assert!(!log.contains("Panne SMS") && !log.contains("jeanne@"), "logs carry no subjects or addresses:\n{log}");
+    assert!(
+        log.contains("shutdown requested") && log.contains("guichet stopped"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("Panne SMS") && !log.contains("jeanne@"),
+        "logs carry no subjects or addresses:\n{log}"
+    );
 }

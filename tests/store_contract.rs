@@ -8,7 +8,8 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use guichet::config::{Dsn, StorageConfig};
 use guichet::domain::{ContactId, Priority, Status, TenantId, TicketKind, TicketRef};
 use guichet::store::{
-    AddressKind, IdTable, NewArticle, NewContact, NewEvent, NewOutbox, NewTicket, ReceiptRow, Store, TicketRow, Tx,
+    AddressKind, IdTable, NewArticle, NewContact, NewEvent, NewOutbox, NewTicket, ReceiptRow,
+    Store, TicketRow, Tx,
 };
 
 struct Backend {
@@ -26,11 +27,16 @@ async fn sqlite() -> Backend {
     };
     let store = Store::connect(&cfg, dir.path()).await.expect("open sqlite");
     store.migrate().await.expect("migrate sqlite");
-    Backend { store, _dir: Some(dir) }
+    Backend {
+        store,
+        _dir: Some(dir),
+    }
 }
 
 async fn postgres() -> Backend {
-    let store = Store::connect_postgres(&common::pg_url(), 4).await.expect("connect postgres");
+    let store = Store::connect_postgres(&common::pg_url(), 4)
+        .await
+        .expect("connect postgres");
     store.migrate().await.expect("migrate postgres");
     Backend { store, _dir: None }
 }
@@ -40,7 +46,14 @@ fn t0() -> DateTime<Utc> {
 }
 
 async fn new_ticket(tx: &mut Tx, kind: TicketKind, title: &str) -> TicketRow {
-    let new = NewTicket { kind, title, priority: Priority::Normal, requester: None, institution_id: None, now: t0() };
+    let new = NewTicket {
+        kind,
+        title,
+        priority: Priority::Normal,
+        requester: None,
+        institution_id: None,
+        now: t0(),
+    };
     tx.create_ticket(&new).await.expect("create ticket")
 }
 
@@ -100,7 +113,10 @@ async fn ticket_numbers_count_per_offer_and_kind(store: &Store) {
     let mut tx = store.begin(&b).await.unwrap();
     let other = new_ticket(&mut tx, TicketKind::Incident, "elsewhere").await;
     tx.commit().await.unwrap();
-    let refs: Vec<String> = [&i1, &i2, &r1, &other].iter().map(|t| t.reference().to_string()).collect();
+    let refs: Vec<String> = [&i1, &i2, &r1, &other]
+        .iter()
+        .map(|t| t.reference().to_string())
+        .collect();
     assert_eq!(refs, ["I-000001", "I-000002", "R-000001", "I-000001"]);
 }
 
@@ -108,7 +124,12 @@ async fn tickets_read_back_as_written(store: &Store) {
     let tenant = common::unique_tenant();
     let mut tx = store.begin(&tenant).await.unwrap();
     let contact = tx
-        .create_contact(&NewContact { name: Some("Jeanne"), institution_id: Some(7), origin: "inbound", now: t0() })
+        .create_contact(&NewContact {
+            name: Some("Jeanne"),
+            institution_id: Some(7),
+            origin: "inbound",
+            now: t0(),
+        })
         .await
         .unwrap();
     let new = NewTicket {
@@ -122,7 +143,13 @@ async fn tickets_read_back_as_written(store: &Store) {
     let created = tx.create_ticket(&new).await.unwrap();
     tx.commit().await.unwrap();
     let mut tx = store.begin(&tenant).await.unwrap();
-    let read = tx.ticket_by_ref(TicketRef { kind: TicketKind::Change, number: 1 }).await.unwrap();
+    let read = tx
+        .ticket_by_ref(TicketRef {
+            kind: TicketKind::Change,
+            number: 1,
+        })
+        .await
+        .unwrap();
     assert_eq!(read.as_ref(), Some(&created));
     let read = read.unwrap();
     assert_eq!(read.title, "Changer l'expéditeur « SMSU »");
@@ -130,7 +157,12 @@ async fn tickets_read_back_as_written(store: &Store) {
     assert_eq!(read.requester_id, Some(contact.0));
     assert_eq!(read.created_at, t0(), "times keep their microseconds");
     assert_eq!(tx.list_tickets(Some(Status::New)).await.unwrap().len(), 1);
-    assert!(tx.list_tickets(Some(Status::Closed)).await.unwrap().is_empty());
+    assert!(
+        tx.list_tickets(Some(Status::Closed))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn status_times_follow_the_status(store: &Store) {
@@ -138,27 +170,52 @@ async fn status_times_follow_the_status(store: &Store) {
     let mut tx = store.begin(&tenant).await.unwrap();
     let t = new_ticket(&mut tx, TicketKind::Incident, "x").await;
     let later = t0() + Duration::hours(2);
-    tx.set_status(t.ticket_id(), Status::Resolved, later).await.unwrap();
+    tx.set_status(t.ticket_id(), Status::Resolved, later)
+        .await
+        .unwrap();
     let r = tx.ticket(t.ticket_id()).await.unwrap().unwrap();
-    assert_eq!((r.status, r.resolved_at, r.closed_at), (Status::Resolved, Some(later), None));
+    assert_eq!(
+        (r.status, r.resolved_at, r.closed_at),
+        (Status::Resolved, Some(later), None)
+    );
     let closing = later + Duration::days(1);
-    tx.set_status(t.ticket_id(), Status::Closed, closing).await.unwrap();
+    tx.set_status(t.ticket_id(), Status::Closed, closing)
+        .await
+        .unwrap();
     let r = tx.ticket(t.ticket_id()).await.unwrap().unwrap();
-    assert_eq!((r.resolved_at, r.closed_at), (Some(later), Some(closing)), "closing keeps the resolution time");
-    tx.set_status(t.ticket_id(), Status::InProgress, closing).await.unwrap();
+    assert_eq!(
+        (r.resolved_at, r.closed_at),
+        (Some(later), Some(closing)),
+        "closing keeps the resolution time"
+    );
+    tx.set_status(t.ticket_id(), Status::InProgress, closing)
+        .await
+        .unwrap();
     let r = tx.ticket(t.ticket_id()).await.unwrap().unwrap();
-    assert_eq!((r.status, r.resolved_at, r.closed_at), (Status::InProgress, None, None), "reopening clears them");
+    assert_eq!(
+        (r.status, r.resolved_at, r.closed_at),
+        (Status::InProgress, None, None),
+        "reopening clears them"
+    );
     tx.mark_first_response(t.ticket_id(), later).await.unwrap();
-    tx.mark_first_response(t.ticket_id(), closing).await.unwrap();
+    tx.mark_first_response(t.ticket_id(), closing)
+        .await
+        .unwrap();
     let r = tx.ticket(t.ticket_id()).await.unwrap().unwrap();
-    assert_eq!(r.first_response_at, Some(later), "the first response is recorded once");
+    assert_eq!(
+        r.first_response_at,
+        Some(later),
+        "the first response is recorded once"
+    );
 }
 
 async fn message_ids_are_found_only_inside_their_offer(store: &Store) {
     let (a, b) = (common::unique_tenant(), common::unique_tenant());
     let mut tx = store.begin(&a).await.unwrap();
     let ta = new_ticket(&mut tx, TicketKind::Incident, "a").await;
-    tx.insert_article(&article(&ta, Some("shared@univ.example"))).await.unwrap();
+    tx.insert_article(&article(&ta, Some("shared@univ.example")))
+        .await
+        .unwrap();
     let ctx = serde_json::json!({});
     let out = NewOutbox {
         ticket: Some(ta.ticket_id()),
@@ -177,18 +234,43 @@ async fn message_ids_are_found_only_inside_their_offer(store: &Store) {
     tx.commit().await.unwrap();
 
     let mut tx = store.begin(&a).await.unwrap();
-    let found = tx.ticket_by_message_ids(&["unknown@x", "shared@univ.example"]).await.unwrap();
-    assert_eq!(found.map(|t| t.id), Some(ta.id), "inbound Message-IDs are found");
-    let found = tx.ticket_by_message_ids(&["ours.guichet@x.example"]).await.unwrap();
-    assert_eq!(found.map(|t| t.id), Some(ta.id), "our outbound Message-IDs are found");
+    let found = tx
+        .ticket_by_message_ids(&["unknown@x", "shared@univ.example"])
+        .await
+        .unwrap();
+    assert_eq!(
+        found.map(|t| t.id),
+        Some(ta.id),
+        "inbound Message-IDs are found"
+    );
+    let found = tx
+        .ticket_by_message_ids(&["ours.guichet@x.example"])
+        .await
+        .unwrap();
+    assert_eq!(
+        found.map(|t| t.id),
+        Some(ta.id),
+        "our outbound Message-IDs are found"
+    );
     tx.rollback().await.unwrap();
 
     let mut tx = store.begin(&b).await.unwrap();
     let tb = new_ticket(&mut tx, TicketKind::Incident, "b").await;
     for mid in ["shared@univ.example", "ours.guichet@x.example"] {
-        assert_eq!(tx.ticket_by_message_ids(&[mid]).await.unwrap(), None, "{mid} must not cross offers");
+        assert_eq!(
+            tx.ticket_by_message_ids(&[mid]).await.unwrap(),
+            None,
+            "{mid} must not cross offers"
+        );
     }
-    assert_eq!(tx.ticket_by_ref(ta.reference()).await.unwrap().map(|t| t.id), Some(tb.id), "same ref, own ticket");
+    assert_eq!(
+        tx.ticket_by_ref(ta.reference())
+            .await
+            .unwrap()
+            .map(|t| t.id),
+        Some(tb.id),
+        "same ref, own ticket"
+    );
 }
 
 async fn receipts_refuse_a_second_copy(store: &Store) {
@@ -206,11 +288,17 @@ async fn receipts_refuse_a_second_copy(store: &Store) {
     assert!(tx.insert_receipt(&receipt).await.unwrap());
     tx.commit().await.unwrap();
     let mut tx = store.begin(&tenant).await.unwrap();
-    assert!(!tx.insert_receipt(&receipt).await.unwrap(), "the same key twice is refused");
+    assert!(
+        !tx.insert_receipt(&receipt).await.unwrap(),
+        "the same key twice is refused"
+    );
     assert_eq!(tx.receipt("mid:m1@x").await.unwrap(), Some(receipt.clone()));
     tx.rollback().await.unwrap();
     let mut tx = store.begin(&common::unique_tenant()).await.unwrap();
-    assert!(tx.insert_receipt(&receipt).await.unwrap(), "another offer has its own keys");
+    assert!(
+        tx.insert_receipt(&receipt).await.unwrap(),
+        "another offer has its own keys"
+    );
 }
 
 async fn raw_messages_and_attachments_are_stored_once(store: &Store) {
@@ -220,19 +308,41 @@ async fn raw_messages_and_attachments_are_stored_once(store: &Store) {
     let sha1 = tx.put_raw_message(raw, t0()).await.unwrap();
     let sha2 = tx.put_raw_message(raw, t0()).await.unwrap();
     assert_eq!(sha1, sha2);
-    assert_eq!(tx.raw_message(&sha1).await.unwrap().as_deref(), Some(&raw[..]));
+    assert_eq!(
+        tx.raw_message(&sha1).await.unwrap().as_deref(),
+        Some(&raw[..])
+    );
     let t = new_ticket(&mut tx, TicketKind::Incident, "pj").await;
     let a1 = tx.insert_article(&article(&t, Some("1@x"))).await.unwrap();
     let a2 = tx.insert_article(&article(&t, Some("2@x"))).await.unwrap();
     let pdf = vec![0x25u8; 3000];
-    let s1 = tx.add_attachment(a1, 0, Some("devis.pdf"), "application/pdf", &pdf).await.unwrap();
-    let s2 = tx.add_attachment(a2, 0, Some("devis (1).pdf"), "application/pdf", &pdf).await.unwrap();
+    let s1 = tx
+        .add_attachment(a1, 0, Some("devis.pdf"), "application/pdf", &pdf)
+        .await
+        .unwrap();
+    let s2 = tx
+        .add_attachment(a2, 0, Some("devis (1).pdf"), "application/pdf", &pdf)
+        .await
+        .unwrap();
     assert_eq!(s1, s2, "same bytes, same blob");
     let listed = tx.attachments(t.ticket_id()).await.unwrap();
-    let names: Vec<_> = listed.iter().map(|a| (a.article_id, a.filename.clone().unwrap(), a.size)).collect();
-    assert_eq!(names, [(a1, "devis.pdf".to_owned(), 3000), (a2, "devis (1).pdf".to_owned(), 3000)]);
+    let names: Vec<_> = listed
+        .iter()
+        .map(|a| (a.article_id, a.filename.clone().unwrap(), a.size))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            (a1, "devis.pdf".to_owned(), 3000),
+            (a2, "devis (1).pdf".to_owned(), 3000)
+        ]
+    );
     let articles = tx.articles(t.ticket_id()).await.unwrap();
-    assert_eq!(articles.iter().map(|a| a.id).collect::<Vec<_>>(), [a1, a2], "articles in order");
+    assert_eq!(
+        articles.iter().map(|a| a.id).collect::<Vec<_>>(),
+        [a1, a2],
+        "articles in order"
+    );
 }
 
 async fn outbox_rows_are_claimed_once_until_their_lease_ends(store: &Store) {
@@ -270,19 +380,43 @@ async fn outbox_rows_are_claimed_once_until_their_lease_ends(store: &Store) {
     let first = claim(t0()).await;
     assert_eq!(first.len(), 3);
     assert!(first.iter().all(|r| r.attempts == 1 && r.context.0 == ctx));
-    assert!(claim(t0() + Duration::minutes(1)).await.is_empty(), "claimed rows are not handed out twice");
+    assert!(
+        claim(t0() + Duration::minutes(1)).await.is_empty(),
+        "claimed rows are not handed out twice"
+    );
 
     let mut tx = store.begin(&tenant).await.unwrap();
-    tx.outbox_sent(first[0].id, "/tmp/a.eml", t0()).await.unwrap();
-    tx.outbox_failed(first[1].id, "disk full", Some(t0() + Duration::minutes(10))).await.unwrap();
-    tx.outbox_failed(first[2].id, "bad address", None).await.unwrap();
+    tx.outbox_sent(first[0].id, "/tmp/a.eml", t0())
+        .await
+        .unwrap();
+    tx.outbox_failed(first[1].id, "disk full", Some(t0() + Duration::minutes(10)))
+        .await
+        .unwrap();
+    tx.outbox_failed(first[2].id, "bad address", None)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
-    assert!(claim(t0() + Duration::minutes(6)).await.is_empty(), "a retry waits for its time");
+    assert!(
+        claim(t0() + Duration::minutes(6)).await.is_empty(),
+        "a retry waits for its time"
+    );
     let retried = claim(t0() + Duration::minutes(10)).await;
-    assert_eq!(retried.iter().map(|r| (r.id, r.attempts)).collect::<Vec<_>>(), [(first[1].id, 2)]);
+    assert_eq!(
+        retried
+            .iter()
+            .map(|r| (r.id, r.attempts))
+            .collect::<Vec<_>>(),
+        [(first[1].id, 2)]
+    );
 
     let mut tx = store.begin(&tenant).await.unwrap();
-    let statuses: Vec<String> = tx.list_outbox(None).await.unwrap().into_iter().map(|r| r.status).collect();
+    let statuses: Vec<String> = tx
+        .list_outbox(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.status)
+        .collect();
     assert_eq!(statuses, ["sent", "pending", "failed"]);
 }
 
@@ -292,17 +426,29 @@ async fn events_are_append_only(store: &Store) {
     let t = new_ticket(&mut tx, TicketKind::Incident, "x").await;
     let data = serde_json::json!({ "from": "new", "to": "assigned" });
     let id = tx
-        .insert_event(&NewEvent { ticket: Some(t.ticket_id()), actor: "cli:paul", kind: "status_changed", data: &data, now: t0() })
+        .insert_event(&NewEvent {
+            ticket: Some(t.ticket_id()),
+            actor: "cli:paul",
+            kind: "status_changed",
+            data: &data,
+            now: t0(),
+        })
         .await
         .unwrap();
     tx.commit().await.unwrap();
     let mut tx = store.begin(&tenant).await.unwrap();
-    assert!(tx.tamper_event_for_tests(id).await.is_err(), "an event cannot be changed");
+    assert!(
+        tx.tamper_event_for_tests(id).await.is_err(),
+        "an event cannot be changed"
+    );
     tx.rollback().await.unwrap();
     let mut tx = store.begin(&tenant).await.unwrap();
     let events = tx.events(t.ticket_id()).await.unwrap();
     assert_eq!(events.len(), 1);
-    assert_eq!((events[0].kind.as_str(), &events[0].data.0, events[0].at), ("status_changed", &data, t0()));
+    assert_eq!(
+        (events[0].kind.as_str(), &events[0].data.0, events[0].at),
+        ("status_changed", &data, t0())
+    );
 }
 
 async fn rolled_back_work_leaves_nothing(store: &Store) {
@@ -317,23 +463,52 @@ async fn rolled_back_work_leaves_nothing(store: &Store) {
     }
     drop(tx);
     let mut tx = store.begin(&tenant).await.unwrap();
-    assert!(tx.list_tickets(None).await.unwrap().is_empty(), "a dropped transaction rolls back");
+    assert!(
+        tx.list_tickets(None).await.unwrap().is_empty(),
+        "a dropped transaction rolls back"
+    );
 }
 
 async fn contact_addresses_are_case_insensitive_and_movable(store: &Store) {
     let tenant = common::unique_tenant();
     let mut tx = store.begin(&tenant).await.unwrap();
-    let new = |name| NewContact { name: Some(name), institution_id: None, origin: "config", now: t0() };
+    let new = |name| NewContact {
+        name: Some(name),
+        institution_id: None,
+        origin: "config",
+        now: t0(),
+    };
     let a = tx.create_contact(&new("A")).await.unwrap();
     let b = tx.create_contact(&new("B")).await.unwrap();
-    tx.set_contact_address(a, AddressKind::Email, "Jeanne.Durand@Univ.example").await.unwrap();
-    let found = tx.contact_by_address(AddressKind::Email, "jeanne.durand@univ.example").await.unwrap();
+    tx.set_contact_address(a, AddressKind::Email, "Jeanne.Durand@Univ.example")
+        .await
+        .unwrap();
+    let found = tx
+        .contact_by_address(AddressKind::Email, "jeanne.durand@univ.example")
+        .await
+        .unwrap();
     assert_eq!(found.map(|c| c.contact_id()), Some(a));
-    assert_eq!(tx.contact_by_address(AddressKind::Matrix, "jeanne.durand@univ.example").await.unwrap(), None);
-    tx.set_contact_address(b, AddressKind::Email, "jeanne.durand@univ.example").await.unwrap();
-    let found = tx.contact_by_address(AddressKind::Email, "JEANNE.DURAND@univ.example").await.unwrap();
-    assert_eq!(found.map(|c| c.contact_id()), Some(b), "an address belongs to one contact");
-    tx.set_contact_roles(b, &["agent", "requester"]).await.unwrap();
+    assert_eq!(
+        tx.contact_by_address(AddressKind::Matrix, "jeanne.durand@univ.example")
+            .await
+            .unwrap(),
+        None
+    );
+    tx.set_contact_address(b, AddressKind::Email, "jeanne.durand@univ.example")
+        .await
+        .unwrap();
+    let found = tx
+        .contact_by_address(AddressKind::Email, "JEANNE.DURAND@univ.example")
+        .await
+        .unwrap();
+    assert_eq!(
+        found.map(|c| c.contact_id()),
+        Some(b),
+        "an address belongs to one contact"
+    );
+    tx.set_contact_roles(b, &["agent", "requester"])
+        .await
+        .unwrap();
     tx.set_contact_roles(b, &["agent"]).await.unwrap();
     assert_eq!(tx.contact_roles(b).await.unwrap(), ["agent"]);
     assert_eq!(tx.contact_emails(a).await.unwrap(), Vec::<String>::new());
@@ -344,15 +519,26 @@ async fn quarantine_keeps_the_exact_bytes(store: &Store) {
     let tenant = common::unique_tenant();
     let junk: Vec<u8> = (0..=255u8).cycle().take(5000).collect();
     let mut tx = store.begin(&tenant).await.unwrap();
-    let id = tx.insert_quarantine("pipe", "not an email message", &junk, t0()).await.unwrap();
-    tx.mark_quarantine_replayed(id, "quarantined again as 2", t0()).await.unwrap();
+    let id = tx
+        .insert_quarantine("pipe", "not an email message", &junk, t0())
+        .await
+        .unwrap();
+    tx.mark_quarantine_replayed(id, "quarantined again as 2", t0())
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     let mut tx = store.begin(&tenant).await.unwrap();
     assert_eq!(tx.quarantine_data(id).await.unwrap(), Some(junk));
     let rows = tx.list_quarantine().await.unwrap();
     assert_eq!(rows.len(), 1);
-    assert_eq!((rows[0].size, rows[0].reason.as_str()), (5000, "not an email message"));
-    assert_eq!(rows[0].replay_outcome.as_deref(), Some("quarantined again as 2"));
+    assert_eq!(
+        (rows[0].size, rows[0].reason.as_str()),
+        (5000, "not an email message")
+    );
+    assert_eq!(
+        rows[0].replay_outcome.as_deref(),
+        Some("quarantined again as 2")
+    );
 }
 
 async fn a_transaction_sees_only_its_offer(store: &Store) {
@@ -369,6 +555,10 @@ async fn a_transaction_sees_only_its_offer(store: &Store) {
     let mut tx = store.begin(&a).await.unwrap();
     assert_eq!(tx.list_tickets(None).await.unwrap().len(), 2);
     if store.backend() == guichet::store::Backend::Postgres {
-        assert_eq!(tx.count_visible_for_tests(IdTable::Tickets).await.unwrap(), 2, "RLS hides the other offer");
+        assert_eq!(
+            tx.count_visible_for_tests(IdTable::Tickets).await.unwrap(),
+            2,
+            "RLS hides the other offer"
+        );
     }
 }

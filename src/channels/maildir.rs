@@ -16,7 +16,9 @@ impl Maildir {
         for sub in ["new", "cur", "tmp"] {
             std::fs::create_dir_all(root.join(sub))?;
         }
-        Ok(Self { root: root.to_owned() })
+        Ok(Self {
+            root: root.to_owned(),
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -73,7 +75,10 @@ mod tests {
         md.deliver("1.a", b"first").unwrap();
         std::fs::write(md.root().join("new/.hidden"), b"x").unwrap();
         let pending = md.pending().unwrap();
-        let names: Vec<_> = pending.iter().map(|p| p.file_name().unwrap().to_str().unwrap()).collect();
+        let names: Vec<_> = pending
+            .iter()
+            .map(|p| p.file_name().unwrap().to_str().unwrap())
+            .collect();
         assert_eq!(names, ["1.a", "2.b"]);
         let done = md.mark_done(&pending[0]).unwrap();
         assert!(done.ends_with("cur/1.a:2,S"));

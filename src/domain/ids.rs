@@ -156,7 +156,11 @@ pub struct MessageId(String);
 impl MessageId {
     /// Normalises a header value: strips spaces and angle brackets. Empty ids are refused.
     pub fn new(raw: &str) -> Option<Self> {
-        let id = raw.trim().trim_start_matches('<').trim_end_matches('>').trim();
+        let id = raw
+            .trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .trim();
         (!id.is_empty() && !id.contains(char::is_whitespace)).then(|| Self(id.to_owned()))
     }
 
@@ -171,7 +175,9 @@ impl MessageId {
 
     /// Whether this id was made by [`MessageId::ours`] for `domain`.
     pub fn is_ours(&self, domain: &str) -> bool {
-        self.0.strip_suffix(domain).is_some_and(|rest| rest.ends_with(".guichet@"))
+        self.0
+            .strip_suffix(domain)
+            .is_some_and(|rest| rest.ends_with(".guichet@"))
     }
 
     pub fn as_str(&self) -> &str {
@@ -204,7 +210,15 @@ mod tests {
         for ok in ["SMSU", "GEFORP", "A1", "ESUP2024"] {
             assert!(TenantId::parse(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "S", "smsu", "1SMSU", "SM SU", "SMSU-X", "ABCDEFGHIJKLMNOPQ"] {
+        for bad in [
+            "",
+            "S",
+            "smsu",
+            "1SMSU",
+            "SM SU",
+            "SMSU-X",
+            "ABCDEFGHIJKLMNOPQ",
+        ] {
             assert!(TenantId::parse(bad).is_err(), "{bad}");
         }
     }
@@ -223,8 +237,18 @@ mod tests {
 
     #[test]
     fn refs_parse_tolerantly() {
-        let i42 = TicketRef { kind: TicketKind::Incident, number: 42 };
-        for text in ["I-000042", "i-000042", "I-42", "I 42", " I - 000042 ", "I42"] {
+        let i42 = TicketRef {
+            kind: TicketKind::Incident,
+            number: 42,
+        };
+        for text in [
+            "I-000042",
+            "i-000042",
+            "I-42",
+            "I 42",
+            " I - 000042 ",
+            "I42",
+        ] {
             assert_eq!(TicketRef::parse(text), Some(i42), "{text}");
         }
         for bad in ["X-000042", "I-", "I-0", "I-abc", "I--42", "", "I-4 2"] {
@@ -235,7 +259,10 @@ mod tests {
     #[test]
     fn subject_tags_match_only_their_offer() {
         let smsu = smsu();
-        let i42 = TicketRef { kind: TicketKind::Incident, number: 42 };
+        let i42 = TicketRef {
+            kind: TicketKind::Incident,
+            number: 42,
+        };
         let table: &[(&str, &[TicketRef])] = &[
             ("Re: [SMSU I-000042] panne", &[i42]),
             ("RE: [smsu i-42] panne", &[i42]),

@@ -29,7 +29,9 @@ impl AutoReason {
             AutoReason::AutoResponseSuppress => "X-Auto-Response-Suppress".into(),
             AutoReason::XAutoreply => "X-Autoreply/X-Autorespond".into(),
             AutoReason::XLoop => "X-Loop names us".into(),
-            AutoReason::DeliveryReport => "multipart/report (delivery or disposition report)".into(),
+            AutoReason::DeliveryReport => {
+                "multipart/report (delivery or disposition report)".into()
+            }
             AutoReason::NullReturnPath => "null Return-Path".into(),
             AutoReason::MailingList => "List-Id (mailing list)".into(),
             AutoReason::FailedRecipients => "X-Failed-Recipients (bounce)".into(),
@@ -41,7 +43,11 @@ impl AutoReason {
 /// `our_id_domain` is the domain of the Message-IDs we generate and `our_addresses` the
 /// offer's support addresses (lower-case): an `X-Loop` naming one of them, or a Message-ID of
 /// ours, means the message is our own coming back.
-pub fn classify(email: &InboundEmail, our_id_domain: &str, our_addresses: &[String]) -> Option<AutoReason> {
+pub fn classify(
+    email: &InboundEmail,
+    our_id_domain: &str,
+    our_addresses: &[String],
+) -> Option<AutoReason> {
     let a = &email.auto;
     if let Some(v) = &a.auto_submitted {
         let v = v.trim();
@@ -55,7 +61,10 @@ pub fn classify(email: &InboundEmail, our_id_domain: &str, our_addresses: &[Stri
     if a.is_report {
         return Some(AutoReason::DeliveryReport);
     }
-    if a.return_path.as_deref().is_some_and(|r| r.trim().trim_matches(['<', '>']).is_empty()) {
+    if a.return_path
+        .as_deref()
+        .is_some_and(|r| r.trim().trim_matches(['<', '>']).is_empty())
+    {
         return Some(AutoReason::NullReturnPath);
     }
     if let Some(p) = &a.precedence {
@@ -64,7 +73,10 @@ pub fn classify(email: &InboundEmail, our_id_domain: &str, our_addresses: &[Stri
             return Some(AutoReason::Precedence(p));
         }
     }
-    if a.x_auto_response_suppress.as_deref().is_some_and(|v| !v.trim().is_empty()) {
+    if a.x_auto_response_suppress
+        .as_deref()
+        .is_some_and(|v| !v.trim().is_empty())
+    {
         return Some(AutoReason::AutoResponseSuppress);
     }
     if a.x_autoreply.is_some() || a.x_autorespond.is_some() {
@@ -100,24 +112,92 @@ mod tests {
         type Edit = fn(&mut InboundEmail);
         let table: &[(&str, Edit, bool)] = &[
             ("plain mail", |_| {}, false),
-            ("auto-submitted no", |e| e.auto.auto_submitted = Some("no".into()), false),
-            ("auto-replied", |e| e.auto.auto_submitted = Some("auto-replied".into()), true),
-            ("auto-generated", |e| e.auto.auto_submitted = Some("Auto-Generated; x=1".into()), true),
-            ("precedence bulk", |e| e.auto.precedence = Some("Bulk".into()), true),
-            ("precedence junk", |e| e.auto.precedence = Some("junk".into()), true),
-            ("precedence auto_reply", |e| e.auto.precedence = Some("auto_reply".into()), true),
-            ("precedence first-class", |e| e.auto.precedence = Some("first-class".into()), false),
-            ("exchange suppress", |e| e.auto.x_auto_response_suppress = Some("All".into()), true),
-            ("x-autoreply", |e| e.auto.x_autoreply = Some("yes".into()), true),
-            ("x-autorespond", |e| e.auto.x_autorespond = Some("x".into()), true),
+            (
+                "auto-submitted no",
+                |e| e.auto.auto_submitted = Some("no".into()),
+                false,
+            ),
+            (
+                "auto-replied",
+                |e| e.auto.auto_submitted = Some("auto-replied".into()),
+                true,
+            ),
+            (
+                "auto-generated",
+                |e| e.auto.auto_submitted = Some("Auto-Generated; x=1".into()),
+                true,
+            ),
+            (
+                "precedence bulk",
+                |e| e.auto.precedence = Some("Bulk".into()),
+                true,
+            ),
+            (
+                "precedence junk",
+                |e| e.auto.precedence = Some("junk".into()),
+                true,
+            ),
+            (
+                "precedence auto_reply",
+                |e| e.auto.precedence = Some("auto_reply".into()),
+                true,
+            ),
+            (
+                "precedence first-class",
+                |e| e.auto.precedence = Some("first-class".into()),
+                false,
+            ),
+            (
+                "exchange suppress",
+                |e| e.auto.x_auto_response_suppress = Some("All".into()),
+                true,
+            ),
+            (
+                "x-autoreply",
+                |e| e.auto.x_autoreply = Some("yes".into()),
+                true,
+            ),
+            (
+                "x-autorespond",
+                |e| e.auto.x_autorespond = Some("x".into()),
+                true,
+            ),
             ("dsn", |e| e.auto.is_report = true, true),
-            ("null return-path", |e| e.auto.return_path = Some("<>".into()), true),
-            ("real return-path", |e| e.auto.return_path = Some("<a@b.fr>".into()), false),
-            ("x-loop us", |e| e.auto.x_loop = vec!["Support-SMSU@esup.fr".into()], true),
-            ("x-loop other", |e| e.auto.x_loop = vec!["list@other.org".into()], false),
-            ("list-id", |e| e.auto.list_id = Some("<l.example.org>".into()), true),
-            ("failed recipients", |e| e.auto.x_failed_recipients = Some("x@y".into()), true),
-            ("our message back", |e| e.message_id = MessageId::new("abc.guichet@esup.fr").unwrap(), true),
+            (
+                "null return-path",
+                |e| e.auto.return_path = Some("<>".into()),
+                true,
+            ),
+            (
+                "real return-path",
+                |e| e.auto.return_path = Some("<a@b.fr>".into()),
+                false,
+            ),
+            (
+                "x-loop us",
+                |e| e.auto.x_loop = vec!["Support-SMSU@esup.fr".into()],
+                true,
+            ),
+            (
+                "x-loop other",
+                |e| e.auto.x_loop = vec!["list@other.org".into()],
+                false,
+            ),
+            (
+                "list-id",
+                |e| e.auto.list_id = Some("<l.example.org>".into()),
+                true,
+            ),
+            (
+                "failed recipients",
+                |e| e.auto.x_failed_recipients = Some("x@y".into()),
+                true,
+            ),
+            (
+                "our message back",
+                |e| e.message_id = MessageId::new("abc.guichet@esup.fr").unwrap(),
+                true,
+            ),
         ];
         for (name, edit, machine) in table {
             let mut e = email("alice@univ.fr", "support-smsu@esup.fr", "x");

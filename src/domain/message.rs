@@ -17,7 +17,10 @@ pub struct Mailbox {
 impl Mailbox {
     pub fn new(name: Option<&str>, address: &str) -> Self {
         Self {
-            name: name.map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned),
+            name: name
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned),
             address: address.trim().to_ascii_lowercase(),
         }
     }
@@ -128,7 +131,11 @@ mod tests {
         let a = email("a@x.fr", "s@y.fr", "one");
         let mut b = email("other@x.fr", "s@y.fr", "two");
         b.delivered_to.push("s@y.fr".into());
-        assert_eq!(a.content_digest(), b.content_digest(), "headers do not count");
+        assert_eq!(
+            a.content_digest(),
+            b.content_digest(),
+            "headers do not count"
+        );
         b.text_body.push('!');
         assert_ne!(a.content_digest(), b.content_digest());
         let (mut c, mut d) = (a.clone(), a.clone());
@@ -136,7 +143,11 @@ mod tests {
         c.html_body = Some("c".into());
         d.text_body = "a".into();
         d.html_body = Some("bc".into());
-        assert_ne!(c.content_digest(), d.content_digest(), "parts are length-prefixed");
+        assert_ne!(
+            c.content_digest(),
+            d.content_digest(),
+            "parts are length-prefixed"
+        );
     }
 }
 

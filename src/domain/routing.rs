@@ -80,13 +80,18 @@ pub struct InstitutionDomains<'a> {
 pub enum SenderDecision {
     Known(ContactId),
     /// Create a contact, in this institution when there is one.
-    Create { institution: Option<i64> },
+    Create {
+        institution: Option<i64>,
+    },
     Refuse,
 }
 
 /// The institution whose domain matches, the longest match first (`dsi.univ.fr` before
 /// `univ.fr`); sub-domains of a listed domain match it.
-pub fn institution_for_domain(domain: &str, institutions: &[InstitutionDomains<'_>]) -> Option<i64> {
+pub fn institution_for_domain(
+    domain: &str,
+    institutions: &[InstitutionDomains<'_>],
+) -> Option<i64> {
     let domain = domain.to_ascii_lowercase();
     institutions
         .iter()
@@ -121,12 +126,19 @@ mod tests {
     fn plus_addresses_split() {
         let table = [
             ("support-smsu@univ.fr", ("support-smsu@univ.fr", None)),
-            ("Support-SMSU+I-000042@Univ.FR", ("support-smsu@univ.fr", Some("i-000042"))),
+            (
+                "Support-SMSU+I-000042@Univ.FR",
+                ("support-smsu@univ.fr", Some("i-000042")),
+            ),
             ("a+b+c@x.fr", ("a@x.fr", Some("b+c"))),
             ("no-at-sign", ("no-at-sign", None)),
         ];
         for (input, (base, tag)) in table {
-            assert_eq!(split_plus(input), (base.to_owned(), tag.map(str::to_owned)), "{input}");
+            assert_eq!(
+                split_plus(input),
+                (base.to_owned(), tag.map(str::to_owned)),
+                "{input}"
+            );
         }
     }
 
@@ -135,16 +147,31 @@ mod tests {
         let smsu = TenantId::parse("SMSU").unwrap();
         let geforp = TenantId::parse("GEFORP").unwrap();
         let smsu_addr = vec!["support-smsu@esup.fr".to_owned()];
-        let geforp_addr = vec!["support-geforp@esup.fr".to_owned(), "geforp@univ.fr".to_owned()];
+        let geforp_addr = vec![
+            "support-geforp@esup.fr".to_owned(),
+            "geforp@univ.fr".to_owned(),
+        ];
         let offers = [
-            OfferAddresses { offer: &smsu, addresses: &smsu_addr },
-            OfferAddresses { offer: &geforp, addresses: &geforp_addr },
+            OfferAddresses {
+                offer: &smsu,
+                addresses: &smsu_addr,
+            },
+            OfferAddresses {
+                offer: &geforp,
+                addresses: &geforp_addr,
+            },
         ];
         let table: &[(&[&str], &[&TenantId])] = &[
             (&["support-smsu@esup.fr"], &[&smsu]),
             (&["SUPPORT-SMSU+x@esup.fr"], &[&smsu]),
-            (&["geforp@univ.fr", "support-smsu@esup.fr"], &[&geforp, &smsu]),
-            (&["support-smsu@esup.fr", "support-smsu+2@esup.fr"], &[&smsu]),
+            (
+                &["geforp@univ.fr", "support-smsu@esup.fr"],
+                &[&geforp, &smsu],
+            ),
+            (
+                &["support-smsu@esup.fr", "support-smsu+2@esup.fr"],
+                &[&smsu],
+            ),
             (&["someone@esup.fr"], &[]),
             (&["support-smsu@other.fr"], &[]),
         ];
@@ -161,21 +188,74 @@ mod tests {
         let univ = vec!["univ.fr".to_owned()];
         let dsi = vec!["dsi.univ.fr".to_owned()];
         let inst = [
-            InstitutionDomains { id: 1, domains: &univ },
-            InstitutionDomains { id: 2, domains: &dsi },
+            InstitutionDomains {
+                id: 1,
+                domains: &univ,
+            },
+            InstitutionDomains {
+                id: 2,
+                domains: &dsi,
+            },
         ];
         let table = [
-            (Some(ContactId(9)), "x.org", Refuse, SenderDecision::Known(ContactId(9))),
-            (None, "univ.fr", CreateInInstitution, SenderDecision::Create { institution: Some(1) }),
-            (None, "lab.univ.fr", CreateInInstitution, SenderDecision::Create { institution: Some(1) }),
-            (None, "dsi.univ.fr", CreateInInstitution, SenderDecision::Create { institution: Some(2) }),
-            (None, "notuniv.fr", CreateInInstitution, SenderDecision::Refuse),
-            (None, "gmail.com", CreateUnaffiliated, SenderDecision::Create { institution: None }),
-            (None, "univ.fr", CreateUnaffiliated, SenderDecision::Create { institution: Some(1) }),
+            (
+                Some(ContactId(9)),
+                "x.org",
+                Refuse,
+                SenderDecision::Known(ContactId(9)),
+            ),
+            (
+                None,
+                "univ.fr",
+                CreateInInstitution,
+                SenderDecision::Create {
+                    institution: Some(1),
+                },
+            ),
+            (
+                None,
+                "lab.univ.fr",
+                CreateInInstitution,
+                SenderDecision::Create {
+                    institution: Some(1),
+                },
+            ),
+            (
+                None,
+                "dsi.univ.fr",
+                CreateInInstitution,
+                SenderDecision::Create {
+                    institution: Some(2),
+                },
+            ),
+            (
+                None,
+                "notuniv.fr",
+                CreateInInstitution,
+                SenderDecision::Refuse,
+            ),
+            (
+                None,
+                "gmail.com",
+                CreateUnaffiliated,
+                SenderDecision::Create { institution: None },
+            ),
+            (
+                None,
+                "univ.fr",
+                CreateUnaffiliated,
+                SenderDecision::Create {
+                    institution: Some(1),
+                },
+            ),
             (None, "univ.fr", Refuse, SenderDecision::Refuse),
         ];
         for (known, domain, policy, want) in table {
-            assert_eq!(decide_sender(known, domain, policy, &inst), want, "{domain} {policy:?}");
+            assert_eq!(
+                decide_sender(known, domain, policy, &inst),
+                want,
+                "{domain} {policy:?}"
+            );
         }
     }
 }

@@ -37,29 +37,52 @@ pub enum Via {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ThreadDecision {
     /// Add the message to this ticket; `reopen` when it was resolved or closed.
-    Append { ticket: TicketId, via: Via, reopen: bool },
+    Append {
+        ticket: TicketId,
+        via: Via,
+        reopen: bool,
+    },
     /// Open a ticket; `related` is the finished ticket it follows up, when there is one.
     New { related: Option<TicketId> },
 }
 
-pub fn decide(candidates: &Candidates, now: DateTime<Utc>, reopen_window: Duration) -> ThreadDecision {
+pub fn decide(
+    candidates: &Candidates,
+    now: DateTime<Utc>,
+    reopen_window: Duration,
+) -> ThreadDecision {
     let hit = candidates
         .by_header
         .as_ref()
         .map(|c| (c, Via::Header))
-        .or_else(|| candidates.by_subject_tag.as_ref().map(|c| (c, Via::SubjectTag)));
+        .or_else(|| {
+            candidates
+                .by_subject_tag
+                .as_ref()
+                .map(|c| (c, Via::SubjectTag))
+        });
     let Some((c, via)) = hit else {
         return ThreadDecision::New { related: None };
     };
     if c.status.is_open() {
-        return ThreadDecision::Append { ticket: c.ticket, via, reopen: false };
+        return ThreadDecision::Append {
+            ticket: c.ticket,
+            via,
+            reopen: false,
+        };
     }
     // A finished ticket with no finish time (imported, or set by hand) counts as just finished.
     let finished = c.finished_at.unwrap_or(now);
     if now - finished <= reopen_window {
-        ThreadDecision::Append { ticket: c.ticket, via, reopen: true }
+        ThreadDecision::Append {
+            ticket: c.ticket,
+            via,
+            reopen: true,
+        }
     } else {
-        ThreadDecision::New { related: Some(c.ticket) }
+        ThreadDecision::New {
+            related: Some(c.ticket),
+        }
     }
 }
 
@@ -73,7 +96,11 @@ mod tests {
     }
 
     fn cand(id: i64, status: Status, finished_day: Option<u32>) -> Option<Candidate> {
-        Some(Candidate { ticket: TicketId(id), status, finished_at: finished_day.map(at) })
+        Some(Candidate {
+            ticket: TicketId(id),
+            status,
+            finished_at: finished_day.map(at),
+        })
     }
 
     #[test]
@@ -81,19 +108,68 @@ mod tests {
         use Status::*;
         let window = Duration::days(10);
         let now = at(20);
-        let append = |id, via, reopen| ThreadDecision::Append { ticket: TicketId(id), via, reopen };
+        let append = |id, via, reopen| ThreadDecision::Append {
+            ticket: TicketId(id),
+            via,
+            reopen,
+        };
         let table = [
-            ("nothing found", None, None, ThreadDecision::New { related: None }),
-            ("header hit", cand(1, New, None), None, append(1, Via::Header, false)),
-            ("tag hit", None, cand(2, InProgress, None), append(2, Via::SubjectTag, false)),
-            ("header wins over tag", cand(1, Assigned, None), cand(2, New, None), append(1, Via::Header, false)),
-            ("resolved in window", cand(1, Resolved, Some(15)), None, append(1, Via::Header, true)),
-            ("closed at window edge", None, cand(2, Closed, Some(10)), append(2, Via::SubjectTag, true)),
-            ("closed past window", cand(1, Closed, Some(9)), None, ThreadDecision::New { related: Some(TicketId(1)) }),
-            ("closed without time", cand(1, Closed, None), None, append(1, Via::Header, true)),
+            (
+                "nothing found",
+                None,
+                None,
+                ThreadDecision::New { related: None },
+            ),
+            (
+                "header hit",
+                cand(1, New, None),
+                None,
+                append(1, Via::Header, false),
+            ),
+            (
+                "tag hit",
+                None,
+                cand(2, InProgress, None),
+                append(2, Via::SubjectTag, false),
+            ),
+            (
+                "header wins over tag",
+                cand(1, Assigned, None),
+                cand(2, New, None),
+                append(1, Via::Header, false),
+            ),
+            (
+                "resolved in window",
+                cand(1, Resolved, Some(15)),
+                None,
+                append(1, Via::Header, true),
+            ),
+            (
+                "closed at window edge",
+                None,
+                cand(2, Closed, Some(10)),
+                append(2, Via::SubjectTag, true),
+            ),
+            (
+                "closed past window",
+                cand(1, Closed, Some(9)),
+                None,
+                ThreadDecision::New {
+                    related: Some(TicketId(1)),
+                },
+            ),
+            (
+                "closed without time",
+                cand(1, Closed, None),
+                None,
+                append(1, Via::Header, true),
+            ),
         ];
         for (name, by_header, by_subject_tag, want) in table {
-            let c = Candidates { by_header, by_subject_tag };
+            let c = Candidates {
+                by_header,
+                by_subject_tag,
+            };
             assert_eq!(decide(&c, now, window), want, "{name}");
         }
     }

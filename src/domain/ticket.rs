@@ -119,7 +119,10 @@ impl Status {
     pub fn transition(self, to: Status) -> Result<Status, TransitionError> {
         use Status::*;
         let allowed = match self {
-            New => matches!(to, Assigned | InProgress | WaitingCustomer | Resolved | Closed),
+            New => matches!(
+                to,
+                Assigned | InProgress | WaitingCustomer | Resolved | Closed
+            ),
             Assigned => matches!(to, New | InProgress | WaitingCustomer | Resolved | Closed),
             InProgress => matches!(to, Assigned | WaitingCustomer | Resolved | Closed),
             WaitingCustomer => matches!(to, InProgress | Resolved | Closed),
@@ -179,7 +182,10 @@ mod tests {
     #[test]
     fn refused_transition_names_both_states() {
         let err = Status::Closed.transition(Status::Resolved).unwrap_err();
-        assert_eq!(err.to_string(), "a ticket cannot go from closed to resolved");
+        assert_eq!(
+            err.to_string(),
+            "a ticket cannot go from closed to resolved"
+        );
     }
 
     #[test]

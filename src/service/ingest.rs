@@ -15,18 +15,29 @@ use crate::domain::loop_guard::{self, AutoReason};
 use crate::domain::routing::{InstitutionDomains, SenderDecision, decide_sender};
 use crate::domain::threading::{self, Candidate, Candidates, ThreadDecision};
 use crate::domain::{
-    ContactId, InboundEmail, Mailbox, Priority, Status, TicketKind, TicketRef, ids::find_subject_refs,
+    ContactId, InboundEmail, Mailbox, Priority, Status, TicketKind, TicketRef,
+    ids::find_subject_refs,
 };
 use crate::notify::Template;
-use crate::store::{AddressKind, NewArticle, NewContact, NewEvent, NewTicket, ReceiptRow, TicketRow, Tx};
+use crate::store::{
+    AddressKind, NewArticle, NewContact, NewEvent, NewTicket, ReceiptRow, TicketRow, Tx,
+};
 
 /// What happened to a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IngestOutcome {
     /// A new ticket was opened; `acknowledged` when an acknowledgement was queued.
-    Created { ticket: TicketRef, article: i64, acknowledged: bool },
+    Created {
+        ticket: TicketRef,
+        article: i64,
+        acknowledged: bool,
+    },
     /// The message was added to an existing ticket.
-    Appended { ticket: TicketRef, article: i64, reopened: bool },
+    Appended {
+        ticket: TicketRef,
+        article: i64,
+        reopened: bool,
+    },
     /// The same message was taken in before; nothing changed.
     Duplicate { ticket: Option<TicketRef> },
     /// The sender is unknown and the offer refuses unknown senders (answered politely unless
@@ -57,9 +68,15 @@ pub fn dedupe_key(email: &InboundEmail) -> String {
 /// Finds the receipt of an earlier copy of this message. A Message-ID seen before with other
 /// content is not a copy (some clients and scripts reuse ids): that message gets its own key,
 /// so it is stored rather than lost. Returns the key to record, or the earlier ticket.
-async fn dedupe(tx: &mut Tx, email: &InboundEmail, digest: &str) -> Result<Result<String, Option<i64>>, ServiceError> {
+async fn dedupe(
+    tx: &mut Tx,
+    email: &InboundEmail,
+    digest: &str,
+) -> Result<Result<String, Option<i64>>, ServiceError> {
     let key = dedupe_key(email);
-    let Some(seen) = tx.receipt(&key).await? else { return Ok(Ok(key)) };
+    let Some(seen) = tx.receipt(&key).await? else {
+        return Ok(Ok(key));
+    };
     if seen.content_sha256 == digest {
         return Ok(Err(seen.ticket_id));
     }
@@ -74,10 +91,18 @@ async fn dedupe(tx: &mut Tx, email: &InboundEmail, digest: &str) -> Result<Resul
 }
 
 /// Takes one raw message in for `offer`, arrived through `channel` (`pipe`, `maildir`...).
-pub async fn ingest(ctx: &Context, offer: &OfferConfig, channel: &str, raw: &[u8]) -> Result<IngestOutcome, ServiceError> {
+pub async fn ingest(
+    ctx: &Context,
+    offer: &OfferConfig,
+    channel: &str,
+    raw: &[u8],
+) -> Result<IngestOutcome, ServiceError> {
     let limit = ctx.config.daemon.max_message_bytes;
     if raw.len() > limit {
-        let reason = format!("message of {} bytes is over the limit of {limit} bytes", raw.len());
+        let reason = format!(
+            "message of {} bytes is over the limit of {limit} bytes",
+            raw.len()
+        );
         return quarantine(ctx, offer, channel, &reason, raw).await;
     }
     let email = match mail::parse(raw) {
@@ -101,10 +126,15 @@ async fn quarantine(
     raw: &[u8],
 ) -> Result<IngestOutcome, ServiceError> {
     let mut tx = ctx.store.begin(&offer.code).await?;
-    let id = tx.insert_quarantine(channel, reason, raw, ctx.clock.now()).await?;
+    let id = tx
+        .insert_quarantine(channel, reason, raw, ctx.clock.now())
+        .await?;
     tx.commit().await?;
     tracing::warn!(tenant = %offer.code, channel, quarantine = id, reason, "message quarantined");
-    Ok(IngestOutcome::Quarantined { id, reason: reason.to_owned() })
+    Ok(IngestOutcome::Quarantined {
+        id,
+        reason: reason.to_owned(),
+    })
 }
 
 async fn ingest_parsed(
@@ -121,11 +151,17 @@ async fn ingest_parsed(
         Ok(key) => key,
         Err(ticket) => {
             tx.rollback().await?;
-            return Ok(IngestOutcome::Duplicate { ticket: ticket_ref_of(ctx, offer, ticket).await? });
+            return Ok(IngestOutcome::Duplicate {
+                ticket: ticket_ref_of(ctx, offer, ticket).await?,
+            });
         }
     };
     let raw_sha = tx.put_raw_message(raw, now).await?;
-    let auto = loop_guard::classify(email, &ctx.config.mail.message_id_domain, &offer.support_addresses);
+    let auto = loop_guard::classify(
+        email,
+        &ctx.config.mail.message_id_domain,
+        &offer.support_addresses,
+    );
 
     // `parse` guarantees a sender; the fallback keeps this total anyway.
     let Some(sender) = email.from.as_ref().or(email.sender.as_ref()) else {
@@ -147,11 +183,15 @@ async fn ingest_parsed(
     let (ticket, reopened, created) = match decision {
         ThreadDecision::Append { ticket, reopen, .. } => {
             let Some(row) = tx.ticket(ticket).await? else {
-                return Err(ServiceError::Refused(format!("ticket {ticket} vanished during ingest")));
+                return Err(ServiceError::Refused(format!(
+                    "ticket {ticket} vanished during ingest"
+                )));
             };
             if reopen {
-                tx.set_status(row.ticket_id(), Status::InProgress, now).await?;
-                let data = json!({ "from": row.status.as_str(), "to": "in_progress", "reason": "reply" });
+                tx.set_status(row.ticket_id(), Status::InProgress, now)
+                    .await?;
+                let data =
+                    json!({ "from": row.status.as_str(), "to": "in_progress", "reason": "reply" });
                 event(&mut tx, Some(&row), sender, "reopened", &data, now).await?;
             }
             (row, reopen, false)
@@ -159,13 +199,20 @@ async fn ingest_parsed(
         ThreadDecision::New { related } => {
             let row = open_ticket(&mut tx, email, contact.0, contact.1, now).await?;
             if let Some(old) = related {
-                tx.link_tickets(row.ticket_id(), old, "follows_up", now).await?;
-                tx.link_tickets(old, row.ticket_id(), "followed_by", now).await?;
+                tx.link_tickets(row.ticket_id(), old, "follows_up", now)
+                    .await?;
+                tx.link_tickets(old, row.ticket_id(), "followed_by", now)
+                    .await?;
             }
             (row, false, true)
         }
     };
-    tx.add_participant(ticket.ticket_id(), contact.0, if created { "requester" } else { "cc" }).await?;
+    tx.add_participant(
+        ticket.ticket_id(),
+        contact.0,
+        if created { "requester" } else { "cc" },
+    )
+    .await?;
 
     let references = join_ids(&email.references);
     let in_reply_to = email.in_reply_to.first().map(|m| m.as_str());
@@ -188,13 +235,28 @@ async fn ingest_parsed(
         })
         .await?;
     for (position, a) in email.attachments.iter().enumerate() {
-        tx.add_attachment(article, position as i64, a.filename.as_deref(), &a.content_type, &a.data).await?;
+        tx.add_attachment(
+            article,
+            position as i64,
+            a.filename.as_deref(),
+            &a.content_type,
+            &a.data,
+        )
+        .await?;
     }
     if !created {
         tx.touch_ticket(ticket.ticket_id(), now).await?;
     }
     let data = json!({ "article": article, "channel": channel, "automatic": auto_reason });
-    event(&mut tx, Some(&ticket), sender, if created { "created" } else { "article_added" }, &data, now).await?;
+    event(
+        &mut tx,
+        Some(&ticket),
+        sender,
+        if created { "created" } else { "article_added" },
+        &data,
+        now,
+    )
+    .await?;
 
     let mut acknowledged = false;
     if created && auto.is_none() {
@@ -217,17 +279,37 @@ async fn ingest_parsed(
         acknowledged = true;
     }
     let outcome = if created {
-        IngestOutcome::Created { ticket: ticket.reference(), article, acknowledged }
+        IngestOutcome::Created {
+            ticket: ticket.reference(),
+            article,
+            acknowledged,
+        }
     } else {
-        IngestOutcome::Appended { ticket: ticket.reference(), article, reopened }
+        IngestOutcome::Appended {
+            ticket: ticket.reference(),
+            article,
+            reopened,
+        }
     };
-    let receipt = receipt(&key, channel, "article", &digest, Some(ticket.id), Some(article), now);
+    let receipt = receipt(
+        &key,
+        channel,
+        "article",
+        &digest,
+        Some(ticket.id),
+        Some(article),
+        now,
+    );
     finish(tx, &receipt, outcome).await
 }
 
 /// Records the dedupe key and commits; if another transaction recorded the same key first,
 /// rolls back and reports a duplicate.
-async fn finish(mut tx: Tx, receipt: &ReceiptRow, outcome: IngestOutcome) -> Result<IngestOutcome, ServiceError> {
+async fn finish(
+    mut tx: Tx,
+    receipt: &ReceiptRow,
+    outcome: IngestOutcome,
+) -> Result<IngestOutcome, ServiceError> {
     if !tx.insert_receipt(receipt).await? {
         tx.rollback().await?;
         return Ok(IngestOutcome::Duplicate { ticket: None });
@@ -256,7 +338,11 @@ fn receipt(
     }
 }
 
-async fn ticket_ref_of(ctx: &Context, offer: &OfferConfig, id: Option<i64>) -> Result<Option<TicketRef>, ServiceError> {
+async fn ticket_ref_of(
+    ctx: &Context,
+    offer: &OfferConfig,
+    id: Option<i64>,
+) -> Result<Option<TicketRef>, ServiceError> {
     let Some(id) = id else { return Ok(None) };
     let mut tx = ctx.store.begin(&offer.code).await?;
     let row = tx.ticket(crate::domain::TicketId(id)).await?;
@@ -272,21 +358,35 @@ async fn resolve_sender(
     sender: &Mailbox,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Option<(ContactId, Option<i64>)>, ServiceError> {
-    let known = tx.contact_by_address(AddressKind::Email, &sender.address).await?;
+    let known = tx
+        .contact_by_address(AddressKind::Email, &sender.address)
+        .await?;
     if let Some(c) = &known {
         return Ok(Some((c.contact_id(), c.institution_id)));
     }
     let rows = tx.institutions().await?;
     let domains: Vec<Vec<String>> = rows.iter().map(|r| r.domain_list()).collect();
-    let institutions: Vec<InstitutionDomains<'_>> =
-        rows.iter().zip(&domains).map(|(r, d)| InstitutionDomains { id: r.id, domains: d }).collect();
+    let institutions: Vec<InstitutionDomains<'_>> = rows
+        .iter()
+        .zip(&domains)
+        .map(|(r, d)| InstitutionDomains {
+            id: r.id,
+            domains: d,
+        })
+        .collect();
     match decide_sender(None, sender.domain(), offer.unknown_sender, &institutions) {
         SenderDecision::Known(id) => Ok(Some((id, None))),
         SenderDecision::Refuse => Ok(None),
         SenderDecision::Create { institution } => {
-            let new = NewContact { name: sender.name.as_deref(), institution_id: institution, origin: "inbound", now };
+            let new = NewContact {
+                name: sender.name.as_deref(),
+                institution_id: institution,
+                origin: "inbound",
+                now,
+            };
             let id = tx.create_contact(&new).await?;
-            tx.set_contact_address(id, AddressKind::Email, &sender.address).await?;
+            tx.set_contact_address(id, AddressKind::Email, &sender.address)
+                .await?;
             tx.set_contact_roles(id, &["requester"]).await?;
             Ok(Some((id, institution)))
         }
@@ -322,7 +422,11 @@ async fn refuse(
     Ok(true)
 }
 
-async fn find_candidates(tx: &mut Tx, offer: &OfferConfig, email: &InboundEmail) -> Result<Candidates, ServiceError> {
+async fn find_candidates(
+    tx: &mut Tx,
+    offer: &OfferConfig,
+    email: &InboundEmail,
+) -> Result<Candidates, ServiceError> {
     let parents: Vec<&str> = email.parent_ids().iter().map(|m| m.as_str()).collect();
     let by_header = tx.ticket_by_message_ids(&parents).await?.map(candidate);
     let mut by_subject_tag = None;
@@ -332,11 +436,18 @@ async fn find_candidates(tx: &mut Tx, offer: &OfferConfig, email: &InboundEmail)
             break;
         }
     }
-    Ok(Candidates { by_header, by_subject_tag })
+    Ok(Candidates {
+        by_header,
+        by_subject_tag,
+    })
 }
 
 fn candidate(row: TicketRow) -> Candidate {
-    Candidate { ticket: row.ticket_id(), status: row.status, finished_at: row.finished_at() }
+    Candidate {
+        ticket: row.ticket_id(),
+        status: row.status,
+        finished_at: row.finished_at(),
+    }
 }
 
 async fn open_ticket(
@@ -347,7 +458,11 @@ async fn open_ticket(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<TicketRow, ServiceError> {
     let subject = email.subject.trim();
-    let title = if subject.is_empty() { "(no subject)" } else { subject };
+    let title = if subject.is_empty() {
+        "(no subject)"
+    } else {
+        subject
+    };
     let new = NewTicket {
         kind: TicketKind::Incident,
         title,
@@ -368,14 +483,24 @@ async fn event(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), ServiceError> {
     let actor = format!("mail:{}", sender.address);
-    let new = NewEvent { ticket: ticket.map(TicketRow::ticket_id), actor: &actor, kind, data, now };
+    let new = NewEvent {
+        ticket: ticket.map(TicketRow::ticket_id),
+        actor: &actor,
+        kind,
+        data,
+        now,
+    };
     tx.insert_event(&new).await?;
     Ok(())
 }
 
 /// Where answers to this message go: its Reply-To when it has one, else its sender.
 fn reply_address(email: &InboundEmail, sender: &Mailbox) -> Mailbox {
-    email.reply_to.first().cloned().unwrap_or_else(|| sender.clone())
+    email
+        .reply_to
+        .first()
+        .cloned()
+        .unwrap_or_else(|| sender.clone())
 }
 
 fn join_ids(ids: &[crate::domain::MessageId]) -> Option<String> {

@@ -27,17 +27,28 @@ pub struct Context {
 
 impl Context {
     pub fn new(store: Store, config: Arc<Config>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, config, clock }
+        Self {
+            store,
+            config,
+            clock,
+        }
     }
 
     /// A fresh Message-ID for mail we send, recognisable by [`MessageId::is_ours`].
     pub fn new_message_id(&self) -> MessageId {
-        MessageId::ours(&uuid::Uuid::new_v4().simple().to_string(), &self.config.mail.message_id_domain)
+        MessageId::ours(
+            &uuid::Uuid::new_v4().simple().to_string(),
+            &self.config.mail.message_id_domain,
+        )
     }
 
     /// The mailbox outbound mail of an offer comes from.
     pub fn offer_mailbox(offer: &OfferConfig) -> Mailbox {
-        let address = offer.support_addresses.first().map(String::as_str).unwrap_or_default();
+        let address = offer
+            .support_addresses
+            .first()
+            .map(String::as_str)
+            .unwrap_or_default();
         Mailbox::new(Some(&offer.name), address)
     }
 }

@@ -12,8 +12,8 @@ use crate::config::OfferConfig;
 use crate::domain::{ContactId, Mailbox, Priority, Status, TicketRef};
 use crate::notify::Template;
 use crate::store::{
-    AddressKind, ArticleRow, AttachmentRow, EventRow, LinkRow, NewArticle, NewEvent, OutboxRow, ParticipantRow,
-    QuarantineRow, TicketRow, Tx,
+    AddressKind, ArticleRow, AttachmentRow, EventRow, LinkRow, NewArticle, NewEvent, OutboxRow,
+    ParticipantRow, QuarantineRow, TicketRow, Tx,
 };
 
 /// Everything about one ticket, in order.
@@ -40,22 +40,35 @@ impl Operator {
     }
 }
 
-pub async fn list_tickets(ctx: &Context, offer: &OfferConfig, status: Option<Status>) -> Result<Vec<TicketRow>, ServiceError> {
+pub async fn list_tickets(
+    ctx: &Context,
+    offer: &OfferConfig,
+    status: Option<Status>,
+) -> Result<Vec<TicketRow>, ServiceError> {
     let mut tx = ctx.store.begin(&offer.code).await?;
     let rows = tx.list_tickets(status).await?;
     tx.rollback().await?;
     Ok(rows)
 }
 
-async fn find(tx: &mut Tx, offer: &OfferConfig, reference: &str) -> Result<TicketRow, ServiceError> {
-    let r = TicketRef::parse(reference)
-        .ok_or_else(|| ServiceError::Refused(format!("{reference:?} is not a ticket ref (like I-000042)")))?;
+async fn find(
+    tx: &mut Tx,
+    offer: &OfferConfig,
+    reference: &str,
+) -> Result<TicketRow, ServiceError> {
+    let r = TicketRef::parse(reference).ok_or_else(|| {
+        ServiceError::Refused(format!("{reference:?} is not a ticket ref (like I-000042)"))
+    })?;
     tx.ticket_by_ref(r)
         .await?
         .ok_or_else(|| ServiceError::Refused(format!("offer {}: no ticket {r}", offer.code)))
 }
 
-pub async fn show(ctx: &Context, offer: &OfferConfig, reference: &str) -> Result<TicketView, ServiceError> {
+pub async fn show(
+    ctx: &Context,
+    offer: &OfferConfig,
+    reference: &str,
+) -> Result<TicketView, ServiceError> {
     let mut tx = ctx.store.begin(&offer.code).await?;
     let ticket = find(&mut tx, offer, reference).await?;
     let id = ticket.ticket_id();
@@ -83,14 +96,26 @@ async fn record(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), ServiceError> {
     let actor = who.actor();
-    let event = NewEvent { ticket: Some(ticket.ticket_id()), actor: &actor, kind, data: &data, now };
+    let event = NewEvent {
+        ticket: Some(ticket.ticket_id()),
+        actor: &actor,
+        kind,
+        data: &data,
+        now,
+    };
     tx.insert_event(&event).await?;
     Ok(())
 }
 
 /// An agent's answer: an outbound article, and a mail to the requester and the other
 /// participants who have an address.
-pub async fn reply(ctx: &Context, offer: &OfferConfig, reference: &str, who: &Operator, body: &str) -> Result<TicketRef, ServiceError> {
+pub async fn reply(
+    ctx: &Context,
+    offer: &OfferConfig,
+    reference: &str,
+    who: &Operator,
+    body: &str,
+) -> Result<TicketRef, ServiceError> {
     let body = body.trim();
     if body.is_empty() {
         return Err(ServiceError::Refused("a reply needs a text".into()));
@@ -101,20 +126,36 @@ pub async fn reply(ctx: &Context, offer: &OfferConfig, reference: &str, who: &Op
     let participants = tx.participants(ticket.ticket_id()).await?;
     let to: Vec<Mailbox> = participants
         .iter()
-        .filter_map(|p| p.email.as_deref().map(|e| Mailbox::new(p.name.as_deref(), e)))
+        .filter_map(|p| {
+            p.email
+                .as_deref()
+                .map(|e| Mailbox::new(p.name.as_deref(), e))
+        })
         .collect();
     if to.is_empty() {
-        return Err(ServiceError::Refused(format!("{}: no participant has an email address", ticket.reference())));
+        return Err(ServiceError::Refused(format!(
+            "{}: no participant has an email address",
+            ticket.reference()
+        )));
     }
     let articles = tx.articles(ticket.ticket_id()).await?;
     let last_in = articles.iter().rev().find(|a| a.direction == "in");
-    let original_subject = last_in.and_then(|a| a.subject.clone()).unwrap_or_else(|| ticket.title.clone());
+    let original_subject = last_in
+        .and_then(|a| a.subject.clone())
+        .unwrap_or_else(|| ticket.title.clone());
     let context = mail_context(offer, Some(&ticket), &to[0], &original_subject, Some(body));
     let message_id = queue_mail(
         ctx,
         &mut tx,
         offer,
-        QueuedMail { ticket: Some(&ticket), template: Template::AgentReply, to: &to, answering: None, auto_submitted: None, context: &context },
+        QueuedMail {
+            ticket: Some(&ticket),
+            template: Template::AgentReply,
+            to: &to,
+            answering: None,
+            auto_submitted: None,
+            context: &context,
+        },
     )
     .await?;
     let article = tx
@@ -136,13 +177,27 @@ pub async fn reply(ctx: &Context, offer: &OfferConfig, reference: &str, who: &Op
         })
         .await?;
     tx.mark_first_response(ticket.ticket_id(), now).await?;
-    record(&mut tx, &ticket, who, "replied", json!({ "article": article, "recipients": to.len() }), now).await?;
+    record(
+        &mut tx,
+        &ticket,
+        who,
+        "replied",
+        json!({ "article": article, "recipients": to.len() }),
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(ticket.reference())
 }
 
 /// An internal note: visible to agents only, never mailed.
-pub async fn note(ctx: &Context, offer: &OfferConfig, reference: &str, who: &Operator, body: &str) -> Result<TicketRef, ServiceError> {
+pub async fn note(
+    ctx: &Context,
+    offer: &OfferConfig,
+    reference: &str,
+    who: &Operator,
+    body: &str,
+) -> Result<TicketRef, ServiceError> {
     let body = body.trim();
     if body.is_empty() {
         return Err(ServiceError::Refused("a note needs a text".into()));
@@ -169,30 +224,55 @@ pub async fn note(ctx: &Context, offer: &OfferConfig, reference: &str, who: &Ope
         })
         .await?;
     tx.touch_ticket(ticket.ticket_id(), now).await?;
-    record(&mut tx, &ticket, who, "noted", json!({ "article": article }), now).await?;
+    record(
+        &mut tx,
+        &ticket,
+        who,
+        "noted",
+        json!({ "article": article }),
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(ticket.reference())
 }
 
 /// Assigns to the agent with this email address (an agent of the offer). A new ticket moves
 /// to `assigned`.
-pub async fn assign(ctx: &Context, offer: &OfferConfig, reference: &str, who: &Operator, agent: &str) -> Result<TicketRef, ServiceError> {
+pub async fn assign(
+    ctx: &Context,
+    offer: &OfferConfig,
+    reference: &str,
+    who: &Operator,
+    agent: &str,
+) -> Result<TicketRef, ServiceError> {
     let now = ctx.clock.now();
     let mut tx = ctx.store.begin(&offer.code).await?;
     let ticket = find(&mut tx, offer, reference).await?;
     let contact = tx
         .contact_by_address(AddressKind::Email, agent)
         .await?
-        .ok_or_else(|| ServiceError::Refused(format!("offer {}: no contact with address {agent}", offer.code)))?;
+        .ok_or_else(|| {
+            ServiceError::Refused(format!(
+                "offer {}: no contact with address {agent}",
+                offer.code
+            ))
+        })?;
     let roles = tx.contact_roles(contact.contact_id()).await?;
     if !roles.iter().any(|r| r == "agent") {
-        return Err(ServiceError::Refused(format!("offer {}: {agent} is not an agent of this offer", offer.code)));
+        return Err(ServiceError::Refused(format!(
+            "offer {}: {agent} is not an agent of this offer",
+            offer.code
+        )));
     }
-    tx.set_assignee(ticket.ticket_id(), Some(contact.contact_id()), now).await?;
-    tx.add_participant(ticket.ticket_id(), contact.contact_id(), "agent").await?;
+    tx.set_assignee(ticket.ticket_id(), Some(contact.contact_id()), now)
+        .await?;
+    tx.add_participant(ticket.ticket_id(), contact.contact_id(), "agent")
+        .await?;
     let mut data = json!({ "assignee": contact.id, "previous": ticket.assignee_id });
     if ticket.status == Status::New {
-        tx.set_status(ticket.ticket_id(), Status::Assigned, now).await?;
+        tx.set_status(ticket.ticket_id(), Status::Assigned, now)
+            .await?;
         data["status"] = json!({ "from": "new", "to": "assigned" });
     }
     record(&mut tx, &ticket, who, "assigned", data, now).await?;
@@ -200,7 +280,13 @@ pub async fn assign(ctx: &Context, offer: &OfferConfig, reference: &str, who: &O
     Ok(ticket.reference())
 }
 
-pub async fn set_status(ctx: &Context, offer: &OfferConfig, reference: &str, who: &Operator, to: Status) -> Result<TicketRef, ServiceError> {
+pub async fn set_status(
+    ctx: &Context,
+    offer: &OfferConfig,
+    reference: &str,
+    who: &Operator,
+    to: Status,
+) -> Result<TicketRef, ServiceError> {
     let now = ctx.clock.now();
     let mut tx = ctx.store.begin(&offer.code).await?;
     let ticket = find(&mut tx, offer, reference).await?;
@@ -209,25 +295,53 @@ pub async fn set_status(ctx: &Context, offer: &OfferConfig, reference: &str, who
         .transition(to)
         .map_err(|e| ServiceError::Refused(format!("{}: {e}", ticket.reference())))?;
     tx.set_status(ticket.ticket_id(), to, now).await?;
-    record(&mut tx, &ticket, who, "status_changed", json!({ "from": ticket.status, "to": to }), now).await?;
+    record(
+        &mut tx,
+        &ticket,
+        who,
+        "status_changed",
+        json!({ "from": ticket.status, "to": to }),
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(ticket.reference())
 }
 
-pub async fn set_priority(ctx: &Context, offer: &OfferConfig, reference: &str, who: &Operator, to: Priority) -> Result<TicketRef, ServiceError> {
+pub async fn set_priority(
+    ctx: &Context,
+    offer: &OfferConfig,
+    reference: &str,
+    who: &Operator,
+    to: Priority,
+) -> Result<TicketRef, ServiceError> {
     let now = ctx.clock.now();
     let mut tx = ctx.store.begin(&offer.code).await?;
     let ticket = find(&mut tx, offer, reference).await?;
     if ticket.priority == to {
-        return Err(ServiceError::Refused(format!("{}: priority is already {to}", ticket.reference())));
+        return Err(ServiceError::Refused(format!(
+            "{}: priority is already {to}",
+            ticket.reference()
+        )));
     }
     tx.set_priority(ticket.ticket_id(), to, now).await?;
-    record(&mut tx, &ticket, who, "priority_changed", json!({ "from": ticket.priority, "to": to }), now).await?;
+    record(
+        &mut tx,
+        &ticket,
+        who,
+        "priority_changed",
+        json!({ "from": ticket.priority, "to": to }),
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(ticket.reference())
 }
 
-pub async fn list_quarantine(ctx: &Context, offer: &OfferConfig) -> Result<Vec<QuarantineRow>, ServiceError> {
+pub async fn list_quarantine(
+    ctx: &Context,
+    offer: &OfferConfig,
+) -> Result<Vec<QuarantineRow>, ServiceError> {
     let mut tx = ctx.store.begin(&offer.code).await?;
     let rows = tx.list_quarantine().await?;
     tx.rollback().await?;
@@ -235,25 +349,38 @@ pub async fn list_quarantine(ctx: &Context, offer: &OfferConfig) -> Result<Vec<Q
 }
 
 /// The quarantined message's bytes, exactly as received.
-pub async fn quarantined_message(ctx: &Context, offer: &OfferConfig, id: i64) -> Result<Vec<u8>, ServiceError> {
+pub async fn quarantined_message(
+    ctx: &Context,
+    offer: &OfferConfig,
+    id: i64,
+) -> Result<Vec<u8>, ServiceError> {
     let mut tx = ctx.store.begin(&offer.code).await?;
     let data = tx.quarantine_data(id).await?;
     tx.rollback().await?;
-    data.ok_or_else(|| ServiceError::Refused(format!("offer {}: no quarantined message {id}", offer.code)))
+    data.ok_or_else(|| {
+        ServiceError::Refused(format!("offer {}: no quarantined message {id}", offer.code))
+    })
 }
 
 /// Takes a quarantined message in again (after a fix or a raised limit). The entry stays, with
 /// the outcome of the replay; a replay that fails again makes a new quarantine entry.
-pub async fn replay_quarantine(ctx: &Context, offer: &OfferConfig, id: i64) -> Result<IngestOutcome, ServiceError> {
+pub async fn replay_quarantine(
+    ctx: &Context,
+    offer: &OfferConfig,
+    id: i64,
+) -> Result<IngestOutcome, ServiceError> {
     let data = quarantined_message(ctx, offer, id).await?;
     let outcome = ingest(ctx, offer, "replay", &data).await?;
     let label = match &outcome {
-        IngestOutcome::Created { ticket, .. } | IngestOutcome::Appended { ticket, .. } => format!("{} {ticket}", outcome.label()),
+        IngestOutcome::Created { ticket, .. } | IngestOutcome::Appended { ticket, .. } => {
+            format!("{} {ticket}", outcome.label())
+        }
         IngestOutcome::Quarantined { id, .. } => format!("quarantined again as {id}"),
         other => other.label().to_owned(),
     };
     let mut tx = ctx.store.begin(&offer.code).await?;
-    tx.mark_quarantine_replayed(id, &label, ctx.clock.now()).await?;
+    tx.mark_quarantine_replayed(id, &label, ctx.clock.now())
+        .await?;
     tx.commit().await?;
     Ok(outcome)
 }

@@ -59,13 +59,19 @@ fn strip_reply_prefixes(subject: &str, ticket: Option<(&OfferConfig, &TicketRow)
     loop {
         let before = s.clone();
         for prefix in ["re:", "tr:", "fw:", "fwd:", "réf :", "ref:", "aw:"] {
-            if s.len() >= prefix.len() && s.is_char_boundary(prefix.len()) && s[..prefix.len()].eq_ignore_ascii_case(prefix) {
+            if s.len() >= prefix.len()
+                && s.is_char_boundary(prefix.len())
+                && s[..prefix.len()].eq_ignore_ascii_case(prefix)
+            {
                 s = s[prefix.len()..].trim_start().to_owned();
             }
         }
         if let Some((offer, t)) = ticket {
             let tag = subject_tag(&offer.code, t.reference());
-            if s.len() >= tag.len() && s.is_char_boundary(tag.len()) && s[..tag.len()].eq_ignore_ascii_case(&tag) {
+            if s.len() >= tag.len()
+                && s.is_char_boundary(tag.len())
+                && s[..tag.len()].eq_ignore_ascii_case(&tag)
+            {
                 s = s[tag.len()..].trim_start().to_owned();
             }
         }
@@ -87,7 +93,12 @@ pub struct QueuedMail<'a> {
 }
 
 /// Queues a mail in the caller's transaction; returns our Message-ID for it.
-pub async fn queue_mail(ctx: &Context, tx: &mut Tx, offer: &OfferConfig, mail: QueuedMail<'_>) -> Result<MessageId, ServiceError> {
+pub async fn queue_mail(
+    ctx: &Context,
+    tx: &mut Tx,
+    offer: &OfferConfig,
+    mail: QueuedMail<'_>,
+) -> Result<MessageId, ServiceError> {
     let message_id = ctx.new_message_id();
     let (in_reply_to, references) = match mail.answering {
         Some(e) => {
@@ -97,10 +108,17 @@ pub async fn queue_mail(ctx: &Context, tx: &mut Tx, offer: &OfferConfig, mail: Q
         }
         None => (None, None),
     };
-    let recipients: Vec<serde_json::Value> =
-        mail.to.iter().map(|m| json!({ "name": m.name, "address": m.address })).collect();
+    let recipients: Vec<serde_json::Value> = mail
+        .to
+        .iter()
+        .map(|m| json!({ "name": m.name, "address": m.address }))
+        .collect();
     let recipients = serde_json::Value::Array(recipients).to_string();
-    let from = offer.support_addresses.first().map(String::as_str).unwrap_or_default();
+    let from = offer
+        .support_addresses
+        .first()
+        .map(String::as_str)
+        .unwrap_or_default();
     let row = NewOutbox {
         ticket: mail.ticket.map(TicketRow::ticket_id),
         template: mail.template.name(),
@@ -147,17 +165,21 @@ pub async fn send_due(
     let mut report = PassReport::default();
     for row in rows {
         let now = ctx.clock.now();
-        let result = render(notifier, offer, &row, now).and_then(|mail| transport.files.send(&mail));
+        let result =
+            render(notifier, offer, &row, now).and_then(|mail| transport.files.send(&mail));
         let mut tx = ctx.store.begin(&offer.code).await?;
         match result {
             Ok(path) => {
-                tx.outbox_sent(row.id, &path.display().to_string(), now).await?;
+                tx.outbox_sent(row.id, &path.display().to_string(), now)
+                    .await?;
                 tracing::info!(tenant = %offer.code, outbox = row.id, template = %row.template, "mail sent");
                 report.sent += 1;
             }
             Err(e) => {
                 let retry_at = match &e {
-                    SendError::Transient(_) if row.attempts < MAX_ATTEMPTS => Some(now + backoff(row.attempts)),
+                    SendError::Transient(_) if row.attempts < MAX_ATTEMPTS => {
+                        Some(now + backoff(row.attempts))
+                    }
                     _ => None,
                 };
                 tx.outbox_failed(row.id, &e.to_string(), retry_at).await?;
@@ -194,10 +216,18 @@ fn render(
     let to: Vec<Mailbox> = serde_json::from_str::<Vec<serde_json::Value>>(&row.recipients)
         .map_err(|e| SendError::Permanent(format!("bad recipients: {e}")))?
         .iter()
-        .filter_map(|v| v["address"].as_str().map(|a| Mailbox::new(v["name"].as_str(), a)))
+        .filter_map(|v| {
+            v["address"]
+                .as_str()
+                .map(|a| Mailbox::new(v["name"].as_str(), a))
+        })
         .collect();
     let ids = |s: &Option<String>| -> Vec<MessageId> {
-        s.as_deref().unwrap_or_default().split_whitespace().filter_map(MessageId::new).collect()
+        s.as_deref()
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(MessageId::new)
+            .collect()
     };
     let message_id = MessageId::new(&row.message_id)
         .ok_or_else(|| SendError::Permanent(format!("bad message id {:?}", row.message_id)))?;
@@ -221,7 +251,15 @@ mod tests {
 
     #[test]
     fn backoff_doubles_then_caps() {
-        let table = [(0, 1), (1, 1), (2, 2), (3, 4), (6, 32), (10, 480), (40, 480)];
+        let table = [
+            (0, 1),
+            (1, 1),
+            (2, 2),
+            (3, 4),
+            (6, 32),
+            (10, 480),
+            (40, 480),
+        ];
         for (attempts, minutes) in table {
             assert_eq!(backoff(attempts), Duration::minutes(minutes), "{attempts}");
         }

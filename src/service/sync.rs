@@ -21,11 +21,18 @@ pub async fn sync_offer(ctx: &Context, offer: &OfferConfig) -> Result<(), StoreE
     .await?;
     let mut institution_ids = Vec::new();
     for inst in &ctx.config.institutions {
-        let id = tx.upsert_institution(&inst.key, &inst.name, &inst.domains).await?;
+        let id = tx
+            .upsert_institution(&inst.key, &inst.name, &inst.domains)
+            .await?;
         institution_ids.push((inst.key.as_str(), id));
     }
     let institution_of = |key: &Option<String>| {
-        key.as_deref().and_then(|k| institution_ids.iter().find(|(ik, _)| *ik == k).map(|(_, id)| *id))
+        key.as_deref().and_then(|k| {
+            institution_ids
+                .iter()
+                .find(|(ik, _)| *ik == k)
+                .map(|(_, id)| *id)
+        })
     };
     for contact in &ctx.config.contacts {
         let institution_id = institution_of(&contact.institution);
@@ -38,19 +45,27 @@ pub async fn sync_offer(ctx: &Context, offer: &OfferConfig) -> Result<(), StoreE
         }
         let id = match existing {
             Some(id) => {
-                tx.update_contact(id, Some(&contact.name), institution_id).await?;
+                tx.update_contact(id, Some(&contact.name), institution_id)
+                    .await?;
                 id
             }
             None => {
-                let new = NewContact { name: Some(&contact.name), institution_id, origin: "config", now };
+                let new = NewContact {
+                    name: Some(&contact.name),
+                    institution_id,
+                    origin: "config",
+                    now,
+                };
                 tx.create_contact(&new).await?
             }
         };
         for email in &contact.emails {
-            tx.set_contact_address(id, AddressKind::Email, email).await?;
+            tx.set_contact_address(id, AddressKind::Email, email)
+                .await?;
         }
         for mxid in &contact.matrix_ids {
-            tx.set_contact_address(id, AddressKind::Matrix, mxid).await?;
+            tx.set_contact_address(id, AddressKind::Matrix, mxid)
+                .await?;
         }
         let roles: Vec<&str> = contact
             .roles

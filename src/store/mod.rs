@@ -46,18 +46,20 @@ impl StoreError {
     pub fn is_transient(&self) -> bool {
         match self {
             StoreError::Unavailable(_) => true,
-            StoreError::Query(e) => matches!(
-                e,
-                sqlx::Error::Io(_)
-                    | sqlx::Error::Tls(_)
-                    | sqlx::Error::PoolTimedOut
-                    | sqlx::Error::PoolClosed
-                    | sqlx::Error::WorkerCrashed
-            ) || e
-                .as_database_error()
-                .and_then(|d| d.code())
-                // SQLite BUSY/LOCKED, PostgreSQL serialization failure and deadlock.
-                .is_some_and(|c| matches!(c.as_ref(), "5" | "6" | "40001" | "40P01")),
+            StoreError::Query(e) => {
+                matches!(
+                    e,
+                    sqlx::Error::Io(_)
+                        | sqlx::Error::Tls(_)
+                        | sqlx::Error::PoolTimedOut
+                        | sqlx::Error::PoolClosed
+                        | sqlx::Error::WorkerCrashed
+                ) || e
+                    .as_database_error()
+                    .and_then(|d| d.code())
+                    // SQLite BUSY/LOCKED, PostgreSQL serialization failure and deadlock.
+                    .is_some_and(|c| matches!(c.as_ref(), "5" | "6" | "40001" | "40P01"))
+            }
             StoreError::Migrate(_) => false,
         }
     }
@@ -149,7 +151,9 @@ impl Store {
             max_connections,
             connect_timeout: Duration::from_secs(5),
         };
-        Ok(Store { pool: Pool::Postgres(postgres::connect(url, &cfg).await?) })
+        Ok(Store {
+            pool: Pool::Postgres(postgres::connect(url, &cfg).await?),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -174,7 +178,10 @@ impl Store {
             Pool::Sqlite(p) => TxInner::Sqlite(sqlite::begin(p).await?),
             Pool::Postgres(p) => TxInner::Postgres(postgres::begin(p, tenant).await?),
         };
-        Ok(Tx { tenant: tenant.clone(), inner })
+        Ok(Tx {
+            tenant: tenant.clone(),
+            inner,
+        })
     }
 
     /// Opens a PostgreSQL transaction with no offer set, to show what row-level security
@@ -185,7 +192,10 @@ impl Store {
             Pool::Sqlite(p) => TxInner::Sqlite(sqlite::begin(p).await?),
             Pool::Postgres(p) => TxInner::Postgres(p.begin().await.map_err(unavailable)?),
         };
-        Ok(Tx { tenant: pretend.clone(), inner })
+        Ok(Tx {
+            tenant: pretend.clone(),
+            inner,
+        })
     }
 
     pub async fn close(&self) {
@@ -220,7 +230,10 @@ impl Tx {
     async fn next_id(&mut self, table: IdTable) -> Result<i64> {
         let tenant = self.tenant.as_str().to_owned();
         let id: i64 = on!(self, |c| {
-            sqlx::query_scalar(sql::next_id(table)).bind(&tenant).fetch_one(c).await?
+            sqlx::query_scalar(sql::next_id(table))
+                .bind(&tenant)
+                .fetch_one(c)
+                .await?
         });
         Ok(id)
     }
@@ -245,15 +258,27 @@ impl Tx {
 
     pub async fn offer(&mut self) -> Result<Option<OfferRow>> {
         let t = self.tenant.as_str();
-        Ok(on!(self, |c| sqlx::query_as(sql::SELECT_OFFER).bind(t).fetch_optional(c).await?))
+        Ok(on!(self, |c| sqlx::query_as(sql::SELECT_OFFER)
+            .bind(t)
+            .fetch_optional(c)
+            .await?))
     }
 
     /// Inserts or updates an institution by key; returns its id.
-    pub async fn upsert_institution(&mut self, key: &str, name: &str, domains: &[String]) -> Result<i64> {
+    pub async fn upsert_institution(
+        &mut self,
+        key: &str,
+        name: &str,
+        domains: &[String],
+    ) -> Result<i64> {
         let t = self.tenant.as_str().to_owned();
         let domains = domains.join(" ");
         let existing: Option<i64> = on!(self, |c| {
-            sqlx::query_scalar(sql::SELECT_INSTITUTION_ID).bind(&t).bind(key).fetch_optional(c).await?
+            sqlx::query_scalar(sql::SELECT_INSTITUTION_ID)
+                .bind(&t)
+                .bind(key)
+                .fetch_optional(c)
+                .await?
         });
         let id = match existing {
             Some(id) => id,
@@ -274,17 +299,28 @@ impl Tx {
 
     pub async fn institutions(&mut self) -> Result<Vec<InstitutionRow>> {
         let t = self.tenant.as_str();
-        Ok(on!(self, |c| sqlx::query_as(sql::SELECT_INSTITUTIONS).bind(t).fetch_all(c).await?))
+        Ok(on!(self, |c| sqlx::query_as(sql::SELECT_INSTITUTIONS)
+            .bind(t)
+            .fetch_all(c)
+            .await?))
     }
 
     pub async fn institution(&mut self, id: i64) -> Result<Option<InstitutionRow>> {
         let t = self.tenant.as_str();
         Ok(on!(self, |c| {
-            sqlx::query_as(sql::SELECT_INSTITUTION).bind(t).bind(id).fetch_optional(c).await?
+            sqlx::query_as(sql::SELECT_INSTITUTION)
+                .bind(t)
+                .bind(id)
+                .fetch_optional(c)
+                .await?
         }))
     }
 
-    pub async fn contact_by_address(&mut self, kind: AddressKind, address: &str) -> Result<Option<ContactRow>> {
+    pub async fn contact_by_address(
+        &mut self,
+        kind: AddressKind,
+        address: &str,
+    ) -> Result<Option<ContactRow>> {
         let t = self.tenant.as_str();
         let address = address.to_ascii_lowercase();
         Ok(on!(self, |c| {
@@ -300,7 +336,11 @@ impl Tx {
     pub async fn contact(&mut self, id: ContactId) -> Result<Option<ContactRow>> {
         let t = self.tenant.as_str();
         Ok(on!(self, |c| {
-            sqlx::query_as(sql::SELECT_CONTACT).bind(t).bind(id.0).fetch_optional(c).await?
+            sqlx::query_as(sql::SELECT_CONTACT)
+                .bind(t)
+                .bind(id.0)
+                .fetch_optional(c)
+                .await?
         }))
     }
 
@@ -321,7 +361,12 @@ impl Tx {
         Ok(ContactId(id))
     }
 
-    pub async fn update_contact(&mut self, id: ContactId, name: Option<&str>, institution_id: Option<i64>) -> Result<()> {
+    pub async fn update_contact(
+        &mut self,
+        id: ContactId,
+        name: Option<&str>,
+        institution_id: Option<i64>,
+    ) -> Result<()> {
         let t = self.tenant.as_str();
         exec!(self, |c| {
             sqlx::query(sql::UPDATE_CONTACT)
@@ -336,7 +381,12 @@ impl Tx {
     }
 
     /// Gives `address` to `contact` (moving it from another contact if it had it).
-    pub async fn set_contact_address(&mut self, contact: ContactId, kind: AddressKind, address: &str) -> Result<()> {
+    pub async fn set_contact_address(
+        &mut self,
+        contact: ContactId,
+        kind: AddressKind,
+        address: &str,
+    ) -> Result<()> {
         let t = self.tenant.as_str();
         let address = address.to_ascii_lowercase();
         exec!(self, |c| {
@@ -354,7 +404,11 @@ impl Tx {
     pub async fn contact_emails(&mut self, contact: ContactId) -> Result<Vec<String>> {
         let t = self.tenant.as_str();
         Ok(on!(self, |c| {
-            sqlx::query_scalar(sql::SELECT_CONTACT_EMAILS).bind(t).bind(contact.0).fetch_all(c).await?
+            sqlx::query_scalar(sql::SELECT_CONTACT_EMAILS)
+                .bind(t)
+                .bind(contact.0)
+                .fetch_all(c)
+                .await?
         }))
     }
 
@@ -362,9 +416,18 @@ impl Tx {
     pub async fn set_contact_roles(&mut self, contact: ContactId, roles: &[&str]) -> Result<()> {
         let t = self.tenant.as_str().to_owned();
         exec!(self, |c| {
-            sqlx::query(sql::DELETE_CONTACT_ROLES).bind(&t).bind(contact.0).execute(&mut *c).await?;
+            sqlx::query(sql::DELETE_CONTACT_ROLES)
+                .bind(&t)
+                .bind(contact.0)
+                .execute(&mut *c)
+                .await?;
             for role in roles {
-                sqlx::query(sql::INSERT_CONTACT_ROLE).bind(&t).bind(contact.0).bind(*role).execute(&mut *c).await?;
+                sqlx::query(sql::INSERT_CONTACT_ROLE)
+                    .bind(&t)
+                    .bind(contact.0)
+                    .bind(*role)
+                    .execute(&mut *c)
+                    .await?;
             }
         });
         Ok(())
@@ -373,7 +436,11 @@ impl Tx {
     pub async fn contact_roles(&mut self, contact: ContactId) -> Result<Vec<String>> {
         let t = self.tenant.as_str();
         Ok(on!(self, |c| {
-            sqlx::query_scalar(sql::SELECT_CONTACT_ROLES).bind(t).bind(contact.0).fetch_all(c).await?
+            sqlx::query_scalar(sql::SELECT_CONTACT_ROLES)
+                .bind(t)
+                .bind(contact.0)
+                .fetch_all(c)
+                .await?
         }))
     }
 
@@ -384,7 +451,11 @@ impl Tx {
         let t = self.tenant.as_str().to_owned();
         let kind = new.kind.as_str();
         let number: i64 = on!(self, |c| {
-            sqlx::query_scalar(sql::NEXT_TICKET_NUMBER).bind(&t).bind(kind).fetch_one(c).await?
+            sqlx::query_scalar(sql::NEXT_TICKET_NUMBER)
+                .bind(&t)
+                .bind(kind)
+                .fetch_one(c)
+                .await?
         });
         let id = self.next_id(IdTable::Tickets).await?;
         exec!(self, |c| {
@@ -408,7 +479,11 @@ impl Tx {
 
     pub async fn ticket(&mut self, id: TicketId) -> Result<Option<TicketRow>> {
         let t = self.tenant.as_str();
-        Ok(on!(self, |c| sqlx::query_as(sql::SELECT_TICKET).bind(t).bind(id.0).fetch_optional(c).await?))
+        Ok(on!(self, |c| sqlx::query_as(sql::SELECT_TICKET)
+            .bind(t)
+            .bind(id.0)
+            .fetch_optional(c)
+            .await?))
     }
 
     pub async fn ticket_by_ref(&mut self, r: TicketRef) -> Result<Option<TicketRow>> {
@@ -425,11 +500,18 @@ impl Tx {
 
     /// The ticket of the first of `message_ids` (in the given order) that this offer stored,
     /// inbound or outbound.
-    pub async fn ticket_by_message_ids(&mut self, message_ids: &[&str]) -> Result<Option<TicketRow>> {
+    pub async fn ticket_by_message_ids(
+        &mut self,
+        message_ids: &[&str],
+    ) -> Result<Option<TicketRow>> {
         let t = self.tenant.as_str().to_owned();
         for mid in message_ids {
             let found: Option<i64> = on!(self, |c| {
-                sqlx::query_scalar(sql::SELECT_TICKET_ID_BY_MESSAGE_ID).bind(&t).bind(*mid).fetch_optional(c).await?
+                sqlx::query_scalar(sql::SELECT_TICKET_ID_BY_MESSAGE_ID)
+                    .bind(&t)
+                    .bind(*mid)
+                    .fetch_optional(c)
+                    .await?
             });
             if let Some(id) = found {
                 return self.ticket(TicketId(id)).await;
@@ -441,11 +523,20 @@ impl Tx {
     pub async fn list_tickets(&mut self, status: Option<Status>) -> Result<Vec<TicketRow>> {
         let t = self.tenant.as_str();
         let status = status.map(Status::as_str);
-        Ok(on!(self, |c| sqlx::query_as(sql::LIST_TICKETS).bind(t).bind(status).fetch_all(c).await?))
+        Ok(on!(self, |c| sqlx::query_as(sql::LIST_TICKETS)
+            .bind(t)
+            .bind(status)
+            .fetch_all(c)
+            .await?))
     }
 
     /// Sets the status and the matching timestamps (resolved, closed; cleared on reopening).
-    pub async fn set_status(&mut self, id: TicketId, status: Status, now: DateTime<Utc>) -> Result<()> {
+    pub async fn set_status(
+        &mut self,
+        id: TicketId,
+        status: Status,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         let t = self.tenant.as_str();
         exec!(self, |c| {
             sqlx::query(sql::UPDATE_TICKET_STATUS)
@@ -459,18 +550,40 @@ impl Tx {
         Ok(())
     }
 
-    pub async fn set_priority(&mut self, id: TicketId, priority: Priority, now: DateTime<Utc>) -> Result<()> {
+    pub async fn set_priority(
+        &mut self,
+        id: TicketId,
+        priority: Priority,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         let t = self.tenant.as_str();
         exec!(self, |c| {
-            sqlx::query(sql::UPDATE_TICKET_PRIORITY).bind(t).bind(id.0).bind(priority.as_str()).bind(now).execute(c).await?
+            sqlx::query(sql::UPDATE_TICKET_PRIORITY)
+                .bind(t)
+                .bind(id.0)
+                .bind(priority.as_str())
+                .bind(now)
+                .execute(c)
+                .await?
         });
         Ok(())
     }
 
-    pub async fn set_assignee(&mut self, id: TicketId, assignee: Option<ContactId>, now: DateTime<Utc>) -> Result<()> {
+    pub async fn set_assignee(
+        &mut self,
+        id: TicketId,
+        assignee: Option<ContactId>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         let t = self.tenant.as_str();
         exec!(self, |c| {
-            sqlx::query(sql::UPDATE_TICKET_ASSIGNEE).bind(t).bind(id.0).bind(assignee.map(|a| a.0)).bind(now).execute(c).await?
+            sqlx::query(sql::UPDATE_TICKET_ASSIGNEE)
+                .bind(t)
+                .bind(id.0)
+                .bind(assignee.map(|a| a.0))
+                .bind(now)
+                .execute(c)
+                .await?
         });
         Ok(())
     }
@@ -478,41 +591,83 @@ impl Tx {
     /// Records the first agent response time, once.
     pub async fn mark_first_response(&mut self, id: TicketId, now: DateTime<Utc>) -> Result<()> {
         let t = self.tenant.as_str();
-        exec!(self, |c| sqlx::query(sql::UPDATE_TICKET_FIRST_RESPONSE).bind(t).bind(id.0).bind(now).execute(c).await?);
+        exec!(self, |c| sqlx::query(sql::UPDATE_TICKET_FIRST_RESPONSE)
+            .bind(t)
+            .bind(id.0)
+            .bind(now)
+            .execute(c)
+            .await?);
         Ok(())
     }
 
     pub async fn touch_ticket(&mut self, id: TicketId, now: DateTime<Utc>) -> Result<()> {
         let t = self.tenant.as_str();
-        exec!(self, |c| sqlx::query(sql::TOUCH_TICKET).bind(t).bind(id.0).bind(now).execute(c).await?);
+        exec!(self, |c| sqlx::query(sql::TOUCH_TICKET)
+            .bind(t)
+            .bind(id.0)
+            .bind(now)
+            .execute(c)
+            .await?);
         Ok(())
     }
 
-    pub async fn link_tickets(&mut self, ticket: TicketId, other: TicketId, relation: &str, now: DateTime<Utc>) -> Result<()> {
+    pub async fn link_tickets(
+        &mut self,
+        ticket: TicketId,
+        other: TicketId,
+        relation: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         let t = self.tenant.as_str();
         exec!(self, |c| {
-            sqlx::query(sql::INSERT_TICKET_LINK).bind(t).bind(ticket.0).bind(other.0).bind(relation).bind(now).execute(c).await?
+            sqlx::query(sql::INSERT_TICKET_LINK)
+                .bind(t)
+                .bind(ticket.0)
+                .bind(other.0)
+                .bind(relation)
+                .bind(now)
+                .execute(c)
+                .await?
         });
         Ok(())
     }
 
     pub async fn ticket_links(&mut self, ticket: TicketId) -> Result<Vec<LinkRow>> {
         let t = self.tenant.as_str();
-        Ok(on!(self, |c| sqlx::query_as(sql::SELECT_TICKET_LINKS).bind(t).bind(ticket.0).fetch_all(c).await?))
+        Ok(on!(self, |c| sqlx::query_as(sql::SELECT_TICKET_LINKS)
+            .bind(t)
+            .bind(ticket.0)
+            .fetch_all(c)
+            .await?))
     }
 
     /// Adds a participant; an existing one keeps its role.
-    pub async fn add_participant(&mut self, ticket: TicketId, contact: ContactId, role: &str) -> Result<()> {
+    pub async fn add_participant(
+        &mut self,
+        ticket: TicketId,
+        contact: ContactId,
+        role: &str,
+    ) -> Result<()> {
         let t = self.tenant.as_str();
         exec!(self, |c| {
-            sqlx::query(sql::INSERT_PARTICIPANT).bind(t).bind(ticket.0).bind(contact.0).bind(role).execute(c).await?
+            sqlx::query(sql::INSERT_PARTICIPANT)
+                .bind(t)
+                .bind(ticket.0)
+                .bind(contact.0)
+                .bind(role)
+                .execute(c)
+                .await?
         });
         Ok(())
     }
 
     pub async fn participants(&mut self, ticket: TicketId) -> Result<Vec<ParticipantRow>> {
         let t = self.tenant.as_str();
-        Ok(on!(self, |c| sqlx::query_as(sql::SELECT_PARTICIPANTS).bind(t).bind(ticket.0).fetch_all(c).await?))
+        Ok(on!(self, |c| sqlx::query_as(sql::SELECT_PARTICIPANTS)
+            .bind(t)
+            .bind(ticket.0)
+            .fetch_all(c)
+            .await?))
     }
 
     // ----- raw messages, articles, attachments -----
@@ -523,14 +678,25 @@ impl Tx {
         let t = self.tenant.as_str();
         let size = data.len() as i64;
         exec!(self, |c| {
-            sqlx::query(sql::INSERT_RAW_MESSAGE).bind(t).bind(&sha).bind(size).bind(data).bind(now).execute(c).await?
+            sqlx::query(sql::INSERT_RAW_MESSAGE)
+                .bind(t)
+                .bind(&sha)
+                .bind(size)
+                .bind(data)
+                .bind(now)
+                .execute(c)
+                .await?
         });
         Ok(sha)
     }
 
     pub async fn raw_message(&mut self, sha256: &str) -> Result<Option<Vec<u8>>> {
         let t = self.tenant.as_str();
-        Ok(on!(self, |c| sqlx::query_scalar(sql::SELECT_RAW_MESSAGE).bind(t).bind(sha256).fetch_optional(c).await?))
+        Ok(on!(self, |c| sqlx::query_scalar(sql::SELECT_RAW_MESSAGE)
+            .bind(t)
+            .bind(sha256)
+            .fetch_optional(c)
+            .await?))
     }
 
     pub async fn insert_article(&mut self, a: &NewArticle<'_>) -> Result<i64> {
@@ -562,7 +728,11 @@ impl Tx {
 
     pub async fn articles(&mut self, ticket: TicketId) -> Result<Vec<ArticleRow>> {
         let t = self.tenant.as_str();
-        Ok(on!(self, |c| sqlx::query_as(sql::SELECT_ARTICLES).bind(t).bind(ticket.0).fetch_all(c).await?))
+        Ok(on!(self, |c| sqlx::query_as(sql::SELECT_ARTICLES)
+            .bind(t)
+            .bind(ticket.0)
+            .fetch_all(c)
+            .await?))
     }
 
     /// Stores an attachment's bytes once per offer and records where it appears.
@@ -578,7 +748,13 @@ impl Tx {
         let t = self.tenant.as_str().to_owned();
         let size = data.len() as i64;
         exec!(self, |c| {
-            sqlx::query(sql::INSERT_ATTACHMENT_BLOB).bind(&t).bind(&sha).bind(size).bind(data).execute(&mut *c).await?;
+            sqlx::query(sql::INSERT_ATTACHMENT_BLOB)
+                .bind(&t)
+                .bind(&sha)
+                .bind(size)
+                .bind(data)
+                .execute(&mut *c)
+                .await?;
             sqlx::query(sql::INSERT_ARTICLE_ATTACHMENT)
                 .bind(&t)
                 .bind(article)
@@ -594,14 +770,22 @@ impl Tx {
 
     pub async fn attachments(&mut self, ticket: TicketId) -> Result<Vec<AttachmentRow>> {
         let t = self.tenant.as_str();
-        Ok(on!(self, |c| sqlx::query_as(sql::SELECT_ATTACHMENTS).bind(t).bind(ticket.0).fetch_all(c).await?))
+        Ok(on!(self, |c| sqlx::query_as(sql::SELECT_ATTACHMENTS)
+            .bind(t)
+            .bind(ticket.0)
+            .fetch_all(c)
+            .await?))
     }
 
     // ----- inbound receipts (dedupe) -----
 
     pub async fn receipt(&mut self, key: &str) -> Result<Option<ReceiptRow>> {
         let t = self.tenant.as_str();
-        Ok(on!(self, |c| sqlx::query_as(sql::SELECT_RECEIPT).bind(t).bind(key).fetch_optional(c).await?))
+        Ok(on!(self, |c| sqlx::query_as(sql::SELECT_RECEIPT)
+            .bind(t)
+            .bind(key)
+            .fetch_optional(c)
+            .await?))
     }
 
     /// Records a dedupe key. Returns false when the key was already there (someone else took
@@ -627,7 +811,13 @@ impl Tx {
 
     // ----- quarantine -----
 
-    pub async fn insert_quarantine(&mut self, channel: &str, reason: &str, data: &[u8], now: DateTime<Utc>) -> Result<i64> {
+    pub async fn insert_quarantine(
+        &mut self,
+        channel: &str,
+        reason: &str,
+        data: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<i64> {
         let id = self.next_id(IdTable::Quarantine).await?;
         let t = self.tenant.as_str();
         let size = data.len() as i64;
@@ -648,17 +838,37 @@ impl Tx {
 
     pub async fn list_quarantine(&mut self) -> Result<Vec<QuarantineRow>> {
         let t = self.tenant.as_str();
-        Ok(on!(self, |c| sqlx::query_as(sql::LIST_QUARANTINE).bind(t).fetch_all(c).await?))
+        Ok(on!(self, |c| sqlx::query_as(sql::LIST_QUARANTINE)
+            .bind(t)
+            .fetch_all(c)
+            .await?))
     }
 
     pub async fn quarantine_data(&mut self, id: i64) -> Result<Option<Vec<u8>>> {
         let t = self.tenant.as_str();
-        Ok(on!(self, |c| sqlx::query_scalar(sql::SELECT_QUARANTINE_DATA).bind(t).bind(id).fetch_optional(c).await?))
+        Ok(on!(self, |c| sqlx::query_scalar(
+            sql::SELECT_QUARANTINE_DATA
+        )
+        .bind(t)
+        .bind(id)
+        .fetch_optional(c)
+        .await?))
     }
 
-    pub async fn mark_quarantine_replayed(&mut self, id: i64, outcome: &str, now: DateTime<Utc>) -> Result<()> {
+    pub async fn mark_quarantine_replayed(
+        &mut self,
+        id: i64,
+        outcome: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         let t = self.tenant.as_str();
-        exec!(self, |c| sqlx::query(sql::UPDATE_QUARANTINE_REPLAYED).bind(t).bind(id).bind(outcome).bind(now).execute(c).await?);
+        exec!(self, |c| sqlx::query(sql::UPDATE_QUARANTINE_REPLAYED)
+            .bind(t)
+            .bind(id)
+            .bind(outcome)
+            .bind(now)
+            .execute(c)
+            .await?);
         Ok(())
     }
 
@@ -690,33 +900,70 @@ impl Tx {
 
     /// Claims up to `limit` due messages for `lease` (other workers skip them meanwhile).
     /// Commit right after, send, then record the outcome in a new transaction.
-    pub async fn claim_outbox(&mut self, now: DateTime<Utc>, lease: chrono::Duration, limit: i64) -> Result<Vec<OutboxRow>> {
+    pub async fn claim_outbox(
+        &mut self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>> {
         let t = self.tenant.as_str();
         let until = now + lease;
         Ok(on!(self, |c| {
-            sqlx::query_as(sql::CLAIM_OUTBOX).bind(t).bind(now).bind(until).bind(limit).fetch_all(c).await?
+            sqlx::query_as(sql::CLAIM_OUTBOX)
+                .bind(t)
+                .bind(now)
+                .bind(until)
+                .bind(limit)
+                .fetch_all(c)
+                .await?
         }))
     }
 
     pub async fn outbox_sent(&mut self, id: i64, sent_ref: &str, now: DateTime<Utc>) -> Result<()> {
         let t = self.tenant.as_str();
-        exec!(self, |c| sqlx::query(sql::UPDATE_OUTBOX_SENT).bind(t).bind(id).bind(sent_ref).bind(now).execute(c).await?);
+        exec!(self, |c| sqlx::query(sql::UPDATE_OUTBOX_SENT)
+            .bind(t)
+            .bind(id)
+            .bind(sent_ref)
+            .bind(now)
+            .execute(c)
+            .await?);
         Ok(())
     }
 
     /// Records a failed attempt: retried at `retry_at`, or given up on when `None`.
-    pub async fn outbox_failed(&mut self, id: i64, error: &str, retry_at: Option<DateTime<Utc>>) -> Result<()> {
+    pub async fn outbox_failed(
+        &mut self,
+        id: i64,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<()> {
         let t = self.tenant.as_str();
-        let status = if retry_at.is_some() { "pending" } else { "failed" };
+        let status = if retry_at.is_some() {
+            "pending"
+        } else {
+            "failed"
+        };
         exec!(self, |c| {
-            sqlx::query(sql::UPDATE_OUTBOX_FAILED).bind(t).bind(id).bind(error).bind(status).bind(retry_at).execute(c).await?
+            sqlx::query(sql::UPDATE_OUTBOX_FAILED)
+                .bind(t)
+                .bind(id)
+                .bind(error)
+                .bind(status)
+                .bind(retry_at)
+                .execute(c)
+                .await?
         });
         Ok(())
     }
 
     pub async fn list_outbox(&mut self, ticket: Option<TicketId>) -> Result<Vec<OutboxRow>> {
         let t = self.tenant.as_str();
-        Ok(on!(self, |c| sqlx::query_as(sql::LIST_OUTBOX).bind(t).bind(ticket.map(|x| x.0)).fetch_all(c).await?))
+        Ok(on!(self, |c| sqlx::query_as(sql::LIST_OUTBOX)
+            .bind(t)
+            .bind(ticket.map(|x| x.0))
+            .fetch_all(c)
+            .await?))
     }
 
     // ----- event log -----
@@ -741,21 +988,31 @@ impl Tx {
 
     pub async fn events(&mut self, ticket: TicketId) -> Result<Vec<EventRow>> {
         let t = self.tenant.as_str();
-        Ok(on!(self, |c| sqlx::query_as(sql::SELECT_EVENTS).bind(t).bind(ticket.0).fetch_all(c).await?))
+        Ok(on!(self, |c| sqlx::query_as(sql::SELECT_EVENTS)
+            .bind(t)
+            .bind(ticket.0)
+            .fetch_all(c)
+            .await?))
     }
 
     /// Tries to update an event (tests show the log refuses it).
     #[doc(hidden)]
     pub async fn tamper_event_for_tests(&mut self, id: i64) -> Result<()> {
         let t = self.tenant.as_str();
-        exec!(self, |c| sqlx::query(sql::TAMPER_EVENT).bind(t).bind(id).execute(c).await?);
+        exec!(self, |c| sqlx::query(sql::TAMPER_EVENT)
+            .bind(t)
+            .bind(id)
+            .execute(c)
+            .await?);
         Ok(())
     }
 
     /// Counts the rows of `table` this transaction can see (tests of tenant isolation).
     #[doc(hidden)]
     pub async fn count_visible_for_tests(&mut self, table: IdTable) -> Result<i64> {
-        Ok(on!(self, |c| sqlx::query_scalar(sql::count_all(table)).fetch_one(c).await?))
+        Ok(on!(self, |c| sqlx::query_scalar(sql::count_all(table))
+            .fetch_one(c)
+            .await?))
     }
 }
 

@@ -7,8 +7,8 @@ use std::str::FromStr;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
 
-pub use super::sql::*;
 use super::sql::outbox_columns;
+pub use super::sql::*;
 use super::{IdTable, Result, StoreError, unavailable};
 use crate::config::StorageConfig;
 use crate::domain::TenantId;
@@ -27,7 +27,10 @@ pub(super) async fn connect(url: &str, cfg: &StorageConfig) -> Result<PgPool> {
         .map_err(|e| StoreError::Unavailable(format!("postgres: {e}")))
 }
 
-pub(super) async fn begin(pool: &PgPool, tenant: &TenantId) -> Result<Transaction<'static, Postgres>> {
+pub(super) async fn begin(
+    pool: &PgPool,
+    tenant: &TenantId,
+) -> Result<Transaction<'static, Postgres>> {
     let mut tx = pool.begin().await.map_err(unavailable)?;
     // set_config(..., true) is SET LOCAL: it ends with the transaction, so a pooled
     // connection never carries one offer's setting into another's transaction.

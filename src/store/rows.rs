@@ -82,7 +82,10 @@ impl TicketRow {
     }
 
     pub fn reference(&self) -> TicketRef {
-        TicketRef { kind: self.kind, number: self.number }
+        TicketRef {
+            kind: self.kind,
+            number: self.number,
+        }
     }
 
     /// When the ticket was finished (closed, else resolved), if it is.

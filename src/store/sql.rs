@@ -27,7 +27,8 @@ pub const UPSERT_OFFER: &str = "INSERT INTO offers (tenant_id, name, provider, l
 pub const SELECT_OFFER: &str =
     "SELECT name, provider, locale, support_address, updated_at FROM offers WHERE tenant_id = $1";
 
-pub const SELECT_INSTITUTION_ID: &str = "SELECT id FROM institutions WHERE tenant_id = $1 AND key = $2";
+pub const SELECT_INSTITUTION_ID: &str =
+    "SELECT id FROM institutions WHERE tenant_id = $1 AND key = $2";
 pub const UPSERT_INSTITUTION: &str = "INSERT INTO institutions (tenant_id, id, key, name, domains)
      VALUES ($1, $2, $3, $4, $5)
      ON CONFLICT (tenant_id, id) DO UPDATE SET key = excluded.key, name = excluded.name, domains = excluded.domains";
@@ -36,35 +37,44 @@ pub const SELECT_INSTITUTIONS: &str =
 pub const SELECT_INSTITUTION: &str =
     "SELECT id, key, name, domains FROM institutions WHERE tenant_id = $1 AND id = $2";
 
-pub const SELECT_CONTACT_BY_ADDRESS: &str = "SELECT c.id, c.name, c.institution_id, c.origin, c.created_at
+pub const SELECT_CONTACT_BY_ADDRESS: &str =
+    "SELECT c.id, c.name, c.institution_id, c.origin, c.created_at
      FROM contact_addresses a JOIN contacts c ON c.tenant_id = a.tenant_id AND c.id = a.contact_id
      WHERE a.tenant_id = $1 AND a.kind = $2 AND a.address = $3";
-pub const SELECT_CONTACT: &str =
-    "SELECT id, name, institution_id, origin, created_at FROM contacts WHERE tenant_id = $1 AND id = $2";
-pub const INSERT_CONTACT: &str = "INSERT INTO contacts (tenant_id, id, name, institution_id, origin, created_at)
+pub const SELECT_CONTACT: &str = "SELECT id, name, institution_id, origin, created_at FROM contacts WHERE tenant_id = $1 AND id = $2";
+pub const INSERT_CONTACT: &str =
+    "INSERT INTO contacts (tenant_id, id, name, institution_id, origin, created_at)
      VALUES ($1, $2, $3, $4, $5, $6)";
 pub const UPDATE_CONTACT: &str =
     "UPDATE contacts SET name = $3, institution_id = $4 WHERE tenant_id = $1 AND id = $2";
-pub const UPSERT_CONTACT_ADDRESS: &str = "INSERT INTO contact_addresses (tenant_id, kind, address, contact_id)
+pub const UPSERT_CONTACT_ADDRESS: &str =
+    "INSERT INTO contact_addresses (tenant_id, kind, address, contact_id)
      VALUES ($1, $2, $3, $4)
      ON CONFLICT (tenant_id, kind, address) DO UPDATE SET contact_id = excluded.contact_id";
 pub const SELECT_CONTACT_EMAILS: &str = "SELECT address FROM contact_addresses
      WHERE tenant_id = $1 AND contact_id = $2 AND kind = 'email' ORDER BY address";
-pub const DELETE_CONTACT_ROLES: &str = "DELETE FROM contact_roles WHERE tenant_id = $1 AND contact_id = $2";
-pub const INSERT_CONTACT_ROLE: &str = "INSERT INTO contact_roles (tenant_id, contact_id, role) VALUES ($1, $2, $3)
+pub const DELETE_CONTACT_ROLES: &str =
+    "DELETE FROM contact_roles WHERE tenant_id = $1 AND contact_id = $2";
+pub const INSERT_CONTACT_ROLE: &str =
+    "INSERT INTO contact_roles (tenant_id, contact_id, role) VALUES ($1, $2, $3)
      ON CONFLICT DO NOTHING";
 pub const SELECT_CONTACT_ROLES: &str =
     "SELECT role FROM contact_roles WHERE tenant_id = $1 AND contact_id = $2 ORDER BY role";
 
 /// Takes the next number of a kind; the row lock serialises concurrent creations.
-pub const NEXT_TICKET_NUMBER: &str = "INSERT INTO ticket_counters (tenant_id, kind, last_number) VALUES ($1, $2, 1)
+pub const NEXT_TICKET_NUMBER: &str =
+    "INSERT INTO ticket_counters (tenant_id, kind, last_number) VALUES ($1, $2, 1)
      ON CONFLICT (tenant_id, kind) DO UPDATE SET last_number = ticket_counters.last_number + 1
      RETURNING last_number";
-pub const INSERT_TICKET: &str = "INSERT INTO tickets (tenant_id, id, kind, number, title, status, priority,
+pub const INSERT_TICKET: &str =
+    "INSERT INTO tickets (tenant_id, id, kind, number, title, status, priority,
          requester_id, institution_id, created_at, updated_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)";
-pub const SELECT_TICKET: &str =
-    concat!("SELECT ", ticket_columns!(), " FROM tickets WHERE tenant_id = $1 AND id = $2");
+pub const SELECT_TICKET: &str = concat!(
+    "SELECT ",
+    ticket_columns!(),
+    " FROM tickets WHERE tenant_id = $1 AND id = $2"
+);
 pub const SELECT_TICKET_BY_REF: &str = concat!(
     "SELECT ",
     ticket_columns!(),
@@ -76,7 +86,8 @@ pub const LIST_TICKETS: &str = concat!(
     " FROM tickets WHERE tenant_id = $1 AND ($2 IS NULL OR status = $2) ORDER BY id"
 );
 /// Inbound articles and our own outbound mail both answer for their Message-ID.
-pub const SELECT_TICKET_ID_BY_MESSAGE_ID: &str = "SELECT ticket_id FROM articles WHERE tenant_id = $1 AND message_id = $2
+pub const SELECT_TICKET_ID_BY_MESSAGE_ID: &str =
+    "SELECT ticket_id FROM articles WHERE tenant_id = $1 AND message_id = $2
      UNION ALL
      SELECT ticket_id FROM outbox WHERE tenant_id = $1 AND message_id = $2 AND ticket_id IS NOT NULL
      LIMIT 1";
@@ -91,16 +102,20 @@ pub const UPDATE_TICKET_PRIORITY: &str =
     "UPDATE tickets SET priority = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2";
 pub const UPDATE_TICKET_ASSIGNEE: &str =
     "UPDATE tickets SET assignee_id = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2";
-pub const UPDATE_TICKET_FIRST_RESPONSE: &str = "UPDATE tickets SET first_response_at = COALESCE(first_response_at, $3), updated_at = $3
+pub const UPDATE_TICKET_FIRST_RESPONSE: &str =
+    "UPDATE tickets SET first_response_at = COALESCE(first_response_at, $3), updated_at = $3
      WHERE tenant_id = $1 AND id = $2";
-pub const TOUCH_TICKET: &str = "UPDATE tickets SET updated_at = $3 WHERE tenant_id = $1 AND id = $2";
+pub const TOUCH_TICKET: &str =
+    "UPDATE tickets SET updated_at = $3 WHERE tenant_id = $1 AND id = $2";
 
-pub const INSERT_TICKET_LINK: &str = "INSERT INTO ticket_links (tenant_id, ticket_id, other_id, relation, created_at)
+pub const INSERT_TICKET_LINK: &str =
+    "INSERT INTO ticket_links (tenant_id, ticket_id, other_id, relation, created_at)
      VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
 pub const SELECT_TICKET_LINKS: &str = "SELECT other_id, relation, created_at FROM ticket_links
      WHERE tenant_id = $1 AND ticket_id = $2 ORDER BY other_id";
 
-pub const INSERT_PARTICIPANT: &str = "INSERT INTO participants (tenant_id, ticket_id, contact_id, role)
+pub const INSERT_PARTICIPANT: &str =
+    "INSERT INTO participants (tenant_id, ticket_id, contact_id, role)
      VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
 pub const SELECT_PARTICIPANTS: &str = "SELECT p.contact_id, p.role, c.name,
          (SELECT MIN(a.address) FROM contact_addresses a
@@ -108,11 +123,14 @@ pub const SELECT_PARTICIPANTS: &str = "SELECT p.contact_id, p.role, c.name,
      FROM participants p JOIN contacts c ON c.tenant_id = p.tenant_id AND c.id = p.contact_id
      WHERE p.tenant_id = $1 AND p.ticket_id = $2 ORDER BY p.contact_id";
 
-pub const INSERT_RAW_MESSAGE: &str = "INSERT INTO raw_messages (tenant_id, sha256, size, data, received_at)
+pub const INSERT_RAW_MESSAGE: &str =
+    "INSERT INTO raw_messages (tenant_id, sha256, size, data, received_at)
      VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
-pub const SELECT_RAW_MESSAGE: &str = "SELECT data FROM raw_messages WHERE tenant_id = $1 AND sha256 = $2";
+pub const SELECT_RAW_MESSAGE: &str =
+    "SELECT data FROM raw_messages WHERE tenant_id = $1 AND sha256 = $2";
 
-pub const INSERT_ARTICLE: &str = "INSERT INTO articles (tenant_id, id, ticket_id, channel, direction, author_contact_id,
+pub const INSERT_ARTICLE: &str =
+    "INSERT INTO articles (tenant_id, id, ticket_id, channel, direction, author_contact_id,
          author_label, message_id, in_reply_to, references_ids, subject, body_text, body_html,
          raw_sha256, auto_reason, created_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
@@ -122,35 +140,45 @@ pub const SELECT_ARTICLES: &str = "SELECT a.id, a.ticket_id, a.channel, a.direct
      FROM articles a LEFT JOIN contacts c ON c.tenant_id = a.tenant_id AND c.id = a.author_contact_id
      WHERE a.tenant_id = $1 AND a.ticket_id = $2 ORDER BY a.id";
 
-pub const INSERT_ATTACHMENT_BLOB: &str = "INSERT INTO attachment_blobs (tenant_id, sha256, size, data)
+pub const INSERT_ATTACHMENT_BLOB: &str =
+    "INSERT INTO attachment_blobs (tenant_id, sha256, size, data)
      VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
 pub const INSERT_ARTICLE_ATTACHMENT: &str = "INSERT INTO article_attachments (tenant_id, article_id, position, filename, content_type, sha256)
      VALUES ($1, $2, $3, $4, $5, $6)";
-pub const SELECT_ATTACHMENTS: &str = "SELECT aa.article_id, aa.position, aa.filename, aa.content_type, aa.sha256, b.size
+pub const SELECT_ATTACHMENTS: &str =
+    "SELECT aa.article_id, aa.position, aa.filename, aa.content_type, aa.sha256, b.size
      FROM article_attachments aa
      JOIN articles a ON a.tenant_id = aa.tenant_id AND a.id = aa.article_id
      JOIN attachment_blobs b ON b.tenant_id = aa.tenant_id AND b.sha256 = aa.sha256
      WHERE aa.tenant_id = $1 AND a.ticket_id = $2 ORDER BY aa.article_id, aa.position";
 
-pub const SELECT_RECEIPT: &str = "SELECT dedupe_key, channel, outcome, content_sha256, ticket_id, article_id, received_at
+pub const SELECT_RECEIPT: &str =
+    "SELECT dedupe_key, channel, outcome, content_sha256, ticket_id, article_id, received_at
      FROM inbound_receipts WHERE tenant_id = $1 AND dedupe_key = $2";
-pub const INSERT_RECEIPT: &str = "INSERT INTO inbound_receipts (tenant_id, dedupe_key, channel, outcome, content_sha256,
+pub const INSERT_RECEIPT: &str =
+    "INSERT INTO inbound_receipts (tenant_id, dedupe_key, channel, outcome, content_sha256,
          ticket_id, article_id, received_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING";
 
-pub const INSERT_QUARANTINE: &str = "INSERT INTO quarantine (tenant_id, id, channel, reason, size, data, received_at)
+pub const INSERT_QUARANTINE: &str =
+    "INSERT INTO quarantine (tenant_id, id, channel, reason, size, data, received_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7)";
-pub const LIST_QUARANTINE: &str = "SELECT id, channel, reason, size, received_at, replayed_at, replay_outcome
+pub const LIST_QUARANTINE: &str =
+    "SELECT id, channel, reason, size, received_at, replayed_at, replay_outcome
      FROM quarantine WHERE tenant_id = $1 ORDER BY id";
-pub const SELECT_QUARANTINE_DATA: &str = "SELECT data FROM quarantine WHERE tenant_id = $1 AND id = $2";
-pub const UPDATE_QUARANTINE_REPLAYED: &str = "UPDATE quarantine SET replay_outcome = $3, replayed_at = $4
+pub const SELECT_QUARANTINE_DATA: &str =
+    "SELECT data FROM quarantine WHERE tenant_id = $1 AND id = $2";
+pub const UPDATE_QUARANTINE_REPLAYED: &str =
+    "UPDATE quarantine SET replay_outcome = $3, replayed_at = $4
      WHERE tenant_id = $1 AND id = $2";
 
-pub const INSERT_OUTBOX: &str = "INSERT INTO outbox (tenant_id, id, ticket_id, template, locale, context, from_address,
+pub const INSERT_OUTBOX: &str =
+    "INSERT INTO outbox (tenant_id, id, ticket_id, template, locale, context, from_address,
          recipients, message_id, in_reply_to, references_ids, auto_submitted, status, attempts,
          next_attempt_at, created_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'pending', 0, $13, $13)";
-pub const UPDATE_OUTBOX_SENT: &str = "UPDATE outbox SET status = 'sent', sent_ref = $3, sent_at = $4, claimed_until = NULL,
+pub const UPDATE_OUTBOX_SENT: &str =
+    "UPDATE outbox SET status = 'sent', sent_ref = $3, sent_at = $4, claimed_until = NULL,
          last_error = NULL
      WHERE tenant_id = $1 AND id = $2";
 pub const UPDATE_OUTBOX_FAILED: &str = "UPDATE outbox SET last_error = $3, status = $4,
@@ -162,11 +190,13 @@ pub const LIST_OUTBOX: &str = concat!(
     " FROM outbox WHERE tenant_id = $1 AND ($2 IS NULL OR ticket_id = $2) ORDER BY id"
 );
 
-pub const INSERT_EVENT: &str = "INSERT INTO events (tenant_id, id, ticket_id, at, actor, kind, data)
+pub const INSERT_EVENT: &str =
+    "INSERT INTO events (tenant_id, id, ticket_id, at, actor, kind, data)
      VALUES ($1, $2, $3, $4, $5, $6, $7)";
 pub const SELECT_EVENTS: &str = "SELECT id, ticket_id, at, actor, kind, data FROM events
      WHERE tenant_id = $1 AND ticket_id = $2 ORDER BY id";
-pub const TAMPER_EVENT: &str = "UPDATE events SET kind = 'tampered' WHERE tenant_id = $1 AND id = $2";
+pub const TAMPER_EVENT: &str =
+    "UPDATE events SET kind = 'tampered' WHERE tenant_id = $1 AND id = $2";
 
 /// `SELECT count(*)` over a whole table, with no tenant filter: what isolation tests count.
 pub fn count_all(table: IdTable) -> &'static str {

@@ -10,8 +10,8 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
-pub use super::sql::*;
 use super::sql::outbox_columns;
+pub use super::sql::*;
 use super::{IdTable, Result, StoreError, unavailable};
 use crate::config::StorageConfig;
 
@@ -22,7 +22,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 pub(super) async fn connect(path: &Path, cfg: &StorageConfig) -> Result<SqlitePool> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| {
-            StoreError::Unavailable(format!("cannot create database directory {}: {e}", dir.display()))
+            StoreError::Unavailable(format!(
+                "cannot create database directory {}: {e}",
+                dir.display()
+            ))
         })?;
     }
     let options = SqliteConnectOptions::from_str("sqlite://")
@@ -42,16 +45,22 @@ pub(super) async fn connect(path: &Path, cfg: &StorageConfig) -> Result<SqlitePo
 }
 
 pub(super) async fn begin(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>> {
-    pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)
+    pool.begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(unavailable)
 }
 
 pub fn next_id(table: IdTable) -> &'static str {
     match table {
-        IdTable::Institutions => "SELECT COALESCE(MAX(id), 0) + 1 FROM institutions WHERE tenant_id = $1",
+        IdTable::Institutions => {
+            "SELECT COALESCE(MAX(id), 0) + 1 FROM institutions WHERE tenant_id = $1"
+        }
         IdTable::Contacts => "SELECT COALESCE(MAX(id), 0) + 1 FROM contacts WHERE tenant_id = $1",
         IdTable::Tickets => "SELECT COALESCE(MAX(id), 0) + 1 FROM tickets WHERE tenant_id = $1",
         IdTable::Articles => "SELECT COALESCE(MAX(id), 0) + 1 FROM articles WHERE tenant_id = $1",
-        IdTable::Quarantine => "SELECT COALESCE(MAX(id), 0) + 1 FROM quarantine WHERE tenant_id = $1",
+        IdTable::Quarantine => {
+            "SELECT COALESCE(MAX(id), 0) + 1 FROM quarantine WHERE tenant_id = $1"
+        }
         IdTable::Outbox => "SELECT COALESCE(MAX(id), 0) + 1 FROM outbox WHERE tenant_id = $1",
         IdTable::Events => "SELECT COALESCE(MAX(id), 0) + 1 FROM events WHERE tenant_id = $1",
     }

@@ -25,7 +25,10 @@ mod tests {
         for (failures, secs) in table {
             let base = Duration::from_secs(secs);
             let got = backoff(failures);
-            assert!(got >= base && got <= base.mul_f64(1.25), "{failures}: {got:?}");
+            assert!(
+                got >= base && got <= base.mul_f64(1.25),
+                "{failures}: {got:?}"
+            );
         }
     }
 }

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
+use crate::notify::Notifier;
 use crate::service::Context;
 use crate::service::outbox::{Transport, send_due};
-use crate::notify::Notifier;
 use crate::shutdown::Shutdown;
 
 pub struct OutboxWorker {

@@ -1,6 +1,9 @@
 //! Shared test helpers: temporary configurations, the PostgreSQL URL of the test
 //! environment, the binary, polling with a deadline.
-#![allow(dead_code, reason = "each test crate uses a different part of these helpers")]
+#![allow(
+    dead_code,
+    reason = "each test crate uses a different part of these helpers"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -22,7 +25,9 @@ pub fn pg_url() -> String {
 /// A fresh offer code, so tests sharing one database never see each other's rows.
 pub fn unique_tenant() -> TenantId {
     let n = uuid::Uuid::new_v4().as_u128();
-    let letters: String = (0..10).map(|i| (b'A' + ((n >> (i * 5)) % 26) as u8) as char).collect();
+    let letters: String = (0..10)
+        .map(|i| (b'A' + ((n >> (i * 5)) % 26) as u8) as char)
+        .collect();
     TenantId::parse(&format!("T{letters}")).expect("generated codes are valid")
 }
 
@@ -33,7 +38,10 @@ pub fn wait_for<T>(deadline: Duration, what: &str, mut check: impl FnMut() -> Op
         if let Some(v) = check() {
             return v;
         }
-        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}");
+        assert!(
+            start.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -105,7 +113,11 @@ roles = {{ SMSU = ["agent"], GEFORP = ["agent"] }}
 
     pub fn outbox_files(&self) -> Vec<PathBuf> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(self.data().join("outbox"))
-            .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "eml")).collect())
+            .map(|rd| {
+                rd.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                    .collect()
+            })
             .unwrap_or_default();
         files.sort();
         files
@@ -146,7 +158,11 @@ roles = {{ SMSU = ["agent"], GEFORP = ["agent"] }}
 
     pub fn json(&self, args: &[&str]) -> serde_json::Value {
         let out = self.run(args, b"");
-        assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(&out.stdout).expect("json output")
     }
 }
