@@ -5,7 +5,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use guichet::clock::SystemClock;
@@ -21,44 +21,9 @@ const SETS: [&str; 5] = [
     "php-mime-mail-parser",
 ];
 
-fn corpus_dir() -> PathBuf {
-    let dir = std::env::var_os("GUICHET_CORPUS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
-    assert!(
-        dir.join("README.md").is_file(),
-        "the mail corpus is missing: looked in {} (set GUICHET_CORPUS_DIR to its location)",
-        dir.display()
-    );
-    dir
-}
-
-/// Message files of a set: everything but the documentation and the expected outputs.
-fn messages(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).expect("read corpus dir").flatten() {
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().to_lowercase();
-            if path.is_dir() {
-                stack.push(path);
-            } else if !(name.ends_with(".json")
-                || name.ends_with(".md")
-                || name.starts_with("license")
-                || name == "copying")
-            {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_parsing_corpus_message_is_stored_or_quarantined() {
-    let corpus = corpus_dir();
+    let corpus = common::corpus_dir();
     let env = common::TestEnv::new("max_message_bytes = 10000000", "");
     let config = guichet::config::load(Some(&env.config), &[]).expect("test config");
     let mut config = config;
@@ -79,7 +44,7 @@ async fn every_parsing_corpus_message_is_stored_or_quarantined() {
     let mut panics = Vec::new();
     let mut total = 0;
     for set in SETS {
-        let files = messages(&corpus.join(set));
+        let files = common::message_files(&corpus.join(set));
         assert!(!files.is_empty(), "no messages found in {set}");
         for file in files {
             let raw = std::fs::read(&file).expect("read message");

@@ -10,6 +10,8 @@
 //!
 //! The corpus must be present: when it is missing the test fails and says where it looked.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -51,46 +53,6 @@ const SET_FLOORS: [(&str, f64); 5] = [
     ("flanker", 0.99),
     ("php-mime-mail-parser", 0.99),
 ];
-
-fn corpus_dir() -> PathBuf {
-    let dir = std::env::var_os("GUICHET_CORPUS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
-    assert!(
-        dir.join("README.md").is_file(),
-        "the mail corpus is missing: looked for README.md in {} (set GUICHET_CORPUS_DIR to the \
-         corpus directory); this test never passes without it",
-        dir.display()
-    );
-    dir
-}
-
-/// Message files of a set: everything but documentation, licences, expected outputs and
-/// dotfiles (`.gitattributes`).
-fn message_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        let entries =
-            std::fs::read_dir(&d).unwrap_or_else(|e| panic!("cannot read {}: {e}", d.display()));
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().to_lowercase();
-            if path.is_dir() {
-                stack.push(path);
-            } else if !(name.starts_with('.')
-                || name.ends_with(".json")
-                || name.ends_with(".md")
-                || name.starts_with("license")
-                || name.starts_with("copying"))
-            {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
-}
 
 // ----- what is compared -----
 
@@ -341,7 +303,7 @@ fn lower(s: &str) -> String {
 /// checks stay mismatches.
 fn stalwart(set_dir: &Path) -> Vec<Case> {
     let mut cases = Vec::new();
-    for path in message_files(set_dir) {
+    for path in common::message_files(set_dir) {
         let json = read_json(&path.with_extension("json"));
         let Some(parts) = json["parts"].as_array() else {
             panic!("{}: no parts in the expected JSON", path.display())
@@ -480,7 +442,7 @@ fn json_attachment_name(part: &Value) -> String {
 fn mikel(set_dir: &Path) -> Vec<Case> {
     let expected = read_json(&set_dir.join("expected.json"));
     let mut cases = Vec::new();
-    for path in message_files(set_dir) {
+    for path in common::message_files(set_dir) {
         let key = path
             .strip_prefix(set_dir)
             .unwrap_or(&path)
@@ -571,7 +533,7 @@ fn has_sender_line(path: &Path) -> bool {
 fn cpython(set_dir: &Path) -> Vec<Case> {
     let expected = read_json(&set_dir.join("cpython_structure.json"));
     let mut cases = Vec::new();
-    for path in message_files(set_dir) {
+    for path in common::message_files(set_dir) {
         let key = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -625,7 +587,7 @@ fn part_names(node: &Value, out: &mut Vec<String>) {
 fn flanker(set_dir: &Path) -> Vec<Case> {
     let expected = read_json(&set_dir.join("expected.json"));
     let mut cases = Vec::new();
-    for path in message_files(set_dir) {
+    for path in common::message_files(set_dir) {
         let key = path
             .strip_prefix(set_dir)
             .unwrap_or(&path)
@@ -679,7 +641,7 @@ fn flanker(set_dir: &Path) -> Vec<Case> {
 fn php(set_dir: &Path) -> Vec<Case> {
     let expected = read_json(&set_dir.join("expected.json"));
     let mut cases = Vec::new();
-    for path in message_files(set_dir) {
+    for path in common::message_files(set_dir) {
         let key = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -948,7 +910,7 @@ fn run_set(report: &mut Report, set_index: usize, set: &'static str, cases: Vec<
 
 #[test]
 fn corpus_messages_parse_without_panic_and_match_their_expected_files() {
-    let corpus = corpus_dir();
+    let corpus = common::corpus_dir();
     type Reader = fn(&Path) -> Vec<Case>;
     let sets: [(&'static str, Reader); 5] = [
         ("stalwart-mail-parser", stalwart),

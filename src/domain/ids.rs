@@ -54,7 +54,7 @@ impl From<TenantId> for String {
 
 impl fmt::Display for TenantId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 
@@ -104,7 +104,8 @@ impl TicketRef {
 
 impl fmt::Display for TicketRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{:06}", self.kind.letter(), self.number)
+        // `pad` so that widths in tables (`{:<10}`) apply.
+        f.pad(&format!("{}-{:06}", self.kind.letter(), self.number))
     }
 }
 
@@ -233,6 +234,17 @@ mod tests {
         for (kind, number, text) in cases {
             assert_eq!(TicketRef { kind, number }.to_string(), text);
         }
+    }
+
+    #[test]
+    fn refs_and_codes_honour_table_widths() {
+        let r = TicketRef {
+            kind: TicketKind::Incident,
+            number: 42,
+        };
+        assert_eq!(format!("[{r:<10}]"), "[I-000042  ]");
+        assert_eq!(format!("[{:>6}]", smsu()), "[  SMSU]");
+        assert_eq!(format!("[{:<8}]", crate::domain::Status::New), "[new     ]");
     }
 
     #[test]

@@ -107,6 +107,32 @@ async fn record(
     Ok(())
 }
 
+/// An article an operator writes from the shell (`out` for a reply, `internal` for a note).
+fn operator_article<'a>(
+    ticket: &TicketRow,
+    who: &'a Operator,
+    direction: &'a str,
+    body: &'a str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> NewArticle<'a> {
+    NewArticle {
+        ticket: ticket.ticket_id(),
+        channel: "cli",
+        direction,
+        author: None,
+        author_label: Some(&who.0),
+        message_id: None,
+        in_reply_to: None,
+        references: None,
+        subject: None,
+        body_text: body,
+        body_html: None,
+        raw_sha256: None,
+        auto_reason: None,
+        now,
+    }
+}
+
 /// An agent's answer: an outbound article, and a mail to the requester and the other
 /// participants who have an address.
 pub async fn reply(
@@ -160,20 +186,9 @@ pub async fn reply(
     .await?;
     let article = tx
         .insert_article(&NewArticle {
-            ticket: ticket.ticket_id(),
-            channel: "cli",
-            direction: "out",
-            author: None,
-            author_label: Some(&who.0),
             message_id: Some(message_id.as_str()),
             in_reply_to: last_in.and_then(|a| a.message_id.as_deref()),
-            references: None,
-            subject: None,
-            body_text: body,
-            body_html: None,
-            raw_sha256: None,
-            auto_reason: None,
-            now,
+            ..operator_article(&ticket, who, "out", body, now)
         })
         .await?;
     tx.mark_first_response(ticket.ticket_id(), now).await?;
@@ -206,22 +221,7 @@ pub async fn note(
     let mut tx = ctx.store.begin(&offer.code).await?;
     let ticket = find(&mut tx, offer, reference).await?;
     let article = tx
-        .insert_article(&NewArticle {
-            ticket: ticket.ticket_id(),
-            channel: "cli",
-            direction: "internal",
-            author: None,
-            author_label: Some(&who.0),
-            message_id: None,
-            in_reply_to: None,
-            references: None,
-            subject: None,
-            body_text: body,
-            body_html: None,
-            raw_sha256: None,
-            auto_reason: None,
-            now,
-        })
+        .insert_article(&operator_article(&ticket, who, "internal", body, now))
         .await?;
     tx.touch_ticket(ticket.ticket_id(), now).await?;
     record(

@@ -180,3 +180,45 @@ pub fn mail(from: &str, to: &str, subject: &str, message_id: &str, extra_headers
 pub fn read(path: &Path) -> String {
     String::from_utf8_lossy(&std::fs::read(path).expect("read file")).into_owned()
 }
+
+/// The real-world mail corpus (`../shared/corpus`, or `GUICHET_CORPUS_DIR`). Fails loudly
+/// when it is missing: a corpus test must never pass without its corpus.
+pub fn corpus_dir() -> PathBuf {
+    let dir = std::env::var_os("GUICHET_CORPUS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
+    assert!(
+        dir.join("README.md").is_file(),
+        "the mail corpus is missing: looked for README.md in {} (set GUICHET_CORPUS_DIR to the \
+         corpus directory); this test never passes without it",
+        dir.display()
+    );
+    dir
+}
+
+/// Message files of a set: everything but documentation, licences, expected outputs and
+/// dotfiles (`.gitattributes`).
+pub fn message_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        let entries =
+            std::fs::read_dir(&d).unwrap_or_else(|e| panic!("cannot read {}: {e}", d.display()));
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().to_lowercase();
+            if path.is_dir() {
+                stack.push(path);
+            } else if !(name.starts_with('.')
+                || name.ends_with(".json")
+                || name.ends_with(".md")
+                || name.starts_with("license")
+                || name.starts_with("copying"))
+            {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
