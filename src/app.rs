@@ -88,7 +88,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     shutdown.cancelled().await;
     let left = shutdown.drain(grace).await;
-    ctx.store.close().await;
+    if left.is_empty() {
+        ctx.store.close().await;
+    }
+    // With tasks still running, closing would wait for their connections: exit instead, the
+    // database rolls back whatever they had not committed.
+    let panicked = shutdown.panicked();
+    if !panicked.is_empty() {
+        anyhow::bail!("stopped because tasks panicked: {}", panicked.join(", "))
+    }
     if left.is_empty() {
         tracing::info!("guichet stopped");
         Ok(())

@@ -8,15 +8,14 @@ use std::process::ExitCode;
 use anyhow::{Context as _, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
 
+use crate::app;
 use crate::config::{self, Config, LogFormat, OfferConfig};
-use crate::domain::routing::{OfferAddresses, route_recipients};
 use crate::domain::{Priority, Status};
 use crate::notify::Notifier;
-use crate::service::ingest::{IngestOutcome, ingest};
+use crate::service::ingest::{self, IngestOutcome};
 use crate::service::operator::{self, Operator};
 use crate::service::outbox::send_due;
 use crate::service::{Context, ServiceError, sync};
-use crate::{app, channels};
 
 /// sysexits.h: the MTA keeps the message and retries later.
 pub const EX_TEMPFAIL: u8 = 75;
@@ -311,7 +310,7 @@ async fn deliver(ctx: &Context, code: Option<&str>) -> anyhow::Result<()> {
         .context("cannot read the message from stdin")?;
     let offer = match code {
         Some(code) => offer(&ctx.config, code)?,
-        None => match route(&ctx.config, &raw) {
+        None => match ingest::route(&ctx.config, &raw) {
             Some(offer) => offer,
             None => {
                 eprintln!(
@@ -322,7 +321,7 @@ async fn deliver(ctx: &Context, code: Option<&str>) -> anyhow::Result<()> {
         },
     };
     ensure_synced(ctx, offer).await?;
-    let outcome = ingest(ctx, offer, "pipe", &raw)
+    let outcome = ingest::ingest(ctx, offer, "pipe", &raw)
         .await
         .map_err(|e| match e {
             ServiceError::Store(e) => anyhow!(e).context("message not stored, try again later"),
@@ -337,23 +336,6 @@ async fn deliver(ctx: &Context, code: Option<&str>) -> anyhow::Result<()> {
         tracing::warn!(tenant = %offer.code, error = %e, "outbox not sent now, the daemon will");
     }
     Ok(())
-}
-
-/// The offer of the first recipient that is a support address, for `deliver` without --offer.
-fn route<'a>(config: &'a Config, raw: &[u8]) -> Option<&'a OfferConfig> {
-    let email = channels::mail::parse(raw).ok()?;
-    let offers: Vec<OfferAddresses<'_>> = config
-        .offers
-        .iter()
-        .map(|o| OfferAddresses {
-            offer: &o.code,
-            addresses: &o.support_addresses,
-        })
-        .collect();
-    let first = route_recipients(&email.recipients(), &offers)
-        .into_iter()
-        .next()?;
-    config.offer(first.as_str())
 }
 
 fn describe(outcome: &IngestOutcome) -> String {

@@ -17,6 +17,8 @@ pub struct Shutdown {
     token: CancellationToken,
     tracker: TaskTracker,
     running: Arc<Mutex<BTreeSet<String>>>,
+    /// Tasks that panicked: the daemon stops and exits non-zero, so systemd restarts it.
+    panicked: Arc<Mutex<Vec<String>>>,
 }
 
 /// Removes a task's name from the running set when the task ends, however it ends.
@@ -52,11 +54,8 @@ impl Shutdown {
         self.token.cancelled().await
     }
 
-    pub fn trigger(&self) {
-        self.token.cancel();
-    }
-
-    /// Spawns a named task that shutdown will wait for.
+    /// Spawns a named task that shutdown will wait for. A task that panics is logged and
+    /// stops the daemon: a worker silently gone would leave its mailbox unread.
     pub fn spawn<F>(&self, name: impl Into<String>, fut: F)
     where
         F: Future<Output = ()> + Send + 'static,
@@ -67,13 +66,31 @@ impl Shutdown {
             .unwrap_or_else(|p| p.into_inner())
             .insert(name.clone());
         let guard = Running {
-            name,
+            name: name.clone(),
             running: self.running.clone(),
         };
+        let (token, panicked) = (self.token.clone(), self.panicked.clone());
         self.tracker.spawn(async move {
             let _guard = guard;
-            fut.await;
+            if let Err(e) = tokio::spawn(fut).await
+                && e.is_panic()
+            {
+                tracing::error!(task = %name, "task panicked, stopping the daemon");
+                panicked
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(name);
+                token.cancel();
+            }
         });
+    }
+
+    /// The names of the tasks that panicked.
+    pub fn panicked(&self) -> Vec<String> {
+        self.panicked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Cancels on the first SIGTERM or SIGINT.
@@ -125,6 +142,17 @@ mod tests {
         shutdown.spawn("stubborn", std::future::pending());
         let left = shutdown.drain(Duration::from_millis(200)).await;
         assert_eq!(left, vec!["stubborn".to_owned()]);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_task_stops_everything_and_is_named() {
+        let shutdown = Shutdown::new();
+        let token = shutdown.token();
+        shutdown.spawn("worker", async move { token.cancelled().await });
+        shutdown.spawn("broken", async { panic!("bug") });
+        shutdown.cancelled().await;
+        assert!(shutdown.drain(Duration::from_secs(5)).await.is_empty());
+        assert_eq!(shutdown.panicked(), vec!["broken".to_owned()]);
     }
 
     #[tokio::test]

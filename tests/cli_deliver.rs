@@ -585,6 +585,11 @@ fn operators_reply_note_assign_and_change_status() {
         .map(|o| o["template"].as_str().unwrap())
         .collect();
     assert_eq!(outbox, ["ticket_created", "agent_reply"]);
+    assert_eq!(
+        view["outbox"][1]["in_reply_to"], "o1@x.example",
+        "the reply threads under the requester's mail"
+    );
+    assert_eq!(view["outbox"][1]["references_ids"], "o1@x.example");
 
     let human = env.run(&["ticket", "show", "I-000001", "--offer", "SMSU"], b"");
     let text = String::from_utf8_lossy(&human.stdout);
@@ -596,5 +601,192 @@ fn operators_reply_note_assign_and_change_status() {
     assert_eq!(
         String::from_utf8_lossy(&wrong.stderr).trim(),
         "guichet: error: offer SMSU: no ticket I-000042"
+    );
+}
+
+#[test]
+fn a_strangers_guessed_tag_opens_a_linked_ticket_instead() {
+    let env = sqlite_env();
+    let first = mail(
+        "jeanne@univ-lorraine.example",
+        SMSU_ADDRESS,
+        "Mot de passe",
+        "g1@univ-lorraine.example",
+        "",
+    );
+    assert!(env.deliver("SMSU", &first).status.success());
+    // Someone of another institution writes with Jeanne's ticket ref in the subject.
+    let guess = mail(
+        "mallory@univ-rennes.example",
+        SMSU_ADDRESS,
+        "Re: [SMSU I-000001] moi aussi",
+        "g2@univ-rennes.example",
+        "",
+    );
+    let out = env.deliver("SMSU", &guess);
+    assert!(
+        stderr(&out).contains("created ticket I-000002"),
+        "{}",
+        stderr(&out)
+    );
+    let view = show(&env, "SMSU", "I-000001");
+    assert_eq!(
+        view["articles"].as_array().unwrap().len(),
+        1,
+        "nothing of Mallory's in Jeanne's ticket"
+    );
+    let emails: Vec<&str> = view["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["email"].as_str())
+        .collect();
+    assert_eq!(
+        emails,
+        ["jeanne@univ-lorraine.example"],
+        "so replies never reach Mallory"
+    );
+    assert_eq!(view["links"][0]["relation"], "possibly_related");
+    // A colleague from Jeanne's institution, and an agent, may use the tag.
+    let colleague = mail(
+        "paul@univ-lorraine.example",
+        SMSU_ADDRESS,
+        "RE: [SMSU I-000001] idem",
+        "g3@univ-lorraine.example",
+        "",
+    );
+    assert!(stderr(&env.deliver("SMSU", &colleague)).contains("added to ticket I-000001"));
+    let agent = mail(
+        "paul.agent@univ-rennes.example",
+        SMSU_ADDRESS,
+        "RE: [SMSU I-000001] vu",
+        "g4@univ-rennes.example",
+        "",
+    );
+    assert!(stderr(&env.deliver("SMSU", &agent)).contains("added to ticket I-000001"));
+}
+
+#[test]
+fn an_auto_reply_never_reopens_a_resolved_ticket() {
+    let env = sqlite_env();
+    assert!(
+        env.deliver(
+            "SMSU",
+            &mail(
+                "jeanne@univ-lorraine.example",
+                SMSU_ADDRESS,
+                "Panne",
+                "a1@univ-lorraine.example",
+                ""
+            )
+        )
+        .status
+        .success()
+    );
+    let resolved = env.run(
+        &[
+            "ticket", "status", "I-000001", "resolved", "--offer", "SMSU",
+        ],
+        b"",
+    );
+    assert!(resolved.status.success());
+    let ooo = mail(
+        "jeanne@univ-lorraine.example",
+        SMSU_ADDRESS,
+        "Absente : [SMSU I-000001] Panne",
+        "a2@univ-lorraine.example",
+        "Auto-Submitted: auto-replied\r\nIn-Reply-To: <a1@univ-lorraine.example>\r\n",
+    );
+    let out = env.deliver("SMSU", &ooo);
+    assert!(
+        stderr(&out).contains("added to ticket I-000001") && !stderr(&out).contains("reopened"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        show(&env, "SMSU", "I-000001")["ticket"]["status"],
+        "resolved"
+    );
+}
+
+#[test]
+fn deliver_without_offer_follows_the_envelope_recipient() {
+    let env = sqlite_env();
+    // One mail to both offers; Postfix delivers one copy per recipient, each with its
+    // Delivered-To. Each offer must get its own ticket.
+    let base = |delivered: &str| {
+        mail(
+            "jeanne@univ-lorraine.example",
+            &format!("{SMSU_ADDRESS}, {GEFORP_ADDRESS}"),
+            "Pour les deux",
+            "both@univ-lorraine.example",
+            &format!("Delivered-To: {delivered}\r\n"),
+        )
+    };
+    let to_smsu = env.run(&["deliver"], &base(SMSU_ADDRESS));
+    assert!(
+        stderr(&to_smsu).contains("created ticket I-000001"),
+        "{}",
+        stderr(&to_smsu)
+    );
+    let to_geforp = env.run(&["deliver"], &base(GEFORP_ADDRESS));
+    assert!(to_geforp.status.success(), "{}", stderr(&to_geforp));
+    assert_eq!(tickets(&env, "SMSU").len(), 1);
+    // GEFORP refuses unknown senders: the copy reached GEFORP and was handled there.
+    assert!(
+        stderr(&to_geforp).contains("unknown sender refused"),
+        "{}",
+        stderr(&to_geforp)
+    );
+    // Garbage addressed to an offer is quarantined there rather than bounced.
+    let garbage = format!("\u{1}\u{2} to {GEFORP_ADDRESS} \u{3}");
+    let out = env.run(&["deliver"], garbage.as_bytes());
+    assert!(
+        out.status.success() && stderr(&out).contains("quarantined as"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        env.json(&["quarantine", "list", "--offer", "GEFORP", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn deliver_on_postgres_stores_dedupes_and_never_blocks_on_a_bad_value() {
+    let dsn = common::fresh_pg_database();
+    let env = TestEnv::new("", &format!("[storage]\ndsn = \"{dsn}\""));
+    let m = mail(
+        "jeanne@univ-lorraine.example",
+        SMSU_ADDRESS,
+        "Panne",
+        "pg1@univ-lorraine.example",
+        "",
+    );
+    let out = env.deliver("SMSU", &m);
+    assert!(
+        stderr(&out).contains("created ticket I-000001"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&env.deliver("SMSU", &m)).contains("already taken in"));
+    // NUL in a decoded subject and body: PostgreSQL text cannot hold it. The message must be
+    // stored (without the NUL) or quarantined, never refused with 75 again and again.
+    let nul = b"From: jeanne@univ-lorraine.example\r\nTo: support-smsu@esup-portail.example\r\n\
+Subject: =?utf-8?q?a=00b?=\r\nMessage-ID: <pgnul@univ-lorraine.example>\r\nContent-Type: text/plain; charset=utf-8\r\n\
+Content-Transfer-Encoding: base64\r\n\r\nYQBi\r\n";
+    let out = env.deliver("SMSU", nul);
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        stderr(&out)
+    );
+    assert_eq!(
+        env.outbox_files().len(),
+        1 + usize::from(stderr(&out).contains("created ticket"))
     );
 }

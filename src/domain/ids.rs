@@ -121,16 +121,18 @@ pub fn subject_tag(offer: &TenantId, r: TicketRef) -> String {
 pub fn find_subject_refs(subject: &str, offer: &TenantId) -> Vec<TicketRef> {
     let mut found = Vec::new();
     let mut rest = subject;
-    while let Some(open) = rest.find('[') {
-        let after = &rest[open + 1..];
-        let Some(close) = after.find(']') else { break };
-        let inner = after[..close].trim();
-        if let Some(r) = parse_tag_inner(inner, offer)
-            && !found.contains(&r)
-        {
-            found.push(r);
+    // Each `]` closes the nearest `[` before it, so a tag inside another bracket
+    // (`[Fwd: [SMSU I-000042] Panne]`, `[URGENT [SMSU I-1]`) is still found.
+    while let Some(close) = rest.find(']') {
+        if let Some(open) = rest[..close].rfind('[') {
+            let inner = rest[open + 1..close].trim();
+            if let Some(r) = parse_tag_inner(inner, offer)
+                && !found.contains(&r)
+            {
+                found.push(r);
+            }
         }
-        rest = &after[close + 1..];
+        rest = &rest[close + 1..];
     }
     found
 }
@@ -286,6 +288,9 @@ mod tests {
             ("[SMSU] no ref", &[]),
             ("[SMSU I-000042] and [SMSU I-42] again", &[i42]),
             ("broken [SMSU I-000042", &[]),
+            ("Re: [Fwd: [SMSU I-000042] Panne]", &[i42]),
+            ("[URGENT [SMSU I-42] ]", &[i42]),
+            ("] stray [SMSU I-42]", &[i42]),
             ("", &[]),
         ];
         for (subject, want) in table {

@@ -79,11 +79,19 @@ pub struct InboundEmail {
 }
 
 impl InboundEmail {
-    /// Every recipient address (To, Cc, then envelope headers), lower-cased, without repeats.
+    /// The addresses the message was delivered to: the envelope headers (`Delivered-To`,
+    /// `X-Original-To`) when an MTA added them, since they name the one recipient this copy
+    /// is for; otherwise To and Cc. Lower-cased, without repeats.
     pub fn recipients(&self) -> Vec<&str> {
-        let mut out: Vec<&str> = Vec::new();
+        let envelope: Vec<&str> = self.delivered_to.iter().map(String::as_str).collect();
         let listed = self.to.iter().chain(&self.cc).map(|m| m.address.as_str());
-        for a in listed.chain(self.delivered_to.iter().map(String::as_str)) {
+        let all: Vec<&str> = if envelope.is_empty() {
+            listed.collect()
+        } else {
+            envelope
+        };
+        let mut out: Vec<&str> = Vec::new();
+        for a in all {
             if !out.contains(&a) {
                 out.push(a);
             }

@@ -1,10 +1,15 @@
 //! Which ticket an inbound message belongs to: the first rule set.
 //!
 //! Precedence: (1) In-Reply-To/References naming a Message-ID stored in the same offer,
-//! (2) the offer's subject tag `[SMSU I-000042]`, otherwise (3) a new ticket. The service looks
-//! the candidates up (always inside the offer, so no other offer's ticket can be one) and this
-//! module decides, including what happens to a reply on a resolved or closed ticket: reopened
-//! within the offer's reopen window, else a new ticket linked to the old one.
+//! (2) the offer's subject tag `[SMSU I-000042]` when the sender is entitled to that ticket (a
+//! participant, someone of its institution, or an agent of the offer), otherwise (3) a new
+//! ticket, linked as "possibly related" to a ticket whose tag it carried without entitlement:
+//! a guessed or forwarded ref never lets a stranger into someone else's ticket.
+//!
+//! The service looks the candidates up (always inside the offer, so no other offer's ticket
+//! can be one) and this module decides, including what happens to a reply on a resolved or
+//! closed ticket: reopened within the offer's reopen window, else a new ticket linked to the
+//! old one. Machine-written mail never reopens anything.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -18,6 +23,9 @@ pub struct Candidate {
     pub status: Status,
     /// When it was resolved or closed, if it is.
     pub finished_at: Option<DateTime<Utc>>,
+    /// Whether the sender may write into this ticket. Only subject-tag hits are checked: a
+    /// header hit names a message of the thread, which only its recipients have seen.
+    pub sender_entitled: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -34,6 +42,25 @@ pub enum Via {
     SubjectTag,
 }
 
+/// How a new ticket relates to an existing one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relation {
+    /// A reply to a ticket finished longer ago than the reopen window.
+    FollowsUp,
+    /// Carried the tag of a ticket its sender is not entitled to.
+    PossiblyRelated,
+}
+
+impl Relation {
+    /// The link's name on the new ticket, and on the existing one.
+    pub fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Relation::FollowsUp => ("follows_up", "followed_by"),
+            Relation::PossiblyRelated => ("possibly_related", "possibly_related"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ThreadDecision {
     /// Add the message to this ticket; `reopen` when it was resolved or closed.
@@ -42,29 +69,32 @@ pub enum ThreadDecision {
         via: Via,
         reopen: bool,
     },
-    /// Open a ticket; `related` is the finished ticket it follows up, when there is one.
-    New { related: Option<TicketId> },
+    /// Open a ticket, linked to an existing one when there is a reason to.
+    New {
+        related: Option<(TicketId, Relation)>,
+    },
 }
 
+/// `automatic`: the loop guard found the message machine-written. It is kept with its ticket
+/// but never reopens it nor opens a follow-up (an out-of-office answer to our closing mail
+/// must not bring the ticket back).
 pub fn decide(
     candidates: &Candidates,
     now: DateTime<Utc>,
     reopen_window: Duration,
+    automatic: bool,
 ) -> ThreadDecision {
-    let hit = candidates
-        .by_header
-        .as_ref()
-        .map(|c| (c, Via::Header))
-        .or_else(|| {
-            candidates
-                .by_subject_tag
-                .as_ref()
-                .map(|c| (c, Via::SubjectTag))
-        });
-    let Some((c, via)) = hit else {
-        return ThreadDecision::New { related: None };
+    let (c, via) = match (&candidates.by_header, &candidates.by_subject_tag) {
+        (Some(c), _) => (c, Via::Header),
+        (None, Some(c)) if c.sender_entitled => (c, Via::SubjectTag),
+        (None, Some(c)) => {
+            return ThreadDecision::New {
+                related: Some((c.ticket, Relation::PossiblyRelated)),
+            };
+        }
+        (None, None) => return ThreadDecision::New { related: None },
     };
-    if c.status.is_open() {
+    if c.status.is_open() || automatic {
         return ThreadDecision::Append {
             ticket: c.ticket,
             via,
@@ -81,7 +111,7 @@ pub fn decide(
         }
     } else {
         ThreadDecision::New {
-            related: Some(c.ticket),
+            related: Some((c.ticket, Relation::FollowsUp)),
         }
     }
 }
@@ -96,15 +126,24 @@ mod tests {
     }
 
     fn cand(id: i64, status: Status, finished_day: Option<u32>) -> Option<Candidate> {
+        let finished_at = finished_day.map(at);
         Some(Candidate {
             ticket: TicketId(id),
             status,
-            finished_at: finished_day.map(at),
+            finished_at,
+            sender_entitled: true,
+        })
+    }
+
+    fn stranger(id: i64) -> Option<Candidate> {
+        cand(id, Status::InProgress, None).map(|c| Candidate {
+            sender_entitled: false,
+            ..c
         })
     }
 
     #[test]
-    fn decisions_follow_precedence_and_reopen_window() {
+    fn decisions_follow_precedence_entitlement_and_reopen_window() {
         use Status::*;
         let window = Duration::days(10);
         let now = at(20);
@@ -113,64 +152,97 @@ mod tests {
             via,
             reopen,
         };
+        let new = |related: Option<(i64, Relation)>| ThreadDecision::New {
+            related: related.map(|(id, r)| (TicketId(id), r)),
+        };
+        // (name, header hit, tag hit, automatic, decision)
         let table = [
-            (
-                "nothing found",
-                None,
-                None,
-                ThreadDecision::New { related: None },
-            ),
+            ("nothing found", None, None, false, new(None)),
             (
                 "header hit",
                 cand(1, New, None),
                 None,
+                false,
                 append(1, Via::Header, false),
             ),
             (
                 "tag hit",
                 None,
                 cand(2, InProgress, None),
+                false,
                 append(2, Via::SubjectTag, false),
             ),
             (
                 "header wins over tag",
                 cand(1, Assigned, None),
                 cand(2, New, None),
+                false,
+                append(1, Via::Header, false),
+            ),
+            (
+                "stranger's tag",
+                None,
+                stranger(2),
+                false,
+                new(Some((2, Relation::PossiblyRelated))),
+            ),
+            (
+                "header wins over a stranger's tag",
+                cand(1, New, None),
+                stranger(2),
+                false,
                 append(1, Via::Header, false),
             ),
             (
                 "resolved in window",
                 cand(1, Resolved, Some(15)),
                 None,
+                false,
                 append(1, Via::Header, true),
             ),
             (
                 "closed at window edge",
                 None,
                 cand(2, Closed, Some(10)),
+                false,
                 append(2, Via::SubjectTag, true),
             ),
             (
                 "closed past window",
                 cand(1, Closed, Some(9)),
                 None,
-                ThreadDecision::New {
-                    related: Some(TicketId(1)),
-                },
+                false,
+                new(Some((1, Relation::FollowsUp))),
             ),
             (
                 "closed without time",
                 cand(1, Closed, None),
                 None,
+                false,
                 append(1, Via::Header, true),
             ),
+            (
+                "auto-reply on resolved",
+                cand(1, Resolved, Some(15)),
+                None,
+                true,
+                append(1, Via::Header, false),
+            ),
+            (
+                "auto-reply past window",
+                cand(1, Closed, Some(1)),
+                None,
+                true,
+                append(1, Via::Header, false),
+            ),
+            ("auto-reply, nothing found", None, None, true, new(None)),
         ];
-        for (name, by_header, by_subject_tag, want) in table {
+        for (name, by_header, by_subject_tag, automatic, want) in table {
             let c = Candidates {
                 by_header,
                 by_subject_tag,
             };
-            assert_eq!(decide(&c, now, window), want, "{name}");
+            assert_eq!(decide(&c, now, window, automatic), want, "{name}");
         }
     }
 }

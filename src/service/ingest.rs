@@ -7,12 +7,13 @@
 
 use serde_json::json;
 
-use super::outbox::{QueuedMail, mail_context, queue_mail};
+use super::outbox::{QueuedMail, Thread, mail_context, queue_mail};
 use super::{Context, ServiceError};
 use crate::channels::mail::{self, ParseError};
-use crate::config::OfferConfig;
+use crate::config::{Config, OfferConfig};
 use crate::domain::loop_guard::{self, AutoReason};
 use crate::domain::routing::{InstitutionDomains, SenderDecision, decide_sender};
+use crate::domain::routing::{OfferAddresses, route_recipients};
 use crate::domain::threading::{self, Candidate, Candidates, ThreadDecision};
 use crate::domain::{
     ContactId, InboundEmail, Mailbox, Priority, Status, TicketKind, TicketRef,
@@ -58,6 +59,48 @@ impl IngestOutcome {
             IngestOutcome::Quarantined { .. } => "quarantined",
         }
     }
+}
+
+/// The offer a message delivered without `--offer` is for: the first of its recipients
+/// (see [`InboundEmail::recipients`]) that is an offer's support address, plus-addresses
+/// included. A message that does not parse is routed on the support addresses found in its
+/// raw bytes, so that it still reaches its offer's quarantine rather than bouncing.
+pub fn route<'a>(config: &'a Config, raw: &[u8]) -> Option<&'a OfferConfig> {
+    let offers: Vec<OfferAddresses<'_>> = config
+        .offers
+        .iter()
+        .map(|o| OfferAddresses {
+            offer: &o.code,
+            addresses: &o.support_addresses,
+        })
+        .collect();
+    let code = match mail::parse(raw) {
+        Ok(email) => route_recipients(&email.recipients(), &offers)
+            .into_iter()
+            .next(),
+        Err(_) => {
+            let text = String::from_utf8_lossy(raw).to_ascii_lowercase();
+            let position = |address: &str| {
+                let (local, domain) = address.split_once('@')?;
+                let plus = text
+                    .find(&format!("{local}+"))
+                    .filter(|p| text[*p..].contains(&format!("@{domain}")));
+                [text.find(address), plus].into_iter().flatten().min()
+            };
+            offers
+                .iter()
+                .filter_map(|o| {
+                    o.addresses
+                        .iter()
+                        .filter_map(|a| position(a))
+                        .min()
+                        .map(|p| (p, o.offer))
+                })
+                .min_by_key(|(p, _)| *p)
+                .map(|(_, code)| code.clone())
+        }
+    }?;
+    config.offer(code.as_str())
 }
 
 /// The dedupe key of a message inside its offer: its Message-ID, whatever the channel.
@@ -109,7 +152,16 @@ pub async fn ingest(
         Ok(email) => email,
         Err(e) => return quarantine(ctx, offer, channel, &reason_of(&e), raw).await,
     };
-    let outcome = ingest_parsed(ctx, offer, channel, raw, &email).await?;
+    let outcome = match ingest_parsed(ctx, offer, channel, raw, &email).await {
+        Ok(outcome) => outcome,
+        // The database is there but refuses this message (a value it cannot hold, a rule it
+        // enforces): retrying cannot help, and must not block the messages behind it.
+        Err(e) if !e.is_transient() => {
+            let reason = format!("cannot be stored: {e}");
+            return quarantine(ctx, offer, channel, &reason, raw).await;
+        }
+        Err(e) => return Err(e),
+    };
     tracing::info!(tenant = %offer.code, channel, outcome = outcome.label(), "message taken in");
     Ok(outcome)
 }
@@ -177,8 +229,8 @@ async fn ingest_parsed(
         }
     };
 
-    let candidates = find_candidates(&mut tx, offer, email).await?;
-    let decision = threading::decide(&candidates, now, offer.reopen_window);
+    let candidates = find_candidates(&mut tx, offer, email, contact).await?;
+    let decision = threading::decide(&candidates, now, offer.reopen_window, auto.is_some());
     let auto_reason = auto.as_ref().map(AutoReason::describe);
     let (ticket, reopened, created) = match decision {
         ThreadDecision::Append { ticket, reopen, .. } => {
@@ -198,11 +250,10 @@ async fn ingest_parsed(
         }
         ThreadDecision::New { related } => {
             let row = open_ticket(&mut tx, email, contact.0, contact.1, now).await?;
-            if let Some(old) = related {
-                tx.link_tickets(row.ticket_id(), old, "follows_up", now)
-                    .await?;
-                tx.link_tickets(old, row.ticket_id(), "followed_by", now)
-                    .await?;
+            if let Some((old, relation)) = related {
+                let (here, there) = relation.names();
+                tx.link_tickets(row.ticket_id(), old, here, now).await?;
+                tx.link_tickets(old, row.ticket_id(), there, now).await?;
             }
             (row, false, true)
         }
@@ -270,7 +321,7 @@ async fn ingest_parsed(
                 ticket: Some(&ticket),
                 template: Template::TicketCreated,
                 to: &[to],
-                answering: Some(email),
+                answering: Some(Thread::of(email)),
                 auto_submitted: Some("auto-replied"),
                 context: &context,
             },
@@ -385,8 +436,19 @@ async fn resolve_sender(
                 now,
             };
             let id = tx.create_contact(&new).await?;
-            tx.set_contact_address(id, AddressKind::Email, &sender.address)
-                .await?;
+            if !tx
+                .add_contact_address_if_absent(id, AddressKind::Email, &sender.address)
+                .await?
+            {
+                // Another transaction created this sender meanwhile (PostgreSQL: two first
+                // mails at once). Theirs is the contact; ours stays without an address.
+                if let Some(c) = tx
+                    .contact_by_address(AddressKind::Email, &sender.address)
+                    .await?
+                {
+                    return Ok(Some((c.contact_id(), c.institution_id)));
+                }
+            }
             tx.set_contact_roles(id, &["requester"]).await?;
             Ok(Some((id, institution)))
         }
@@ -414,7 +476,7 @@ async fn refuse(
         ticket: None,
         template: Template::SenderRefused,
         to: &[to],
-        answering: Some(email),
+        answering: Some(Thread::of(email)),
         auto_submitted: Some("auto-replied"),
         context: &context,
     };
@@ -426,13 +488,18 @@ async fn find_candidates(
     tx: &mut Tx,
     offer: &OfferConfig,
     email: &InboundEmail,
+    (contact, institution): (ContactId, Option<i64>),
 ) -> Result<Candidates, ServiceError> {
     let parents: Vec<&str> = email.parent_ids().iter().map(|m| m.as_str()).collect();
-    let by_header = tx.ticket_by_message_ids(&parents).await?.map(candidate);
+    let by_header = tx
+        .ticket_by_message_ids(&parents)
+        .await?
+        .map(|row| candidate(row, true));
     let mut by_subject_tag = None;
     for r in find_subject_refs(&email.subject, &offer.code) {
         if let Some(row) = tx.ticket_by_ref(r).await? {
-            by_subject_tag = Some(candidate(row));
+            let entitled = entitled(tx, &row, contact, institution).await?;
+            by_subject_tag = Some(candidate(row, entitled));
             break;
         }
     }
@@ -442,11 +509,34 @@ async fn find_candidates(
     })
 }
 
-fn candidate(row: TicketRow) -> Candidate {
+/// May this contact write into this ticket by naming it? A participant, someone of the
+/// ticket's institution, or an agent of the offer.
+async fn entitled(
+    tx: &mut Tx,
+    ticket: &TicketRow,
+    contact: ContactId,
+    institution: Option<i64>,
+) -> Result<bool, ServiceError> {
+    if institution.is_some() && institution == ticket.institution_id {
+        return Ok(true);
+    }
+    let participants = tx.participants(ticket.ticket_id()).await?;
+    if participants.iter().any(|p| p.contact_id == contact.0) {
+        return Ok(true);
+    }
+    Ok(tx
+        .contact_roles(contact)
+        .await?
+        .iter()
+        .any(|r| r == "agent"))
+}
+
+fn candidate(row: TicketRow, sender_entitled: bool) -> Candidate {
     Candidate {
         ticket: row.ticket_id(),
         status: row.status,
         finished_at: row.finished_at(),
+        sender_entitled,
     }
 }
 

@@ -6,10 +6,10 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::ingest::{IngestOutcome, ingest};
-use super::outbox::{QueuedMail, mail_context, queue_mail};
+use super::outbox::{QueuedMail, Thread, mail_context, queue_mail};
 use super::{Context, ServiceError};
 use crate::config::OfferConfig;
-use crate::domain::{ContactId, Mailbox, Priority, Status, TicketRef};
+use crate::domain::{Mailbox, Priority, Status, TicketRef};
 use crate::notify::Template;
 use crate::store::{
     AddressKind, ArticleRow, AttachmentRow, EventRow, LinkRow, NewArticle, NewEvent, OutboxRow,
@@ -178,7 +178,17 @@ pub async fn reply(
             ticket: Some(&ticket),
             template: Template::AgentReply,
             to: &to,
-            answering: None,
+            // Threads the reply under the requester's last message, as a mail client would.
+            answering: last_in.and_then(|a| {
+                let parent = a.message_id.as_deref()?;
+                let references = a
+                    .references_ids
+                    .as_deref()
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .collect();
+                Some(Thread { parent, references })
+            }),
             auto_submitted: None,
             context: &context,
         },
@@ -383,9 +393,4 @@ pub async fn replay_quarantine(
         .await?;
     tx.commit().await?;
     Ok(outcome)
-}
-
-/// The requester's contact id, for callers that need it.
-pub fn requester(ticket: &TicketRow) -> Option<ContactId> {
-    ticket.requester_id.map(ContactId)
 }

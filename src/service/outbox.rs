@@ -81,13 +81,31 @@ fn strip_reply_prefixes(subject: &str, ticket: Option<(&OfferConfig, &TicketRow)
     }
 }
 
+/// The message a mail answers, so that ours threads under it.
+pub struct Thread<'a> {
+    /// Its Message-ID: our In-Reply-To.
+    pub parent: &'a str,
+    /// Its own References, oldest first: ours are these plus `parent`.
+    pub references: Vec<&'a str>,
+}
+
+impl<'a> Thread<'a> {
+    pub fn of(email: &'a InboundEmail) -> Self {
+        let references = email.references.iter().map(MessageId::as_str).collect();
+        Self {
+            parent: email.message_id.as_str(),
+            references,
+        }
+    }
+}
+
 /// One mail to queue.
 pub struct QueuedMail<'a> {
     pub ticket: Option<&'a TicketRow>,
     pub template: Template,
     pub to: &'a [Mailbox],
-    /// The message this answers: threads ours under it (In-Reply-To, References).
-    pub answering: Option<&'a InboundEmail>,
+    /// The message this answers, if any.
+    pub answering: Option<Thread<'a>>,
     pub auto_submitted: Option<&'a str>,
     pub context: &'a serde_json::Value,
 }
@@ -101,10 +119,12 @@ pub async fn queue_mail(
 ) -> Result<MessageId, ServiceError> {
     let message_id = ctx.new_message_id();
     let (in_reply_to, references) = match mail.answering {
-        Some(e) => {
-            let mut refs: Vec<&str> = e.references.iter().map(MessageId::as_str).collect();
-            refs.push(e.message_id.as_str());
-            (Some(e.message_id.as_str().to_owned()), Some(refs.join(" ")))
+        Some(Thread {
+            parent,
+            mut references,
+        }) => {
+            references.push(parent);
+            (Some(parent.to_owned()), Some(references.join(" ")))
         }
         None => (None, None),
     };

@@ -102,13 +102,19 @@ macro_rules! on {
     ($tx:expr, |$conn:ident| $body:expr) => {
         match &mut $tx.inner {
             TxInner::Sqlite(t) => {
-                #[allow(unused_imports)]
+                #[allow(
+                    unused_imports,
+                    reason = "statements that need no backend SQL leave it unused"
+                )]
                 use self::sqlite as sql;
                 let $conn = &mut **t;
                 $body
             }
             TxInner::Postgres(t) => {
-                #[allow(unused_imports)]
+                #[allow(
+                    unused_imports,
+                    reason = "statements that need no backend SQL leave it unused"
+                )]
                 use self::postgres as sql;
                 let $conn = &mut **t;
                 $body
@@ -399,6 +405,28 @@ impl Tx {
                 .await?
         });
         Ok(())
+    }
+
+    /// Gives `address` to `contact` unless another contact has it; returns whether it did.
+    pub async fn add_contact_address_if_absent(
+        &mut self,
+        contact: ContactId,
+        kind: AddressKind,
+        address: &str,
+    ) -> Result<bool> {
+        let t = self.tenant.as_str();
+        let address = address.to_ascii_lowercase();
+        let added = on!(self, |c| {
+            sqlx::query(sql::INSERT_CONTACT_ADDRESS_IF_ABSENT)
+                .bind(t)
+                .bind(kind.as_str())
+                .bind(&address)
+                .bind(contact.0)
+                .execute(c)
+                .await?
+                .rows_affected()
+        });
+        Ok(added == 1)
     }
 
     pub async fn contact_emails(&mut self, contact: ContactId) -> Result<Vec<String>> {

@@ -51,6 +51,10 @@ pub const UPSERT_CONTACT_ADDRESS: &str =
     "INSERT INTO contact_addresses (tenant_id, kind, address, contact_id)
      VALUES ($1, $2, $3, $4)
      ON CONFLICT (tenant_id, kind, address) DO UPDATE SET contact_id = excluded.contact_id";
+/// For contacts created from inbound mail: never takes an address from another contact.
+pub const INSERT_CONTACT_ADDRESS_IF_ABSENT: &str =
+    "INSERT INTO contact_addresses (tenant_id, kind, address, contact_id)
+     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
 pub const SELECT_CONTACT_EMAILS: &str = "SELECT address FROM contact_addresses
      WHERE tenant_id = $1 AND contact_id = $2 AND kind = 'email' ORDER BY address";
 pub const DELETE_CONTACT_ROLES: &str =

@@ -17,18 +17,26 @@ pub struct OutboxWorker {
 impl OutboxWorker {
     pub async fn run(self) {
         let poll = self.ctx.config.daemon.outbox_poll;
-        let mut failures = 0u32;
+        // One failure count per offer: an offer whose pass fails backs off alone.
+        let offers = &self.ctx.config.offers;
+        let mut failures = vec![0u32; offers.len()];
+        let mut next_try = vec![tokio::time::Instant::now(); offers.len()];
         loop {
-            let mut wait = poll;
-            for offer in &self.ctx.config.offers {
-                if let Err(e) = send_due(&self.ctx, &self.notifier, &self.transport, offer).await {
-                    failures += 1;
-                    tracing::warn!(tenant = %offer.code, error = %e, failures, "outbox pass failed, backing off");
-                    wait = super::backoff(failures);
-                    break;
+            for (i, offer) in offers.iter().enumerate() {
+                if tokio::time::Instant::now() < next_try[i] {
+                    continue;
                 }
-                failures = 0;
+                match send_due(&self.ctx, &self.notifier, &self.transport, offer).await {
+                    Ok(_) => failures[i] = 0,
+                    Err(e) => {
+                        failures[i] += 1;
+                        let wait = super::backoff(failures[i]);
+                        tracing::warn!(tenant = %offer.code, error = %e, failures = failures[i], "outbox pass failed, backing off");
+                        next_try[i] = tokio::time::Instant::now() + wait;
+                    }
+                }
             }
+            let wait = poll;
             tokio::select! {
                 _ = self.shutdown.cancelled() => return,
                 _ = tokio::time::sleep(wait) => {}

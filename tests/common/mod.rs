@@ -222,3 +222,26 @@ pub fn message_files(dir: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// A new, empty database on the test PostgreSQL, owned by the test role (which has CREATEDB):
+/// for tests that run the binary with fixed offer codes and must not see other tests' rows.
+pub fn fresh_pg_database() -> String {
+    let url = pg_url();
+    let name = format!("guichet_t_{}", uuid::Uuid::new_v4().simple());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&url)
+            .await
+            .expect("connect postgres");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("create database");
+    });
+    let (base, _) = url.rsplit_once('/').expect("database url");
+    format!("{base}/{name}")
+}
