@@ -254,6 +254,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 fn check_config(path: Option<&Path>) -> anyhow::Result<ExitCode> {
     match load_config(path) {
         Ok(config) => {
+            // Templates too: a broken override would otherwise only show when mail is sent.
+            if let Err(e) = Notifier::new(config.mail.templates_dir.as_deref()) {
+                eprintln!("guichet: invalid templates: {e}");
+                return Ok(ExitCode::FAILURE);
+            }
             let source = path.map_or("built-in defaults".to_owned(), |p| p.display().to_string());
             println!("configuration OK ({source})\n{}", config.describe());
             Ok(ExitCode::SUCCESS)
@@ -291,18 +296,6 @@ async fn one_shot(config: Config, command: Command) -> anyhow::Result<()> {
     result
 }
 
-/// Makes sure the offer's rows exist before the first message (the daemon syncs at start;
-/// `deliver` may run before it ever did).
-async fn ensure_synced(ctx: &Context, offer: &OfferConfig) -> anyhow::Result<()> {
-    let mut tx = ctx.store.begin(&offer.code).await?;
-    let present = tx.offer().await?.is_some();
-    tx.rollback().await?;
-    if !present {
-        sync::sync_offer(ctx, offer).await?;
-    }
-    Ok(())
-}
-
 async fn deliver(ctx: &Context, code: Option<&str>) -> anyhow::Result<()> {
     let mut raw = Vec::new();
     std::io::stdin()
@@ -320,7 +313,7 @@ async fn deliver(ctx: &Context, code: Option<&str>) -> anyhow::Result<()> {
             }
         },
     };
-    ensure_synced(ctx, offer).await?;
+    sync::ensure_offer(ctx, offer).await?;
     let outcome = ingest::ingest(ctx, offer, "pipe", &raw)
         .await
         .map_err(|e| match e {

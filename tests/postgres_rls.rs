@@ -189,3 +189,33 @@ async fn the_offer_setting_ends_with_its_transaction() {
         .unwrap();
     assert_eq!(seen, 0);
 }
+
+#[tokio::test]
+async fn every_table_has_row_level_security_enabled_and_forced() {
+    let store = Store::connect_postgres(&common::pg_url(), 1)
+        .await
+        .expect("connect postgres");
+    store.migrate().await.expect("migrate");
+    let rows: Vec<(String, bool, bool)> = sqlx::query_as(
+        "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity FROM pg_class c
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relname <> '_sqlx_migrations'
+         ORDER BY c.relname",
+    )
+    .fetch_all(&pool().await)
+    .await
+    .unwrap();
+    assert!(
+        rows.len() >= 15,
+        "expected the whole schema, found {rows:?}"
+    );
+    let unprotected: Vec<&String> = rows
+        .iter()
+        .filter(|(_, on, forced)| !(*on && *forced))
+        .map(|(t, ..)| t)
+        .collect();
+    assert!(
+        unprotected.is_empty(),
+        "tables without enabled and forced RLS: {unprotected:?}"
+    );
+}

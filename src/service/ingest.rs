@@ -162,7 +162,13 @@ pub async fn ingest(
         }
         Err(e) => return Err(e),
     };
-    tracing::info!(tenant = %offer.code, channel, outcome = outcome.label(), "message taken in");
+    let ticket = match &outcome {
+        IngestOutcome::Created { ticket, .. } | IngestOutcome::Appended { ticket, .. } => {
+            Some(ticket.to_string())
+        }
+        _ => None,
+    };
+    tracing::info!(tenant = %offer.code, channel, outcome = outcome.label(), ticket, "message taken in");
     Ok(outcome)
 }
 

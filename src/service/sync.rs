@@ -85,3 +85,15 @@ pub async fn sync_all(ctx: &Context) -> Result<(), StoreError> {
     }
     Ok(())
 }
+
+/// Mirrors the offer only if it was never written (the daemon syncs at start; `deliver` may
+/// run before it ever did, and must stay cheap when it did).
+pub async fn ensure_offer(ctx: &Context, offer: &OfferConfig) -> Result<(), StoreError> {
+    let mut tx = ctx.store.begin(&offer.code).await?;
+    let present = tx.offer().await?.is_some();
+    tx.rollback().await?;
+    if !present {
+        sync_offer(ctx, offer).await?;
+    }
+    Ok(())
+}

@@ -234,13 +234,20 @@ impl Tx {
     }
 
     async fn next_id(&mut self, table: IdTable) -> Result<i64> {
-        let tenant = self.tenant.as_str().to_owned();
-        let id: i64 = on!(self, |c| {
-            sqlx::query_scalar(sql::next_id(table))
-                .bind(&tenant)
-                .fetch_one(c)
-                .await?
-        });
+        // SQLite counts within the offer (MAX + 1), PostgreSQL draws from a sequence.
+        let id: i64 = match &mut self.inner {
+            TxInner::Sqlite(t) => {
+                sqlx::query_scalar(sqlite::next_id(table))
+                    .bind(self.tenant.as_str())
+                    .fetch_one(&mut **t)
+                    .await?
+            }
+            TxInner::Postgres(t) => {
+                sqlx::query_scalar(postgres::next_id(table))
+                    .fetch_one(&mut **t)
+                    .await?
+            }
+        };
         Ok(id)
     }
 

@@ -42,15 +42,14 @@ pub(super) async fn begin(
 }
 
 pub fn next_id(table: IdTable) -> &'static str {
-    // The `$1` (tenant) is accepted and ignored so both backends bind the same arguments.
     match table {
-        IdTable::Institutions => "SELECT nextval('institutions_id_seq') + 0 * length($1)",
-        IdTable::Contacts => "SELECT nextval('contacts_id_seq') + 0 * length($1)",
-        IdTable::Tickets => "SELECT nextval('tickets_id_seq') + 0 * length($1)",
-        IdTable::Articles => "SELECT nextval('articles_id_seq') + 0 * length($1)",
-        IdTable::Quarantine => "SELECT nextval('quarantine_id_seq') + 0 * length($1)",
-        IdTable::Outbox => "SELECT nextval('outbox_id_seq') + 0 * length($1)",
-        IdTable::Events => "SELECT nextval('events_id_seq') + 0 * length($1)",
+        IdTable::Institutions => "SELECT nextval('institutions_id_seq')",
+        IdTable::Contacts => "SELECT nextval('contacts_id_seq')",
+        IdTable::Tickets => "SELECT nextval('tickets_id_seq')",
+        IdTable::Articles => "SELECT nextval('articles_id_seq')",
+        IdTable::Quarantine => "SELECT nextval('quarantine_id_seq')",
+        IdTable::Outbox => "SELECT nextval('outbox_id_seq')",
+        IdTable::Events => "SELECT nextval('events_id_seq')",
     }
 }
 
