@@ -34,7 +34,7 @@ async fn bare_sqlite(dir: &std::path::Path, messages: &[Vec<u8>]) -> Duration {
         .filename(dir.join("bare.db"))
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal);
+        .synchronous(SqliteSynchronous::Full);
     let pool = SqlitePoolOptions::new()
         .max_connections(1)
         .connect_with(options)

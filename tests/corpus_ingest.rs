@@ -103,16 +103,17 @@ async fn every_parsing_corpus_message_is_stored_or_quarantined() {
     }
     assert_eq!(articles, stored, "one article per stored message");
     assert_eq!(tx.list_quarantine().await.unwrap().len(), quarantined);
-    // Measured: 209 of the 297 are stored, 64 quarantined (fragments and RFC examples with no
-    // From or no header at all), 24 repeat an earlier message's id and content. Fewer stored
-    // means the parser started refusing mail it used to take.
+    // Measured: 219 of the 296 are stored, 49 quarantined (fragments and RFC examples with no
+    // usable From, or no header at all), 28 repeat an earlier message (same id and content, or
+    // no id and the same sender, date, subject and content). Fewer stored means the parser
+    // started refusing mail it used to take.
     assert!(
         stored >= STORED_FLOOR,
         "only {stored} of {total} corpus messages were stored (floor {STORED_FLOOR})"
     );
 }
 
-const STORED_FLOOR: usize = 209;
+const STORED_FLOOR: usize = 219;
 
 /// A quarantine is right only when the message really has no sender or no header: checked
 /// here on the raw bytes, independently of the parser.

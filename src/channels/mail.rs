@@ -37,14 +37,19 @@ pub enum ParseError {
 /// can never collide with a real sender's domain, nor with our own outbound ids.
 const GENERATED_ID_DOMAIN: &str = "generated.guichet.invalid";
 
-/// Hex digits of the SHA-256 of the raw bytes kept in a derived Message-ID: 128 bits, enough to
-/// never collide between two different messages of one offer.
+/// Hex digits of the SHA-256 kept in a derived Message-ID: 128 bits, enough to never collide
+/// between two different messages of one offer.
 const GENERATED_ID_HEX_LEN: usize = 32;
 
 /// Parses one message. `Err` means quarantine, with the error as the reason.
 ///
-/// The same bytes always give the same value (a missing Message-ID is derived from a hash of
-/// the bytes), so re-delivering a message is recognised as a duplicate.
+/// The same message always gives the same value, so re-delivering it is recognised as a
+/// duplicate. A missing Message-ID is derived from what the sender wrote (From, Date, subject,
+/// bodies, attachments), not from the bytes: the same message delivered by two paths (MTA pipe
+/// and Maildir, each adding its own `Received`, `Delivered-To`, `Return-Path`) gets one id.
+///
+/// No string in the value holds U+0000: PostgreSQL text refuses it (error 22021), and a decoded
+/// `=00` or a NUL in a base64 body would otherwise make the message impossible to store.
 pub fn parse(raw: &[u8]) -> Result<InboundEmail, ParseError> {
     if raw.iter().all(u8::is_ascii_whitespace) {
         return Err(ParseError::Empty);
@@ -52,7 +57,7 @@ pub fn parse(raw: &[u8]) -> Result<InboundEmail, ParseError> {
     // mail-parser is written not to panic, but its recovery paths for broken MIME hold
     // `debug_assert!`s and unchecked arithmetic that do panic in debug and test builds. One
     // hostile message must not stop a mailbox's ingest loop: it goes to the quarantine instead.
-    std::panic::catch_unwind(|| parse_message(raw, skip_blank_lines(raw)))
+    std::panic::catch_unwind(|| parse_message(skip_blank_lines(raw)))
         .unwrap_or(Err(ParseError::ParserFailed))
 }
 
@@ -67,9 +72,9 @@ fn skip_blank_lines(raw: &[u8]) -> &[u8] {
         .unwrap_or(raw)
 }
 
-/// `original` is what the Message-ID is derived from; `raw` is what is parsed (the same bytes
-/// without leading blank lines), and every offset mail-parser reports points into it.
-fn parse_message(original: &[u8], raw: &[u8]) -> Result<InboundEmail, ParseError> {
+/// `raw` is the message without leading blank lines; every offset mail-parser reports points
+/// into it.
+fn parse_message(raw: &[u8]) -> Result<InboundEmail, ParseError> {
     let message = MessageParser::default()
         .parse(raw)
         .ok_or_else(|| ParseError::NotAMessage("no header field found".to_owned()))?;
@@ -92,13 +97,15 @@ fn parse_message(original: &[u8], raw: &[u8]) -> Result<InboundEmail, ParseError
         return Err(ParseError::NoSender);
     }
 
-    let (message_id, message_id_generated) = match message.message_id().and_then(MessageId::new) {
-        Some(id) => (id, false),
-        None => (generated_message_id(original)?, true),
-    };
+    let read_id = message
+        .message_id()
+        .and_then(|id| MessageId::new(&without_nul(id)));
+    let message_id_generated = read_id.is_none();
 
-    Ok(InboundEmail {
-        message_id,
+    let mut email = InboundEmail {
+        // A missing id is derived below from the finished value; `ours` cannot fail and never
+        // survives as the placeholder.
+        message_id: read_id.unwrap_or_else(|| MessageId::ours("pending", GENERATED_ID_DOMAIN)),
         message_id_generated,
         from,
         sender,
@@ -121,17 +128,170 @@ fn parse_message(original: &[u8], raw: &[u8]) -> Result<InboundEmail, ParseError
         text_body: text_body(&message, raw),
         html_body: html_body(&message, raw),
         attachments: attachments(&message, raw),
-    })
+    };
+    remove_nul(&mut email);
+    if message_id_generated {
+        let date = raw_values(&message, raw, &["Date"])
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        email.message_id = generated_message_id(&mut email, &date)?;
+    }
+    Ok(email)
 }
 
-/// `<first 32 hex digits of sha256(raw)>@generated.guichet.invalid`.
-fn generated_message_id(raw: &[u8]) -> Result<MessageId, ParseError> {
-    let digest = Sha256::digest(raw);
-    let hex = hex::encode(digest);
+/// `<first 32 hex digits of a sha256>@generated.guichet.invalid`, over what stays the same
+/// whatever path delivered the message: the From address (Sender when there is no From),
+/// lower-cased; the Date header as written (`date`, empty when missing); the decoded subject;
+/// and [`InboundEmail::content_digest`] (bodies and attachments) of the bodies with LF line
+/// ends, since a Maildir file and an IMAP fetch of one message differ in those. Each is
+/// length-prefixed. `email` is as it was when this returns.
+fn generated_message_id(email: &mut InboundEmail, date: &str) -> Result<MessageId, ParseError> {
+    let from = email
+        .from
+        .as_ref()
+        .or(email.sender.as_ref())
+        .map(|m| m.address.to_lowercase())
+        .unwrap_or_default();
+    let content = content_digest_with_lf(email);
+    let mut hasher = Sha256::new();
+    for field in [
+        from.as_str(),
+        date,
+        email.subject.as_str(),
+        content.as_str(),
+    ] {
+        hasher.update((field.len() as u64).to_be_bytes());
+        hasher.update(field.as_bytes());
+    }
+    let hex = hex::encode(hasher.finalize());
     let short = hex.get(..GENERATED_ID_HEX_LEN).unwrap_or(&hex);
     // Hex digits and a domain never make an invalid id; the error keeps this total anyway.
     MessageId::new(&format!("{short}@{GENERATED_ID_DOMAIN}"))
         .ok_or_else(|| ParseError::NotAMessage("cannot derive a Message-ID".to_owned()))
+}
+
+/// [`InboundEmail::content_digest`] with CRLF in the bodies read as LF. The bodies are swapped
+/// in and out rather than the value cloned, which would copy every attachment.
+fn content_digest_with_lf(email: &mut InboundEmail) -> String {
+    let lf = |text: &str| text.replace("\r\n", "\n");
+    let text = std::mem::take(&mut email.text_body);
+    let html = email.html_body.take();
+    email.text_body = lf(&text);
+    email.html_body = html.as_deref().map(lf);
+    let digest = email.content_digest();
+    email.text_body = text;
+    email.html_body = html;
+    digest
+}
+
+/// `text` without U+0000, borrowed when it has none.
+fn without_nul(text: &str) -> Cow<'_, str> {
+    if text.contains('\0') {
+        Cow::Owned(text.replace('\0', ""))
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+/// Removes U+0000 from every string of `email` that is stored as text: PostgreSQL refuses it
+/// (error 22021), and RFC 2047 (`=00`), quoted-printable and base64 all decode to it. Message-IDs
+/// are cleaned where they are read; attachment data is bytes and stays as sent. Strings left
+/// empty by the removal are treated like empty ones at parse time (no name, no address).
+fn remove_nul(email: &mut InboundEmail) {
+    fn clean(text: &mut String) {
+        if text.contains('\0') {
+            text.retain(|c| c != '\0');
+        }
+    }
+    fn clean_trimmed(text: &mut String) {
+        if text.contains('\0') {
+            *text = text.replace('\0', "").trim().to_owned();
+        }
+    }
+    fn clean_option(text: &mut Option<String>) {
+        if let Some(t) = text.as_mut() {
+            clean_trimmed(t);
+        }
+        if text.as_deref().is_some_and(str::is_empty) {
+            *text = None;
+        }
+    }
+    fn clean_mailbox(mailbox: &mut Mailbox) {
+        clean_option(&mut mailbox.name);
+        clean(&mut mailbox.address);
+    }
+    // Destructured in full, so that a new field cannot be added without deciding about it here.
+    let InboundEmail {
+        message_id: _,
+        message_id_generated: _,
+        from,
+        sender,
+        reply_to,
+        to,
+        cc,
+        delivered_to,
+        subject,
+        date: _,
+        in_reply_to: _,
+        references: _,
+        auto,
+        text_body,
+        html_body,
+        attachments,
+    } = email;
+    from.iter_mut()
+        .chain(sender.iter_mut())
+        .chain(reply_to.iter_mut())
+        .chain(to.iter_mut())
+        .chain(cc.iter_mut())
+        .for_each(clean_mailbox);
+    let mut seen: Vec<String> = Vec::with_capacity(delivered_to.len());
+    for mut address in std::mem::take(delivered_to) {
+        clean(&mut address);
+        if !address.is_empty() && !seen.contains(&address) {
+            seen.push(address);
+        }
+    }
+    *delivered_to = seen;
+    clean_trimmed(subject);
+    clean(text_body);
+    if let Some(html) = html_body.as_mut() {
+        clean(html);
+    }
+    let AutoHeaders {
+        auto_submitted,
+        precedence,
+        x_auto_response_suppress,
+        x_autoreply,
+        x_autorespond,
+        x_loop,
+        list_id,
+        x_failed_recipients,
+        return_path,
+        is_report: _,
+    } = auto;
+    // Not `clean_option`: `Some("")` is meaningful here (`Return-Path: <>`).
+    for value in [
+        auto_submitted,
+        precedence,
+        x_auto_response_suppress,
+        x_autoreply,
+        x_autorespond,
+        list_id,
+        x_failed_recipients,
+        return_path,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        clean(value);
+    }
+    x_loop.iter_mut().for_each(clean);
+    for attachment in attachments {
+        clean_option(&mut attachment.filename);
+        clean(&mut attachment.content_type);
+    }
 }
 
 /// Every usable address of every `name` header, in order, groups flattened.
@@ -199,7 +359,7 @@ fn message_ids(message: &Message<'_>, name: &HeaderName<'_>) -> Vec<MessageId> {
         .header_values(name.clone())
         .filter_map(|value| value.as_text_list())
         .flatten()
-        .filter_map(|id| MessageId::new(id))
+        .filter_map(|id| MessageId::new(&without_nul(id)))
         .collect()
 }
 
@@ -597,19 +757,65 @@ les SMS ne partent plus.
         }
     }
 
+    /// The derived id, computed the documented way.
+    fn derived_id(from: &str, date: &str, subject: &str, e: &InboundEmail) -> String {
+        let mut lf = e.clone();
+        lf.text_body = lf.text_body.replace("\r\n", "\n");
+        lf.html_body = lf.html_body.map(|h| h.replace("\r\n", "\n"));
+        let mut h = Sha256::new();
+        for field in [from, date, subject, lf.content_digest().as_str()] {
+            h.update((field.len() as u64).to_be_bytes());
+            h.update(field.as_bytes());
+        }
+        let hex = hex::encode(h.finalize());
+        format!("{}@generated.guichet.invalid", &hex[..32])
+    }
+
     #[test]
-    fn missing_message_id_is_derived_from_the_bytes() {
-        let text = "From: a@x.example\nSubject: no id\n\nbody\n";
+    fn missing_message_id_is_derived_from_what_the_sender_wrote() {
+        let text = "From: A <A@X.example>\nDate: Tue, 04 Mar 2025 10:15:00 +0100\n\
+                    Subject: =?utf-8?q?no_id?=\n\nbody\n";
         let first = ok(text);
-        let again = ok(text);
-        let other = ok("From: a@x.example\nSubject: no id\n\nanother body\n");
         assert!(first.message_id_generated);
-        assert_eq!(first.message_id, again.message_id);
-        assert_ne!(first.message_id, other.message_id);
-        let hex = hex::encode(Sha256::digest(eml(text)));
         assert_eq!(
             first.message_id.as_str(),
-            format!("{}@generated.guichet.invalid", &hex[..32])
+            derived_id(
+                "a@x.example",
+                "Tue, 04 Mar 2025 10:15:00 +0100",
+                "no id",
+                &first
+            )
+        );
+        // Delivered again by another path: the MTA pipe and Maildir add their own trace and
+        // envelope headers on top, and one of them may rewrite line endings.
+        let traced = format!(
+            "Return-Path: <a@x.example>\nDelivered-To: support-smsu@esup-portail.example\n\
+             Received: from mx.x.example by mx.esup-portail.example with ESMTPS id 42;\n\
+             \tTue, 04 Mar 2025 10:15:02 +0100\n{text}"
+        );
+        for again in [ok(text), ok(&traced), parse(traced.as_bytes()).unwrap()] {
+            assert_eq!(
+                first.message_id, again.message_id,
+                "{:?}",
+                again.delivered_to
+            );
+            assert!(again.message_id_generated);
+        }
+        // Anything the sender wrote changes it.
+        for other in [
+            text.replace("body", "another body"),
+            text.replace("A@X", "b@x"),
+            text.replace("10:15:00", "10:16:00"),
+            text.replace("no_id", "other"),
+            text.replace("Date: ", "X-Date: "),
+        ] {
+            assert_ne!(first.message_id, ok(&other).message_id, "{other}");
+        }
+        // A Sender alone stands in for the From.
+        let sender_only = ok("Sender: S@y.example\n\nbody\n");
+        assert_eq!(
+            sender_only.message_id.as_str(),
+            derived_id("s@y.example", "", "", &sender_only)
         );
         // An id that is not one (spaces) is treated as missing.
         let broken = ok("From: a@x.example\nMessage-ID: <not an id>\n\nbody\n");
@@ -1008,6 +1214,77 @@ UEsDBA==
     }
 
     #[test]
+    fn nul_characters_never_reach_a_string() {
+        // "bonjour\0le support\n" in base64, and NULs every way a header can carry one.
+        let e = ok(
+            "From: =?utf-8?q?Al=00ice?= <a@x.example>\nTo: =?utf-8?q?=00?= <s@y.example>\n\
+             Cc: =?utf-8?q?C=00?= <c@y.example>\nReply-To: r@x.example\n\
+             Subject: =?utf-8?q?a=00b?=\nMessage-ID: <id@x.example>\n\
+             In-Reply-To: <p\0@x.example>\nX-Loop: l\0@y.example\n\
+             Delivered-To: s\0@y.example\nAuto-Submitted: no\0\n\
+             Content-Type: multipart/mixed; boundary=s\n\n\
+             --s\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\n\
+             Ym9uam91cgBsZSBzdXBwb3J0Cg==\n\
+             --s\nContent-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\n\
+             <p>x=00y</p>\n\
+             --s\nContent-Type: application/octet-stream\n\
+             Content-Disposition: attachment; filename=\"=?utf-8?q?f=00.bin?=\"\n\
+             Content-Transfer-Encoding: base64\n\nAAEA\n--s--\n",
+        );
+        assert_eq!(e.subject, "ab");
+        assert!(
+            e.text_body.starts_with("bonjourle support"),
+            "{:?}",
+            e.text_body
+        );
+        assert!(
+            e.html_body
+                .as_deref()
+                .is_some_and(|h| h.contains("<p>xy</p>"))
+        );
+        assert_eq!(e.from, Some(Mailbox::new(Some("Alice"), "a@x.example")));
+        assert_eq!(e.to, [Mailbox::new(None, "s@y.example")]);
+        assert_eq!(e.cc, [Mailbox::new(Some("C"), "c@y.example")]);
+        assert_eq!(e.in_reply_to, [id("p@x.example")]);
+        assert_eq!(e.delivered_to, ["s@y.example"]);
+        assert_eq!(e.auto.auto_submitted.as_deref(), Some("no"));
+        assert_eq!(e.auto.x_loop, ["l@y.example"]);
+        assert_eq!(e.attachments.len(), 1);
+        // File bytes stay as sent.
+        assert_eq!(e.attachments[0].data, b"\0\x01\0");
+        // And nowhere else: every string field, through the Debug form of the whole value
+        // (which would show a NUL as `\0`).
+        let strings = format!(
+            "{:?}",
+            InboundEmail {
+                attachments: vec![],
+                ..e.clone()
+            }
+        );
+        assert!(!strings.contains("\\0"), "{strings}");
+        let names: Vec<String> = e
+            .attachments
+            .iter()
+            .map(|a| format!("{:?} {}", a.filename, a.content_type))
+            .collect();
+        assert!(!names.concat().contains('\0'), "{names:?}");
+
+        // Without a Message-ID, the derived id is computed from the cleaned value.
+        let e = ok(
+            "From: a@x.example\nSubject: =?utf-8?q?a=00b?=\nContent-Transfer-Encoding: base64\n\n\
+                    Ym9uam91cgBsZSBzdXBwb3J0Cg==\n",
+        );
+        assert_eq!(
+            (e.subject.as_str(), e.text_body.as_str()),
+            ("ab", "bonjourle support\n")
+        );
+        assert_eq!(
+            e.message_id.as_str(),
+            derived_id("a@x.example", "", "ab", &e)
+        );
+    }
+
+    #[test]
     fn invalid_dates_are_dropped() {
         let table = [
             (
@@ -1063,12 +1340,10 @@ UEsDBA==
             (e.subject.as_str(), e.text_body.as_str()),
             ("padded", "body\r\n")
         );
-        // The id is derived from the bytes as delivered, padding included.
-        let hex = hex::encode(Sha256::digest(padded.as_bytes()));
-        assert_eq!(
-            e.message_id.as_str(),
-            format!("{}@generated.guichet.invalid", &hex[..32])
-        );
+        // The padding is not part of the message: the derived id is the one without it.
+        let unpadded = parse(b"From: a@x.example\r\nSubject: padded\r\n\r\nbody\r\n").unwrap();
+        assert_eq!(e.message_id, unpadded.message_id);
+        assert!(e.message_id_generated);
     }
 
     #[test]

@@ -2,7 +2,10 @@
 //!
 //! Follows RFC 3834 (`Auto-Submitted`), the de-facto headers of Exchange, Sendmail vacation and
 //! mailing lists, DSNs (RFC 3464, `multipart/report`) and the null reverse path, plus our own
-//! outbound Message-IDs coming back.
+//! outbound Message-IDs coming back. Bounces that are not `multipart/report` (qmail, Exim,
+//! Yahoo, Zoho, old Sendmail, Domino, ...) are known by their sender: the mail system's own
+//! mailbox (`MAILER-DAEMON`, `postmaster`) in From, Sender or Return-Path, which RFC 3834
+//! section 2 names as never to be answered.
 
 use super::message::InboundEmail;
 
@@ -19,6 +22,33 @@ pub enum AutoReason {
     MailingList,
     FailedRecipients,
     OurOwnMessage,
+    /// From or Sender is a mail system's own mailbox (`mailer-daemon@`, `postmaster@`, ...);
+    /// holds that address.
+    MailSystemSender(String),
+    /// The Return-Path is `<MAILER-DAEMON>` or `<MAILER-DAEMON@host>`; holds it as written.
+    MailSystemReturnPath(String),
+}
+
+/// Local parts of the mailboxes an MTA writes its bounces from (RFC 3834 section 2, RFC 2142
+/// `postmaster`, and the spellings sisimai meets in the wild), compared ignoring case.
+const MAIL_SYSTEM_SENDERS: &[&str] = &[
+    "mailer-daemon",
+    "postmaster",
+    "mail-daemon",
+    "mailer_daemon",
+];
+
+/// The same, for the envelope sender. `postmaster` is left out: unlike `MAILER-DAEMON`, it is
+/// a mailbox people write from, and a bounce has a null or daemon reverse path anyway.
+const MAIL_SYSTEM_RETURN_PATHS: &[&str] = &["mailer-daemon", "mail-daemon", "mailer_daemon"];
+
+/// Whether `address` (`local@domain`, or a bare local part, with or without angle brackets or
+/// quotes) has one of `locals` as its local part, ignoring case.
+fn local_part_is(address: &str, locals: &[&str]) -> bool {
+    let bare = address.trim().trim_matches(['<', '>']).trim();
+    let local = bare.rsplit_once('@').map_or(bare, |(local, _)| local);
+    let local = local.trim_matches('"');
+    locals.iter().any(|l| local.eq_ignore_ascii_case(l))
 }
 
 impl AutoReason {
@@ -36,6 +66,12 @@ impl AutoReason {
             AutoReason::MailingList => "List-Id (mailing list)".into(),
             AutoReason::FailedRecipients => "X-Failed-Recipients (bounce)".into(),
             AutoReason::OurOwnMessage => "one of our own messages".into(),
+            AutoReason::MailSystemSender(a) => {
+                format!("sent by the mail system ({a}): a bounce or delivery notice")
+            }
+            AutoReason::MailSystemReturnPath(r) => {
+                format!("Return-Path {r} (mail system): a bounce or delivery notice")
+            }
         }
     }
 }
@@ -66,6 +102,20 @@ pub fn classify(
         .is_some_and(|r| r.trim().trim_matches(['<', '>']).is_empty())
     {
         return Some(AutoReason::NullReturnPath);
+    }
+    if let Some(r) = a
+        .return_path
+        .as_deref()
+        .filter(|r| local_part_is(r, MAIL_SYSTEM_RETURN_PATHS))
+    {
+        return Some(AutoReason::MailSystemReturnPath(r.trim().to_owned()));
+    }
+    if let Some(m) = [&email.from, &email.sender]
+        .into_iter()
+        .flatten()
+        .find(|m| local_part_is(&m.address, MAIL_SYSTEM_SENDERS))
+    {
+        return Some(AutoReason::MailSystemSender(m.address.clone()));
     }
     if let Some(p) = &a.precedence {
         let p = p.trim().to_ascii_lowercase();
@@ -102,6 +152,7 @@ pub fn classify(
 mod tests {
     use super::*;
     use crate::domain::ids::MessageId;
+    use crate::domain::message::Mailbox;
     use crate::domain::message::sample::email;
 
     const DOMAIN: &str = "esup.fr";
@@ -198,11 +249,94 @@ mod tests {
                 |e| e.message_id = MessageId::new("abc.guichet@esup.fr").unwrap(),
                 true,
             ),
+            (
+                "from mailer-daemon",
+                |e| e.from = Some(Mailbox::new(None, "MAILER-DAEMON@mx.univ.fr")),
+                true,
+            ),
+            (
+                "from postmaster",
+                |e| e.from = Some(Mailbox::new(Some("Postmaster"), "postmaster@univ.fr")),
+                true,
+            ),
+            (
+                "from mail-daemon",
+                |e| e.from = Some(Mailbox::new(None, "Mail-Daemon@x.org")),
+                true,
+            ),
+            (
+                "from mailer_daemon",
+                |e| e.from = Some(Mailbox::new(None, "mailer_daemon@x.org")),
+                true,
+            ),
+            (
+                "sender postmaster, from absent",
+                |e| {
+                    e.from = None;
+                    e.sender = Some(Mailbox::new(None, "postmaster@univ.fr"));
+                },
+                true,
+            ),
+            (
+                "sender mailer-daemon, from a person",
+                |e| e.sender = Some(Mailbox::new(None, "mailer-daemon@univ.fr")),
+                true,
+            ),
+            (
+                "daemon in the domain only",
+                |e| e.from = Some(Mailbox::new(None, "alice@mailer-daemon.example")),
+                false,
+            ),
+            (
+                "daemon as a part of the local part",
+                |e| e.from = Some(Mailbox::new(None, "postmaster-team@univ.fr")),
+                false,
+            ),
+            (
+                "daemon as a display name only",
+                |e| e.from = Some(Mailbox::new(Some("MAILER-DAEMON"), "alice@univ.fr")),
+                false,
+            ),
+            (
+                "return-path bare MAILER-DAEMON",
+                |e| e.auto.return_path = Some("<MAILER-DAEMON>".into()),
+                true,
+            ),
+            (
+                "return-path mailer-daemon at a host",
+                |e| e.auto.return_path = Some(" <Mailer-Daemon@mx.example.com> ".into()),
+                true,
+            ),
+            (
+                "return-path postmaster is a person",
+                |e| e.auto.return_path = Some("<postmaster@univ.fr>".into()),
+                false,
+            ),
         ];
         for (name, edit, machine) in table {
             let mut e = email("alice@univ.fr", "support-smsu@esup.fr", "x");
             edit(&mut e);
             assert_eq!(classify(&e, DOMAIN, &us).is_some(), *machine, "{name}");
         }
+    }
+
+    #[test]
+    fn mail_system_reasons_name_what_was_seen() {
+        let mut e = email("Mailer-Daemon@mx.univ.fr", "support-smsu@esup.fr", "x");
+        let reason = classify(&e, DOMAIN, &[]);
+        assert_eq!(
+            reason,
+            Some(AutoReason::MailSystemSender(
+                "mailer-daemon@mx.univ.fr".into()
+            ))
+        );
+        assert!(reason.is_some_and(|r| r.describe().contains("mailer-daemon@mx.univ.fr")));
+        e.auto.return_path = Some("<MAILER-DAEMON>".into());
+        let reason = classify(&e, DOMAIN, &[]);
+        assert_eq!(
+            reason,
+            Some(AutoReason::MailSystemReturnPath("<MAILER-DAEMON>".into()))
+        );
+        assert!(reason.is_some_and(|r| r.describe().contains("<MAILER-DAEMON>")));
     }
 }

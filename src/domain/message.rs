@@ -57,7 +57,8 @@ pub struct Attachment {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboundEmail {
-    /// The Message-ID header, or one derived from the raw bytes when it is missing.
+    /// The Message-ID header, or, when it is missing, one derived from what does not change
+    /// between delivery paths (sender, Date, subject, content), so each copy gets the same id.
     pub message_id: MessageId,
     /// True when `message_id` was derived, not read.
     pub message_id_generated: bool,
