@@ -150,7 +150,7 @@ pub async fn ingest(
     }
     let email = match mail::parse(raw) {
         Ok(email) => email,
-        Err(e) => return quarantine(ctx, offer, channel, &reason_of(&e), raw).await,
+        Err(e) => return quarantine(ctx, offer, channel, &e.to_string(), raw).await,
     };
     let outcome = match ingest_parsed(ctx, offer, channel, raw, &email).await {
         Ok(outcome) => outcome,
@@ -170,10 +170,6 @@ pub async fn ingest(
     };
     tracing::info!(tenant = %offer.code, channel, outcome = outcome.label(), ticket, "message taken in");
     Ok(outcome)
-}
-
-fn reason_of(e: &ParseError) -> String {
-    e.to_string()
 }
 
 async fn quarantine(
