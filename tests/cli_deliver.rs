@@ -414,9 +414,16 @@ fn a_replayed_quarantine_entry_is_taken_in_again() {
     );
     let out = env.run(&["quarantine", "replay", "1", "--offer", "SMSU"], b"");
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("quarantined as 2"));
+    // Still unusable: the same entry, not a second copy.
+    assert!(String::from_utf8_lossy(&out.stdout).contains("quarantined as 1"));
+    let again = env.deliver("SMSU", no_from);
+    assert!(
+        stderr(&again).contains("quarantined as 1"),
+        "a redelivery keeps its entry"
+    );
     let listed = env.json(&["quarantine", "list", "--offer", "SMSU", "--json"]);
-    assert_eq!(listed[0]["replay_outcome"], "quarantined again as 2");
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["replay_outcome"], "quarantined again as 1");
 }
 
 #[test]

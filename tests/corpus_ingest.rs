@@ -41,6 +41,7 @@ async fn every_parsing_corpus_message_is_stored_or_quarantined() {
 
     let mut table: BTreeMap<&str, BTreeMap<&'static str, usize>> = BTreeMap::new();
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+    let mut quarantine_ids = std::collections::BTreeSet::new();
     let mut panics = Vec::new();
     let mut total = 0;
     for set in SETS {
@@ -54,7 +55,8 @@ async fn every_parsing_corpus_message_is_stored_or_quarantined() {
                 tokio::spawn(async move { ingest(&ctx, &offer, "corpus", &raw).await }).await;
             let label = match result {
                 Ok(Ok(outcome)) => {
-                    if let IngestOutcome::Quarantined { reason, .. } = &outcome {
+                    if let IngestOutcome::Quarantined { id, reason } = &outcome {
+                        quarantine_ids.insert(*id);
                         *reasons.entry(reason.clone()).or_default() += 1;
                         check_quarantine_reason(&file, reason);
                     }
@@ -102,7 +104,11 @@ async fn every_parsing_corpus_message_is_stored_or_quarantined() {
         articles += tx.articles(t.ticket_id()).await.unwrap().len();
     }
     assert_eq!(articles, stored, "one article per stored message");
-    assert_eq!(tx.list_quarantine().await.unwrap().len(), quarantined);
+    // Byte-identical files share one quarantine entry (the corpus has such a pair).
+    assert_eq!(
+        tx.list_quarantine().await.unwrap().len(),
+        quarantine_ids.len()
+    );
     // Measured: 219 of the 296 are stored, 49 quarantined (fragments and RFC examples with no
     // usable From, or no header at all), 28 repeat an earlier message (same id and content, or
     // no id and the same sender, date, subject and content). Fewer stored means the parser

@@ -523,6 +523,11 @@ async fn quarantine_keeps_the_exact_bytes(store: &Store) {
         .insert_quarantine("pipe", "not an email message", &junk, t0())
         .await
         .unwrap();
+    let again = tx
+        .insert_quarantine("maildir", "still not an email message", &junk, t0())
+        .await
+        .unwrap();
+    assert_eq!(again, id, "the same bytes are quarantined once");
     tx.mark_quarantine_replayed(id, "quarantined again as 2", t0())
         .await
         .unwrap();
@@ -533,7 +538,7 @@ async fn quarantine_keeps_the_exact_bytes(store: &Store) {
     assert_eq!(rows.len(), 1);
     assert_eq!(
         (rows[0].size, rows[0].reason.as_str()),
-        (5000, "not an email message")
+        (5000, "still not an email message")
     );
     assert_eq!(
         rows[0].replay_outcome.as_deref(),

@@ -160,12 +160,14 @@ CREATE TABLE quarantine (
     id              BIGINT NOT NULL,
     channel         TEXT NOT NULL,
     reason          TEXT NOT NULL,
+    sha256          TEXT NOT NULL,         -- of data: the same bytes are quarantined once
     size            BIGINT NOT NULL,
     data            BYTEA NOT NULL,
     received_at     TIMESTAMPTZ NOT NULL,
     replayed_at     TIMESTAMPTZ,
     replay_outcome  TEXT,
-    PRIMARY KEY (tenant_id, id)
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, sha256)
 );
 
 CREATE TABLE outbox (

@@ -160,12 +160,14 @@ CREATE TABLE quarantine (
     id              INTEGER NOT NULL,
     channel         TEXT NOT NULL,
     reason          TEXT NOT NULL,
+    sha256          TEXT NOT NULL,         -- of data: the same bytes are quarantined once
     size            INTEGER NOT NULL,
     data            BLOB NOT NULL,
     received_at     TEXT NOT NULL,
     replayed_at     TEXT,
     replay_outcome  TEXT,
-    PRIMARY KEY (tenant_id, id)
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, sha256)
 );
 
 CREATE TABLE outbox (

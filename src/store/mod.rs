@@ -855,17 +855,19 @@ impl Tx {
     ) -> Result<i64> {
         let id = self.next_id(IdTable::Quarantine).await?;
         let t = self.tenant.as_str();
+        let sha = sha256_hex(data);
         let size = data.len() as i64;
-        exec!(self, |c| {
-            sqlx::query(sql::INSERT_QUARANTINE)
+        let id: i64 = on!(self, |c| {
+            sqlx::query_scalar(sql::INSERT_QUARANTINE)
                 .bind(t)
                 .bind(id)
                 .bind(channel)
                 .bind(reason)
+                .bind(&sha)
                 .bind(size)
                 .bind(data)
                 .bind(now)
-                .execute(c)
+                .fetch_one(c)
                 .await?
         });
         Ok(id)

@@ -164,9 +164,13 @@ pub const INSERT_RECEIPT: &str =
          ticket_id, article_id, received_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING";
 
+/// The same bytes again (a redelivery, a re-read after a crash) keep their entry, with the
+/// latest reason; the id returned is the entry's.
 pub const INSERT_QUARANTINE: &str =
-    "INSERT INTO quarantine (tenant_id, id, channel, reason, size, data, received_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    "INSERT INTO quarantine (tenant_id, id, channel, reason, sha256, size, data, received_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+     ON CONFLICT (tenant_id, sha256) DO UPDATE SET reason = excluded.reason
+     RETURNING id";
 pub const LIST_QUARANTINE: &str =
     "SELECT id, channel, reason, size, received_at, replayed_at, replay_outcome
      FROM quarantine WHERE tenant_id = $1 ORDER BY id";
