@@ -126,6 +126,7 @@ pub fn to_bytes(mail: &OutboundMail) -> Result<Vec<u8>, SendError> {
 }
 
 /// Writes messages as `.eml` files into a directory.
+#[derive(Debug, Clone)]
 pub struct FileSender {
     dir: PathBuf,
 }

@@ -185,8 +185,18 @@ pub async fn send_due(
     let mut report = PassReport::default();
     for row in rows {
         let now = ctx.clock.now();
-        let result =
-            render(notifier, offer, &row, now).and_then(|mail| transport.files.send(&mail));
+        let result = match render(notifier, offer, &row, now) {
+            // File IO off the async threads.
+            Ok(mail) => {
+                let files = transport.files.clone();
+                tokio::task::spawn_blocking(move || files.send(&mail))
+                    .await
+                    .unwrap_or_else(|e| {
+                        Err(SendError::Transient(format!("writer task failed: {e}")))
+                    })
+            }
+            Err(e) => Err(e),
+        };
         let mut tx = ctx.store.begin(&offer.code).await?;
         match result {
             Ok(path) => {
