@@ -36,10 +36,9 @@ impl OutboxWorker {
                     }
                 }
             }
-            let wait = poll;
             tokio::select! {
                 _ = self.shutdown.cancelled() => return,
-                _ = tokio::time::sleep(wait) => {}
+                _ = tokio::time::sleep(poll) => {}
             }
         }
     }
