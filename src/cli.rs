@@ -15,7 +15,8 @@ use crate::notify::Notifier;
 use crate::service::ingest::{self, IngestOutcome};
 use crate::service::operator::{self, Operator};
 use crate::service::outbox::send_due;
-use crate::service::{Context, ServiceError, sync};
+use crate::service::deliver::DeliverError;
+use crate::service::{self, Context, sync};
 
 /// sysexits.h: the MTA keeps the message and retries later.
 pub const EX_TEMPFAIL: u8 = 75;
@@ -301,32 +302,29 @@ async fn deliver(ctx: &Context, code: Option<&str>) -> anyhow::Result<()> {
     std::io::stdin()
         .read_to_end(&mut raw)
         .context("cannot read the message from stdin")?;
-    let offer = match code {
-        Some(code) => offer(&ctx.config, code)?,
-        None => match ingest::route(&ctx.config, &raw) {
-            Some(offer) => offer,
-            None => {
-                eprintln!(
-                    "guichet: no configured offer has any of this message's recipient addresses"
-                );
-                std::process::exit(EX_NOUSER.into());
-            }
-        },
+    let delivered = match service::deliver::deliver(ctx, code, &raw).await {
+        Ok(delivered) => delivered,
+        Err(DeliverError::NoOffer) => {
+            eprintln!("guichet: {}", DeliverError::NoOffer);
+            std::process::exit(EX_NOUSER.into());
+        }
+        Err(e) => return Err(e.into()),
     };
-    sync::ensure_offer(ctx, offer).await?;
-    let outcome = ingest::ingest(ctx, offer, "pipe", &raw)
-        .await
-        .map_err(|e| match e {
-            ServiceError::Store(e) => anyhow!(e).context("message not stored, try again later"),
-            other => anyhow!(other),
-        })?;
-    eprintln!("guichet: {}", describe(&outcome));
-    // The message is safe. Send its acknowledgement now if we can; the daemon's outbox
+    for (offer, outcome) in &delivered.outcomes {
+        eprintln!("guichet: {offer} {}", describe(outcome));
+    }
+    // The message is safe. Send its acknowledgements now if we can; the daemon's outbox
     // worker sends whatever is left.
-    if let Ok(notifier) = Notifier::new(ctx.config.mail.templates_dir.as_deref())
-        && let Err(e) = send_due(ctx, &notifier, &app::transport(&ctx.config), offer).await
-    {
-        tracing::warn!(tenant = %offer.code, error = %e, "outbox not sent now, the daemon will");
+    if let Ok(notifier) = Notifier::new(ctx.config.mail.templates_dir.as_deref()) {
+        let transport = app::transport(&ctx.config);
+        for (code, _) in &delivered.outcomes {
+            let Some(offer) = ctx.config.offer(code.as_str()) else {
+                continue;
+            };
+            if let Err(e) = send_due(ctx, &notifier, &transport, offer).await {
+                tracing::warn!(tenant = %offer.code, error = %e, "outbox not sent now, the daemon will");
+            }
+        }
     }
     Ok(())
 }
