@@ -12,10 +12,10 @@ use crate::app;
 use crate::config::{self, Config, LogFormat, OfferConfig};
 use crate::domain::{Priority, Status};
 use crate::notify::Notifier;
-use crate::service::ingest::{self, IngestOutcome};
+use crate::service::deliver::DeliverError;
+use crate::service::ingest::IngestOutcome;
 use crate::service::operator::{self, Operator};
 use crate::service::outbox::send_due;
-use crate::service::deliver::DeliverError;
 use crate::service::{self, Context, sync};
 
 /// sysexits.h: the MTA keeps the message and retries later.

@@ -654,7 +654,16 @@ fn a_strangers_guessed_tag_opens_a_linked_ticket_instead() {
         "so replies never reach Mallory"
     );
     assert_eq!(view["links"][0]["relation"], "possibly_related");
-    // A colleague from Jeanne's institution, and an agent, may use the tag.
+    // A colleague from Jeanne's institution, known before (here: from an earlier mail of
+    // theirs, not from this one), and an agent, may use the tag.
+    let earlier = mail(
+        "paul@univ-lorraine.example",
+        SMSU_ADDRESS,
+        "Autre chose",
+        "g0@univ-lorraine.example",
+        "",
+    );
+    assert!(env.deliver("SMSU", &earlier).status.success());
     let colleague = mail(
         "paul@univ-lorraine.example",
         SMSU_ADDRESS,

@@ -109,17 +109,19 @@ async fn every_parsing_corpus_message_is_stored_or_quarantined() {
         tx.list_quarantine().await.unwrap().len(),
         quarantine_ids.len()
     );
-    // Measured: 219 of the 296 are stored, 49 quarantined (fragments and RFC examples with no
-    // usable From, or no header at all), 28 repeat an earlier message (same id and content, or
-    // no id and the same sender, date, subject and content). Fewer stored means the parser
-    // started refusing mail it used to take.
+    // Measured: 216 of the 296 are stored, 49 quarantined (fragments and RFC examples with no
+    // usable From, or no header at all), 31 repeat an earlier message (same id and content, or
+    // no id and the same sender, date, subject and content). Three of those are mikel-mail's
+    // `*_lf.eml` twins (`attachment_pdf_lf.eml`, `basic_email_lf.eml`...): the same message with
+    // LF line ends, copies since the content digest normalises line ends (before: 219 stored).
+    // Fewer stored means the parser started refusing mail it used to take.
     assert!(
         stored >= STORED_FLOOR,
         "only {stored} of {total} corpus messages were stored (floor {STORED_FLOOR})"
     );
 }
 
-const STORED_FLOOR: usize = 219;
+const STORED_FLOOR: usize = 216;
 
 /// A quarantine is right only when the message really has no sender or no header: checked
 /// here on the raw bytes, independently of the parser.

@@ -135,7 +135,7 @@ fn parse_message(raw: &[u8]) -> Result<InboundEmail, ParseError> {
             .into_iter()
             .next()
             .unwrap_or_default();
-        email.message_id = generated_message_id(&mut email, &date)?;
+        email.message_id = generated_message_id(&email, &date)?;
     }
     Ok(email)
 }
@@ -143,17 +143,16 @@ fn parse_message(raw: &[u8]) -> Result<InboundEmail, ParseError> {
 /// `<first 32 hex digits of a sha256>@generated.guichet.invalid`, over what stays the same
 /// whatever path delivered the message: the From address (Sender when there is no From),
 /// lower-cased; the Date header as written (`date`, empty when missing); the decoded subject;
-/// and [`InboundEmail::content_digest`] (bodies and attachments) of the bodies with LF line
-/// ends, since a Maildir file and an IMAP fetch of one message differ in those. Each is
-/// length-prefixed. `email` is as it was when this returns.
-fn generated_message_id(email: &mut InboundEmail, date: &str) -> Result<MessageId, ParseError> {
+/// and [`InboundEmail::content_digest`] (bodies and attachments, normalised: a Maildir file
+/// and an IMAP fetch of one message differ in line ends). Each is length-prefixed.
+fn generated_message_id(email: &InboundEmail, date: &str) -> Result<MessageId, ParseError> {
     let from = email
         .from
         .as_ref()
         .or(email.sender.as_ref())
         .map(|m| m.address.to_lowercase())
         .unwrap_or_default();
-    let content = content_digest_with_lf(email);
+    let content = email.content_digest();
     let mut hasher = Sha256::new();
     for field in [
         from.as_str(),
@@ -169,20 +168,6 @@ fn generated_message_id(email: &mut InboundEmail, date: &str) -> Result<MessageI
     // Hex digits and a domain never make an invalid id; the error keeps this total anyway.
     MessageId::new(&format!("{short}@{GENERATED_ID_DOMAIN}"))
         .ok_or_else(|| ParseError::NotAMessage("cannot derive a Message-ID".to_owned()))
-}
-
-/// [`InboundEmail::content_digest`] with CRLF in the bodies read as LF. The bodies are swapped
-/// in and out rather than the value cloned, which would copy every attachment.
-fn content_digest_with_lf(email: &mut InboundEmail) -> String {
-    let lf = |text: &str| text.replace("\r\n", "\n");
-    let text = std::mem::take(&mut email.text_body);
-    let html = email.html_body.take();
-    email.text_body = lf(&text);
-    email.html_body = html.as_deref().map(lf);
-    let digest = email.content_digest();
-    email.text_body = text;
-    email.html_body = html;
-    digest
 }
 
 /// `text` without U+0000, borrowed when it has none.

@@ -88,7 +88,7 @@ impl Header for AutoSubmitted {
 pub fn build(mail: &OutboundMail) -> Result<Message, SendError> {
     let mut builder = Message::builder()
         .from(mailbox(&mail.from, "sender")?)
-        .subject(one_line(&mail.subject))
+        .subject(cut_subject(&one_line(&mail.subject)))
         // lettre would make up `<uuid@hostname>` if asked, and nothing if not: threading
         // and loop detection need ours.
         .message_id(Some(mail.message_id.bracketed()))
@@ -161,6 +161,8 @@ fn mailbox(m: &Mailbox, role: &str) -> Result<LettreMailbox, SendError> {
 }
 
 /// A header value on one line: line breaks (and the spaces around them) become one space.
+use crate::domain::recipients::cut_subject;
+
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -91,18 +91,28 @@ impl InboundEmail {
         } else {
             envelope
         };
-        let mut out: Vec<&str> = Vec::new();
-        for a in all {
-            if !out.contains(&a) {
-                out.push(a);
-            }
-        }
-        out
+        let mut seen = std::collections::HashSet::new();
+        all.into_iter().filter(|a| seen.insert(*a)).collect()
+    }
+
+    /// The addresses the message names in To and Cc, lower-cased, without repeats: who its
+    /// writer meant it for, whatever copy this is.
+    pub fn listed_recipients(&self) -> Vec<&str> {
+        let mut seen = std::collections::HashSet::new();
+        self.to
+            .iter()
+            .chain(&self.cc)
+            .map(|m| m.address.as_str())
+            .filter(|a| seen.insert(*a))
+            .collect()
     }
 
     /// SHA-256 (hex) of what the message says: text and HTML bodies and attachments, each
     /// length-prefixed. Headers are left out: they change from one delivery path to another
-    /// (Received, Delivered-To), the content does not.
+    /// (Received, Delivered-To), the content does not. Text (the bodies, `text/*`
+    /// attachments) is normalised first, see [`normalise_text`]: an MTA pipe hands over LF
+    /// line ends, IMAP and SMTP CRLF, and some paths add or strip trailing blanks, yet each is
+    /// the same message.
     pub fn content_digest(&self) -> String {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
@@ -110,30 +120,102 @@ impl InboundEmail {
             h.update((bytes.len() as u64).to_be_bytes());
             h.update(bytes);
         };
-        part(self.text_body.as_bytes());
-        part(self.html_body.as_deref().unwrap_or_default().as_bytes());
+        part(&normalise_text(self.text_body.as_bytes()));
+        part(&normalise_text(
+            self.html_body.as_deref().unwrap_or_default().as_bytes(),
+        ));
         for a in &self.attachments {
             part(a.filename.as_deref().unwrap_or_default().as_bytes());
-            part(&a.data);
+            if a.content_type.to_ascii_lowercase().starts_with("text/") {
+                part(&normalise_text(&a.data));
+            } else {
+                part(&a.data);
+            }
         }
         hex::encode(h.finalize())
     }
 
     /// Ids this message answers: In-Reply-To first, then References from the newest.
     pub fn parent_ids(&self) -> Vec<&MessageId> {
-        let mut out: Vec<&MessageId> = Vec::new();
-        for id in self.in_reply_to.iter().chain(self.references.iter().rev()) {
-            if !out.contains(&id) {
-                out.push(id);
-            }
-        }
-        out
+        let mut seen = std::collections::HashSet::new();
+        self.in_reply_to
+            .iter()
+            .chain(self.references.iter().rev())
+            .filter(|id| seen.insert(id.as_str()))
+            .collect()
     }
+}
+
+/// Text as delivery paths leave it alike: CR LF and lone CR read as LF, blanks (spaces, tabs)
+/// at the end of each line dropped, and line ends at the end of the text dropped.
+pub fn normalise_text(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut line_start = 0;
+    let mut bytes = text.iter().copied().peekable();
+    while let Some(b) = bytes.next() {
+        let newline = match b {
+            b'\n' => true,
+            b'\r' => {
+                if bytes.peek() == Some(&b'\n') {
+                    bytes.next();
+                }
+                true
+            }
+            _ => false,
+        };
+        if newline {
+            while out.len() > line_start && matches!(out.last(), Some(b' ' | b'\t')) {
+                out.pop();
+            }
+            out.push(b'\n');
+            line_start = out.len();
+        } else {
+            out.push(b);
+        }
+    }
+    while matches!(out.last(), Some(b' ' | b'\t' | b'\n')) {
+        out.pop();
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
+    use super::normalise_text;
     use super::sample::email;
+
+    #[test]
+    fn text_normalises_line_ends_and_trailing_blanks() {
+        let table: [(&str, &str); 7] = [
+            ("a\r\nb\r\n", "a\nb"),
+            ("a\nb\n\n\n", "a\nb"),
+            ("a \t\r\nb  ", "a\nb"),
+            ("a\rb", "a\nb"),
+            ("  indented\n", "  indented"),
+            ("", ""),
+            ("\r\n\r\n", ""),
+        ];
+        for (input, want) in table {
+            assert_eq!(
+                normalise_text(input.as_bytes()),
+                want.as_bytes(),
+                "{input:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn copies_with_other_line_ends_have_one_digest() {
+        let mut lf = email("a@x.fr", "s@y.fr", "one");
+        lf.text_body = "Bonjour,\nça ne marche pas.\n".into();
+        lf.html_body = Some("<p>Bonjour</p>\n".into());
+        let mut crlf = lf.clone();
+        crlf.text_body = "Bonjour,\r\nça ne marche pas. \r\n\r\n".into();
+        crlf.html_body = Some("<p>Bonjour</p>\r\n".into());
+        assert_eq!(lf.content_digest(), crlf.content_digest());
+        crlf.text_body = "Bonjour,\r\nça marche.\r\n".into();
+        assert_ne!(lf.content_digest(), crlf.content_digest());
+    }
 
     #[test]
     fn content_digest_ignores_headers_but_not_content() {

@@ -8,6 +8,7 @@
 pub mod ids;
 pub mod loop_guard;
 pub mod message;
+pub mod recipients;
 pub mod routing;
 pub mod threading;
 pub mod ticket;

@@ -1,10 +1,13 @@
 //! Which ticket an inbound message belongs to: the first rule set.
 //!
 //! Precedence: (1) In-Reply-To/References naming a Message-ID stored in the same offer,
-//! (2) the offer's subject tag `[SMSU I-000042]` when the sender is entitled to that ticket (a
-//! participant, someone of its institution, or an agent of the offer), otherwise (3) a new
-//! ticket, linked as "possibly related" to a ticket whose tag it carried without entitlement:
-//! a guessed or forwarded ref never lets a stranger into someone else's ticket.
+//! (2) the offer's subject tag `[SMSU I-000042]`, each only when the sender is entitled to
+//! that ticket ([`entitled`]: a participant, an agent of the offer, or a contact of its
+//! institution known before this message), otherwise (3) a new ticket, linked as "possibly
+//! related" to the ticket it pointed at: knowing a Message-ID or a ref is not a key, both leak
+//! through forwards and archives, so neither lets a stranger into someone else's ticket.
+//! Machine-written mail (a bounce, an out-of-office) is the exception: it threads by header
+//! whoever sent it, since it can neither reopen the ticket nor join it nor be answered.
 //!
 //! The service looks the candidates up (always inside the offer, so no other offer's ticket
 //! can be one) and this module decides, including what happens to a reply on a resolved or
@@ -23,8 +26,7 @@ pub struct Candidate {
     pub status: Status,
     /// When it was resolved or closed, if it is.
     pub finished_at: Option<DateTime<Utc>>,
-    /// Whether the sender may write into this ticket. Only subject-tag hits are checked: a
-    /// header hit names a message of the thread, which only its recipients have seen.
+    /// Whether the sender may write into this ticket, see [`entitled`].
     pub sender_entitled: bool,
 }
 
@@ -75,6 +77,27 @@ pub enum ThreadDecision {
     },
 }
 
+/// What is known of a sender with respect to one ticket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SenderFacts {
+    /// The sender is a participant of the ticket (requester, cc, agent).
+    pub participant: bool,
+    /// The sender is an agent of the offer.
+    pub agent: bool,
+    /// The sender's contact belongs to the ticket's institution.
+    pub same_institution: bool,
+    /// The sender's contact existed before this message: not created from it on the fly by a
+    /// domain match, which anyone can fake by writing from a look-alike address.
+    pub known_before: bool,
+}
+
+/// May this sender write into this ticket by naming it (a header or a tag)? A participant or
+/// an agent of the offer; a contact of the ticket's institution only when known before this
+/// message.
+pub fn entitled(f: SenderFacts) -> bool {
+    f.participant || f.agent || (f.same_institution && f.known_before)
+}
+
 /// `automatic`: the loop guard found the message machine-written. It is kept with its ticket
 /// but never reopens it nor opens a follow-up (an out-of-office answer to our closing mail
 /// must not bring the ticket back).
@@ -84,15 +107,26 @@ pub fn decide(
     reopen_window: Duration,
     automatic: bool,
 ) -> ThreadDecision {
-    let (c, via) = match (&candidates.by_header, &candidates.by_subject_tag) {
+    let header = candidates
+        .by_header
+        .as_ref()
+        .filter(|c| c.sender_entitled || automatic);
+    let tag = candidates
+        .by_subject_tag
+        .as_ref()
+        .filter(|c| c.sender_entitled);
+    let (c, via) = match (header, tag) {
         (Some(c), _) => (c, Via::Header),
-        (None, Some(c)) if c.sender_entitled => (c, Via::SubjectTag),
-        (None, Some(c)) => {
+        (None, Some(c)) => (c, Via::SubjectTag),
+        (None, None) => {
+            let pointed = candidates
+                .by_header
+                .as_ref()
+                .or(candidates.by_subject_tag.as_ref());
             return ThreadDecision::New {
-                related: Some((c.ticket, Relation::PossiblyRelated)),
+                related: pointed.map(|c| (c.ticket, Relation::PossiblyRelated)),
             };
         }
-        (None, None) => return ThreadDecision::New { related: None },
     };
     if c.status.is_open() || automatic {
         return ThreadDecision::Append {
@@ -120,6 +154,36 @@ pub fn decide(
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn entitlement_needs_a_part_in_the_ticket_not_a_domain() {
+        let f = |participant, agent, same_institution, known_before| SenderFacts {
+            participant,
+            agent,
+            same_institution,
+            known_before,
+        };
+        // (name, facts, entitled)
+        let table = [
+            ("participant", f(true, false, false, true), true),
+            ("agent", f(false, true, false, true), true),
+            ("colleague known before", f(false, false, true, true), true),
+            (
+                "colleague created from this mail",
+                f(false, false, true, false),
+                false,
+            ),
+            (
+                "stranger known elsewhere",
+                f(false, false, false, true),
+                false,
+            ),
+            ("new stranger", f(false, false, false, false), false),
+        ];
+        for (name, facts, want) in table {
+            assert_eq!(entitled(facts), want, "{name}");
+        }
+    }
 
     fn at(day: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, day, 10, 0, 0).unwrap()
@@ -236,6 +300,41 @@ mod tests {
                 append(1, Via::Header, false),
             ),
             ("auto-reply, nothing found", None, None, true, new(None)),
+            (
+                "stranger with a header",
+                stranger(1),
+                None,
+                false,
+                new(Some((1, Relation::PossiblyRelated))),
+            ),
+            (
+                "stranger with a header and a tag",
+                stranger(1),
+                stranger(2),
+                false,
+                new(Some((1, Relation::PossiblyRelated))),
+            ),
+            (
+                "stranger's header, entitled tag",
+                stranger(1),
+                cand(2, New, None),
+                false,
+                append(2, Via::SubjectTag, false),
+            ),
+            (
+                "bounce from a stranger threads by header",
+                stranger(1),
+                None,
+                true,
+                append(1, Via::Header, false),
+            ),
+            (
+                "bounce from a stranger with only a tag",
+                None,
+                stranger(2),
+                true,
+                new(Some((2, Relation::PossiblyRelated))),
+            ),
         ];
         for (name, by_header, by_subject_tag, automatic, want) in table {
             let c = Candidates {

@@ -38,22 +38,14 @@ pub async fn deliver(
     code: Option<&str>,
     raw: &[u8],
 ) -> Result<Delivered, DeliverError> {
+    let read = ingest::read(ctx, raw).await;
     let offers = match code {
-        Some(code) => match ctx.config.offer(code) {
-            Some(offer) => vec![offer],
-            None => {
-                let known: Vec<&str> = ctx.config.offers.iter().map(|o| o.code.as_str()).collect();
-                return Err(DeliverError::UnknownOffer {
-                    code: code.to_owned(),
-                    known: if known.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        known.join(", ")
-                    },
-                });
-            }
-        },
-        None => ingest::route(&ctx.config, raw).into_iter().collect(),
+        Some(code) => vec![
+            ctx.config
+                .offer(code)
+                .ok_or_else(|| unknown_offer(ctx, code))?,
+        ],
+        None => ingest::route(&ctx.config, &read, raw),
     };
     if offers.is_empty() {
         return Err(DeliverError::NoOffer);
@@ -63,8 +55,20 @@ pub async fn deliver(
         sync::ensure_offer(ctx, offer)
             .await
             .map_err(|e| DeliverError::Service(e.into()))?;
-        let outcome = ingest::ingest(ctx, offer, "pipe", raw).await?;
+        let outcome = ingest::ingest_read(ctx, offer, "pipe", raw, &read).await?;
         outcomes.push((offer.code.clone(), outcome));
     }
     Ok(Delivered { outcomes })
+}
+
+fn unknown_offer(ctx: &Context, code: &str) -> DeliverError {
+    let known: Vec<&str> = ctx.config.offers.iter().map(|o| o.code.as_str()).collect();
+    DeliverError::UnknownOffer {
+        code: code.to_owned(),
+        known: if known.is_empty() {
+            "none".to_owned()
+        } else {
+            known.join(", ")
+        },
+    }
 }

@@ -12,9 +12,10 @@ use super::{Context, ServiceError};
 use crate::channels::mail::{self, ParseError};
 use crate::config::{Config, OfferConfig};
 use crate::domain::loop_guard::{self, AutoReason};
+use crate::domain::recipients::reply_target;
 use crate::domain::routing::{InstitutionDomains, SenderDecision, decide_sender};
 use crate::domain::routing::{OfferAddresses, route_recipients};
-use crate::domain::threading::{self, Candidate, Candidates, ThreadDecision};
+use crate::domain::threading::{self, Candidate, Candidates, SenderFacts, ThreadDecision};
 use crate::domain::{
     ContactId, InboundEmail, Mailbox, Priority, Status, TicketKind, TicketRef,
     ids::find_subject_refs,
@@ -61,11 +62,34 @@ impl IngestOutcome {
     }
 }
 
-/// The offer a message delivered without `--offer` is for: the first of its recipients
-/// (see [`InboundEmail::recipients`]) that is an offer's support address, plus-addresses
-/// included. A message that does not parse is routed on the support addresses found in its
-/// raw bytes, so that it still reaches its offer's quarantine rather than bouncing.
-pub fn route<'a>(config: &'a Config, raw: &[u8]) -> Option<&'a OfferConfig> {
+/// A message read off its channel: parsed, or the reason it cannot be (over the size limit,
+/// not a message), which sends it to the quarantine.
+pub type Read = Result<InboundEmail, String>;
+
+/// Checks the size and parses `raw`, on the blocking pool: parsing a large or hostile message
+/// is CPU work that must not hold up the runtime threads other offers' mail runs on.
+pub async fn read(ctx: &Context, raw: &[u8]) -> Read {
+    let limit = ctx.config.daemon.max_message_bytes;
+    if raw.len() > limit {
+        return Err(format!(
+            "message of {} bytes is over the limit of {limit} bytes",
+            raw.len()
+        ));
+    }
+    let bytes = raw.to_vec();
+    match tokio::task::spawn_blocking(move || mail::parse(&bytes)).await {
+        Ok(parsed) => parsed.map_err(|e| e.to_string()),
+        Err(_) => Err(ParseError::ParserFailed.to_string()),
+    }
+}
+
+/// The offers a message delivered without `--offer` is for, each once, in the order of its
+/// recipients: the envelope recipients (`Delivered-To`, `X-Original-To`) when an MTA added
+/// them, since this copy is for those alone, else every offer its To and Cc name (one mail to
+/// two offers is taken into both). A message that does not parse is routed on the support
+/// addresses found in its raw bytes, so that it still reaches a quarantine rather than
+/// bouncing.
+pub fn route<'a>(config: &'a Config, read: &Read, raw: &[u8]) -> Vec<&'a OfferConfig> {
     let offers: Vec<OfferAddresses<'_>> = config
         .offers
         .iter()
@@ -74,10 +98,16 @@ pub fn route<'a>(config: &'a Config, raw: &[u8]) -> Option<&'a OfferConfig> {
             addresses: &o.support_addresses,
         })
         .collect();
-    let code = match mail::parse(raw) {
-        Ok(email) => route_recipients(&email.recipients(), &offers)
-            .into_iter()
-            .next(),
+    let codes = match read {
+        Ok(email) => {
+            let envelope: Vec<&str> = email.delivered_to.iter().map(String::as_str).collect();
+            let by_envelope = route_recipients(&envelope, &offers);
+            if by_envelope.is_empty() {
+                route_recipients(&email.listed_recipients(), &offers)
+            } else {
+                by_envelope
+            }
+        }
         Err(_) => {
             let text = String::from_utf8_lossy(raw).to_ascii_lowercase();
             let position = |address: &str| {
@@ -87,7 +117,7 @@ pub fn route<'a>(config: &'a Config, raw: &[u8]) -> Option<&'a OfferConfig> {
                     .filter(|p| text[*p..].contains(&format!("@{domain}")));
                 [text.find(address), plus].into_iter().flatten().min()
             };
-            offers
+            let mut found: Vec<(usize, &crate::domain::TenantId)> = offers
                 .iter()
                 .filter_map(|o| {
                     o.addresses
@@ -96,11 +126,15 @@ pub fn route<'a>(config: &'a Config, raw: &[u8]) -> Option<&'a OfferConfig> {
                         .min()
                         .map(|p| (p, o.offer))
                 })
-                .min_by_key(|(p, _)| *p)
-                .map(|(_, code)| code.clone())
+                .collect();
+            found.sort_by_key(|(p, _)| *p);
+            found.into_iter().map(|(_, code)| code.clone()).collect()
         }
-    }?;
-    config.offer(code.as_str())
+    };
+    codes
+        .iter()
+        .filter_map(|code| config.offer(code.as_str()))
+        .collect()
 }
 
 /// The dedupe key of a message inside its offer: its Message-ID, whatever the channel.
@@ -140,19 +174,24 @@ pub async fn ingest(
     channel: &str,
     raw: &[u8],
 ) -> Result<IngestOutcome, ServiceError> {
-    let limit = ctx.config.daemon.max_message_bytes;
-    if raw.len() > limit {
-        let reason = format!(
-            "message of {} bytes is over the limit of {limit} bytes",
-            raw.len()
-        );
-        return quarantine(ctx, offer, channel, &reason, raw).await;
-    }
-    let email = match mail::parse(raw) {
+    let read = read(ctx, raw).await;
+    ingest_read(ctx, offer, channel, raw, &read).await
+}
+
+/// [`ingest`] for a message already [`read`] (the pipe reads once, then routes and takes the
+/// message into each offer it names).
+pub async fn ingest_read(
+    ctx: &Context,
+    offer: &OfferConfig,
+    channel: &str,
+    raw: &[u8],
+    read: &Read,
+) -> Result<IngestOutcome, ServiceError> {
+    let email = match read {
         Ok(email) => email,
-        Err(e) => return quarantine(ctx, offer, channel, &e.to_string(), raw).await,
+        Err(reason) => return quarantine(ctx, offer, channel, reason, raw).await,
     };
-    let outcome = match ingest_parsed(ctx, offer, channel, raw, &email).await {
+    let outcome = match ingest_parsed(ctx, offer, channel, raw, email).await {
         Ok(outcome) => outcome,
         // The database is there but refuses this message (a value it cannot hold, a rule it
         // enforces): retrying cannot help, and must not block the messages behind it.
@@ -169,6 +208,9 @@ pub async fn ingest(
         _ => None,
     };
     tracing::info!(tenant = %offer.code, channel, outcome = outcome.label(), ticket, "message taken in");
+    if let IngestOutcome::Created { ticket, .. } = &outcome {
+        super::links::link_across_offers(ctx, offer, *ticket, email).await;
+    }
     Ok(outcome)
 }
 
@@ -222,6 +264,13 @@ async fn ingest_parsed(
         tx.rollback().await?;
         return quarantine(ctx, offer, channel, &ParseError::NoSender.to_string(), raw).await;
     };
+    // Our own addresses are never people: such a message is our own mail coming back (a loop)
+    // or a forgery, and taking it in would make us a contact, a participant, a recipient.
+    if ctx.own_addresses().contains(&sender.address) {
+        tx.rollback().await?;
+        let reason = "sent from one of our own support addresses (a mail loop or a forgery)";
+        return quarantine(ctx, offer, channel, reason, raw).await;
+    }
     let contact = match resolve_sender(&mut tx, offer, sender, now).await? {
         Some(contact) => contact,
         None => {
@@ -231,7 +280,7 @@ async fn ingest_parsed(
         }
     };
 
-    let candidates = find_candidates(&mut tx, offer, email, contact).await?;
+    let candidates = find_candidates(&mut tx, offer, email, &contact).await?;
     let decision = threading::decide(&candidates, now, offer.reopen_window, auto.is_some());
     let auto_reason = auto.as_ref().map(AutoReason::describe);
     let (ticket, reopened, created) = match decision {
@@ -251,7 +300,7 @@ async fn ingest_parsed(
             (row, reopen, false)
         }
         ThreadDecision::New { related } => {
-            let row = open_ticket(&mut tx, email, contact.0, contact.1, now).await?;
+            let row = open_ticket(&mut tx, email, contact.id, contact.institution, now).await?;
             if let Some((old, relation)) = related {
                 let (here, there) = relation.names();
                 tx.link_tickets(row.ticket_id(), old, here, now).await?;
@@ -260,12 +309,16 @@ async fn ingest_parsed(
             (row, false, true)
         }
     };
-    tx.add_participant(
-        ticket.ticket_id(),
-        contact.0,
-        if created { "requester" } else { "cc" },
-    )
-    .await?;
+    // Machine mail (a bounce, an out-of-office) is kept in the ticket but its sender never
+    // joins it: it may have threaded by header without being entitled.
+    if created || auto.is_none() {
+        tx.add_participant(
+            ticket.ticket_id(),
+            contact.id,
+            if created { "requester" } else { "cc" },
+        )
+        .await?;
+    }
 
     let references = join_ids(&email.references);
     let in_reply_to = email.in_reply_to.first().map(|m| m.as_str());
@@ -274,7 +327,7 @@ async fn ingest_parsed(
             ticket: ticket.ticket_id(),
             channel,
             direction: "in",
-            author: Some(contact.0),
+            author: Some(contact.id),
             author_label: None,
             message_id: Some(email.message_id.as_str()),
             in_reply_to,
@@ -312,10 +365,12 @@ async fn ingest_parsed(
     .await?;
 
     let mut acknowledged = false;
-    if created && auto.is_none() {
-        let to = reply_address(email, sender);
+    if created
+        && auto.is_none()
+        && let Some(to) = reply_target(sender, &email.reply_to, &ctx.own_addresses())
+    {
         let context = mail_context(offer, Some(&ticket), &to, &email.subject, None);
-        queue_mail(
+        let queued = queue_mail(
             ctx,
             &mut tx,
             offer,
@@ -329,7 +384,7 @@ async fn ingest_parsed(
             },
         )
         .await?;
-        acknowledged = true;
+        acknowledged = queued.is_some();
     }
     let outcome = if created {
         IngestOutcome::Created {
@@ -403,6 +458,14 @@ async fn ticket_ref_of(
     Ok(row.map(|r| r.reference()))
 }
 
+/// The sender as this offer knows it.
+struct SenderContact {
+    id: ContactId,
+    institution: Option<i64>,
+    /// The contact existed before this message (not created from it).
+    known_before: bool,
+}
+
 /// The sender's contact and institution in this offer, created when the policy allows;
 /// `None` when the offer refuses this sender.
 async fn resolve_sender(
@@ -410,12 +473,16 @@ async fn resolve_sender(
     offer: &OfferConfig,
     sender: &Mailbox,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<Option<(ContactId, Option<i64>)>, ServiceError> {
+) -> Result<Option<SenderContact>, ServiceError> {
     let known = tx
         .contact_by_address(AddressKind::Email, &sender.address)
         .await?;
     if let Some(c) = &known {
-        return Ok(Some((c.contact_id(), c.institution_id)));
+        return Ok(Some(SenderContact {
+            id: c.contact_id(),
+            institution: c.institution_id,
+            known_before: true,
+        }));
     }
     let rows = tx.institutions().await?;
     let domains: Vec<Vec<String>> = rows.iter().map(|r| r.domain_list()).collect();
@@ -428,7 +495,11 @@ async fn resolve_sender(
         })
         .collect();
     match decide_sender(None, sender.domain(), offer.unknown_sender, &institutions) {
-        SenderDecision::Known(id) => Ok(Some((id, None))),
+        SenderDecision::Known(id) => Ok(Some(SenderContact {
+            id,
+            institution: None,
+            known_before: true,
+        })),
         SenderDecision::Refuse => Ok(None),
         SenderDecision::Create { institution } => {
             let new = NewContact {
@@ -448,11 +519,19 @@ async fn resolve_sender(
                     .contact_by_address(AddressKind::Email, &sender.address)
                     .await?
                 {
-                    return Ok(Some((c.contact_id(), c.institution_id)));
+                    return Ok(Some(SenderContact {
+                        id: c.contact_id(),
+                        institution: c.institution_id,
+                        known_before: false,
+                    }));
                 }
             }
             tx.set_contact_roles(id, &["requester"]).await?;
-            Ok(Some((id, institution)))
+            Ok(Some(SenderContact {
+                id,
+                institution,
+                known_before: false,
+            }))
         }
     }
 }
@@ -472,7 +551,9 @@ async fn refuse(
     if auto.is_some() {
         return Ok(false);
     }
-    let to = reply_address(email, sender);
+    let Some(to) = reply_target(sender, &email.reply_to, &ctx.own_addresses()) else {
+        return Ok(false);
+    };
     let context = mail_context(offer, None, &to, &email.subject, None);
     let mail = QueuedMail {
         ticket: None,
@@ -482,25 +563,27 @@ async fn refuse(
         auto_submitted: Some("auto-replied"),
         context: &context,
     };
-    queue_mail(ctx, tx, offer, mail).await?;
-    Ok(true)
+    Ok(queue_mail(ctx, tx, offer, mail).await?.is_some())
 }
 
 async fn find_candidates(
     tx: &mut Tx,
     offer: &OfferConfig,
     email: &InboundEmail,
-    (contact, institution): (ContactId, Option<i64>),
+    sender: &SenderContact,
 ) -> Result<Candidates, ServiceError> {
     let parents: Vec<&str> = email.parent_ids().iter().map(|m| m.as_str()).collect();
-    let by_header = tx
-        .ticket_by_message_ids(&parents)
-        .await?
-        .map(|row| candidate(row, true));
+    let by_header = match tx.ticket_by_message_ids(&parents).await? {
+        Some(row) => {
+            let entitled = entitled(tx, &row, sender).await?;
+            Some(candidate(row, entitled))
+        }
+        None => None,
+    };
     let mut by_subject_tag = None;
     for r in find_subject_refs(&email.subject, &offer.code) {
         if let Some(row) = tx.ticket_by_ref(r).await? {
-            let entitled = entitled(tx, &row, contact, institution).await?;
+            let entitled = entitled(tx, &row, sender).await?;
             by_subject_tag = Some(candidate(row, entitled));
             break;
         }
@@ -511,26 +594,25 @@ async fn find_candidates(
     })
 }
 
-/// May this contact write into this ticket by naming it? A participant, someone of the
-/// ticket's institution, or an agent of the offer.
+/// Fetches what [`threading::entitled`] decides on.
 async fn entitled(
     tx: &mut Tx,
     ticket: &TicketRow,
-    contact: ContactId,
-    institution: Option<i64>,
+    sender: &SenderContact,
 ) -> Result<bool, ServiceError> {
-    if institution.is_some() && institution == ticket.institution_id {
-        return Ok(true);
-    }
     let participants = tx.participants(ticket.ticket_id()).await?;
-    if participants.iter().any(|p| p.contact_id == contact.0) {
-        return Ok(true);
-    }
-    Ok(tx
-        .contact_roles(contact)
-        .await?
-        .iter()
-        .any(|r| r == "agent"))
+    let facts = SenderFacts {
+        participant: participants.iter().any(|p| p.contact_id == sender.id.0),
+        agent: tx
+            .contact_roles(sender.id)
+            .await?
+            .iter()
+            .any(|r| r == "agent"),
+        same_institution: sender.institution.is_some()
+            && sender.institution == ticket.institution_id,
+        known_before: sender.known_before,
+    };
+    Ok(threading::entitled(facts))
 }
 
 fn candidate(row: TicketRow, sender_entitled: bool) -> Candidate {
@@ -584,15 +666,6 @@ async fn event(
     };
     tx.insert_event(&new).await?;
     Ok(())
-}
-
-/// Where answers to this message go: its Reply-To when it has one, else its sender.
-fn reply_address(email: &InboundEmail, sender: &Mailbox) -> Mailbox {
-    email
-        .reply_to
-        .first()
-        .cloned()
-        .unwrap_or_else(|| sender.clone())
 }
 
 fn join_ids(ids: &[crate::domain::MessageId]) -> Option<String> {

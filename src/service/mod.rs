@@ -7,6 +7,7 @@
 
 pub mod deliver;
 pub mod ingest;
+pub mod links;
 pub mod operator;
 pub mod outbox;
 pub mod sync;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::config::{Config, OfferConfig};
+use crate::domain::recipients::OwnAddresses;
 use crate::domain::{Mailbox, MessageId};
 use crate::store::Store;
 
@@ -40,6 +42,16 @@ impl Context {
         MessageId::ours(
             &uuid::Uuid::new_v4().simple().to_string(),
             &self.config.mail.message_id_domain,
+        )
+    }
+
+    /// The support addresses of every offer: never a contact, a participant or a recipient.
+    pub fn own_addresses(&self) -> OwnAddresses {
+        OwnAddresses::new(
+            self.config
+                .offers
+                .iter()
+                .flat_map(|o| o.support_addresses.iter().map(String::as_str)),
         )
     }
 

@@ -9,6 +9,7 @@ use super::ingest::{IngestOutcome, ingest};
 use super::outbox::{QueuedMail, Thread, mail_context, queue_mail};
 use super::{Context, ServiceError};
 use crate::config::OfferConfig;
+use crate::domain::recipients::outbound_recipients;
 use crate::domain::{Mailbox, Priority, Status, TicketRef};
 use crate::notify::Template;
 use crate::store::{
@@ -158,9 +159,10 @@ pub async fn reply(
                 .map(|e| Mailbox::new(p.name.as_deref(), e))
         })
         .collect();
+    let to = outbound_recipients(&to, &ctx.own_addresses());
     if to.is_empty() {
         return Err(ServiceError::Refused(format!(
-            "{}: no participant has an email address",
+            "{}: no participant has an email address (our own support addresses do not count)",
             ticket.reference()
         )));
     }
@@ -193,7 +195,8 @@ pub async fn reply(
             context: &context,
         },
     )
-    .await?;
+    .await?
+    .ok_or_else(|| ServiceError::Refused("no recipient left to mail".into()))?;
     let article = tx
         .insert_article(&NewArticle {
             message_id: Some(message_id.as_str()),

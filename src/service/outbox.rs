@@ -9,6 +9,7 @@ use serde_json::json;
 use super::{Context, ServiceError};
 use crate::channels::outbound::{FileSender, OutboundMail, SendError};
 use crate::config::OfferConfig;
+use crate::domain::recipients::{outbound_recipients, trim_references};
 use crate::domain::{InboundEmail, Mailbox, MessageId, ids::subject_tag};
 use crate::notify::{Notifier, Template};
 use crate::store::{NewOutbox, OutboxRow, StoreError, TicketRow, Tx};
@@ -110,13 +111,18 @@ pub struct QueuedMail<'a> {
     pub context: &'a serde_json::Value,
 }
 
-/// Queues a mail in the caller's transaction; returns our Message-ID for it.
+/// Queues a mail in the caller's transaction; returns our Message-ID for it, or `None` when
+/// no recipient is left once our own addresses are taken out (nothing is queued then).
 pub async fn queue_mail(
     ctx: &Context,
     tx: &mut Tx,
     offer: &OfferConfig,
     mail: QueuedMail<'_>,
-) -> Result<MessageId, ServiceError> {
+) -> Result<Option<MessageId>, ServiceError> {
+    let to = outbound_recipients(mail.to, &ctx.own_addresses());
+    if to.is_empty() {
+        return Ok(None);
+    }
     let message_id = ctx.new_message_id();
     let (in_reply_to, references) = match mail.answering {
         Some(Thread {
@@ -124,12 +130,12 @@ pub async fn queue_mail(
             mut references,
         }) => {
             references.push(parent);
+            let references = trim_references(&references);
             (Some(parent.to_owned()), Some(references.join(" ")))
         }
         None => (None, None),
     };
-    let recipients: Vec<serde_json::Value> = mail
-        .to
+    let recipients: Vec<serde_json::Value> = to
         .iter()
         .map(|m| json!({ "name": m.name, "address": m.address }))
         .collect();
@@ -153,7 +159,7 @@ pub async fn queue_mail(
         now: ctx.clock.now(),
     };
     tx.enqueue_outbox(&row).await?;
-    Ok(message_id)
+    Ok(Some(message_id))
 }
 
 /// Where outbound mail goes. Only `.eml` files for now; SMTP comes with notifications.
