@@ -93,6 +93,7 @@ contract!(
     tickets_read_back_as_written,
     status_times_follow_the_status,
     message_ids_are_found_only_inside_their_offer,
+    a_long_list_of_message_ids_finds_the_first_known_one_in_order,
     receipts_refuse_a_second_copy,
     raw_messages_and_attachments_are_stored_once,
     outbox_rows_are_claimed_once_until_their_lease_ends,
@@ -101,6 +102,10 @@ contract!(
     contact_addresses_are_case_insensitive_and_movable,
     quarantine_keeps_the_exact_bytes,
     a_transaction_sees_only_its_offer,
+    links_to_other_offers_are_recorded_once_per_side,
+    a_restarted_instance_takes_back_its_own_claims_only,
+    every_quarantine_replay_is_kept,
+    long_message_ids_and_addresses_are_stored_and_found,
 );
 
 async fn ticket_numbers_count_per_offer_and_kind(store: &Store) {
@@ -372,7 +377,7 @@ async fn outbox_rows_are_claimed_once_until_their_lease_ends(store: &Store) {
         let tenant = tenant.clone();
         async move {
             let mut tx = store.begin(&tenant).await.unwrap();
-            let rows = tx.claim_outbox(at, lease, 10).await.unwrap();
+            let rows = tx.claim_outbox("host:/data", at, lease, 10).await.unwrap();
             tx.commit().await.unwrap();
             rows
         }
@@ -566,4 +571,319 @@ async fn a_transaction_sees_only_its_offer(store: &Store) {
             "RLS hides the other offer"
         );
     }
+}
+
+async fn a_long_list_of_message_ids_finds_the_first_known_one_in_order(store: &Store) {
+    let tenant = common::unique_tenant();
+    let mut tx = store.begin(&tenant).await.unwrap();
+    let early = new_ticket(&mut tx, TicketKind::Incident, "early").await;
+    let late = new_ticket(&mut tx, TicketKind::Incident, "late").await;
+    let ours = new_ticket(&mut tx, TicketKind::Incident, "ours").await;
+    tx.insert_article(&article(&early, Some("early@univ.example")))
+        .await
+        .unwrap();
+    tx.insert_article(&article(&late, Some("late@univ.example")))
+        .await
+        .unwrap();
+    let ctx = serde_json::json!({});
+    tx.enqueue_outbox(&NewOutbox {
+        ticket: Some(ours.ticket_id()),
+        template: "ticket_created",
+        locale: "fr",
+        context: &ctx,
+        from_address: "support@x.example",
+        recipients: "[]",
+        message_id: "ours.guichet@x.example",
+        in_reply_to: None,
+        references: None,
+        auto_submitted: Some("auto-replied"),
+        now: t0(),
+    })
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    // A hostile References header: 100,000 ids nobody stored, with three known ones inside,
+    // "late" listed before "early" (the order of the list decides, not the order of storage).
+    let unknown: Vec<String> = (0..100_000)
+        .map(|n| format!("{n}.junk@x.example"))
+        .collect();
+    let mut ids: Vec<&str> = unknown.iter().map(String::as_str).collect();
+    ids.insert(60_000, "early@univ.example");
+    ids.insert(40_000, "late@univ.example");
+    ids.insert(90_000, "ours.guichet@x.example");
+    let mut tx = store.begin(&tenant).await.unwrap();
+    let started = std::time::Instant::now();
+    let found = tx.ticket_by_message_ids(&ids).await.unwrap();
+    println!(
+        "{:?}: {} ids looked up in {:?}",
+        store.backend(),
+        ids.len(),
+        started.elapsed()
+    );
+    assert_eq!(
+        found.map(|t| t.id),
+        Some(late.id),
+        "the first known id wins"
+    );
+    let found = tx
+        .ticket_by_message_ids(&[&ids[..30_000], &["ours.guichet@x.example"]].concat())
+        .await
+        .unwrap();
+    assert_eq!(found.map(|t| t.id), Some(ours.id), "outbound ids are found");
+    assert_eq!(
+        tx.ticket_by_message_ids(&ids[..30_000]).await.unwrap(),
+        None
+    );
+    assert_eq!(tx.ticket_by_message_ids(&[]).await.unwrap(), None);
+    tx.rollback().await.unwrap();
+    let mut tx = store.begin(&common::unique_tenant()).await.unwrap();
+    assert_eq!(
+        tx.ticket_by_message_ids(&ids).await.unwrap(),
+        None,
+        "another offer finds nothing"
+    );
+}
+
+async fn links_to_other_offers_are_recorded_once_per_side(store: &Store) {
+    let (a, b) = (common::unique_tenant(), common::unique_tenant());
+    let mut tx = store.begin(&a).await.unwrap();
+    let ta = new_ticket(&mut tx, TicketKind::Incident, "a").await;
+    tx.commit().await.unwrap();
+    let mut tx = store.begin(&b).await.unwrap();
+    let tb = new_ticket(&mut tx, TicketKind::Request, "b").await;
+    tx.link_other_offer(tb.ticket_id(), &a, ta.reference(), "same_message", t0())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin(&a).await.unwrap();
+    for _ in 0..2 {
+        tx.link_other_offer(ta.ticket_id(), &b, tb.reference(), "same_message", t0())
+            .await
+            .unwrap();
+    }
+    let links = tx.other_offer_links(ta.ticket_id()).await.unwrap();
+    assert_eq!(links.len(), 1, "a second identical link is a no-op");
+    assert_eq!(
+        (
+            links[0].other_tenant.as_str(),
+            links[0].other_ref.as_str(),
+            links[0].relation.as_str(),
+            links[0].created_at
+        ),
+        (b.as_str(), "R-000001", "same_message", t0())
+    );
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin(&b).await.unwrap();
+    let links = tx.other_offer_links(tb.ticket_id()).await.unwrap();
+    assert_eq!(
+        links
+            .iter()
+            .map(|l| (l.other_tenant.as_str(), l.other_ref.as_str()))
+            .collect::<Vec<_>>(),
+        [(a.as_str(), "I-000001")],
+        "each offer sees its own side"
+    );
+    tx.rollback().await.unwrap();
+    let mut tx = store.begin(&common::unique_tenant()).await.unwrap();
+    assert!(
+        tx.other_offer_links(ta.ticket_id())
+            .await
+            .unwrap()
+            .is_empty(),
+        "a third offer sees no link"
+    );
+}
+
+async fn a_restarted_instance_takes_back_its_own_claims_only(store: &Store) {
+    let tenant = common::unique_tenant();
+    let ctx = serde_json::json!({});
+    let mut tx = store.begin(&tenant).await.unwrap();
+    for n in 0..2 {
+        let mid = format!("{n}.claims.guichet@x.example");
+        tx.enqueue_outbox(&NewOutbox {
+            ticket: None,
+            template: "ticket_created",
+            locale: "fr",
+            context: &ctx,
+            from_address: "support@x.example",
+            recipients: "[]",
+            message_id: &mid,
+            in_reply_to: None,
+            references: None,
+            auto_submitted: Some("auto-replied"),
+            now: t0(),
+        })
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let lease = Duration::minutes(5);
+    let mut tx = store.begin(&tenant).await.unwrap();
+    let crashed = tx
+        .claim_outbox("host-a:/data", t0(), lease, 1)
+        .await
+        .unwrap();
+    let alive = tx
+        .claim_outbox("host-b:/data", t0(), lease, 1)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!((crashed.len(), alive.len()), (1, 1));
+
+    // host-a restarts a minute later, long before its lease ends.
+    let later = t0() + Duration::minutes(1);
+    let mut tx = store.begin(&tenant).await.unwrap();
+    assert_eq!(tx.release_claims_of("host-a:/data").await.unwrap(), 1);
+    assert_eq!(
+        tx.release_claims_of("host-c:/data").await.unwrap(),
+        0,
+        "another instance has nothing to release"
+    );
+    let again = tx
+        .claim_outbox("host-a:/data", later, lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        again.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [crashed[0].id],
+        "its own claim is due again at once, the other instance's is not"
+    );
+    tx.outbox_sent(again[0].id, "/tmp/x.eml", later)
+        .await
+        .unwrap();
+    assert_eq!(
+        tx.release_claims_of("host-a:/data").await.unwrap(),
+        0,
+        "a sent row is never released"
+    );
+}
+
+async fn every_quarantine_replay_is_kept(store: &Store) {
+    let tenant = common::unique_tenant();
+    let mut tx = store.begin(&tenant).await.unwrap();
+    let id = tx
+        .insert_quarantine("pipe", "too big", b"junk", t0())
+        .await
+        .unwrap();
+    let other = tx
+        .insert_quarantine("pipe", "not mail", b"other junk", t0())
+        .await
+        .unwrap();
+    tx.mark_quarantine_replayed(id, "quarantined again as 1", t0())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin(&tenant).await.unwrap();
+    let later = t0() + Duration::hours(1);
+    tx.mark_quarantine_replayed(id, "created I-000001", later)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin(&tenant).await.unwrap();
+    let rows = tx.list_quarantine().await.unwrap();
+    let row = rows.iter().find(|r| r.id == id).unwrap();
+    let replays: Vec<(i64, DateTime<Utc>, &str)> = row
+        .replays
+        .iter()
+        .map(|r| (r.seq, r.replayed_at, r.outcome.as_str()))
+        .collect();
+    assert_eq!(
+        replays,
+        [
+            (1, t0(), "quarantined again as 1"),
+            (2, later, "created I-000001")
+        ],
+        "the second replay does not overwrite the first"
+    );
+    assert_eq!(
+        (row.replay_outcome.as_deref(), row.replayed_at),
+        (Some("created I-000001"), Some(later)),
+        "the latest replay is at hand"
+    );
+    let untouched = rows.iter().find(|r| r.id == other).unwrap();
+    assert!(untouched.replays.is_empty() && untouched.replay_outcome.is_none());
+}
+
+async fn long_message_ids_and_addresses_are_stored_and_found(store: &Store) {
+    // PostgreSQL's B-tree rows hold ~2.7 KB: longer keys must still be stored, found and
+    // deduplicated exactly as on SQLite.
+    let tenant = common::unique_tenant();
+    // Backslashes too: PostgreSQL's key reads the text through bytea's escape syntax.
+    let long_mid = format!(r"\x41\\{}@univ.example", "m".repeat(5 * 1024));
+    let similar_mid = format!(r"\x41\{}@univ.example", "m".repeat(5 * 1024));
+    let long_address = format!("{}@univ-lorraine.example", "j".repeat(3 * 1024));
+    let mut tx = store.begin(&tenant).await.unwrap();
+    let t = new_ticket(&mut tx, TicketKind::Incident, "long").await;
+    tx.insert_article(&article(&t, Some(&long_mid)))
+        .await
+        .unwrap();
+    let contact = tx
+        .create_contact(&NewContact {
+            name: None,
+            institution_id: None,
+            origin: "inbound",
+            now: t0(),
+        })
+        .await
+        .unwrap();
+    tx.set_contact_address(contact, AddressKind::Email, &long_address)
+        .await
+        .unwrap();
+    assert!(
+        !tx.add_contact_address_if_absent(contact, AddressKind::Email, &long_address)
+            .await
+            .unwrap(),
+        "the same long address is not added twice"
+    );
+    let receipt = ReceiptRow {
+        dedupe_key: format!("mid:{long_mid}"),
+        channel: "pipe".into(),
+        outcome: "article".into(),
+        content_sha256: "cd".repeat(32),
+        ticket_id: Some(t.id),
+        article_id: Some(1),
+        received_at: t0(),
+    };
+    assert!(tx.insert_receipt(&receipt).await.unwrap());
+    assert!(
+        !tx.insert_receipt(&receipt).await.unwrap(),
+        "a long dedupe key still refuses a second copy"
+    );
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin(&tenant).await.unwrap();
+    assert_eq!(
+        tx.ticket_by_message_ids(&[&long_mid])
+            .await
+            .unwrap()
+            .map(|t| t.id),
+        Some(t.id)
+    );
+    assert_eq!(
+        tx.ticket_by_message_ids(&[&similar_mid]).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        tx.contact_by_address(AddressKind::Email, &long_address.to_uppercase())
+            .await
+            .unwrap()
+            .map(|c| c.contact_id()),
+        Some(contact)
+    );
+    assert_eq!(
+        tx.contact_emails(contact).await.unwrap(),
+        std::slice::from_ref(&long_address)
+    );
+    assert_eq!(
+        tx.receipt(&receipt.dedupe_key).await.unwrap(),
+        Some(receipt.clone())
+    );
+    assert_eq!(
+        tx.receipt(&format!("mid:{similar_mid}")).await.unwrap(),
+        None
+    );
 }

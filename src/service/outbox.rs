@@ -185,7 +185,8 @@ pub async fn send_due(
 ) -> Result<PassReport, StoreError> {
     let now = ctx.clock.now();
     let mut tx = ctx.store.begin(&offer.code).await?;
-    let mut rows = tx.claim_outbox(now, CLAIM_LEASE, BATCH).await?;
+    let instance = instance_id(&ctx.config);
+    let mut rows = tx.claim_outbox(&instance, now, CLAIM_LEASE, BATCH).await?;
     tx.commit().await?;
     rows.sort_by_key(|r| r.id);
     let mut report = PassReport::default();
@@ -230,6 +231,18 @@ pub async fn send_due(
         tx.commit().await?;
     }
     Ok(report)
+}
+
+/// Who claims outbox rows: the host and the data directory, stable across restarts, so a
+/// restarted daemon can release its own claims (`Tx::release_claims_of`) instead of waiting
+/// for their lease to end.
+pub fn instance_id(config: &crate::config::Config) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("{host}:{}", config.daemon.data_dir.display())
 }
 
 /// 1, 2, 4... minutes, capped at 8 hours.

@@ -110,6 +110,17 @@ pub struct LinkRow {
     pub created_at: DateTime<Utc>,
 }
 
+/// A link from a ticket to a ticket of another offer, as this offer recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize)]
+pub struct OfferLinkRow {
+    /// The other offer's code.
+    pub other_tenant: String,
+    /// The other ticket's ref in its offer (`I-000042`).
+    pub other_ref: String,
+    pub relation: String,
+    pub created_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize)]
 pub struct ParticipantRow {
     pub contact_id: i64,
@@ -188,8 +199,23 @@ pub struct QuarantineRow {
     pub reason: String,
     pub size: i64,
     pub received_at: DateTime<Utc>,
+    /// The latest replay's time and outcome ([`QuarantineRow::replays`] has them all).
     pub replayed_at: Option<DateTime<Utc>>,
     pub replay_outcome: Option<String>,
+    /// Every replay, oldest first.
+    #[sqlx(skip)]
+    pub replays: Vec<ReplayRow>,
+}
+
+/// One replay of a quarantined message.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize)]
+pub struct ReplayRow {
+    #[serde(skip)]
+    pub quarantine_id: i64,
+    /// 1 for the first replay, then 2...
+    pub seq: i64,
+    pub replayed_at: DateTime<Utc>,
+    pub outcome: String,
 }
 
 pub struct NewOutbox<'a> {

@@ -37,20 +37,12 @@ pub const SELECT_INSTITUTIONS: &str =
 pub const SELECT_INSTITUTION: &str =
     "SELECT id, key, name, domains FROM institutions WHERE tenant_id = $1 AND id = $2";
 
-pub const SELECT_CONTACT_BY_ADDRESS: &str =
-    "SELECT c.id, c.name, c.institution_id, c.origin, c.created_at
-     FROM contact_addresses a JOIN contacts c ON c.tenant_id = a.tenant_id AND c.id = a.contact_id
-     WHERE a.tenant_id = $1 AND a.kind = $2 AND a.address = $3";
 pub const SELECT_CONTACT: &str = "SELECT id, name, institution_id, origin, created_at FROM contacts WHERE tenant_id = $1 AND id = $2";
 pub const INSERT_CONTACT: &str =
     "INSERT INTO contacts (tenant_id, id, name, institution_id, origin, created_at)
      VALUES ($1, $2, $3, $4, $5, $6)";
 pub const UPDATE_CONTACT: &str =
     "UPDATE contacts SET name = $3, institution_id = $4 WHERE tenant_id = $1 AND id = $2";
-pub const UPSERT_CONTACT_ADDRESS: &str =
-    "INSERT INTO contact_addresses (tenant_id, kind, address, contact_id)
-     VALUES ($1, $2, $3, $4)
-     ON CONFLICT (tenant_id, kind, address) DO UPDATE SET contact_id = excluded.contact_id";
 /// For contacts created from inbound mail: never takes an address from another contact.
 pub const INSERT_CONTACT_ADDRESS_IF_ABSENT: &str =
     "INSERT INTO contact_addresses (tenant_id, kind, address, contact_id)
@@ -89,12 +81,6 @@ pub const LIST_TICKETS: &str = concat!(
     ticket_columns!(),
     " FROM tickets WHERE tenant_id = $1 AND ($2 IS NULL OR status = $2) ORDER BY id"
 );
-/// Inbound articles and our own outbound mail both answer for their Message-ID.
-pub const SELECT_TICKET_ID_BY_MESSAGE_ID: &str =
-    "SELECT ticket_id FROM articles WHERE tenant_id = $1 AND message_id = $2
-     UNION ALL
-     SELECT ticket_id FROM outbox WHERE tenant_id = $1 AND message_id = $2 AND ticket_id IS NOT NULL
-     LIMIT 1";
 /// Resolution and closing times follow the status; reopening clears them.
 pub const UPDATE_TICKET_STATUS: &str = "UPDATE tickets SET status = $3, updated_at = $4,
          resolved_at = CASE WHEN $3 = 'resolved' THEN $4
@@ -117,6 +103,14 @@ pub const INSERT_TICKET_LINK: &str =
      VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
 pub const SELECT_TICKET_LINKS: &str = "SELECT other_id, relation, created_at FROM ticket_links
      WHERE tenant_id = $1 AND ticket_id = $2 ORDER BY other_id";
+
+/// A second identical link is a no-op (the first one's relation and time stay).
+pub const INSERT_OFFER_LINK: &str =
+    "INSERT INTO offer_links (tenant_id, ticket_id, other_tenant, other_ref, relation, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING";
+pub const SELECT_OFFER_LINKS: &str =
+    "SELECT other_tenant, other_ref, relation, created_at FROM offer_links
+     WHERE tenant_id = $1 AND ticket_id = $2 ORDER BY other_tenant, other_ref";
 
 pub const INSERT_PARTICIPANT: &str =
     "INSERT INTO participants (tenant_id, ticket_id, contact_id, role)
@@ -156,9 +150,6 @@ pub const SELECT_ATTACHMENTS: &str =
      JOIN attachment_blobs b ON b.tenant_id = aa.tenant_id AND b.sha256 = aa.sha256
      WHERE aa.tenant_id = $1 AND a.ticket_id = $2 ORDER BY aa.article_id, aa.position";
 
-pub const SELECT_RECEIPT: &str =
-    "SELECT dedupe_key, channel, outcome, content_sha256, ticket_id, article_id, received_at
-     FROM inbound_receipts WHERE tenant_id = $1 AND dedupe_key = $2";
 pub const INSERT_RECEIPT: &str =
     "INSERT INTO inbound_receipts (tenant_id, dedupe_key, channel, outcome, content_sha256,
          ticket_id, article_id, received_at)
@@ -179,18 +170,31 @@ pub const SELECT_QUARANTINE_DATA: &str =
 pub const UPDATE_QUARANTINE_REPLAYED: &str =
     "UPDATE quarantine SET replay_outcome = $3, replayed_at = $4
      WHERE tenant_id = $1 AND id = $2";
+/// Every replay is kept, numbered in order; quarantine.replay_outcome is the latest.
+pub const INSERT_QUARANTINE_REPLAY: &str =
+    "INSERT INTO quarantine_replays (tenant_id, quarantine_id, seq, replayed_at, outcome)
+     SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, $4, $3 FROM quarantine_replays
+     WHERE tenant_id = $1 AND quarantine_id = $2";
+pub const LIST_QUARANTINE_REPLAYS: &str =
+    "SELECT quarantine_id, seq, replayed_at, outcome FROM quarantine_replays
+     WHERE tenant_id = $1 ORDER BY quarantine_id, seq";
 
 pub const INSERT_OUTBOX: &str =
     "INSERT INTO outbox (tenant_id, id, ticket_id, template, locale, context, from_address,
          recipients, message_id, in_reply_to, references_ids, auto_submitted, status, attempts,
          next_attempt_at, created_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'pending', 0, $13, $13)";
+/// A restarted instance takes back what it had claimed before it stopped: those sends were
+/// cut short, and nobody else may claim them until the lease ends.
+pub const RELEASE_CLAIMS_OF: &str = "UPDATE outbox SET claimed_until = NULL, claimed_by = NULL
+     WHERE tenant_id = $1 AND claimed_by = $2 AND status = 'pending'";
 pub const UPDATE_OUTBOX_SENT: &str =
     "UPDATE outbox SET status = 'sent', sent_ref = $3, sent_at = $4, claimed_until = NULL,
-         last_error = NULL
+         claimed_by = NULL, last_error = NULL
      WHERE tenant_id = $1 AND id = $2";
 pub const UPDATE_OUTBOX_FAILED: &str = "UPDATE outbox SET last_error = $3, status = $4,
-         next_attempt_at = COALESCE($5, next_attempt_at), claimed_until = NULL
+         next_attempt_at = COALESCE($5, next_attempt_at), claimed_until = NULL,
+         claimed_by = NULL
      WHERE tenant_id = $1 AND id = $2";
 pub const LIST_OUTBOX: &str = concat!(
     "SELECT ",
