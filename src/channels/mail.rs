@@ -7,6 +7,7 @@
 //! An `Err` is a quarantine reason, so each one says what was wrong with the bytes.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use mail_parser::decoders::charsets::map::charset_decoder;
@@ -40,6 +41,32 @@ const GENERATED_ID_DOMAIN: &str = "generated.guichet.invalid";
 /// Hex digits of the SHA-256 kept in a derived Message-ID: 128 bits, enough to never collide
 /// between two different messages of one offer.
 const GENERATED_ID_HEX_LEN: usize = 32;
+
+// Bounds on what is read from a header list. A hostile message can carry hundreds of thousands
+// of ids or headers; everything downstream (loop guard, routing, threading lookups, the ticket's
+// participants) is sized by these, so one message cannot stall the others. mail-parser itself
+// reads such messages in linear time (see `hostile_header_lists_parse_in_linear_time`), so its
+// input is not cut.
+
+/// References ids kept: the first (the thread's root) and the last 99, the newest ones, which
+/// name the message answered and its recent ancestors. Netnews trims the same way (RFC 5537
+/// section 3.4.4, after son-of-RFC-1036: ids go from the second on, the first never), at 21
+/// ids; a hundred keeps any real mail thread whole.
+const MAX_REFERENCES: usize = 100;
+
+/// In-Reply-To ids kept, the first ones. RFC 5322 section 3.6.4: the parent's id, several only
+/// when a message answers several; ten is more than any client writes.
+const MAX_IN_REPLY_TO: usize = 10;
+
+/// Distinct Delivered-To / X-Original-To addresses kept, the first (topmost, newest) ones: each
+/// MTA hop adds one, and Postfix bounces a message after 50 hops (`hopcount_limit`), so a real
+/// message has far fewer. Also the bound on X-Loop values, added once per list or forwarder.
+const MAX_TRACE_VALUES: usize = 100;
+
+/// Mailboxes kept per header kind (To, Cc, Reply-To), the first ones. They become the ticket's
+/// participants and route mail that has no envelope header; a message to more people than this
+/// is a mass mailing, not a support request, and is still routed by its envelope recipient.
+const MAX_MAILBOXES: usize = 100;
 
 /// Parses one message. `Err` means quarantine, with the error as the reason.
 ///
@@ -91,8 +118,10 @@ fn parse_message(raw: &[u8]) -> Result<InboundEmail, ParseError> {
         ));
     }
 
-    let from = mailboxes(&message, &HeaderName::From).into_iter().next();
-    let sender = mailboxes(&message, &HeaderName::Sender).into_iter().next();
+    let from = mailboxes(&message, &HeaderName::From, 1).into_iter().next();
+    let sender = mailboxes(&message, &HeaderName::Sender, 1)
+        .into_iter()
+        .next();
     if from.is_none() && sender.is_none() {
         return Err(ParseError::NoSender);
     }
@@ -109,9 +138,9 @@ fn parse_message(raw: &[u8]) -> Result<InboundEmail, ParseError> {
         message_id_generated,
         from,
         sender,
-        reply_to: mailboxes(&message, &HeaderName::ReplyTo),
-        to: mailboxes(&message, &HeaderName::To),
-        cc: mailboxes(&message, &HeaderName::Cc),
+        reply_to: mailboxes(&message, &HeaderName::ReplyTo, MAX_MAILBOXES),
+        to: mailboxes(&message, &HeaderName::To, MAX_MAILBOXES),
+        cc: mailboxes(&message, &HeaderName::Cc, MAX_MAILBOXES),
         delivered_to: delivered_to(&message, raw),
         subject: message
             .subject()
@@ -122,8 +151,11 @@ fn parse_message(raw: &[u8]) -> Result<InboundEmail, ParseError> {
             .date()
             .filter(|d| d.is_valid())
             .and_then(|d| DateTime::<Utc>::from_timestamp(d.to_timestamp(), 0)),
-        in_reply_to: message_ids(&message, &HeaderName::InReplyTo),
-        references: message_ids(&message, &HeaderName::References),
+        in_reply_to: message_ids(&message, HeaderName::InReplyTo)
+            .filter_map(message_id)
+            .take(MAX_IN_REPLY_TO)
+            .collect(),
+        references: references(&message),
         auto: auto_headers(&message, raw),
         text_body: text_body(&message, raw),
         html_body: html_body(&message, raw),
@@ -132,7 +164,6 @@ fn parse_message(raw: &[u8]) -> Result<InboundEmail, ParseError> {
     remove_nul(&mut email);
     if message_id_generated {
         let date = raw_values(&message, raw, &["Date"])
-            .into_iter()
             .next()
             .unwrap_or_default();
         email.message_id = generated_message_id(&email, &date)?;
@@ -215,7 +246,8 @@ fn remove_nul(email: &mut InboundEmail) {
         reply_to,
         to,
         cc,
-        delivered_to,
+        // Cleaned where read, before de-duplication: see `delivered_to`.
+        delivered_to: _,
         subject,
         date: _,
         in_reply_to: _,
@@ -231,14 +263,6 @@ fn remove_nul(email: &mut InboundEmail) {
         .chain(to.iter_mut())
         .chain(cc.iter_mut())
         .for_each(clean_mailbox);
-    let mut seen: Vec<String> = Vec::with_capacity(delivered_to.len());
-    for mut address in std::mem::take(delivered_to) {
-        clean(&mut address);
-        if !address.is_empty() && !seen.contains(&address) {
-            seen.push(address);
-        }
-    }
-    *delivered_to = seen;
     clean_trimmed(subject);
     clean(text_body);
     if let Some(html) = html_body.as_mut() {
@@ -279,8 +303,8 @@ fn remove_nul(email: &mut InboundEmail) {
     }
 }
 
-/// Every usable address of every `name` header, in order, groups flattened.
-fn mailboxes(message: &Message<'_>, name: &HeaderName<'_>) -> Vec<Mailbox> {
+/// The first `limit` usable addresses of the `name` headers, in order, groups flattened.
+fn mailboxes(message: &Message<'_>, name: &HeaderName<'_>, limit: usize) -> Vec<Mailbox> {
     message
         .headers()
         .iter()
@@ -288,6 +312,7 @@ fn mailboxes(message: &Message<'_>, name: &HeaderName<'_>) -> Vec<Mailbox> {
         .filter_map(|h| h.value.as_address())
         .flat_map(|address| address.iter())
         .flat_map(|addr| mailboxes_of(addr.name(), addr.address().unwrap_or_default()))
+        .take(limit)
         .collect()
 }
 
@@ -338,39 +363,70 @@ fn is_usable_address(address: &str) -> bool {
             .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
 }
 
-/// Ids of every `name` header (In-Reply-To, References), in order; unusable ones are skipped.
-fn message_ids(message: &Message<'_>, name: &HeaderName<'_>) -> Vec<MessageId> {
-    message
-        .header_values(name.clone())
+/// The ids written in every `name` header (In-Reply-To, References), in order, unchecked.
+fn message_ids<'m>(
+    message: &'m Message<'_>,
+    name: HeaderName<'static>,
+) -> impl DoubleEndedIterator<Item = &'m str> {
+    // Collected per header (a few), so that the ids can be walked from either end.
+    let lists: Vec<&'m [Cow<'m, str>]> = message
+        .header_values(name)
         .filter_map(|value| value.as_text_list())
-        .flatten()
-        .filter_map(|id| MessageId::new(&without_nul(id)))
-        .collect()
+        .collect();
+    lists.into_iter().flatten().map(Cow::as_ref)
 }
 
-/// `Delivered-To` and `X-Original-To`, in header order, lower-cased, without repeats.
+/// A usable id, without NULs; `None` for what is not one.
+fn message_id(text: &str) -> Option<MessageId> {
+    MessageId::new(&without_nul(text))
+}
+
+/// The References ids, in order, bounded to [`MAX_REFERENCES`]: all of them when there are no
+/// more, else the first usable one and the last usable ones.
+fn references(message: &Message<'_>) -> Vec<MessageId> {
+    let ids = || message_ids(message, HeaderName::References).filter_map(message_id);
+    let mut from_newest = ids().rev();
+    let mut kept: Vec<MessageId> = from_newest.by_ref().take(MAX_REFERENCES).collect();
+    // One more usable id further back: the list is cut, and the root replaces the oldest kept.
+    if from_newest.next().is_some()
+        && let (Some(oldest), Some(root)) = (kept.last_mut(), ids().next())
+    {
+        *oldest = root;
+    }
+    kept.reverse();
+    kept
+}
+
+/// `Delivered-To` and `X-Original-To`, in header order, lower-cased, without repeats, at most
+/// [`MAX_TRACE_VALUES`]. NULs are removed before comparing, so `a\0@x` and `a@x` are one.
 fn delivered_to(message: &Message<'_>, raw: &[u8]) -> Vec<String> {
+    let mut seen: HashSet<String> = HashSet::new();
     let mut out: Vec<String> = Vec::new();
     for value in raw_values(message, raw, &["Delivered-To", "X-Original-To"]) {
-        let address = value
+        let address = without_nul(&value)
             .trim_matches(|c: char| c == '<' || c == '>' || c.is_whitespace())
             .to_ascii_lowercase();
-        if !address.is_empty() && !out.contains(&address) {
+        if !address.is_empty() && seen.insert(address.clone()) {
             out.push(address);
+            if out.len() == MAX_TRACE_VALUES {
+                break;
+            }
         }
     }
     out
 }
 
 fn auto_headers(message: &Message<'_>, raw: &[u8]) -> AutoHeaders {
-    let first = |name: &str| raw_values(message, raw, &[name]).into_iter().next();
+    let first = |name: &str| raw_values(message, raw, &[name]).next();
     AutoHeaders {
         auto_submitted: first("Auto-Submitted"),
         precedence: first("Precedence"),
         x_auto_response_suppress: first("X-Auto-Response-Suppress"),
         x_autoreply: first("X-Autoreply"),
         x_autorespond: first("X-Autorespond"),
-        x_loop: raw_values(message, raw, &["X-Loop"]),
+        x_loop: raw_values(message, raw, &["X-Loop"])
+            .take(MAX_TRACE_VALUES)
+            .collect(),
         list_id: first("List-Id"),
         x_failed_recipients: first("X-Failed-Recipients"),
         // The topmost Return-Path is the one the last MTA wrote.
@@ -390,7 +446,12 @@ fn auto_headers(message: &Message<'_>, raw: &[u8]) -> AutoHeaders {
 /// The values of the top-level headers named `names` (any case), in header order, as written:
 /// unfolded and trimmed, not decoded. mail-parser's parsed forms lose what the loop guard needs
 /// (`Return-Path: <>` parses to nothing, `List-Id` to an address).
-fn raw_values(message: &Message<'_>, raw: &[u8], names: &[&str]) -> Vec<String> {
+/// Lazy, so that a caller taking the first few does not copy all of them.
+fn raw_values<'a>(
+    message: &'a Message<'_>,
+    raw: &'a [u8],
+    names: &'a [&str],
+) -> impl Iterator<Item = String> + 'a {
     message
         .headers()
         .iter()
@@ -409,7 +470,6 @@ fn raw_values(message: &Message<'_>, raw: &[u8], names: &[&str]) -> Vec<String> 
                 .trim()
                 .to_owned()
         })
-        .collect()
 }
 
 /// Every inline text part, in order, decoded and joined; HTML parts (an HTML-only message, or
@@ -499,11 +559,12 @@ fn source_encoding(part: &MessagePart<'_>) -> Encoding {
 /// sent `inline` is a file the sender attached, and the agent must be able to save it as one.
 fn attachments(message: &Message<'_>, raw: &[u8]) -> Vec<Attachment> {
     let mut ids: Vec<u32> = message.attachments.clone();
+    let mut listed: HashSet<u32> = ids.iter().copied().collect();
     for &id in message.text_body.iter().chain(&message.html_body) {
         let named_text = message
             .part(id)
             .is_some_and(|p| p.is_text() && attachment_name(p, raw).is_some());
-        if named_text && !ids.contains(&id) {
+        if named_text && listed.insert(id) {
             ids.push(id);
         }
     }
@@ -1398,6 +1459,166 @@ UEsDBA==
             e.text_body.trim_end(),
             "L'envoi a échoué pour un destinataire."
         );
+    }
+
+    /// `n` ids `<r{i}@x.example>`, folded one per line.
+    fn reference_list(n: usize) -> String {
+        (0..n)
+            .map(|i| format!("<r{i}@x.example>"))
+            .collect::<Vec<_>>()
+            .join("\r\n ")
+    }
+
+    fn ids_of(list: &[MessageId]) -> Vec<&str> {
+        list.iter().map(MessageId::as_str).collect()
+    }
+
+    #[test]
+    fn long_references_keep_the_root_and_the_newest_ids() {
+        let e = ok(&format!(
+            "From: a@x.example\nReferences: {}\n\nbody\n",
+            reference_list(250)
+        ));
+        let mut want = vec!["r0@x.example".to_owned()];
+        want.extend((151..250).map(|i| format!("r{i}@x.example")));
+        assert_eq!(ids_of(&e.references), want);
+
+        // Up to the bound nothing is cut; unusable ids do not count, and the list runs across
+        // several References headers.
+        let e = ok(&format!(
+            "From: a@x.example\nReferences: <not an id> {}\nReferences: <> <last@x.example>\n\nbody\n",
+            reference_list(99)
+        ));
+        let mut want: Vec<String> = (0..99).map(|i| format!("r{i}@x.example")).collect();
+        want.push("last@x.example".to_owned());
+        assert_eq!(ids_of(&e.references), want);
+
+        // One more: the root stays, the oldest of the others goes.
+        let e = ok(&format!(
+            "From: a@x.example\nReferences: {}\n <last@x.example>\n\nbody\n",
+            reference_list(100)
+        ));
+        assert_eq!(e.references.len(), MAX_REFERENCES);
+        assert_eq!(ids_of(&e.references[..2]), ["r0@x.example", "r2@x.example"]);
+        assert_eq!(
+            e.references.last().map(MessageId::as_str),
+            Some("last@x.example")
+        );
+    }
+
+    #[test]
+    fn in_reply_to_keeps_its_first_ids() {
+        let e = ok(&format!(
+            "From: a@x.example\nIn-Reply-To: <>\n {}\n\nbody\n",
+            reference_list(50)
+        ));
+        let want: Vec<String> = (0..MAX_IN_REPLY_TO)
+            .map(|i| format!("r{i}@x.example"))
+            .collect();
+        assert_eq!(ids_of(&e.in_reply_to), want);
+    }
+
+    #[test]
+    fn envelope_headers_keep_the_first_distinct_addresses() {
+        let mut headers = String::new();
+        for i in 0..300 {
+            // Each address twice, in both headers and cases: repeats do not use up the bound.
+            headers.push_str(&format!(
+                "Delivered-To: User{i}@x.example\nX-Original-To: <user{i}@x.example>\n"
+            ));
+        }
+        let e = ok(&format!("{headers}From: a@x.example\n\nbody\n"));
+        let want: Vec<String> = (0..MAX_TRACE_VALUES)
+            .map(|i| format!("user{i}@x.example"))
+            .collect();
+        assert_eq!(e.delivered_to, want);
+    }
+
+    #[test]
+    fn recipient_lists_keep_their_first_mailboxes() {
+        let list = |prefix: &str| {
+            (0..150)
+                .map(|i| format!("{prefix}{i}@x.example"))
+                .collect::<Vec<_>>()
+                .join(",\n ")
+        };
+        let e = ok(&format!(
+            "From: a@x.example, b@x.example\nTo: {}\nCc: {}\nReply-To: {}\nX-Loop: {}\n\nbody\n",
+            list("t"),
+            list("c"),
+            list("r"),
+            list("l").replace(",\n ", "\nX-Loop: ")
+        ));
+        assert_eq!(e.from, Some(Mailbox::new(None, "a@x.example")));
+        for (what, got, prefix) in [
+            ("to", &e.to, "t"),
+            ("cc", &e.cc, "c"),
+            ("reply-to", &e.reply_to, "r"),
+        ] {
+            let got: Vec<&str> = got.iter().map(|m| m.address.as_str()).collect();
+            let want: Vec<String> = (0..MAX_MAILBOXES)
+                .map(|i| format!("{prefix}{i}@x.example"))
+                .collect();
+            assert_eq!(got, want, "{what}");
+        }
+        assert_eq!(e.auto.x_loop.len(), MAX_TRACE_VALUES);
+        assert_eq!(
+            e.auto.x_loop.last().map(String::as_str),
+            Some("l99@x.example")
+        );
+    }
+
+    /// Hostile messages from issue 5: parse times printed (`--nocapture`), mail-parser alone
+    /// and the whole of `parse`. The bound only catches a quadratic blow-up: 60,000
+    /// Delivered-To headers took 26 s when they were de-duplicated by a list scan.
+    #[test]
+    fn hostile_header_lists_parse_in_linear_time() {
+        const SANITY: std::time::Duration = std::time::Duration::from_secs(10);
+        let tail = "From: a@x.example\r\nMessage-ID: <m@x.example>\r\nSubject: s\r\n\r\nbody\r\n";
+        let references = format!("References: {}\r\n{tail}", reference_list(100_000));
+        let delivered_to: String = (0..60_000)
+            .map(|i| format!("Delivered-To: user{i}@x.example\r\n"))
+            .chain([tail.to_owned()])
+            .collect();
+        // 25 MiB of short header lines of every kind parsed differently.
+        let kinds = [
+            "Received: from h{i}.x.example by mx.x.example; Tue, 4 Mar 2025 10:15:00 +0100",
+            "To: u{i}@x.example, Someone <s{i}@x.example>",
+            "References: <r{i}@x.example> <q{i}@x.example>",
+            "X-Original-To: o{i}@x.example",
+            "X-Header-{i}: some value that is just long enough to fill the line",
+            "Subject: =?utf-8?q?caf=C3=A9_{i}?=",
+        ];
+        let mut hostile = String::new();
+        let mut i = 0usize;
+        while hostile.len() < 25 * 1024 * 1024 - tail.len() - 200 {
+            hostile.push_str(&kinds[i % kinds.len()].replace("{i}", &i.to_string()));
+            hostile.push_str("\r\n");
+            i += 1;
+        }
+        hostile.push_str(tail);
+        let cases = [
+            ("one References header of 100,000 ids", references),
+            ("60,000 Delivered-To headers", delivered_to),
+            (
+                &*format!("{} MiB of {i} hostile header lines", hostile.len() >> 20),
+                hostile,
+            ),
+        ];
+        for (what, raw) in cases {
+            let start = std::time::Instant::now();
+            let parsed = MessageParser::default().parse(raw.as_bytes()).is_some();
+            let parser = start.elapsed();
+            let start = std::time::Instant::now();
+            let e = parse(raw.as_bytes()).unwrap();
+            let whole = start.elapsed();
+            println!("{what}: mail-parser {parser:?}, parse {whole:?}");
+            assert!(parsed && e.subject.ends_with('s'), "{what}");
+            assert!(e.references.len() <= MAX_REFERENCES, "{what}");
+            assert!(e.delivered_to.len() <= MAX_TRACE_VALUES, "{what}");
+            assert!(e.to.len() <= MAX_MAILBOXES, "{what}");
+            assert!(whole < SANITY && parser < SANITY, "{what}: {whole:?}");
+        }
     }
 
     #[test]
