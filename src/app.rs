@@ -60,7 +60,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Notifier::new(config.mail.templates_dir.as_deref()).context("cannot load templates")?,
     );
     let transport = Arc::new(transport(&config));
-    let ctx = context(config).await?;
+    let ctx = context(config).await?.as_daemon();
     sync::sync_all(&ctx)
         .await
         .context("cannot write the configuration into the store")?;

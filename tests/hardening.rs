@@ -432,6 +432,41 @@ async fn hostile_headers_never_stall_other_offers(app: App) {
     hostile(&app, "delivered-to", delivered).await;
 }
 
+// ----- 11. a restarted daemon takes back its own outbox claims -----
+
+async fn a_restarted_daemon_sends_what_it_had_claimed_at_once(app: App) {
+    let m = mail(ALICE, SMSU, "Panne", "a13@univ-lorraine.example", "");
+    created(&app.ingest("SMSU", &m).await);
+    let daemon = app.ctx.clone().as_daemon();
+    // The daemon claims the acknowledgement, then dies before sending it.
+    let offer = app.offer("SMSU");
+    let mut tx = app.ctx.store.begin(&offer.code).await.unwrap();
+    let now = guichet::clock::Clock::now(app.clock.as_ref());
+    let claimed = tx
+        .claim_outbox(&daemon.instance, now, chrono::Duration::minutes(5), 50)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(
+        app.send_outbox("SMSU").await.sent,
+        0,
+        "claimed: nobody sends it"
+    );
+    // A `deliver` running beside the daemon has its own identity: it takes nothing back.
+    let released = guichet::service::outbox::release_own_claims(&app.ctx, offer)
+        .await
+        .unwrap();
+    assert_eq!(released, 0);
+    // The restarted daemon (same host, same data directory) takes its claim back at start.
+    let restarted = app.ctx.clone().as_daemon();
+    let released = guichet::service::outbox::release_own_claims(&restarted, offer)
+        .await
+        .unwrap();
+    assert_eq!(released, 1);
+    assert_eq!(app.send_outbox_as(&restarted, "SMSU").await.sent, 1);
+}
+
 on_both_backends!(
     another_offers_address_in_reply_to_never_gets_our_mail,
     our_acknowledgement_coming_back_never_becomes_a_participant,
@@ -443,4 +478,5 @@ on_both_backends!(
     acknowledgements_go_to_the_sender_not_a_foreign_reply_to,
     queued_mail_has_a_bounded_subject_and_references,
     hostile_headers_never_stall_other_offers,
+    a_restarted_daemon_sends_what_it_had_claimed_at_once,
 );

@@ -1,16 +1,80 @@
 //! Links between the tickets one message opened in several offers (a mail sent to two offers'
 //! addresses becomes a ticket in each, linked to each other).
+//!
+//! Each offer's rows stay in its own partition: a link is written in its offer's own
+//! transaction and names the other offer's code and ticket ref, never its rows. Whichever copy
+//! is taken in second finds the first one's ticket and writes both links (one transaction per
+//! offer, one after the other: SQLite has one writer). A failure here is logged and leaves the
+//! tickets unlinked, never the message untaken.
 
-use super::Context;
+use super::{Context, ServiceError};
 use crate::config::OfferConfig;
-use crate::domain::{InboundEmail, TicketRef};
+use crate::domain::routing::{OfferAddresses, route_recipients};
+use crate::domain::{InboundEmail, TenantId, TicketRef};
+
+/// The relation both tickets carry: opened from the same message.
+pub const SAME_MESSAGE: &str = "same_message";
 
 /// Links `ticket`, just opened in `offer` from `email`, with the tickets the same message
-/// opened in the other offers it names. (Storage comes with the hardening migration.)
+/// opened in the other offers its To and Cc name.
 pub async fn link_across_offers(
-    _ctx: &Context,
-    _offer: &OfferConfig,
-    _ticket: TicketRef,
-    _email: &InboundEmail,
+    ctx: &Context,
+    offer: &OfferConfig,
+    ticket: TicketRef,
+    email: &InboundEmail,
 ) {
+    let offers: Vec<OfferAddresses<'_>> = ctx
+        .config
+        .offers
+        .iter()
+        .map(|o| OfferAddresses {
+            offer: &o.code,
+            addresses: &o.support_addresses,
+        })
+        .collect();
+    for other in route_recipients(&email.listed_recipients(), &offers) {
+        if other == offer.code {
+            continue;
+        }
+        if let Err(e) = link_pair(ctx, (&offer.code, ticket), &other, email).await {
+            tracing::warn!(tenant = %offer.code, ticket = %ticket, other = %other, error = %format!("{e:#}"), "tickets of one message not linked across offers");
+        }
+    }
+}
+
+/// Finds the other offer's ticket for this message and, if there is one, links both ways.
+async fn link_pair(
+    ctx: &Context,
+    (here, ticket): (&TenantId, TicketRef),
+    there: &TenantId,
+    email: &InboundEmail,
+) -> Result<(), ServiceError> {
+    let now = ctx.clock.now();
+    let mut tx = ctx.store.begin(there).await?;
+    let Some(theirs) = tx
+        .ticket_by_message_ids(&[email.message_id.as_str()])
+        .await?
+    else {
+        // Not taken in there (yet): that copy links both when it comes.
+        tx.rollback().await?;
+        return Ok(());
+    };
+    tx.link_other_offer(theirs.ticket_id(), here, ticket, SAME_MESSAGE, now)
+        .await?;
+    tx.commit().await?;
+    let mut tx = ctx.store.begin(here).await?;
+    let Some(ours) = tx.ticket_by_ref(ticket).await? else {
+        tx.rollback().await?;
+        return Ok(());
+    };
+    tx.link_other_offer(
+        ours.ticket_id(),
+        there,
+        theirs.reference(),
+        SAME_MESSAGE,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -26,15 +26,29 @@ pub struct Context {
     pub store: Store,
     pub config: Arc<Config>,
     pub clock: Arc<dyn Clock>,
+    /// Who claims outbox rows, see [`instance_id`]: a one-shot command by default, the
+    /// daemon once [`Context::as_daemon`] made it so.
+    pub instance: Arc<str>,
 }
 
 impl Context {
     pub fn new(store: Store, config: Arc<Config>, clock: Arc<dyn Clock>) -> Self {
+        let instance = format!("{}:pid{}", instance_id(&config), std::process::id()).into();
         Self {
             store,
             config,
             clock,
+            instance,
         }
+    }
+
+    /// The daemon's context: its claims carry [`instance_id`] alone, the same after a
+    /// restart, so a restarted daemon takes back the outbox rows it held when it stopped
+    /// instead of waiting for their lease to end. One-shot commands (`deliver`) running beside
+    /// it keep their own ids: the daemon never takes back a claim of a live `deliver`.
+    pub fn as_daemon(mut self) -> Self {
+        self.instance = instance_id(&self.config).into();
+        self
     }
 
     /// A fresh Message-ID for mail we send, recognisable by [`MessageId::is_ours`].
@@ -79,4 +93,14 @@ impl ServiceError {
     pub fn is_transient(&self) -> bool {
         matches!(self, ServiceError::Store(e) if e.is_transient())
     }
+}
+
+/// The host and the data directory: one daemon's identity, stable across its restarts.
+pub fn instance_id(config: &Config) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("{host}:{}", config.daemon.data_dir.display())
 }

@@ -13,8 +13,8 @@ use crate::domain::recipients::outbound_recipients;
 use crate::domain::{Mailbox, Priority, Status, TicketRef};
 use crate::notify::Template;
 use crate::store::{
-    AddressKind, ArticleRow, AttachmentRow, EventRow, LinkRow, NewArticle, NewEvent, OutboxRow,
-    ParticipantRow, QuarantineRow, TicketRow, Tx,
+    AddressKind, ArticleRow, AttachmentRow, EventRow, LinkRow, NewArticle, NewEvent, OfferLinkRow,
+    OutboxRow, ParticipantRow, QuarantineRow, TicketRow, Tx,
 };
 
 /// Everything about one ticket, in order.
@@ -28,6 +28,8 @@ pub struct TicketView {
     pub articles: Vec<ArticleRow>,
     pub attachments: Vec<AttachmentRow>,
     pub links: Vec<LinkRow>,
+    /// Tickets of other offers opened from the same message.
+    pub offer_links: Vec<OfferLinkRow>,
     pub events: Vec<EventRow>,
     pub outbox: Vec<OutboxRow>,
 }
@@ -80,6 +82,7 @@ pub async fn show(
         articles: tx.articles(id).await?,
         attachments: tx.attachments(id).await?,
         links: tx.ticket_links(id).await?,
+        offer_links: tx.other_offer_links(id).await?,
         events: tx.events(id).await?,
         outbox: tx.list_outbox(Some(id)).await?,
         ticket,

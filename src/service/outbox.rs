@@ -185,8 +185,9 @@ pub async fn send_due(
 ) -> Result<PassReport, StoreError> {
     let now = ctx.clock.now();
     let mut tx = ctx.store.begin(&offer.code).await?;
-    let instance = instance_id(&ctx.config);
-    let mut rows = tx.claim_outbox(&instance, now, CLAIM_LEASE, BATCH).await?;
+    let mut rows = tx
+        .claim_outbox(&ctx.instance, now, CLAIM_LEASE, BATCH)
+        .await?;
     tx.commit().await?;
     rows.sort_by_key(|r| r.id);
     let mut report = PassReport::default();
@@ -233,16 +234,13 @@ pub async fn send_due(
     Ok(report)
 }
 
-/// Who claims outbox rows: the host and the data directory, stable across restarts, so a
-/// restarted daemon can release its own claims (`Tx::release_claims_of`) instead of waiting
-/// for their lease to end.
-pub fn instance_id(config: &crate::config::Config) -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_owned());
-    format!("{host}:{}", config.daemon.data_dir.display())
+/// Gives back the outbox rows this daemon claimed before it stopped (a crash leaves them
+/// claimed until their lease ends). Run once at start, before the first pass.
+pub async fn release_own_claims(ctx: &Context, offer: &OfferConfig) -> Result<u64, StoreError> {
+    let mut tx = ctx.store.begin(&offer.code).await?;
+    let released = tx.release_claims_of(&ctx.instance).await?;
+    tx.commit().await?;
+    Ok(released)
 }
 
 /// 1, 2, 4... minutes, capped at 8 hours.

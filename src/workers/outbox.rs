@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::notify::Notifier;
 use crate::service::Context;
-use crate::service::outbox::{Transport, send_due};
+use crate::service::outbox::{Transport, release_own_claims, send_due};
 use crate::shutdown::Shutdown;
 
 pub struct OutboxWorker {
@@ -21,6 +21,18 @@ impl OutboxWorker {
         let offers = &self.ctx.config.offers;
         let mut failures = vec![0u32; offers.len()];
         let mut next_try = vec![tokio::time::Instant::now(); offers.len()];
+        for offer in offers {
+            match release_own_claims(&self.ctx, offer).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(tenant = %offer.code, released = n, "outbox rows claimed before a restart taken back")
+                }
+                // Not fatal: those rows come back when their lease ends.
+                Err(e) => {
+                    tracing::warn!(tenant = %offer.code, error = %format!("{e:#}"), "cannot take back earlier outbox claims")
+                }
+            }
+        }
         loop {
             for (i, offer) in offers.iter().enumerate() {
                 if tokio::time::Instant::now() < next_try[i] {

@@ -176,11 +176,16 @@ impl App {
 
     /// One pass of the outbox worker for `code`, writing `.eml` files in `outbox_dir`.
     pub async fn send_outbox(&self, code: &str) -> PassReport {
+        self.send_outbox_as(&self.ctx, code).await
+    }
+
+    /// [`App::send_outbox`] as `ctx` (the daemon's context, say).
+    pub async fn send_outbox_as(&self, ctx: &Context, code: &str) -> PassReport {
         let notifier = Notifier::new(None).expect("templates");
         let transport = Transport {
             files: FileSender::new(&self.outbox_dir),
         };
-        send_due(&self.ctx, &notifier, &transport, self.offer(code))
+        send_due(ctx, &notifier, &transport, self.offer(code))
             .await
             .expect("outbox pass")
     }
