@@ -154,12 +154,12 @@ fn headers_as_utf8(message: &Message<'_>, raw: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// A line of UTF-8 with a few broken sequences (a name cut in the middle of a character) rather
-/// than text in a legacy charset: more well-formed non-ASCII UTF-8 characters than broken
-/// sequences. Latin-1 text almost never forms a well-formed sequence (`Ã©`), so it is not
+/// than text in a legacy charset: more continuation bytes in well-formed multi-byte characters
+/// than broken sequences. Latin-1 text almost never forms a well-formed sequence (`Ã©`), so it is not
 /// mistaken for this, and this is not turned into mojibake by reading it as Windows-1252.
 fn mostly_utf8(line: &[u8]) -> bool {
-    // Counted in bytes past the first of each character, which std counts fast even in a
-    // debug build of this crate (a 25 MiB header block is read here).
+    // Continuation bytes are length minus characters, which std counts fast even in a debug
+    // build of this crate (a 25 MiB header block is read here).
     let (mut wide, mut broken) = (0usize, 0usize);
     for chunk in line.utf8_chunks() {
         wide += chunk.valid().len() - chunk.valid().chars().count();
