@@ -99,13 +99,102 @@ fn skip_blank_lines(raw: &[u8]) -> &[u8] {
         .unwrap_or(raw)
 }
 
-/// `raw` is the message without leading blank lines; every offset mail-parser reports points
-/// into it.
+/// `raw` is the message without leading blank lines.
 fn parse_message(raw: &[u8]) -> Result<InboundEmail, ParseError> {
-    let message = MessageParser::default()
-        .parse(raw)
-        .ok_or_else(|| ParseError::NotAMessage("no header field found".to_owned()))?;
+    let message = parse_mime(raw)?;
+    match headers_as_utf8(&message, raw) {
+        // Offsets of the second parse point into the converted copy, which is therefore the
+        // `raw` of everything that reads bytes by offset. The stored message stays the
+        // original: the caller keeps it.
+        Some(converted) => read_message(&parse_mime(&converted)?, &converted),
+        None => read_message(&message, raw),
+    }
+}
 
+fn parse_mime(raw: &[u8]) -> Result<Message<'_>, ParseError> {
+    MessageParser::default()
+        .parse(raw)
+        .ok_or_else(|| ParseError::NotAMessage("no header field found".to_owned()))
+}
+
+/// A copy of `raw` whose top-level header lines are all UTF-8, or `None` when they already
+/// are (nearly always: then nothing is copied).
+///
+/// Old clients write Latin-1 or Windows-1252 in Subject and From without RFC 2047 encoded
+/// words; mail-parser reads header bytes as UTF-8, so every accent became U+FFFD in the
+/// ticket, the contact's name and the acknowledgement. Each line that is not UTF-8 is decoded
+/// with the charset the body declares (the sender's mailer used one charset for both), else
+/// Windows-1252, the superset of Latin-1 that such mailers actually wrote (`œ`, `€`, curly
+/// quotes). Raw UTF-8 headers are RFC 6532 mail and stay as they are, line by line: a valid
+/// UTF-8 line is not re-read. Part headers inside the body are left alone; their 8-bit names
+/// follow the part's own charset.
+fn headers_as_utf8(message: &Message<'_>, raw: &[u8]) -> Option<Vec<u8>> {
+    let end = message
+        .parts
+        .first()
+        .map_or(raw.len(), |root| root.offset_body as usize);
+    let (headers, body) = raw.split_at_checked(end)?;
+    if std::str::from_utf8(headers).is_ok() {
+        return None;
+    }
+    let charset = header_charset(message);
+    let mut converted = Vec::with_capacity(raw.len() + raw.len() / 8);
+    for line in headers.split_inclusive(|&b| b == b'\n') {
+        if std::str::from_utf8(line).is_ok() {
+            converted.extend_from_slice(line);
+        } else if mostly_utf8(line) {
+            converted.extend_from_slice(String::from_utf8_lossy(line).as_bytes());
+        } else {
+            let (text, _) = charset.decode_without_bom_handling(line);
+            converted.extend_from_slice(text.as_bytes());
+        }
+    }
+    converted.extend_from_slice(body);
+    Some(converted)
+}
+
+/// A line of UTF-8 with a few broken sequences (a name cut in the middle of a character) rather
+/// than text in a legacy charset: more continuation bytes in well-formed multi-byte characters
+/// than broken sequences. Latin-1 text almost never forms a well-formed sequence (`Ã©`), so it is not
+/// mistaken for this, and this is not turned into mojibake by reading it as Windows-1252.
+fn mostly_utf8(line: &[u8]) -> bool {
+    // Continuation bytes are length minus characters, which std counts fast even in a debug
+    // build of this crate (a 25 MiB header block is read here).
+    let (mut wide, mut broken) = (0usize, 0usize);
+    for chunk in line.utf8_chunks() {
+        wide += chunk.valid().len() - chunk.valid().chars().count();
+        broken += usize::from(!chunk.invalid().is_empty());
+    }
+    wide > broken
+}
+
+/// The charset 8-bit header bytes are read in: the body's declared charset (the top-level
+/// Content-Type's, else that of the first text part of a multipart body), when it is one that
+/// keeps ASCII as ASCII and is not UTF-8 (the bytes are not UTF-8); else Windows-1252.
+/// `encoding_rs` follows the WHATWG labels, where `iso-8859-1` and `us-ascii` also name
+/// Windows-1252.
+fn header_charset(message: &Message<'_>) -> &'static encoding_rs::Encoding {
+    let declared = |part: &MessagePart<'_>| {
+        part.content_type()
+            .and_then(|ct| ct.attribute("charset"))
+            .and_then(|label| encoding_rs::Encoding::for_label(label.trim().as_bytes()))
+    };
+    let first_text = message
+        .text_body
+        .first()
+        .and_then(|&id| message.part(id))
+        .filter(|part| part.is_text());
+    message
+        .parts
+        .first()
+        .and_then(declared)
+        .or_else(|| first_text.and_then(declared))
+        .filter(|charset| charset.is_ascii_compatible() && *charset != encoding_rs::UTF_8)
+        .unwrap_or(encoding_rs::WINDOWS_1252)
+}
+
+/// Reads the parsed message; every offset in `message` points into `raw`.
+fn read_message(message: &Message<'_>, raw: &[u8]) -> Result<InboundEmail, ParseError> {
     // mail-parser reads any `word: text` line as a header, so binary or prose input still
     // comes back as a "message". A real one has at least one header field we know by name.
     let known_header = message
@@ -118,8 +207,8 @@ fn parse_message(raw: &[u8]) -> Result<InboundEmail, ParseError> {
         ));
     }
 
-    let from = mailboxes(&message, &HeaderName::From, 1).into_iter().next();
-    let sender = mailboxes(&message, &HeaderName::Sender, 1)
+    let from = mailboxes(message, &HeaderName::From, 1).into_iter().next();
+    let sender = mailboxes(message, &HeaderName::Sender, 1)
         .into_iter()
         .next();
     if from.is_none() && sender.is_none() {
@@ -138,10 +227,10 @@ fn parse_message(raw: &[u8]) -> Result<InboundEmail, ParseError> {
         message_id_generated,
         from,
         sender,
-        reply_to: mailboxes(&message, &HeaderName::ReplyTo, MAX_MAILBOXES),
-        to: mailboxes(&message, &HeaderName::To, MAX_MAILBOXES),
-        cc: mailboxes(&message, &HeaderName::Cc, MAX_MAILBOXES),
-        delivered_to: delivered_to(&message, raw),
+        reply_to: mailboxes(message, &HeaderName::ReplyTo, MAX_MAILBOXES),
+        to: mailboxes(message, &HeaderName::To, MAX_MAILBOXES),
+        cc: mailboxes(message, &HeaderName::Cc, MAX_MAILBOXES),
+        delivered_to: delivered_to(message, raw),
         subject: message
             .subject()
             .map(str::trim)
@@ -151,19 +240,19 @@ fn parse_message(raw: &[u8]) -> Result<InboundEmail, ParseError> {
             .date()
             .filter(|d| d.is_valid())
             .and_then(|d| DateTime::<Utc>::from_timestamp(d.to_timestamp(), 0)),
-        in_reply_to: message_ids(&message, HeaderName::InReplyTo)
+        in_reply_to: message_ids(message, HeaderName::InReplyTo)
             .filter_map(message_id)
             .take(MAX_IN_REPLY_TO)
             .collect(),
-        references: references(&message),
-        auto: auto_headers(&message, raw),
-        text_body: text_body(&message, raw),
-        html_body: html_body(&message, raw),
-        attachments: attachments(&message, raw),
+        references: references(message),
+        auto: auto_headers(message, raw),
+        text_body: text_body(message, raw),
+        html_body: html_body(message, raw),
+        attachments: attachments(message, raw),
     };
     remove_nul(&mut email);
     if message_id_generated {
-        let date = raw_values(&message, raw, &["Date"])
+        let date = raw_values(message, raw, &["Date"])
             .next()
             .unwrap_or_default();
         email.message_id = generated_message_id(&email, &date)?;
@@ -1461,6 +1550,126 @@ UEsDBA==
         );
     }
 
+    /// A message written with `\n`, sent with CRLF, every character in `charset`.
+    fn eml_in(charset: &'static encoding_rs::Encoding, text: &str) -> Vec<u8> {
+        let text = text.replace('\n', "\r\n");
+        let (bytes, _, unmappable) = charset.encode(&text);
+        assert!(!unmappable, "{text} in {}", charset.name());
+        bytes.into_owned()
+    }
+
+    fn subject_and_name(raw: &[u8]) -> (String, Option<String>) {
+        let e = parse(raw).unwrap();
+        (e.subject, e.from.and_then(|m| m.name))
+    }
+
+    #[test]
+    fn eight_bit_headers_are_read_in_the_body_charset() {
+        let table = [
+            ("iso-8859-1", "Problème d'accès à l'ENT", "Hélène Dupré"),
+            // Not Windows-1252: 0xA4 is `€` here, `¤` there.
+            ("ISO-8859-15", "Facture de 10 € réglée", "Åsa Œhlenschläger"),
+            ("koi8-r", "Не работает отправка SMS", "Ирина Петрова"),
+        ];
+        for (label, subject, name) in table {
+            let charset = encoding_rs::Encoding::for_label(label.as_bytes()).unwrap();
+            let raw = eml_in(
+                charset,
+                &format!(
+                    "From: {name} <h@x.example>\nSubject: {subject}\n\
+                     Content-Type: text/plain; charset=\"{label}\"\n\n{subject}\n"
+                ),
+            );
+            let e = parse(&raw).unwrap();
+            assert_eq!(
+                (e.subject.as_str(), e.from.and_then(|m| m.name).as_deref()),
+                (subject, Some(name)),
+                "{label}"
+            );
+            assert_eq!(e.text_body.trim_end(), subject, "{label}");
+        }
+    }
+
+    #[test]
+    fn eight_bit_headers_without_a_charset_are_windows_1252() {
+        let subject = "Cœur de cible – « test » “ouvert” à 10 €";
+        let text = format!("From: Zoë L’Hôte <z@x.example>\nSubject: {subject}\n\nbody\n");
+        // No charset at all, or a body that says UTF-8 (the headers are not, whatever it says),
+        // or a multipart body whose text says UTF-8.
+        let messages = [
+            eml_in(encoding_rs::WINDOWS_1252, &text),
+            eml_in(
+                encoding_rs::WINDOWS_1252,
+                &text.replace("\n\n", "\nContent-Type: text/plain; charset=utf-8\n\n"),
+            ),
+            eml_in(
+                encoding_rs::WINDOWS_1252,
+                &text.replace(
+                    "\n\nbody\n",
+                    "\nContent-Type: multipart/alternative; boundary=b\n\n--b\n\
+                     Content-Type: text/plain; charset=utf-8\n\nbody\n--b--\n",
+                ),
+            ),
+        ];
+        for raw in messages {
+            assert_eq!(
+                subject_and_name(&raw),
+                (subject.to_owned(), Some("Zoë L’Hôte".to_owned()))
+            );
+        }
+    }
+
+    #[test]
+    fn a_multipart_body_lends_its_text_charset_to_the_headers() {
+        let text = "From: Åsa <a@x.example>\nSubject: 5 € de frais\n\
+                    Content-Type: multipart/mixed; boundary=b\n\n\
+                    --b\nContent-Type: text/plain; charset=iso-8859-15\n\
+                    Content-Transfer-Encoding: 8bit\n\nPayé 5 €\n\
+                    --b\nContent-Type: application/octet-stream\n\
+                    Content-Disposition: attachment; filename=x.bin\n\
+                    Content-Transfer-Encoding: base64\n\nAAEC\n--b--\n";
+        let e = parse(&eml_in(encoding_rs::ISO_8859_15, text)).unwrap();
+        assert_eq!(e.subject, "5 € de frais");
+        assert_eq!(e.from.and_then(|m| m.name).as_deref(), Some("Åsa"));
+        // The body and attachments are read from the converted copy, at its own offsets.
+        assert_eq!(e.text_body.trim_end(), "Payé 5 €");
+        assert_eq!(e.attachments.len(), 1);
+        assert_eq!(e.attachments[0].data, b"\0\x01\x02");
+    }
+
+    #[test]
+    fn utf8_header_lines_are_left_as_they_are() {
+        // A UTF-8 Subject next to a Latin-1 From, in a Latin-1 message: only the From is read
+        // in Latin-1. A whole UTF-8 header block is not touched at all.
+        let mut raw = b"From: Ren\xe9e <r@x.example>\r\n".to_vec();
+        raw.extend_from_slice("Subject: Déjà vu\r\n".as_bytes());
+        raw.extend_from_slice(b"Content-Type: text/plain; charset=iso-8859-1\r\n\r\ncaf\xe9\r\n");
+        assert_eq!(
+            subject_and_name(&raw),
+            ("Déjà vu".to_owned(), Some("Renée".to_owned()))
+        );
+        let e = parse(&eml_in(
+            encoding_rs::UTF_8,
+            "From: Renée <r@x.example>\nSubject: Déjà vu\n\
+             Content-Type: text/plain; charset=iso-8859-1\n\nbody\n",
+        ))
+        .unwrap();
+        assert_eq!(
+            (e.subject.as_str(), e.from.and_then(|m| m.name).as_deref()),
+            ("Déjà vu", Some("Renée"))
+        );
+        // UTF-8 cut in the middle of a character is still UTF-8, not Windows-1252 mojibake.
+        let mut raw = "From: Юникод запрещен".as_bytes().to_vec();
+        raw.extend_from_slice(b"\xd1 <u@x.example>\r\nSubject: caf\xe9\r\n\r\nbody\r\n");
+        assert_eq!(
+            subject_and_name(&raw),
+            (
+                "café".to_owned(),
+                Some("Юникод запрещен\u{fffd}".to_owned())
+            )
+        );
+    }
+
     /// `n` ids `<r{i}@x.example>`, folded one per line.
     fn reference_list(n: usize) -> String {
         (0..n)
@@ -1597,23 +1806,33 @@ UEsDBA==
             i += 1;
         }
         hostile.push_str(tail);
+        // The same with a Latin-1 `é` on every line: the header block is converted and parsed
+        // a second time.
+        let latin1 = hostile
+            .replace("\r\n", "\u{1}\r\n")
+            .replace("\u{1}", "\u{e9}");
+        let latin1 = encoding_rs::WINDOWS_1252.encode(&latin1).0.into_owned();
         let cases = [
-            ("one References header of 100,000 ids", references),
-            ("60,000 Delivered-To headers", delivered_to),
+            (
+                "one References header of 100,000 ids",
+                references.into_bytes(),
+            ),
+            ("60,000 Delivered-To headers", delivered_to.into_bytes()),
             (
                 &*format!("{} MiB of {i} hostile header lines", hostile.len() >> 20),
-                hostile,
+                hostile.into_bytes(),
             ),
+            ("the same in Latin-1", latin1),
         ];
         for (what, raw) in cases {
             let start = std::time::Instant::now();
-            let parsed = MessageParser::default().parse(raw.as_bytes()).is_some();
+            let parsed = MessageParser::default().parse(&raw).is_some();
             let parser = start.elapsed();
             let start = std::time::Instant::now();
-            let e = parse(raw.as_bytes()).unwrap();
+            let e = parse(&raw).unwrap();
             let whole = start.elapsed();
             println!("{what}: mail-parser {parser:?}, parse {whole:?}");
-            assert!(parsed && e.subject.ends_with('s'), "{what}");
+            assert!(parsed && e.subject.starts_with('s'), "{what}");
             assert!(e.references.len() <= MAX_REFERENCES, "{what}");
             assert!(e.delivered_to.len() <= MAX_TRACE_VALUES, "{what}");
             assert!(e.to.len() <= MAX_MAILBOXES, "{what}");
