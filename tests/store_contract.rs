@@ -812,10 +812,18 @@ async fn long_message_ids_and_addresses_are_stored_and_found(store: &Store) {
     // PostgreSQL's B-tree rows hold ~2.7 KB: longer keys must still be stored, found and
     // deduplicated exactly as on SQLite.
     let tenant = common::unique_tenant();
-    // Backslashes too: PostgreSQL's key reads the text through bytea's escape syntax.
-    let long_mid = format!(r"\x41\\{}@univ.example", "m".repeat(5 * 1024));
-    let similar_mid = format!(r"\x41\{}@univ.example", "m".repeat(5 * 1024));
-    let long_address = format!("{}@univ-lorraine.example", "j".repeat(3 * 1024));
+    // Incompressible (PostgreSQL compresses index entries: "mmm..." would fit), with
+    // backslashes too: PostgreSQL's key reads the text through bytea's escape syntax.
+    let noise = |len: usize, seed: &str| -> String {
+        (0..)
+            .flat_map(|n| guichet::store::sha256_hex(format!("{seed}{n}").as_bytes()).into_bytes())
+            .take(len)
+            .map(char::from)
+            .collect()
+    };
+    let long_mid = format!(r"\x41\\{}@univ.example", noise(5 * 1024, "mid"));
+    let similar_mid = format!(r"\x41\{}@univ.example", noise(5 * 1024, "mid"));
+    let long_address = format!("{}@univ-lorraine.example", noise(3 * 1024, "address"));
     let mut tx = store.begin(&tenant).await.unwrap();
     let t = new_ticket(&mut tx, TicketKind::Incident, "long").await;
     tx.insert_article(&article(&t, Some(&long_mid)))
