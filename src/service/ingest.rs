@@ -196,7 +196,7 @@ pub async fn ingest_read(
         // The database is there but refuses this message (a value it cannot hold, a rule it
         // enforces): retrying cannot help, and must not block the messages behind it.
         Err(e) if !e.is_transient() => {
-            let reason = format!("cannot be stored: {e}");
+            let reason = format!("cannot be stored: {}", e.detail());
             return quarantine(ctx, offer, channel, &reason, raw).await;
         }
         Err(e) => return Err(e),

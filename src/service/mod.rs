@@ -93,6 +93,14 @@ impl ServiceError {
     pub fn is_transient(&self) -> bool {
         matches!(self, ServiceError::Store(e) if e.is_transient())
     }
+
+    /// The error and its causes on one line, each once.
+    pub fn detail(&self) -> String {
+        match self {
+            ServiceError::Store(e) => e.detail(),
+            ServiceError::Refused(reason) => reason.clone(),
+        }
+    }
 }
 
 /// The host and the data directory: one daemon's identity, stable across its restarts.
