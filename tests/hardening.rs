@@ -225,6 +225,27 @@ async fn a_mail_to_two_offers_opens_a_ticket_in_each(app: App) {
     assert_eq!(offers, ["GEFORP"]);
 }
 
+async fn two_maildir_copies_of_one_mail_are_linked_too(app: App) {
+    // Each offer's own mailbox got its copy (with its own envelope header): taken in apart.
+    let copy = |to: &str| {
+        mail(
+            ALICE,
+            SMSU,
+            "Les deux",
+            "a14@univ-lorraine.example",
+            &format!("Cc: {GEFORP}\r\nDelivered-To: {to}\r\n"),
+        )
+    };
+    created(&app.ingest("GEFORP", &copy(GEFORP)).await);
+    created(&app.ingest("SMSU", &copy(SMSU)).await);
+    for (code, other) in [("SMSU", "GEFORP"), ("GEFORP", "SMSU")] {
+        let links = app.show(code, "I-000001").await.offer_links;
+        assert_eq!(links.len(), 1, "{code}");
+        assert_eq!(links[0].other_tenant, other);
+        assert_eq!(links[0].other_ref, "I-000001");
+    }
+}
+
 // ----- 6. a stranger cannot capture a conversation by copying a Message-ID -----
 
 async fn a_stranger_with_a_leaked_message_id_gets_a_new_linked_ticket(app: App) {
@@ -430,6 +451,11 @@ async fn hostile_headers_never_stall_other_offers(app: App) {
         .map(|i| format!("Delivered-To: user{i}@univ-lorraine.example\r\n"))
         .collect();
     hostile(&app, "delivered-to", delivered).await;
+    // Just under the default 25 MiB limit: half a million short header lines.
+    let junk: String = (0..480_000)
+        .map(|i| format!("X-Junk-{}: {i:040}\r\n", i % 1000))
+        .collect();
+    hostile(&app, "25-mib-of-headers", junk).await;
 }
 
 // ----- 11. a restarted daemon takes back its own outbox claims -----
@@ -473,6 +499,7 @@ on_both_backends!(
     a_participant_with_our_address_is_never_mailed,
     a_copy_with_other_line_ends_is_the_same_message,
     a_mail_to_two_offers_opens_a_ticket_in_each,
+    two_maildir_copies_of_one_mail_are_linked_too,
     a_stranger_with_a_leaked_message_id_gets_a_new_linked_ticket,
     a_bounce_threads_by_header_but_never_joins,
     acknowledgements_go_to_the_sender_not_a_foreign_reply_to,
