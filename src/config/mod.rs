@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::domain::TenantId;
-use crate::domain::routing::UnknownSenderPolicy;
+use crate::domain::routing::{OfferAddresses, UnknownSenderPolicy};
 
 pub use load::{ConfigError, ConfigErrors, load, load_from_str};
 
@@ -152,6 +152,17 @@ impl Config {
         self.offers
             .iter()
             .find(|o| o.code.as_str().eq_ignore_ascii_case(code))
+    }
+
+    /// Every offer's support addresses, for recipient routing.
+    pub fn offer_addresses(&self) -> Vec<OfferAddresses<'_>> {
+        self.offers
+            .iter()
+            .map(|o| OfferAddresses {
+                offer: &o.code,
+                addresses: &o.support_addresses,
+            })
+            .collect()
     }
 
     /// The SQLite database file (its DSN path joined onto `data_dir`), or `None` on PostgreSQL.

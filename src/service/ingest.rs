@@ -13,8 +13,8 @@ use crate::channels::mail::{self, ParseError};
 use crate::config::{Config, OfferConfig};
 use crate::domain::loop_guard::{self, AutoReason};
 use crate::domain::recipients::reply_target;
+use crate::domain::routing::route_recipients;
 use crate::domain::routing::{InstitutionDomains, SenderDecision, decide_sender};
-use crate::domain::routing::{OfferAddresses, route_recipients};
 use crate::domain::threading::{self, Candidate, Candidates, SenderFacts, ThreadDecision};
 use crate::domain::{
     ContactId, InboundEmail, Mailbox, Priority, Status, TicketKind, TicketRef,
@@ -90,14 +90,7 @@ pub async fn read(ctx: &Context, raw: &[u8]) -> Read {
 /// addresses found in its raw bytes, so that it still reaches a quarantine rather than
 /// bouncing.
 pub fn route<'a>(config: &'a Config, read: &Read, raw: &[u8]) -> Vec<&'a OfferConfig> {
-    let offers: Vec<OfferAddresses<'_>> = config
-        .offers
-        .iter()
-        .map(|o| OfferAddresses {
-            offer: &o.code,
-            addresses: &o.support_addresses,
-        })
-        .collect();
+    let offers = config.offer_addresses();
     let codes = match read {
         Ok(email) => {
             let envelope: Vec<&str> = email.delivered_to.iter().map(String::as_str).collect();

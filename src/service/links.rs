@@ -9,7 +9,7 @@
 
 use super::{Context, ServiceError};
 use crate::config::OfferConfig;
-use crate::domain::routing::{OfferAddresses, route_recipients};
+use crate::domain::routing::route_recipients;
 use crate::domain::{InboundEmail, TenantId, TicketRef};
 
 /// The relation both tickets carry: opened from the same message.
@@ -23,15 +23,7 @@ pub async fn link_across_offers(
     ticket: TicketRef,
     email: &InboundEmail,
 ) {
-    let offers: Vec<OfferAddresses<'_>> = ctx
-        .config
-        .offers
-        .iter()
-        .map(|o| OfferAddresses {
-            offer: &o.code,
-            addresses: &o.support_addresses,
-        })
-        .collect();
+    let offers = ctx.config.offer_addresses();
     for other in route_recipients(&email.listed_recipients(), &offers) {
         if other == offer.code {
             continue;
