@@ -26,6 +26,7 @@ use super::{
     OfferConfig, Role, Secret, StorageConfig,
 };
 use crate::domain::TenantId;
+use crate::domain::recipients::OwnAddresses;
 use crate::domain::routing::UnknownSenderPolicy;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -540,10 +541,16 @@ fn read_config(root: &Table, credentials: Option<&Path>, r: &mut Report) -> Conf
         &daemon.data_dir,
         r,
     );
+    let own = OwnAddresses::new(
+        offers
+            .iter()
+            .flat_map(|o| o.support_addresses.iter().map(String::as_str)),
+    );
     let contacts = read_contacts(
         top.tables("contacts", r),
         &institution_keys,
         &offer_codes,
+        &own,
         r,
     );
     let mail = read_mail(mail_fields, &daemon.data_dir, &offers, credentials, r);
@@ -842,14 +849,26 @@ fn read_contacts(
     tables: Vec<Fields<'_>>,
     institutions: &[String],
     offer_codes: &[String],
+    own: &OwnAddresses,
     r: &mut Report,
 ) -> Vec<ContactConfig> {
+    // Our own addresses are never people: a contact holding one would be mailed our own
+    // notifications, or let any mail "from" that address act as that contact.
+    let contact_email = |s: &str| {
+        let address = parse_email(s)?;
+        if own.contains(&address) {
+            return Err(format!(
+                "{address:?} is a support address of an offer: a contact cannot have it"
+            ));
+        }
+        Ok(address)
+    };
     let mut contacts = Vec::new();
     let mut emails_seen = Unique::default();
     let mut matrix_seen = Unique::default();
     for mut t in tables {
         let name = t.need("name", r).and_then(|n| n.parse(r, non_empty));
-        let emails = read_list(t.get("emails"), parse_email, &mut emails_seen, r);
+        let emails = read_list(t.get("emails"), contact_email, &mut emails_seen, r);
         let matrix_ids = read_list(t.get("matrix_ids"), parse_matrix_id, &mut matrix_seen, r);
         let institution = match t.get("institution") {
             None => Some(None),
@@ -886,7 +905,7 @@ fn read_contacts(
 /// An optional list of strings, each checked by `parse` and unique across all contacts.
 fn read_list(
     node: Option<Node<'_>>,
-    parse: fn(&str) -> Result<String, String>,
+    parse: impl Fn(&str) -> Result<String, String>,
     seen: &mut Unique,
     r: &mut Report,
 ) -> Option<Vec<String>> {
@@ -896,7 +915,7 @@ fn read_list(
     let mut list = Vec::new();
     let mut ok = true;
     for item in node.array(r)? {
-        match item.parse(r, parse) {
+        match item.parse(r, &parse) {
             Some(v) if seen.claim(&v, &item.path, r) => list.push(v),
             _ => ok = false,
         }
@@ -1610,6 +1629,12 @@ colour = "blue"
                 &[],
                 "contacts[1].emails[0]",
                 "\"a@univ-rennes.example\" is already listed at contacts[0].emails[0]",
+            ),
+            (
+                "[[contacts]]\nname = \"A\"\nemails = [\"Support-SMSU+x@esup-portail.example\"]",
+                &[],
+                "contacts[0].emails[0]",
+                "\"support-smsu+x@esup-portail.example\" is a support address of an offer: a contact cannot have it",
             ),
             (
                 "[[contacts]]\nname = \"A\"\nemails = [\"a@\"]",
