@@ -1,7 +1,8 @@
 //! Wiring: builds the store, the services and the workers from a [`Config`], and runs the
 //! daemon until SIGTERM/SIGINT. No rules and no SQL here.
 
-use std::sync::Arc;
+use std::io::{IsTerminal as _, Write};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::Context as _;
 
@@ -16,20 +17,78 @@ use crate::store::Store;
 use crate::workers::maildir::MaildirIngestor;
 use crate::workers::outbox::OutboxWorker;
 
-/// Sets up logging: human-readable or JSON lines on stderr. `GUICHET_LOG` (a tracing
-/// filter) wins over `level`.
-pub fn init_logging(format: LogFormat, level: &str) {
+/// Sets up logging: human-readable or JSON lines on stderr, without colour codes unless
+/// stderr is a terminal (an MTA or journald would store them raw). `GUICHET_LOG` (a tracing
+/// filter) wins over `level`. With `hold`, lines are kept back until [`LogHold::release`], so
+/// that a command's result line comes first on stderr.
+pub fn init_logging(format: LogFormat, level: &str, hold: bool) -> LogHold {
     let filter = tracing_subscriber::EnvFilter::try_from_env("GUICHET_LOG")
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = LogHold(Arc::new(Mutex::new(hold.then(Held::default))));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(logs.clone());
     // A second initialisation (tests) is harmless: keep the first subscriber.
     let _ = match format {
         LogFormat::Human => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+    logs
+}
+
+/// Log lines kept back while a one-shot command runs, written to stderr on release. Holding
+/// is bounded: past [`HELD_BYTES`] lines are counted, not kept (a command that logs more than
+/// that is not one an MTA runs).
+#[derive(Clone)]
+pub struct LogHold(Arc<Mutex<Option<Held>>>);
+
+/// `deliver` logs a few lines per message; this leaves room for a debug run.
+const HELD_BYTES: usize = 1 << 20;
+
+#[derive(Default)]
+struct Held {
+    lines: Vec<u8>,
+    dropped: usize,
+}
+
+impl LogHold {
+    /// Writes what was held to stderr; later lines go straight there.
+    pub fn release(&self) {
+        let held = self.0.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(held) = held {
+            let mut err = std::io::stderr().lock();
+            let _ = err.write_all(&held.lines);
+            if held.dropped > 0 {
+                let _ = writeln!(err, "guichet: {} bytes of log lines left out", held.dropped);
+            }
+        }
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogHold {
+    type Writer = LogHold;
+    fn make_writer(&'a self) -> LogHold {
+        self.clone()
+    }
+}
+
+impl Write for LogHold {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut held = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match held.as_mut() {
+            Some(held) if held.lines.len() + buf.len() <= HELD_BYTES => {
+                held.lines.extend_from_slice(buf)
+            }
+            Some(held) => held.dropped += buf.len(),
+            None => return std::io::stderr().write(buf),
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }
 
 /// Connects to the store and applies pending migrations.

@@ -1,6 +1,7 @@
 //! Command line: parses arguments, loads the configuration, calls the app or a service and
 //! prints the result. No business logic. Errors are one line on stderr and a non-zero exit.
 
+use std::borrow::Cow;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -9,8 +10,8 @@ use anyhow::{Context as _, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
 
 use crate::app;
-use crate::config::{self, Config, LogFormat, OfferConfig};
-use crate::domain::{Priority, Status};
+use crate::config::{self, Config, OfferConfig};
+use crate::domain::{Priority, Status, TenantId};
 use crate::notify::Notifier;
 use crate::service::deliver::DeliverError;
 use crate::service::ingest::IngestOutcome;
@@ -171,18 +172,63 @@ pub fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("guichet: error: cannot start the async runtime: {e}");
-            return ExitCode::from(if is_deliver { EX_TEMPFAIL } else { 1 });
+            let _ = writeln!(
+                std::io::stderr(),
+                "guichet: error: cannot start the async runtime: {e}"
+            );
+            return failure(is_deliver);
         }
     };
-    match runtime.block_on(dispatch(cli)) {
+    runtime.block_on(dispatch(cli))
+}
+
+/// The exit code of a command that failed. An MTA must keep the message whatever went wrong
+/// on our side, so `deliver` says "try again later".
+fn failure(is_deliver: bool) -> ExitCode {
+    ExitCode::from(if is_deliver { EX_TEMPFAIL } else { 1 })
+}
+
+/// The error line, printed once: `guichet: error: <what went wrong>`. A reader closing our
+/// stdout early (`guichet tickets list | head`) is not an error: exit quietly, as `ripgrep`
+/// does, rather than panic or complain.
+fn finish(result: anyhow::Result<ExitCode>, is_deliver: bool) -> ExitCode {
+    match result {
         Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("guichet: error: {e:#}");
-            // An MTA must keep the message whatever went wrong on our side.
-            ExitCode::from(if is_deliver { EX_TEMPFAIL } else { 1 })
+            let _ = writeln!(std::io::stderr(), "guichet: error: {}", error_text(&e));
+            failure(is_deliver)
         }
     }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// An error and its causes on one line, each said once. Many error types print their source
+/// in their own message too (`database error: {0}` over the sqlx error, which repeats its
+/// driver error): a cause already contained in the message before it is skipped, else the
+/// same words came out two or three times.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    let mut previous = String::new();
+    for cause in e.chain() {
+        let message = cause.to_string();
+        if message.is_empty() || previous.contains(&message) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&message);
+        previous = message;
+    }
+    printable(&text, false).into_owned()
 }
 
 fn config_path(explicit: Option<PathBuf>) -> Option<PathBuf> {
@@ -233,23 +279,30 @@ fn offers<'a>(config: &'a Config, code: Option<&str>) -> anyhow::Result<Vec<&'a 
     }
 }
 
-async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+async fn dispatch(cli: Cli) -> ExitCode {
+    let is_deliver = matches!(cli.command, Command::Deliver { .. });
     let path = config_path(cli.config);
     if let Command::CheckConfig = cli.command {
-        return check_config(path.as_deref());
+        return finish(check_config(path.as_deref()), is_deliver);
     }
-    let config = load_config(path.as_deref())?;
-    match cli.command {
-        Command::Run => {
-            app::init_logging(config.daemon.log_format, &config.daemon.log_level);
-            app::run(config).await?;
-        }
-        command => {
-            app::init_logging(LogFormat::Human, "warn");
-            one_shot(config, command).await?;
-        }
-    }
-    Ok(ExitCode::SUCCESS)
+    let config = match load_config(path.as_deref()) {
+        Ok(config) => config,
+        Err(e) => return finish(Err(e), is_deliver),
+    };
+    // `deliver`'s outcome line must come first: Postfix keeps only the first 100 characters
+    // of a pipe command's output in its log. Its log lines wait until that line is out.
+    let logs = app::init_logging(
+        config.daemon.log_format,
+        &config.daemon.log_level,
+        is_deliver,
+    );
+    let result = match cli.command {
+        Command::Run => app::run(config).await.map(|()| ExitCode::SUCCESS),
+        command => one_shot(config, command).await,
+    };
+    let code = finish(result, is_deliver);
+    logs.release();
+    code
 }
 
 fn check_config(path: Option<&Path>) -> anyhow::Result<ExitCode> {
@@ -257,30 +310,38 @@ fn check_config(path: Option<&Path>) -> anyhow::Result<ExitCode> {
         Ok(config) => {
             // Templates too: a broken override would otherwise only show when mail is sent.
             if let Err(e) = Notifier::new(config.mail.templates_dir.as_deref()) {
-                eprintln!("guichet: invalid templates: {e}");
+                let _ = writeln!(std::io::stderr(), "guichet: invalid templates: {e}");
                 return Ok(ExitCode::FAILURE);
             }
             let source = path.map_or("built-in defaults".to_owned(), |p| p.display().to_string());
-            println!("configuration OK ({source})\n{}", config.describe());
+            writeln!(
+                std::io::stdout().lock(),
+                "configuration OK ({source})\n{}",
+                config.describe()
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            eprintln!("guichet: {e:#}");
+            let _ = writeln!(std::io::stderr(), "guichet: {e:#}");
             Ok(ExitCode::FAILURE)
         }
     }
 }
 
-async fn one_shot(config: Config, command: Command) -> anyhow::Result<()> {
+async fn one_shot(config: Config, command: Command) -> anyhow::Result<ExitCode> {
     let ctx = app::context(config).await?;
     let result = match command {
         Command::Deliver { offer } => deliver(&ctx, offer.as_deref()).await,
-        Command::Migrate => sync::sync_all(&ctx).await.map_err(Into::into).map(|()| {
-            println!(
+        Command::Migrate => match sync::sync_all(&ctx).await {
+            Ok(()) => writeln!(
+                std::io::stdout().lock(),
                 "store migrated; {} offer(s) written",
                 ctx.config.offers.len()
-            );
-        }),
+            )
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(Into::into),
+            Err(e) => Err(e.into()),
+        },
         Command::Tickets {
             command:
                 TicketsCommand::List {
@@ -291,13 +352,13 @@ async fn one_shot(config: Config, command: Command) -> anyhow::Result<()> {
         } => list_tickets(&ctx, offer.as_deref(), status.as_deref(), json).await,
         Command::Ticket { command } => ticket(&ctx, command).await,
         Command::Quarantine { command } => quarantine(&ctx, command).await,
-        Command::Run | Command::CheckConfig => Ok(()),
+        Command::Run | Command::CheckConfig => Ok(ExitCode::SUCCESS),
     };
     ctx.store.close().await;
     result
 }
 
-async fn deliver(ctx: &Context, code: Option<&str>) -> anyhow::Result<()> {
+async fn deliver(ctx: &Context, code: Option<&str>) -> anyhow::Result<ExitCode> {
     let mut raw = Vec::new();
     std::io::stdin()
         .read_to_end(&mut raw)
@@ -305,13 +366,21 @@ async fn deliver(ctx: &Context, code: Option<&str>) -> anyhow::Result<()> {
     let delivered = match service::deliver::deliver(ctx, code, &raw).await {
         Ok(delivered) => delivered,
         Err(DeliverError::NoOffer) => {
-            eprintln!("guichet: {}", DeliverError::NoOffer);
-            std::process::exit(EX_NOUSER.into());
+            let _ = writeln!(
+                std::io::stderr(),
+                "guichet: error: {}",
+                DeliverError::NoOffer
+            );
+            return Ok(ExitCode::from(EX_NOUSER));
         }
         Err(e) => return Err(e.into()),
     };
-    for (offer, outcome) in &delivered.outcomes {
-        eprintln!("guichet: {offer} {}", describe(outcome));
+    {
+        // The message is stored: nothing printed here may fail the delivery.
+        let mut err = std::io::stderr().lock();
+        for (offer, outcome) in &delivered.outcomes {
+            let _ = writeln!(err, "guichet: {}", outcome_line(offer, outcome));
+        }
     }
     // The message is safe. Send its acknowledgements now if we can; the daemon's outbox
     // worker sends whatever is left.
@@ -326,49 +395,82 @@ async fn deliver(ctx: &Context, code: Option<&str>) -> anyhow::Result<()> {
             }
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
-fn describe(outcome: &IngestOutcome) -> String {
+/// Postfix's `pipe(8)` keeps the first 100 characters of a command's output in its log line
+/// (`status=sent (delivered via guichet service (...))`): the line `deliver` prints per
+/// offer, `guichet: ` included, fits in them.
+const MTA_LOG_EXCERPT: usize = 100;
+
+/// What became of a message in one offer, in a few words: `SMSU I-000042 created`,
+/// `SMSU duplicate (I-000042)`, `SMSU quarantined #7: <reason, cut>`.
+fn outcome_line(offer: &TenantId, outcome: &IngestOutcome) -> String {
     match outcome {
-        IngestOutcome::Created {
-            ticket,
-            acknowledged,
-            ..
-        } => {
-            format!(
-                "created ticket {ticket}{}",
-                if *acknowledged {
-                    ", acknowledgement queued"
-                } else {
-                    ""
-                }
-            )
-        }
+        IngestOutcome::Created { ticket, .. } => format!("{offer} {ticket} created"),
         IngestOutcome::Appended {
             ticket, reopened, ..
-        } => {
-            format!(
-                "added to ticket {ticket}{}",
-                if *reopened { " (reopened)" } else { "" }
-            )
+        } => format!(
+            "{offer} {ticket} added{}",
+            if *reopened { ", reopened" } else { "" }
+        ),
+        IngestOutcome::Duplicate { ticket: Some(t) } => format!("{offer} duplicate ({t})"),
+        IngestOutcome::Duplicate { ticket: None } => format!("{offer} duplicate"),
+        IngestOutcome::Refused { .. } => format!("{offer} refused unknown sender"),
+        IngestOutcome::Quarantined { id, reason } => {
+            let head = format!("{offer} quarantined #{id}: ");
+            let room = MTA_LOG_EXCERPT.saturating_sub("guichet: ".len() + head.len());
+            format!("{head}{}", cut(&printable(reason, false), room))
         }
-        IngestOutcome::Duplicate { ticket: Some(t) } => {
-            format!("already taken in (ticket {t}), nothing to do")
-        }
-        IngestOutcome::Duplicate { ticket: None } => "already taken in, nothing to do".to_owned(),
-        IngestOutcome::Refused { answered } => {
-            format!(
-                "unknown sender refused{}",
-                if *answered {
-                    ", polite reply queued"
-                } else {
-                    ""
-                }
-            )
-        }
-        IngestOutcome::Quarantined { id, reason } => format!("quarantined as {id}: {reason}"),
     }
+}
+
+/// `text` in at most `max` characters, cut on a character boundary with `...` when longer.
+fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let kept: String = text.chars().take(max.saturating_sub(3)).collect();
+    format!("{kept}...")
+}
+
+/// Text that came from mail, made safe to print on an operator's terminal: control
+/// characters (ESC starts terminal escape sequences, C1 controls too) and the bidi
+/// embedding, override and isolate characters (which reorder what is shown, as in "Trojan
+/// Source") become visible escapes like `\x1b` or `\u{202e}`. With `multiline` (bodies), line
+/// breaks and tabs stay as they are and CRLF reads as a line break. JSON output needs none of
+/// this: serde_json escapes control characters, and a program reads it, not a person.
+fn printable(text: &str, multiline: bool) -> Cow<'_, str> {
+    let kept = |c: char| multiline && matches!(c, '\n' | '\t');
+    let unsafe_char = |c: char| (c.is_control() && !kept(c)) || is_bidi_control(c);
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' | '\t' if multiline => out.push(c),
+            '\r' if multiline && chars.peek() == Some(&'\n') => {}
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", u32::from(c))),
+            c if is_bidi_control(c) => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Unicode's explicit directional embeddings, overrides and isolates (UAX #9).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// [`printable`] on one line.
+fn line(text: &str) -> Cow<'_, str> {
+    printable(text, false)
 }
 
 async fn list_tickets(
@@ -376,7 +478,7 @@ async fn list_tickets(
     code: Option<&str>,
     status: Option<&str>,
     json: bool,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<ExitCode> {
     let status = status
         .map(str::parse::<Status>)
         .transpose()
@@ -399,11 +501,11 @@ async fn list_tickets(
             })
             .collect();
         writeln!(out, "{}", serde_json::to_string_pretty(&items)?)?;
-        return Ok(());
+        return Ok(ExitCode::SUCCESS);
     }
     if all.is_empty() {
         writeln!(out, "no tickets")?;
-        return Ok(());
+        return Ok(ExitCode::SUCCESS);
     }
     writeln!(
         out,
@@ -419,10 +521,10 @@ async fn list_tickets(
             t.status,
             t.priority,
             t.updated_at.format("%Y-%m-%d %H:%M"),
-            t.title
+            line(&t.title)
         )?;
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 fn text_arg(message: Option<String>) -> anyhow::Result<String> {
@@ -447,16 +549,17 @@ fn operator_of(t: &TicketArgs) -> Operator {
     Operator(name)
 }
 
-async fn ticket(ctx: &Context, command: TicketCommand) -> anyhow::Result<()> {
+async fn ticket(ctx: &Context, command: TicketCommand) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
     let done = match command {
         TicketCommand::Show { t, json } => {
             let view = operator::show(ctx, offer(&ctx.config, &t.offer)?, &t.reference).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&view)?);
+                writeln!(out, "{}", serde_json::to_string_pretty(&view)?)?;
             } else {
-                print_ticket(&view);
+                print_ticket(&mut out, &view)?;
             }
-            return Ok(());
+            return Ok(ExitCode::SUCCESS);
         }
         TicketCommand::Reply { t, message } => {
             let text = text_arg(message)?;
@@ -518,32 +621,36 @@ async fn ticket(ctx: &Context, command: TicketCommand) -> anyhow::Result<()> {
             "priority changed"
         }
     };
-    println!("{done}");
-    Ok(())
+    writeln!(out, "{done}")?;
+    Ok(ExitCode::SUCCESS)
 }
 
-fn print_ticket(v: &operator::TicketView) {
+/// A ticket for a person: every text that came from mail goes through [`printable`].
+fn print_ticket(out: &mut impl Write, v: &operator::TicketView) -> std::io::Result<()> {
     let t = &v.ticket;
-    println!("[{} {}] {}", v.offer, v.reference, t.title);
-    println!(
+    writeln!(out, "[{} {}] {}", v.offer, v.reference, line(&t.title))?;
+    writeln!(
+        out,
         "kind {}  status {}  priority {}",
         t.kind, t.status, t.priority
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "created {}  updated {}",
         t.created_at.to_rfc3339(),
         t.updated_at.to_rfc3339()
-    );
+    )?;
     for p in &v.participants {
-        println!(
+        writeln!(
+            out,
             "participant: {} <{}> ({})",
-            p.name.as_deref().unwrap_or("-"),
-            p.email.as_deref().unwrap_or("-"),
-            p.role
-        );
+            line(p.name.as_deref().unwrap_or("-")),
+            line(p.email.as_deref().unwrap_or("-")),
+            line(&p.role)
+        )?;
     }
     for l in &v.links {
-        println!("link: {} ticket id {}", l.relation, l.other_id);
+        writeln!(out, "link: {} ticket id {}", line(&l.relation), l.other_id)?;
     }
     for a in &v.articles {
         let who = a
@@ -551,49 +658,61 @@ fn print_ticket(v: &operator::TicketView) {
             .as_deref()
             .or(a.author_label.as_deref())
             .unwrap_or("-");
-        println!(
+        writeln!(
+            out,
             "\n--- article {} · {} · {} · {} · {}",
             a.id,
             a.created_at.to_rfc3339(),
-            a.direction,
-            a.channel,
-            who
-        );
+            line(&a.direction),
+            line(&a.channel),
+            line(who)
+        )?;
         if let Some(reason) = &a.auto_reason {
-            println!("(automatic message: {reason})");
+            writeln!(out, "(automatic message: {})", line(reason))?;
         }
         if let Some(s) = &a.subject {
-            println!("Subject: {s}");
+            writeln!(out, "Subject: {}", line(s))?;
         }
-        println!("{}", a.body_text.trim_end());
+        writeln!(out, "{}", printable(a.body_text.trim_end(), true))?;
         for att in v.attachments.iter().filter(|x| x.article_id == a.id) {
-            println!(
+            writeln!(
+                out,
                 "[attachment: {} {} {} bytes]",
-                att.filename.as_deref().unwrap_or("(unnamed)"),
-                att.content_type,
+                line(att.filename.as_deref().unwrap_or("(unnamed)")),
+                line(&att.content_type),
                 att.size
-            );
+            )?;
         }
     }
-    println!("\n--- events");
+    writeln!(out, "\n--- events")?;
     for e in &v.events {
-        println!("{} {} {} {}", e.at.to_rfc3339(), e.actor, e.kind, e.data.0);
+        writeln!(
+            out,
+            "{} {} {} {}",
+            e.at.to_rfc3339(),
+            line(&e.actor),
+            line(&e.kind),
+            line(&e.data.0.to_string())
+        )?;
     }
     if !v.outbox.is_empty() {
-        println!("\n--- mail");
+        writeln!(out, "\n--- mail")?;
         for o in &v.outbox {
-            println!(
+            writeln!(
+                out,
                 "{} {} {} {}",
                 o.created_at.to_rfc3339(),
-                o.template,
-                o.status,
-                o.sent_ref.as_deref().unwrap_or("")
-            );
+                line(&o.template),
+                line(&o.status),
+                line(o.sent_ref.as_deref().unwrap_or(""))
+            )?;
         }
     }
+    Ok(())
 }
 
-async fn quarantine(ctx: &Context, command: QuarantineCommand) -> anyhow::Result<()> {
+async fn quarantine(ctx: &Context, command: QuarantineCommand) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
     match command {
         QuarantineCommand::List { offer, json } => {
             let mut all = Vec::new();
@@ -611,24 +730,25 @@ async fn quarantine(ctx: &Context, command: QuarantineCommand) -> anyhow::Result
                         v
                     })
                     .collect();
-                println!("{}", serde_json::to_string_pretty(&items)?);
+                writeln!(out, "{}", serde_json::to_string_pretty(&items)?)?;
             } else if all.is_empty() {
-                println!("quarantine is empty");
+                writeln!(out, "quarantine is empty")?;
             } else {
                 for (offer, q) in &all {
                     let replay = q
                         .replay_outcome
                         .as_deref()
-                        .map(|o| format!(" [replayed: {o}]"))
+                        .map(|o| format!(" [replayed: {}]", line(o)))
                         .unwrap_or_default();
-                    println!(
+                    writeln!(
+                        out,
                         "{offer} {:>5} {} {:>9} bytes {} {}{replay}",
                         q.id,
                         q.received_at.format("%Y-%m-%d %H:%M"),
                         q.size,
-                        q.channel,
-                        q.reason
-                    );
+                        line(&q.channel),
+                        line(&q.reason)
+                    )?;
                 }
             }
         }
@@ -639,33 +759,116 @@ async fn quarantine(ctx: &Context, command: QuarantineCommand) -> anyhow::Result
         } => {
             let o = offer(&ctx.config, &code)?;
             if raw {
+                // Asked for: the exact bytes, for a file or a pipe.
                 let data = operator::quarantined_message(ctx, o, id).await?;
-                std::io::stdout().lock().write_all(&data)?;
+                out.write_all(&data)?;
             } else {
                 let rows = operator::list_quarantine(ctx, o).await?;
                 let Some(q) = rows.iter().find(|q| q.id == id) else {
                     bail!("offer {code}: no quarantined message {id}");
                 };
-                println!(
+                writeln!(
+                    out,
                     "id {}\nchannel {}\nreceived {}\nsize {} bytes\nreason {}",
                     q.id,
-                    q.channel,
+                    line(&q.channel),
                     q.received_at.to_rfc3339(),
                     q.size,
-                    q.reason
-                );
+                    line(&q.reason)
+                )?;
                 if let Some(o) = &q.replay_outcome {
-                    println!(
-                        "replayed {}: {o}",
-                        q.replayed_at.map(|t| t.to_rfc3339()).unwrap_or_default()
-                    );
+                    writeln!(
+                        out,
+                        "replayed {}: {}",
+                        q.replayed_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                        line(o)
+                    )?;
                 }
             }
         }
         QuarantineCommand::Replay { id, offer: code } => {
-            let outcome = operator::replay_quarantine(ctx, offer(&ctx.config, &code)?, id).await?;
-            println!("{}", describe(&outcome));
+            let o = offer(&ctx.config, &code)?;
+            let outcome = operator::replay_quarantine(ctx, o, id).await?;
+            writeln!(out, "{}", outcome_line(&o.code, &outcome))?;
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_escapes_and_bidi_overrides_are_shown_not_obeyed() {
+        let table = [
+            ("Panne SMS", "Panne SMS"),
+            ("\u{1b}[2J\u{1b}]0;pwned\u{7}", "\\x1b[2J\\x1b]0;pwned\\x07"),
+            ("a\u{9b}31mb", "a\\x9b31mb"),
+            ("fichier\u{202e}fdp.exe", "fichier\\u{202e}fdp.exe"),
+            ("\u{2066}x\u{2069}", "\\u{2066}x\\u{2069}"),
+            ("ligne 1\r\nligne 2\tfin", "ligne 1\\r\\nligne 2\\tfin"),
+            ("NUL\0DEL\u{7f}", "NUL\\x00DEL\\x7f"),
+            ("accents é ü 漢字 \u{200f}", "accents é ü 漢字 \u{200f}"),
+        ];
+        for (input, shown) in table {
+            assert_eq!(printable(input, false), shown, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn bodies_keep_their_lines_and_tabs_but_not_escapes() {
+        let table = [
+            ("Bonjour,\n\tça marche.\n", "Bonjour,\n\tça marche.\n"),
+            ("CRLF\r\nlines\r\n", "CRLF\nlines\n"),
+            ("bare\rCR", "bare\\rCR"),
+            (
+                "red \u{1b}[31malert\u{1b}[0m\nok",
+                "red \\x1b[31malert\\x1b[0m\nok",
+            ),
+            ("\u{202e}evil\n", "\\u{202e}evil\n"),
+        ];
+        for (input, shown) in table {
+            assert_eq!(printable(input, true), shown, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn repeated_causes_are_said_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("database error: {0}")]
+        struct Outer(#[source] std::io::Error);
+        let e = anyhow::Error::new(Outer(std::io::Error::other("unable to open database file")))
+            .context("cannot open the store");
+        assert_eq!(
+            error_text(&e),
+            "cannot open the store: database error: unable to open database file"
+        );
+    }
+
+    #[test]
+    fn quarantine_lines_fit_the_mta_log_excerpt() {
+        let offer = TenantId::parse("SMSU").unwrap();
+        let long = IngestOutcome::Quarantined {
+            id: 7,
+            reason: "message of 30000000 bytes is over the limit of 26214400 bytes, and then \
+                     some more words that nobody will read in a mail log"
+                .to_owned(),
+        };
+        let shown = format!("guichet: {}", outcome_line(&offer, &long));
+        assert!(shown.chars().count() <= MTA_LOG_EXCERPT, "{shown}");
+        assert!(
+            shown.starts_with("guichet: SMSU quarantined #7: message of 30000000 bytes"),
+            "{shown}"
+        );
+        assert!(shown.ends_with("..."), "{shown}");
+        let short = IngestOutcome::Quarantined {
+            id: 7,
+            reason: "no sender address".to_owned(),
+        };
+        assert_eq!(
+            outcome_line(&offer, &short),
+            "SMSU quarantined #7: no sender address"
+        );
+    }
 }

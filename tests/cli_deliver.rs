@@ -106,7 +106,7 @@ fn the_same_message_twice_gives_one_article() {
     let again = env.deliver("SMSU", &m);
     assert!(again.status.success());
     assert!(
-        stderr(&again).contains("already taken in"),
+        stderr(&again).contains("guichet: SMSU duplicate (I-000001)"),
         "{}",
         stderr(&again)
     );
@@ -137,13 +137,13 @@ fn a_reused_message_id_with_other_content_is_not_lost() {
     let out = env.deliver("SMSU", &second);
     // Not a copy (other content), not a reply either: a ticket of its own, nothing lost.
     assert!(
-        stderr(&out).contains("created ticket I-000002"),
+        stderr(&out).contains("guichet: SMSU I-000002 created"),
         "{}",
         stderr(&out)
     );
     let again = env.deliver("SMSU", &second);
     assert!(
-        stderr(&again).contains("already taken in (ticket I-000002)"),
+        stderr(&again).contains("guichet: SMSU duplicate (I-000002)"),
         "{}",
         stderr(&again)
     );
@@ -194,7 +194,7 @@ fn replies_thread_by_header_and_by_tag() {
     );
     let out = env.deliver("SMSU", &by_header);
     assert!(
-        stderr(&out).contains("added to ticket I-000001"),
+        stderr(&out).contains("guichet: SMSU I-000001 added"),
         "{}",
         stderr(&out)
     );
@@ -207,7 +207,7 @@ fn replies_thread_by_header_and_by_tag() {
     );
     let out = env.deliver("SMSU", &by_tag);
     assert!(
-        stderr(&out).contains("added to ticket I-000001"),
+        stderr(&out).contains("guichet: SMSU I-000001 added"),
         "{}",
         stderr(&out)
     );
@@ -247,7 +247,7 @@ fn a_tag_of_another_offer_never_crosses_over() {
     );
     let out = env.deliver("GEFORP", &geforp);
     assert!(
-        stderr(&out).contains("created ticket I-000001"),
+        stderr(&out).contains("guichet: GEFORP I-000001 created"),
         "{}",
         stderr(&out)
     );
@@ -274,8 +274,7 @@ fn automatic_mail_is_stored_but_not_answered() {
     let out = env.deliver("SMSU", &m);
     assert!(out.status.success());
     assert!(
-        stderr(&out).contains("created ticket I-000001")
-            && !stderr(&out).contains("acknowledgement"),
+        stderr(&out).contains("guichet: SMSU I-000001 created"),
         "{}",
         stderr(&out)
     );
@@ -300,7 +299,7 @@ fn unknown_senders_are_refused_politely_where_the_offer_says_so() {
     let out = env.deliver("GEFORP", &m);
     assert!(out.status.success());
     assert!(
-        stderr(&out).contains("unknown sender refused, polite reply queued"),
+        stderr(&out).contains("guichet: GEFORP refused unknown sender"),
         "{}",
         stderr(&out)
     );
@@ -321,7 +320,11 @@ fn unknown_senders_are_refused_politely_where_the_offer_says_so() {
             "",
         ),
     );
-    assert!(stderr(&out).contains("created ticket"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("guichet: SMSU I-000001 created"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -352,7 +355,7 @@ fn bad_input_goes_to_quarantine_with_its_reason() {
             stderr(&out)
         );
         assert!(
-            stderr(&out).contains("quarantined as"),
+            stderr(&out).contains("guichet: SMSU quarantined #"),
             "{name}: {}",
             stderr(&out)
         );
@@ -396,7 +399,7 @@ fn bad_input_goes_to_quarantine_with_its_reason() {
         ),
     );
     assert!(
-        ok.status.success() && stderr(&ok).contains("created ticket I-000001"),
+        ok.status.success() && stderr(&ok).contains("guichet: SMSU I-000001 created"),
         "{}",
         stderr(&ok)
     );
@@ -408,17 +411,17 @@ fn a_replayed_quarantine_entry_is_taken_in_again() {
     let no_from = b"To: support-smsu@esup-portail.example\r\nSubject: sans expediteur\r\nMessage-ID: <nf@x.example>\r\n\r\nbody\r\n";
     let out = env.deliver("SMSU", no_from);
     assert!(
-        stderr(&out).contains("quarantined as 1: no sender address"),
+        stderr(&out).contains("guichet: SMSU quarantined #1: no sender address"),
         "{}",
         stderr(&out)
     );
     let out = env.run(&["quarantine", "replay", "1", "--offer", "SMSU"], b"");
     assert!(out.status.success());
     // Still unusable: the same entry, not a second copy.
-    assert!(String::from_utf8_lossy(&out.stdout).contains("quarantined as 1"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("SMSU quarantined #1"));
     let again = env.deliver("SMSU", no_from);
     assert!(
-        stderr(&again).contains("quarantined as 1"),
+        stderr(&again).contains("guichet: SMSU quarantined #1"),
         "a redelivery keeps its entry"
     );
     let listed = env.json(&["quarantine", "list", "--offer", "SMSU", "--json"]);
@@ -474,7 +477,7 @@ fn deliver_without_offer_routes_by_recipient() {
     );
     let out = env.run(&["deliver"], &m);
     assert!(
-        out.status.success() && stderr(&out).contains("created ticket I-000001"),
+        out.status.success() && stderr(&out).contains("guichet: SMSU I-000001 created"),
         "{}",
         stderr(&out)
     );
@@ -632,7 +635,7 @@ fn a_strangers_guessed_tag_opens_a_linked_ticket_instead() {
     );
     let out = env.deliver("SMSU", &guess);
     assert!(
-        stderr(&out).contains("created ticket I-000002"),
+        stderr(&out).contains("guichet: SMSU I-000002 created"),
         "{}",
         stderr(&out)
     );
@@ -671,7 +674,7 @@ fn a_strangers_guessed_tag_opens_a_linked_ticket_instead() {
         "g3@univ-lorraine.example",
         "",
     );
-    assert!(stderr(&env.deliver("SMSU", &colleague)).contains("added to ticket I-000001"));
+    assert!(stderr(&env.deliver("SMSU", &colleague)).contains("guichet: SMSU I-000001 added"));
     let agent = mail(
         "paul.agent@univ-rennes.example",
         SMSU_ADDRESS,
@@ -679,7 +682,7 @@ fn a_strangers_guessed_tag_opens_a_linked_ticket_instead() {
         "g4@univ-rennes.example",
         "",
     );
-    assert!(stderr(&env.deliver("SMSU", &agent)).contains("added to ticket I-000001"));
+    assert!(stderr(&env.deliver("SMSU", &agent)).contains("guichet: SMSU I-000001 added"));
 }
 
 #[test]
@@ -715,7 +718,7 @@ fn an_auto_reply_never_reopens_a_resolved_ticket() {
     );
     let out = env.deliver("SMSU", &ooo);
     assert!(
-        stderr(&out).contains("added to ticket I-000001") && !stderr(&out).contains("reopened"),
+        stderr(&out).contains("guichet: SMSU I-000001 added") && !stderr(&out).contains("reopened"),
         "{}",
         stderr(&out)
     );
@@ -741,7 +744,7 @@ fn deliver_without_offer_follows_the_envelope_recipient() {
     };
     let to_smsu = env.run(&["deliver"], &base(SMSU_ADDRESS));
     assert!(
-        stderr(&to_smsu).contains("created ticket I-000001"),
+        stderr(&to_smsu).contains("guichet: SMSU I-000001 created"),
         "{}",
         stderr(&to_smsu)
     );
@@ -750,7 +753,7 @@ fn deliver_without_offer_follows_the_envelope_recipient() {
     assert_eq!(tickets(&env, "SMSU").len(), 1);
     // GEFORP refuses unknown senders: the copy reached GEFORP and was handled there.
     assert!(
-        stderr(&to_geforp).contains("unknown sender refused"),
+        stderr(&to_geforp).contains("guichet: GEFORP refused unknown sender"),
         "{}",
         stderr(&to_geforp)
     );
@@ -758,7 +761,7 @@ fn deliver_without_offer_follows_the_envelope_recipient() {
     let garbage = format!("\u{1}\u{2} to {GEFORP_ADDRESS} \u{3}");
     let out = env.run(&["deliver"], garbage.as_bytes());
     assert!(
-        out.status.success() && stderr(&out).contains("quarantined as"),
+        out.status.success() && stderr(&out).contains("quarantined #"),
         "{}",
         stderr(&out)
     );
@@ -784,11 +787,11 @@ fn deliver_on_postgres_stores_dedupes_and_never_blocks_on_a_bad_value() {
     );
     let out = env.deliver("SMSU", &m);
     assert!(
-        stderr(&out).contains("created ticket I-000001"),
+        stderr(&out).contains("guichet: SMSU I-000001 created"),
         "{}",
         stderr(&out)
     );
-    assert!(stderr(&env.deliver("SMSU", &m)).contains("already taken in"));
+    assert!(stderr(&env.deliver("SMSU", &m)).contains("guichet: SMSU duplicate (I-000001)"));
     // NUL in a decoded subject and body: PostgreSQL text cannot hold it. The message must be
     // stored (without the NUL) or quarantined, never refused with 75 again and again.
     let nul = b"From: jeanne@univ-lorraine.example\r\nTo: support-smsu@esup-portail.example\r\n\
@@ -803,6 +806,6 @@ Content-Transfer-Encoding: base64\r\n\r\nYQBi\r\n";
     );
     assert_eq!(
         env.outbox_files().len(),
-        1 + usize::from(stderr(&out).contains("created ticket"))
+        1 + usize::from(stderr(&out).contains(" created"))
     );
 }

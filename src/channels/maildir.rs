@@ -40,16 +40,39 @@ impl Maildir {
         Ok(out)
     }
 
-    /// Moves a message from `new/` to `cur/`, flagged Seen (`:2,S`).
+    /// Moves a message from `new/` to `cur/`, flagged Seen (`:2,S`), keeping the flags it
+    /// had. Never replaces a file: `X` and `X:2,S` in `new/` are two messages (a client or a
+    /// copy tool wrote both), so when the name is taken the second gets a unique one
+    /// (`X.1:2,S`). Linking then unlinking refuses an existing target atomically, where a
+    /// rename would silently overwrite it.
     pub fn mark_done(&self, path: &Path) -> io::Result<PathBuf> {
         let name = path
             .file_name()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file path"))?
             .to_string_lossy();
-        let base = name.split_once(":2,").map_or(name.as_ref(), |(b, _)| b);
-        let target = self.root.join("cur").join(format!("{base}:2,S"));
-        std::fs::rename(path, &target)?;
-        Ok(target)
+        let (base, flags) = seen_name(&name);
+        let cur = self.root.join("cur");
+        for n in 0u32.. {
+            let target = match n {
+                0 => cur.join(format!("{base}:2,{flags}")),
+                n => cur.join(format!("{base}.{n}:2,{flags}")),
+            };
+            match std::fs::hard_link(path, &target) {
+                Ok(()) => {
+                    std::fs::remove_file(path)?;
+                    return Ok(target);
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                // A file system without hard links: check, then rename (racy only against
+                // another process writing into `cur/` at the same instant).
+                Err(e) if e.kind() != io::ErrorKind::NotFound && !target.exists() => {
+                    std::fs::rename(path, &target)?;
+                    return Ok(target);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(io::Error::other("no free name in cur/"))
     }
 
     /// Writes a message the way an MTA does (into `tmp/`, then renamed into `new/`), for
@@ -61,6 +84,23 @@ impl Maildir {
         std::fs::rename(&tmp, &new)?;
         Ok(new)
     }
+}
+
+/// Splits a Maildir name into its unique part and its flags with Seen added, in ASCII order
+/// as the Maildir specification wants (`X:2,RS`). Info other than `2,` (experimental
+/// semantics, unused in practice) is dropped.
+fn seen_name(name: &str) -> (&str, String) {
+    let (base, info) = name.split_once(':').unwrap_or((name, ""));
+    let mut flags: Vec<char> = info
+        .strip_prefix("2,")
+        .unwrap_or("")
+        .chars()
+        .filter(char::is_ascii_alphabetic)
+        .chain(['S'])
+        .collect();
+    flags.sort_unstable();
+    flags.dedup();
+    (base, flags.into_iter().collect())
 }
 
 #[cfg(test)]
@@ -84,5 +124,33 @@ mod tests {
         assert!(done.ends_with("cur/1.a:2,S"));
         assert_eq!(std::fs::read(done).unwrap(), b"first");
         assert_eq!(md.pending().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn same_base_name_with_and_without_flags_are_both_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let md = Maildir::open(&dir.path().join("SMSU")).unwrap();
+        md.deliver("1.x", b"plain").unwrap();
+        md.deliver("1.x:2,S", b"flagged").unwrap();
+        md.deliver("1.x:2,RF", b"replied").unwrap();
+        let mut done: Vec<PathBuf> = md
+            .pending()
+            .unwrap()
+            .iter()
+            .map(|p| md.mark_done(p).unwrap())
+            .collect();
+        done.sort();
+        let names: Vec<_> = done
+            .iter()
+            .map(|p| p.file_name().unwrap().to_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(names, ["1.x.1:2,S", "1.x:2,FRS", "1.x:2,S"]);
+        let mut contents: Vec<Vec<u8>> = done.iter().map(|p| std::fs::read(p).unwrap()).collect();
+        contents.sort();
+        assert_eq!(
+            contents,
+            [b"flagged".to_vec(), b"plain".to_vec(), b"replied".to_vec()]
+        );
+        assert!(md.pending().unwrap().is_empty());
     }
 }
