@@ -652,6 +652,15 @@ fn print_ticket(out: &mut impl Write, v: &operator::TicketView) -> std::io::Resu
     for l in &v.links {
         writeln!(out, "link: {} ticket id {}", line(&l.relation), l.other_id)?;
     }
+    for l in &v.offer_links {
+        writeln!(
+            out,
+            "link: {} {} {}",
+            line(&l.relation),
+            line(&l.other_tenant),
+            line(&l.other_ref)
+        )?;
+    }
     for a in &v.articles {
         let who = a
             .author_name
@@ -776,12 +785,13 @@ async fn quarantine(ctx: &Context, command: QuarantineCommand) -> anyhow::Result
                     q.size,
                     line(&q.reason)
                 )?;
-                if let Some(o) = &q.replay_outcome {
+                // Every replay, oldest first (a later one never hides an earlier outcome).
+                for r in &q.replays {
                     writeln!(
                         out,
                         "replayed {}: {}",
-                        q.replayed_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
-                        line(o)
+                        r.replayed_at.to_rfc3339(),
+                        line(&r.outcome)
                     )?;
                 }
             }

@@ -25,14 +25,10 @@ fn replays_are_kept(storage: &str) {
         &format!("X-Padding: {}\r\n", "x".repeat(3000)),
     );
     let out = env.deliver("SMSU", &big);
-    assert!(
-        stderr(&out).contains("quarantined as 1"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("quarantined #1"), "{}", stderr(&out));
 
     // Replayed under the same limit: quarantined again. Then the limit is raised: taken in.
-    assert!(replay(&env).contains("quarantined as 1"));
+    assert!(replay(&env).contains("quarantined #1"));
     let config = std::fs::read_to_string(&env.config).expect("read config");
     std::fs::write(
         &env.config,
@@ -54,6 +50,15 @@ fn replays_are_kept(storage: &str) {
         "{listed}"
     );
     assert_eq!(listed[0]["replay_outcome"], "created I-000001");
+    let shown = env.run(&["quarantine", "show", "1", "--offer", "SMSU"], b"");
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    let lines: Vec<&str> = shown
+        .lines()
+        .filter(|l| l.starts_with("replayed "))
+        .collect();
+    assert_eq!(lines.len(), 2, "{shown}");
+    assert!(lines[0].ends_with("quarantined again as 1"), "{shown}");
+    assert!(lines[1].ends_with("created I-000001"), "{shown}");
 }
 
 #[test]

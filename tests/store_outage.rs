@@ -218,7 +218,7 @@ fn assert_redelivery_stores_it_once(env: &TestEnv, raw: &[u8]) {
     let again = env.deliver("SMSU", raw);
     assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
     assert!(
-        stderr(&again).contains("created ticket I-000001"),
+        stderr(&again).contains("SMSU I-000001 created"),
         "{}",
         stderr(&again)
     );
