@@ -80,21 +80,6 @@ pub struct InboundEmail {
 }
 
 impl InboundEmail {
-    /// The addresses the message was delivered to: the envelope headers (`Delivered-To`,
-    /// `X-Original-To`) when an MTA added them, since they name the one recipient this copy
-    /// is for; otherwise To and Cc. Lower-cased, without repeats.
-    pub fn recipients(&self) -> Vec<&str> {
-        let envelope: Vec<&str> = self.delivered_to.iter().map(String::as_str).collect();
-        let listed = self.to.iter().chain(&self.cc).map(|m| m.address.as_str());
-        let all: Vec<&str> = if envelope.is_empty() {
-            listed.collect()
-        } else {
-            envelope
-        };
-        let mut seen = std::collections::HashSet::new();
-        all.into_iter().filter(|a| seen.insert(*a)).collect()
-    }
-
     /// The addresses the message names in To and Cc, lower-cased, without repeats: who its
     /// writer meant it for, whatever copy this is.
     pub fn listed_recipients(&self) -> Vec<&str> {
