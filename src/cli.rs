@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::app;
 use crate::config::{self, Config, OfferConfig};
+use crate::domain::routing::{OfferAddresses, route_recipients};
 use crate::domain::{Priority, Status, TenantId};
 use crate::notify::Notifier;
 use crate::service::deliver::DeliverError;
@@ -35,6 +36,10 @@ struct Cli {
     /// else built-in defaults)
     #[arg(long, short, global = true)]
     config: Option<PathBuf>,
+    /// Log filter for this run instead of daemon.log_level ("warn", "debug",
+    /// "guichet=debug,sqlx=warn"); GUICHET_LOG still wins over both
+    #[arg(long, global = true, value_name = "FILTER")]
+    log_level: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -45,9 +50,15 @@ enum Command {
     Run,
     /// Take one message from stdin, as an MTA pipe transport (exit 75 = try again later)
     Deliver {
-        /// Offer code; without it, the offer is found from the recipients
-        #[arg(long)]
+        /// Offer code; without it or --recipient, the offer is found from the message's
+        /// recipients
+        #[arg(long, conflicts_with = "recipient")]
         offer: Option<String>,
+        /// The envelope recipient (Postfix: --recipient=${recipient}): the offer this is a
+        /// support address of (plus-addresses included) takes the message, and no header is
+        /// consulted; an address of no offer exits 67 (the MTA bounces)
+        #[arg(long, value_name = "ADDRESS")]
+        recipient: Option<String>,
     },
     /// Apply database migrations and write the configuration into the store
     Migrate,
@@ -164,7 +175,10 @@ enum QuarantineCommand {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
     let is_deliver = matches!(cli.command, Command::Deliver { .. });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -182,6 +196,22 @@ pub fn main() -> ExitCode {
     runtime.block_on(dispatch(cli))
 }
 
+/// Help and version go to stdout with 0; a usage error is said on stderr. For `deliver` it
+/// exits 75, not clap's 2: Postfix bounces mail on an exit status it does not know, and a
+/// mistyped master.cf line must keep the mail queued until it is fixed, not return it all.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    let _ = e.print();
+    if !e.use_stderr() {
+        return ExitCode::SUCCESS;
+    }
+    let deliver = std::env::args_os().skip(1).any(|a| a == "deliver");
+    if deliver {
+        ExitCode::from(EX_TEMPFAIL)
+    } else {
+        ExitCode::from(2)
+    }
+}
+
 /// The exit code of a command that failed. An MTA must keep the message whatever went wrong
 /// on our side, so `deliver` says "try again later".
 fn failure(is_deliver: bool) -> ExitCode {
@@ -191,15 +221,64 @@ fn failure(is_deliver: bool) -> ExitCode {
 /// The error line, printed once: `guichet: error: <what went wrong>`. A reader closing our
 /// stdout early (`guichet tickets list | head`) is not an error: exit quietly, as `ripgrep`
 /// does, rather than panic or complain.
-fn finish(result: anyhow::Result<ExitCode>, is_deliver: bool) -> ExitCode {
+fn finish(result: anyhow::Result<ExitCode>, is_deliver: bool, sqlite: Option<&Path>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            let _ = writeln!(std::io::stderr(), "guichet: error: {}", error_text(&e));
+            let mut text = error_text(&e);
+            if let Some(hint) = sqlite.and_then(|path| sqlite_hint(&text, path)) {
+                text = format!("{text}; {hint}");
+            }
+            let _ = writeln!(std::io::stderr(), "guichet: error: {text}");
             failure(is_deliver)
         }
     }
+}
+
+/// What to fix when SQLite cannot open or write its files: most often they belong to another
+/// user (an administrator ran a command as root, then Postfix's pipe runs as `guichet`).
+/// Names the first of the database, its `-wal`/`-shm` files and its directory that is not
+/// ours, with its owner.
+fn sqlite_hint(error: &str, path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let sqlite_refused = ["readonly database", "unable to open database file"]
+        .iter()
+        .any(|m| error.contains(m));
+    if !sqlite_refused {
+        return None;
+    }
+    let me = effective_uid()?;
+    let with_suffix = |suffix: &str| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    };
+    let candidates = [
+        path.to_owned(),
+        with_suffix("-wal"),
+        with_suffix("-shm"),
+        path.parent()?.to_owned(),
+    ];
+    let (file, meta) = candidates
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok().map(|m| (p, m)))
+        .find(|(_, m)| m.uid() != me)?;
+    Some(format!(
+        "{} belongs to uid {} (mode {:o}) and this process runs as uid {me}: give the data \
+         directory and its files to the user that runs guichet and the MTA pipe \
+         (chown -R guichet: DATA_DIR)",
+        file.display(),
+        meta.uid(),
+        meta.mode() & 0o7777
+    ))
+}
+
+/// The effective uid, from the owner of `/proc/self` (proc(5): the process's effective user),
+/// which needs neither `unsafe` nor a libc binding.
+fn effective_uid() -> Option<u32> {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata("/proc/self").ok().map(|m| m.uid())
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
@@ -283,12 +362,15 @@ async fn dispatch(cli: Cli) -> ExitCode {
     let is_deliver = matches!(cli.command, Command::Deliver { .. });
     let path = config_path(cli.config);
     if let Command::CheckConfig = cli.command {
-        return finish(check_config(path.as_deref()), is_deliver);
+        return finish(check_config(path.as_deref()), is_deliver, None);
     }
-    let config = match load_config(path.as_deref()) {
+    let mut config = match load_config(path.as_deref()) {
         Ok(config) => config,
-        Err(e) => return finish(Err(e), is_deliver),
+        Err(e) => return finish(Err(e), is_deliver, None),
     };
+    if let Some(level) = cli.log_level {
+        config.daemon.log_level = level;
+    }
     // `deliver`'s outcome line must come first: Postfix keeps only the first 100 characters
     // of a pipe command's output in its log. Its log lines wait until that line is out.
     let logs = app::init_logging(
@@ -296,11 +378,12 @@ async fn dispatch(cli: Cli) -> ExitCode {
         &config.daemon.log_level,
         is_deliver,
     );
+    let sqlite = config.sqlite_path();
     let result = match cli.command {
         Command::Run => app::run(config).await.map(|()| ExitCode::SUCCESS),
         command => one_shot(config, command).await,
     };
-    let code = finish(result, is_deliver);
+    let code = finish(result, is_deliver, sqlite.as_deref());
     logs.release();
     code
 }
@@ -329,9 +412,17 @@ fn check_config(path: Option<&Path>) -> anyhow::Result<ExitCode> {
 }
 
 async fn one_shot(config: Config, command: Command) -> anyhow::Result<ExitCode> {
-    let ctx = app::context(config).await?;
+    let ctx = match app::context(config.clone()).await {
+        Ok(ctx) => ctx,
+        Err(e) => {
+            give_back_to_data_dir_owner(&config);
+            return Err(e);
+        }
+    };
     let result = match command {
-        Command::Deliver { offer } => deliver(&ctx, offer.as_deref()).await,
+        Command::Deliver { offer, recipient } => {
+            deliver(&ctx, offer.as_deref(), recipient.as_deref()).await
+        }
         Command::Migrate => match sync::sync_all(&ctx).await {
             Ok(()) => writeln!(
                 std::io::stdout().lock(),
@@ -355,10 +446,145 @@ async fn one_shot(config: Config, command: Command) -> anyhow::Result<ExitCode> 
         Command::Run | Command::CheckConfig => Ok(ExitCode::SUCCESS),
     };
     ctx.store.close().await;
+    give_back_to_data_dir_owner(&ctx.config);
     result
 }
 
-async fn deliver(ctx: &Context, code: Option<&str>) -> anyhow::Result<ExitCode> {
+/// An administrator who runs `guichet migrate` (or any command) as root on a data directory
+/// that belongs to the service user would leave root's files in it: a new SQLite database,
+/// its `-wal`/`-shm`, outbox and Maildir folders, which the daemon and the MTA's pipe (user
+/// `guichet`) then cannot write, so every delivery fails. Give what root owns among the files
+/// guichet manages back to the directory's owner, and say so. Nothing else is touched: not
+/// the templates, not what the administrator put there; nothing at all when the data
+/// directory itself is root's (guichet then runs as root, or the directory is not set up
+/// yet: deploy/postfix.md says to create it first).
+fn give_back_to_data_dir_owner(config: &Config) {
+    use std::os::unix::fs::MetadataExt as _;
+    if effective_uid() != Some(0) {
+        return;
+    }
+    let data_dir = &config.daemon.data_dir;
+    let Ok(meta) = std::fs::metadata(data_dir) else {
+        return;
+    };
+    let (uid, gid) = (meta.uid(), meta.gid());
+    if uid == 0 {
+        return;
+    }
+    let mut managed: Vec<PathBuf> = Vec::new();
+    // A path inside the data directory, and the folders between them.
+    let with_parents = |path: &Path| -> Vec<PathBuf> {
+        let Ok(inside) = path.strip_prefix(data_dir) else {
+            return Vec::new();
+        };
+        let mut p = data_dir.clone();
+        inside
+            .components()
+            .map(|part| {
+                p.push(part);
+                p.clone()
+            })
+            .collect()
+    };
+    if let Some(db) = config.sqlite_path() {
+        managed.extend(with_parents(&db));
+        for suffix in ["-wal", "-shm", "-journal"] {
+            let mut name = db.as_os_str().to_owned();
+            name.push(suffix);
+            managed.push(PathBuf::from(name));
+        }
+    }
+    managed.extend(with_parents(&config.mail.outbox_dir));
+    if config.mail.outbox_dir.starts_with(data_dir)
+        && let Ok(entries) = std::fs::read_dir(&config.mail.outbox_dir)
+    {
+        managed.extend(entries.flatten().map(|e| e.path()));
+    }
+    for offer in config
+        .offers
+        .iter()
+        .filter(|o| o.maildir.starts_with(data_dir))
+    {
+        managed.extend(with_parents(&offer.maildir));
+        for sub in ["new", "cur", "tmp"] {
+            managed.push(offer.maildir.join(sub));
+        }
+    }
+    managed.sort();
+    managed.dedup();
+    let mut given = Vec::new();
+    for path in managed {
+        let ours = std::fs::symlink_metadata(&path).is_ok_and(|m| m.uid() == 0);
+        if !ours {
+            continue;
+        }
+        match std::os::unix::fs::lchown(&path, Some(uid), Some(gid)) {
+            Ok(()) => given.push(path),
+            Err(e) => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "guichet: warning: ran as root, cannot give {} to uid {uid}: {e}",
+                    path.display()
+                );
+            }
+        }
+    }
+    if given.is_empty() {
+        return;
+    }
+    let names: Vec<String> = given
+        .iter()
+        .take(5)
+        .map(|p| p.strip_prefix(data_dir).unwrap_or(p).display().to_string())
+        .collect();
+    let more = given.len().saturating_sub(names.len());
+    let _ = writeln!(
+        std::io::stderr(),
+        "guichet: ran as root: gave {}{} in {} to its owner (uid {uid}, gid {gid}) so that \
+         guichet can write them",
+        names.join(", "),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        },
+        data_dir.display()
+    );
+}
+
+async fn deliver(
+    ctx: &Context,
+    code: Option<&str>,
+    recipient: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    // The MTA says whom the message is for: its offer, found here in the configuration, is
+    // the only one it goes to, whatever its headers say.
+    let routed;
+    let code = match recipient {
+        Some(address) => {
+            let offers: Vec<OfferAddresses<'_>> = ctx
+                .config
+                .offers
+                .iter()
+                .map(|o| OfferAddresses {
+                    offer: &o.code,
+                    addresses: &o.support_addresses,
+                })
+                .collect();
+            let Some(offer) = route_recipients(&[address], &offers).into_iter().next() else {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "guichet: error: {} is no support address of any offer \
+                     (offers[].support_addresses)",
+                    line(address)
+                );
+                return Ok(ExitCode::from(EX_NOUSER));
+            };
+            routed = offer;
+            Some(routed.as_str())
+        }
+        None => code,
+    };
     let mut raw = Vec::new();
     std::io::stdin()
         .read_to_end(&mut raw)

@@ -269,3 +269,29 @@ Bonjour,\r\n\ttab=E2=80=AEexe.pdf\r\nrouge =1B[31mALERTE=1B[0m\r\n";
         "{json}"
     );
 }
+
+#[test]
+fn deliver_with_bad_arguments_keeps_the_mail_queued() {
+    let env = TestEnv::new("", "");
+    let m = mail(
+        "jeanne@univ-lorraine.example",
+        SMSU_ADDRESS,
+        "Panne",
+        "args@univ-lorraine.example",
+        "",
+    );
+    // A mistyped master.cf line: Postfix bounces on any status but 75 (and the sysexits).
+    for args in [
+        &["deliver", "--recipeint=support-smsu@esup-portail.example"][..],
+        &["deliver", "--offer", "SMSU", "--recipient", SMSU_ADDRESS],
+    ] {
+        let out = env.run(args, &m);
+        assert_eq!(out.status.code(), Some(75), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("error:"), "{}", stderr(&out));
+    }
+    let help = env.run(&["deliver", "--help"], b"");
+    assert_eq!(help.status.code(), Some(0));
+    assert!(stdout(&help).contains("--recipient"));
+    let other = env.run(&["tickets", "lisst"], b"");
+    assert_eq!(other.status.code(), Some(2), "{}", stderr(&other));
+}

@@ -1,38 +1,51 @@
 #!/usr/bin/env bash
 # tests/run.sh [CARGO TEST ARGS...] - the whole test suite.
 #
-# Starts a throwaway PostgreSQL on 127.0.0.1 (tests/env/start-postgres.sh), runs
-# `cargo test --all-targets --no-fail-fast "$@"` against it, stops it, and exits with cargo's
-# status. With GUICHET_TEST_PG_URL already set, that database is used and nothing is started.
-# PG_PORT picks the port; unset, the first free one of 25432-25441 is used.
+# Starts a throwaway PostgreSQL on 127.0.0.1 (tests/env/start-postgres.sh) and, as root, the
+# Postfix of deploy/postfix.md (tests/env/start-postfix.sh), runs
+# `cargo test --all-targets --no-fail-fast "$@"` against them, stops them (by their pid files),
+# and exits with cargo's status.
+# With GUICHET_TEST_PG_URL already set, that database is used and no PostgreSQL is started;
+# PG_PORT picks the port, unset the first free one of 25432-25441 is used.
+# With GUICHET_TEST_POSTFIX_DIR already set, that Postfix is used; otherwise one is started
+# when we are root (on the first free port of 25525-25534, or SMTP_PORT). Not root, none is
+# started and tests/postfix_pipe.rs fails, saying so: it never skips.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$PWD
 
-if [ -n "${GUICHET_TEST_PG_URL:-}" ]; then
-  echo "# tests/run.sh: using GUICHET_TEST_PG_URL from the environment, starting nothing" >&2
-else
-  state=$(mktemp -d /tmp/guichet-tests.XXXXXX)
-  chmod 755 "$state"                     # the postgres user must traverse it
-  cleanup() {
-    local rc=$?
-    set +e
-    # Stop by pid file; remove the files only once the server is really gone.
-    if "$repo/tests/env/stop-postgres.sh" "$state/pg"; then
-      rm -rf "$state"
-    else
-      echo "# tests/run.sh: could not stop postgres, left $state" >&2
-    fi
-    echo "# tests/run.sh: exit $rc after ${SECONDS}s" >&2
-    exit "$rc"
-  }
-  trap cleanup EXIT
-  trap 'exit 130' INT
-  trap 'exit 143' TERM
+state=$(mktemp -d /tmp/guichet-tests.XXXXXX)
+chmod 755 "$state"                       # the postgres, postfix and guichet users traverse it
+started_pg=0
+started_postfix=0
+cleanup() {
+  local rc=$?
+  set +e
+  local kept=0
+  # Stop by pid file; remove the files only once the servers are really gone.
+  if [ "$started_postfix" -eq 1 ] && ! "$repo/tests/env/stop-postfix.sh" "$state/postfix"; then
+    echo "# tests/run.sh: could not stop postfix" >&2
+    kept=1
+  fi
+  if [ "$started_pg" -eq 1 ] && ! "$repo/tests/env/stop-postgres.sh" "$state/pg"; then
+    echo "# tests/run.sh: could not stop postgres" >&2
+    kept=1
+  fi
+  if [ "$kept" -eq 0 ]; then rm -rf "$state"; else echo "# tests/run.sh: left $state" >&2; fi
+  echo "# tests/run.sh: exit $rc after ${SECONDS}s" >&2
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
+if [ -n "${GUICHET_TEST_PG_URL:-}" ]; then
+  echo "# tests/run.sh: using GUICHET_TEST_PG_URL from the environment" >&2
+else
   rc=75
   for port in ${PG_PORT:-$(seq 25432 25441)}; do   # 75: port taken, try the next one
     rc=0
+    started_pg=1
     PG_PORT=$port tests/env/start-postgres.sh "$state/pg" >&2 || rc=$?
     [ "$rc" -eq 75 ] || break
   done
@@ -40,6 +53,18 @@ else
   # shellcheck disable=SC1091
   source "$state/pg/env"
 fi
-
 export GUICHET_TEST_PG_URL
+
+if [ -n "${GUICHET_TEST_POSTFIX_DIR:-}" ]; then
+  echo "# tests/run.sh: using the Postfix in GUICHET_TEST_POSTFIX_DIR=$GUICHET_TEST_POSTFIX_DIR" >&2
+elif [ "$(id -u)" -eq 0 ]; then
+  started_postfix=1
+  tests/env/start-postfix.sh "$state/postfix" > /dev/null
+  # shellcheck disable=SC1091
+  source "$state/postfix/env"
+else
+  echo "# tests/run.sh: not root, no Postfix started: tests/postfix_pipe.rs will fail" >&2
+fi
+export GUICHET_TEST_POSTFIX_DIR GUICHET_TEST_SMTP_PORT
+
 cargo test --all-targets --no-fail-fast "$@"
