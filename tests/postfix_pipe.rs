@@ -311,8 +311,8 @@ fn an_unwritable_database_is_deferred_with_the_file_named_then_delivered_once() 
     let deferred = log_line(&pf, &queue_id, SMSU_ADDRESS, "deferred");
     assert!(
         deferred.contains("guichet: error: ")
-            && deferred.contains("readonly database")
-            && deferred.contains("guichet.db belongs to uid 0"),
+            && deferred.contains("guichet.db is not writable by uid")
+            && deferred.contains("belongs to uid 0"),
         "{deferred}"
     );
     std::os::unix::fs::chown(&db, Some(uid), Some(gid)).expect("chown back");
