@@ -61,17 +61,6 @@ fn replace_link(link: &Path, target: &Path) {
     std::os::unix::fs::symlink(target, link).expect("symlink");
 }
 
-/// Puts the test binary where the recipe's master.cf line runs it, as a hard link (a copy on
-/// another file system) rather than a symlink: the pipe runs as `guichet`, which may not be
-/// able to traverse the directories of a checkout (CI clones into a 0700 temporary folder).
-fn place_binary(at: &Path) {
-    let binary = Path::new(env!("CARGO_BIN_EXE_guichet"));
-    let _ = std::fs::remove_file(at);
-    std::fs::hard_link(binary, at)
-        .or_else(|_| std::fs::copy(binary, at).map(|_| ()))
-        .expect("place the guichet binary for the pipe");
-}
-
 /// A fresh guichet for the Postfix pipe, set up as the recipe says: a data directory owned
 /// by `guichet`, the database made by `guichet migrate` run as root, the binary and the
 /// configuration where the recipe's master.cf line looks for them.
@@ -103,7 +92,7 @@ fn guichet_behind(pf: &Postfix) -> TestEnv {
         "migrate: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    place_binary(&pf.dir.join("bin/guichet"));
+    common::place_binary(&pf.dir.join("bin/guichet"));
     replace_link(&pf.dir.join("guichet.toml"), &env.config);
     env
 }

@@ -45,14 +45,12 @@ fn root_made_store() -> TestEnv {
 
 fn deliver_as_nobody(env: &TestEnv) -> Output {
     use std::io::Write;
+    let binary = env.dir.path().join("guichet");
+    common::place_binary(&binary);
     let mut child = Command::new("runuser")
-        .args([
-            "-u",
-            "nobody",
-            "--",
-            env!("CARGO_BIN_EXE_guichet"),
-            "--config",
-        ])
+        .args(["-u", "nobody", "--"])
+        .arg(&binary)
+        .arg("--config")
         .arg(&env.config)
         .args(["deliver", "--offer", "SMSU"])
         .stdin(Stdio::piped())

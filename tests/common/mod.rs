@@ -245,3 +245,14 @@ pub fn fresh_pg_database() -> String {
     let (base, _) = url.rsplit_once('/').expect("database url");
     format!("{base}/{name}")
 }
+
+/// Puts the test binary at `at` for another user to run (a pipe transport's user, `nobody`),
+/// as a hard link, or a copy on another file system, rather than the build path: that user may
+/// not traverse the directories of a checkout (CI clones into a 0700 temporary folder).
+pub fn place_binary(at: &Path) {
+    let binary = Path::new(env!("CARGO_BIN_EXE_guichet"));
+    let _ = std::fs::remove_file(at);
+    std::fs::hard_link(binary, at)
+        .or_else(|_| std::fs::copy(binary, at).map(|_| ()))
+        .expect("place the guichet binary for another user");
+}
