@@ -11,10 +11,9 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::app;
 use crate::config::{self, Config, OfferConfig};
-use crate::domain::routing::{OfferAddresses, route_recipients};
 use crate::domain::{Priority, Status, TenantId};
 use crate::notify::Notifier;
-use crate::service::deliver::DeliverError;
+use crate::service::deliver::{DeliverError, Route};
 use crate::service::ingest::IngestOutcome;
 use crate::service::operator::{self, Operator};
 use crate::service::outbox::send_due;
@@ -557,45 +556,22 @@ async fn deliver(
     code: Option<&str>,
     recipient: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
-    // The MTA says whom the message is for: its offer, found here in the configuration, is
-    // the only one it goes to, whatever its headers say.
-    let routed;
-    let code = match recipient {
-        Some(address) => {
-            let offers: Vec<OfferAddresses<'_>> = ctx
-                .config
-                .offers
-                .iter()
-                .map(|o| OfferAddresses {
-                    offer: &o.code,
-                    addresses: &o.support_addresses,
-                })
-                .collect();
-            let Some(offer) = route_recipients(&[address], &offers).into_iter().next() else {
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "guichet: error: {} is no support address of any offer \
-                     (offers[].support_addresses)",
-                    line(address)
-                );
-                return Ok(ExitCode::from(EX_NOUSER));
-            };
-            routed = offer;
-            Some(routed.as_str())
-        }
-        None => code,
+    let route = match (code, recipient) {
+        (Some(code), _) => Route::Offer(code),
+        (None, Some(address)) => Route::Recipient(address),
+        (None, None) => Route::Headers,
     };
     let mut raw = Vec::new();
     std::io::stdin()
         .read_to_end(&mut raw)
         .context("cannot read the message from stdin")?;
-    let delivered = match service::deliver::deliver(ctx, code, &raw).await {
+    let delivered = match service::deliver::deliver(ctx, route, &raw).await {
         Ok(delivered) => delivered,
-        Err(DeliverError::NoOffer) => {
+        Err(e @ (DeliverError::NoOffer | DeliverError::UnknownRecipient { .. })) => {
             let _ = writeln!(
                 std::io::stderr(),
                 "guichet: error: {}",
-                DeliverError::NoOffer
+                line(&e.to_string())
             );
             return Ok(ExitCode::from(EX_NOUSER));
         }

@@ -4,6 +4,7 @@
 
 mod harness;
 
+use guichet::service::deliver::{DeliverError, Route, deliver};
 use guichet::service::ingest::IngestOutcome;
 use harness::{AGENT, App, COLLEAGUE, GEFORP, SMSU, mail, recipients};
 
@@ -223,6 +224,29 @@ async fn a_mail_to_two_offers_opens_a_ticket_in_each(app: App) {
     let delivered = app.deliver(&one).await.expect("deliver");
     let offers: Vec<&str> = delivered.outcomes.iter().map(|(o, _)| o.as_str()).collect();
     assert_eq!(offers, ["GEFORP"]);
+    // With the recipient the MTA names (`deliver --recipient`), only that offer, whatever the
+    // headers say; an address of no offer is refused (the MTA bounces).
+    let named = mail(
+        ALICE,
+        SMSU,
+        "Par l'enveloppe",
+        "a15@univ-lorraine.example",
+        &format!("Cc: {GEFORP}\r\n"),
+    );
+    let route = Route::Recipient("support-geforp+request@esup-portail.example");
+    let delivered = deliver(&app.ctx, route, &named).await.expect("deliver");
+    let offers: Vec<&str> = delivered.outcomes.iter().map(|(o, _)| o.as_str()).collect();
+    assert_eq!(offers, ["GEFORP"]);
+    let unknown = deliver(
+        &app.ctx,
+        Route::Recipient("nobody@esup-portail.example"),
+        &named,
+    )
+    .await;
+    assert!(
+        matches!(unknown, Err(DeliverError::UnknownRecipient { .. })),
+        "{unknown:?}"
+    );
 }
 
 async fn two_maildir_copies_of_one_mail_are_linked_too(app: App) {

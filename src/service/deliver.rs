@@ -5,6 +5,19 @@
 use super::ingest::{self, IngestOutcome};
 use super::{Context, ServiceError, sync};
 use crate::domain::TenantId;
+use crate::domain::routing::route_recipients;
+
+/// Which offers a delivered message is for, as the MTA says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route<'a> {
+    /// `--offer CODE`: this offer alone.
+    Offer(&'a str),
+    /// `--recipient ADDR`, the envelope recipient: the offer with that support address alone,
+    /// whatever the headers say (the recipe's way: routing never has to guess).
+    Recipient(&'a str),
+    /// Neither: the envelope headers, else every offer To and Cc name ([`ingest::route`]).
+    Headers,
+}
 
 /// What became of a delivered message, per offer that took it in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +34,9 @@ pub enum DeliverError {
     /// No offer has any of the message's recipients (the MTA should bounce: EX_NOUSER).
     #[error("no configured offer has any of this message's recipient addresses")]
     NoOffer,
+    /// `--recipient` is no offer's support address (the MTA should bounce: EX_NOUSER).
+    #[error("{address} is no support address of any offer (offers[].support_addresses)")]
+    UnknownRecipient { address: String },
     /// The message could not be stored; the MTA must keep it and retry (EX_TEMPFAIL).
     #[error("message not stored, try again later")]
     Service(#[source] ServiceError),
@@ -32,20 +48,29 @@ impl From<ServiceError> for DeliverError {
     }
 }
 
-/// Takes `raw` in for the offer `code`, or, without one, for every offer it is addressed to.
+/// Takes `raw` in for the offers `route` names.
 pub async fn deliver(
     ctx: &Context,
-    code: Option<&str>,
+    route: Route<'_>,
     raw: &[u8],
 ) -> Result<Delivered, DeliverError> {
     let read = ingest::read(ctx, raw).await;
-    let offers = match code {
-        Some(code) => vec![
+    let offers = match route {
+        Route::Offer(code) => vec![
             ctx.config
                 .offer(code)
                 .ok_or_else(|| unknown_offer(ctx, code))?,
         ],
-        None => ingest::route(&ctx.config, &read, raw),
+        Route::Recipient(address) => {
+            let code = route_recipients(&[address], &ctx.config.offer_addresses())
+                .into_iter()
+                .next()
+                .ok_or_else(|| DeliverError::UnknownRecipient {
+                    address: address.to_owned(),
+                })?;
+            ctx.config.offer(code.as_str()).into_iter().collect()
+        }
+        Route::Headers => ingest::route(&ctx.config, &read, raw),
     };
     if offers.is_empty() {
         return Err(DeliverError::NoOffer);

@@ -138,7 +138,7 @@ impl App {
 
     /// As the MTA pipe does without `--offer`: routed on the recipients.
     pub async fn deliver(&self, raw: &[u8]) -> Result<Delivered, DeliverError> {
-        deliver::deliver(&self.ctx, None, raw).await
+        deliver::deliver(&self.ctx, deliver::Route::Headers, raw).await
     }
 
     /// Takes `raw` in for one offer, through the Maildir channel's use case.
