@@ -220,57 +220,16 @@ fn failure(is_deliver: bool) -> ExitCode {
 /// The error line, printed once: `guichet: error: <what went wrong>`. A reader closing our
 /// stdout early (`guichet tickets list | head`) is not an error: exit quietly, as `ripgrep`
 /// does, rather than panic or complain.
-fn finish(result: anyhow::Result<ExitCode>, is_deliver: bool, sqlite: Option<&Path>) -> ExitCode {
+fn finish(result: anyhow::Result<ExitCode>, is_deliver: bool) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            let mut text = error_text(&e);
-            if let Some(hint) = sqlite.and_then(|path| sqlite_hint(&text, path)) {
-                text = format!("{text}; {hint}");
-            }
+            let text = error_text(&e);
             let _ = writeln!(std::io::stderr(), "guichet: error: {text}");
             failure(is_deliver)
         }
     }
-}
-
-/// What to fix when SQLite cannot open or write its files: most often they belong to another
-/// user (an administrator ran a command as root, then Postfix's pipe runs as `guichet`).
-/// Names the first of the database, its `-wal`/`-shm` files and its directory that is not
-/// ours, with its owner.
-fn sqlite_hint(error: &str, path: &Path) -> Option<String> {
-    use std::os::unix::fs::MetadataExt as _;
-    let sqlite_refused = ["readonly database", "unable to open database file"]
-        .iter()
-        .any(|m| error.contains(m));
-    if !sqlite_refused {
-        return None;
-    }
-    let me = effective_uid()?;
-    let with_suffix = |suffix: &str| {
-        let mut name = path.as_os_str().to_owned();
-        name.push(suffix);
-        PathBuf::from(name)
-    };
-    let candidates = [
-        path.to_owned(),
-        with_suffix("-wal"),
-        with_suffix("-shm"),
-        path.parent()?.to_owned(),
-    ];
-    let (file, meta) = candidates
-        .iter()
-        .filter_map(|p| std::fs::metadata(p).ok().map(|m| (p, m)))
-        .find(|(_, m)| m.uid() != me)?;
-    Some(format!(
-        "{} belongs to uid {} (mode {:o}) and this process runs as uid {me}: give the data \
-         directory and its files to the user that runs guichet and the MTA pipe \
-         (chown -R guichet: DATA_DIR)",
-        file.display(),
-        meta.uid(),
-        meta.mode() & 0o7777
-    ))
 }
 
 /// The effective uid, from the owner of `/proc/self` (proc(5): the process's effective user),
@@ -361,11 +320,11 @@ async fn dispatch(cli: Cli) -> ExitCode {
     let is_deliver = matches!(cli.command, Command::Deliver { .. });
     let path = config_path(cli.config);
     if let Command::CheckConfig = cli.command {
-        return finish(check_config(path.as_deref()), is_deliver, None);
+        return finish(check_config(path.as_deref()), is_deliver);
     }
     let mut config = match load_config(path.as_deref()) {
         Ok(config) => config,
-        Err(e) => return finish(Err(e), is_deliver, None),
+        Err(e) => return finish(Err(e), is_deliver),
     };
     if let Some(level) = cli.log_level {
         config.daemon.log_level = level;
@@ -377,12 +336,11 @@ async fn dispatch(cli: Cli) -> ExitCode {
         &config.daemon.log_level,
         is_deliver,
     );
-    let sqlite = config.sqlite_path();
     let result = match cli.command {
         Command::Run => app::run(config).await.map(|()| ExitCode::SUCCESS),
         command => one_shot(config, command).await,
     };
-    let code = finish(result, is_deliver, sqlite.as_deref());
+    let code = finish(result, is_deliver);
     logs.release();
     code
 }

@@ -112,6 +112,26 @@ fn a_read_only_sqlite_directory_is_named_with_its_owner() {
     assert!(stderr.contains(&expected), "{expected:?} missing: {stderr}");
 }
 
+#[test]
+fn a_wal_file_left_by_root_is_named_with_its_owner() {
+    let env = root_made_store();
+    // The database and its directory are writable by all; a `-wal` file root left is not.
+    chmod(&env.data(), 0o777);
+    let db = env.data().join("guichet.db");
+    chmod(&db, 0o666);
+    let wal = env.data().join("guichet.db-wal");
+    std::fs::write(&wal, b"").expect("write -wal");
+    chmod(&wal, 0o644);
+    let out = deliver_as_nobody(&env);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(EX_TEMPFAIL), "{stderr}");
+    let expected = format!(
+        "the database's WAL file {} is not writable by uid 65534 (nobody): it belongs to uid 0 (root)",
+        wal.display()
+    );
+    assert!(stderr.contains(&expected), "{expected:?} missing: {stderr}");
+}
+
 #[tokio::test]
 async fn a_refused_postgres_connection_says_so_at_once() {
     // A port nothing listens on: bound, then released.

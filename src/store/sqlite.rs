@@ -71,17 +71,30 @@ pub(super) async fn connect(path: &Path, cfg: &StorageConfig) -> Result<SqlitePo
 /// to the file. Checking both up front lets the error name the file or directory, its owner
 /// and who we run as: what the operator has to fix.
 fn check_writable(path: &Path, dir: &Path) -> Result<()> {
-    match std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-    {
-        Ok(_) => {}
-        Err(e) if e.kind() == ErrorKind::NotFound => {}
-        Err(e) if is_denied(&e) => return Err(not_writable("the database file", path, e)),
-        Err(e) => {
-            let what = format!("sqlite {}: cannot open", path.display());
-            return Err(io_unavailable(what, e));
+    let with_suffix = |suffix: &str| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        std::path::PathBuf::from(name)
+    };
+    // The WAL files too: left by a command run as root, they make every write fail although
+    // the database file itself is ours.
+    for (what, file) in [
+        ("the database file", path.to_owned()),
+        ("the database's WAL file", with_suffix("-wal")),
+        ("the database's shared-memory file", with_suffix("-shm")),
+    ] {
+        match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&file)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) if is_denied(&e) => return Err(not_writable(what, &file, e)),
+            Err(e) => {
+                let what = format!("sqlite {}: cannot open", file.display());
+                return Err(io_unavailable(what, e));
+            }
         }
     }
     let probe = dir.join(format!(".guichet-write-check-{}", std::process::id()));
