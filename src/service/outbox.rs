@@ -19,7 +19,8 @@ const CLAIM_LEASE: Duration = Duration::minutes(5);
 /// Rows claimed per offer and pass.
 const BATCH: i64 = 50;
 /// After this many failed attempts a message is given up on (status `failed`, visible in
-/// `outbox list`); the backoff below makes that about two days.
+/// `outbox list`). The backoff below waits 1, 2, 4 … 256 minutes, then 8 hours twice: the
+/// last attempt comes about 24.5 hours after the first.
 const MAX_ATTEMPTS: i64 = 12;
 
 /// The JSON every template receives (see `notify` for the contract).
