@@ -409,7 +409,7 @@ async fn one_shot(config: Config, command: Command) -> anyhow::Result<ExitCode> 
 
 /// An administrator who runs `guichet migrate` (or any command) as root on a data directory
 /// that belongs to the service user would leave root's files in it: a new SQLite database,
-/// its `-wal`/`-shm`, outbox and Maildir folders, which the daemon and the MTA's pipe (user
+/// its `-wal`/`-shm`, the outbox and Maildir folders, which the daemon and the MTA's pipe (user
 /// `guichet`) then cannot write, so every delivery fails. Give what root owns among the files
 /// guichet manages back to the directory's owner, and say so. Nothing else is touched: not
 /// the templates, not what the administrator put there; nothing at all when the data
@@ -451,12 +451,10 @@ fn give_back_to_data_dir_owner(config: &Config) {
             managed.push(PathBuf::from(name));
         }
     }
+    // The outbox folder, not the files in it: listing a folder the service user controls
+    // could follow a link it planted there (`outbox -> /etc`), and root would then give away
+    // what the link points to. The daemon only needs to write new files in it.
     managed.extend(with_parents(&config.mail.outbox_dir));
-    if config.mail.outbox_dir.starts_with(data_dir)
-        && let Ok(entries) = std::fs::read_dir(&config.mail.outbox_dir)
-    {
-        managed.extend(entries.flatten().map(|e| e.path()));
-    }
     for offer in config
         .offers
         .iter()
@@ -470,9 +468,22 @@ fn give_back_to_data_dir_owner(config: &Config) {
     managed.sort();
     managed.dedup();
     let mut given = Vec::new();
+    // Every name is fixed (no listing), and none is reached through a symbolic link: a link
+    // the service user put in place of a folder could otherwise make root's chown land
+    // outside the data directory.
+    let through_link = |path: &Path| {
+        path.strip_prefix(data_dir).is_ok_and(|inside| {
+            let mut p = data_dir.clone();
+            let parts: Vec<_> = inside.components().collect();
+            parts[..parts.len().saturating_sub(1)].iter().any(|part| {
+                p.push(part);
+                std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink())
+            })
+        })
+    };
     for path in managed {
         let ours = std::fs::symlink_metadata(&path).is_ok_and(|m| m.uid() == 0);
-        if !ours {
+        if !ours || through_link(&path) {
             continue;
         }
         match std::os::unix::fs::lchown(&path, Some(uid), Some(gid)) {

@@ -348,3 +348,39 @@ fn migrate_as_root_gives_the_new_database_to_the_data_directory_owner() {
         );
     }
 }
+
+#[test]
+fn a_root_command_never_follows_a_link_planted_in_the_data_directory() {
+    let env = TestEnv::new("", "");
+    let (uid, gid) = user("nobody");
+    std::fs::create_dir_all(env.data()).expect("data dir");
+    std::os::unix::fs::chown(env.data(), Some(uid), Some(gid)).expect("chown data dir");
+    // The service user replaced its maildir and outbox folders with links to root's files.
+    let root_owned = tempfile::tempdir().expect("tempdir");
+    for sub in ["SMSU/new", "SMSU/cur", "SMSU/tmp", "GEFORP/new", "victim"] {
+        std::fs::create_dir_all(root_owned.path().join(sub)).expect("root dirs");
+    }
+    std::fs::write(root_owned.path().join("victim/shadow"), b"x").expect("root file");
+    std::os::unix::fs::symlink(root_owned.path(), env.data().join("maildir")).expect("link");
+    std::os::unix::fs::symlink(root_owned.path().join("victim"), env.data().join("outbox"))
+        .expect("link");
+    let out = env.run(&["migrate"], b"");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut checked = 0;
+    let mut stack = vec![root_owned.path().to_owned()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read").flatten() {
+            let meta = std::fs::symlink_metadata(entry.path()).expect("metadata");
+            assert_eq!(meta.uid(), 0, "{} was given away", entry.path().display());
+            checked += 1;
+            if meta.is_dir() {
+                stack.push(entry.path());
+            }
+        }
+    }
+    assert!(checked >= 6, "{checked}");
+}
