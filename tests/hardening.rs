@@ -297,7 +297,29 @@ async fn a_stranger_with_a_leaked_message_id_gets_a_new_linked_ticket(app: App) 
     assert_eq!(links[0].relation, "possibly_related");
     assert_eq!(links[0].other_id, view.ticket.id);
 
-    // A colleague known before, and the requester, still thread by header.
+    // Mallory's own earlier mail made her a contact: still no key to Alice's ticket, by
+    // header or by tag, nor by calling her mail automatic.
+    for (id, subject, extra) in [
+        ("m2", "Re: Panne", ""),
+        ("m3", &*format!("Re: [SMSU {r}] Panne"), ""),
+        ("m4", "Re: Panne", "Precedence: bulk\r\n"),
+    ] {
+        let again = mail(
+            "mallory@univ-lorraine.example",
+            SMSU,
+            subject,
+            &format!("{id}@univ-lorraine.example"),
+            &format!("In-Reply-To: <a7@univ-lorraine.example>\r\n{extra}"),
+        );
+        let outcome = app.ingest("SMSU", &again).await;
+        assert!(
+            matches!(&outcome, IngestOutcome::Created { .. }),
+            "{id}: {outcome:?}"
+        );
+    }
+    assert_eq!(app.show("SMSU", &r).await.articles.len(), 1);
+
+    // A configured colleague, the requester and an agent still thread by header.
     for (from, id) in [(COLLEAGUE, "c1"), (ALICE, "a8"), (AGENT, "p1")] {
         let reply = mail(
             from,
@@ -314,15 +336,16 @@ async fn a_stranger_with_a_leaked_message_id_gets_a_new_linked_ticket(app: App) 
     }
 }
 
-async fn a_bounce_threads_by_header_but_never_joins(app: App) {
+async fn a_bounce_of_our_mail_threads_by_header_but_never_joins(app: App) {
     let m = mail(ALICE, SMSU, "Panne", "a9@univ-lorraine.example", "");
     let r = created(&app.ingest("SMSU", &m).await);
+    let ack = app.outbox("SMSU").await[0].message_id.clone();
     let bounce = mail(
         "mailer-daemon@univ-lorraine.example",
         SMSU,
         "Undelivered Mail Returned to Sender",
         "b1@mx.univ-lorraine.example",
-        "In-Reply-To: <a9@univ-lorraine.example>\r\nAuto-Submitted: auto-replied\r\n",
+        &format!("In-Reply-To: <{ack}>\r\nAuto-Submitted: auto-replied\r\n"),
     );
     let outcome = app.ingest("SMSU", &bounce).await;
     assert!(
@@ -525,7 +548,7 @@ on_both_backends!(
     a_mail_to_two_offers_opens_a_ticket_in_each,
     two_maildir_copies_of_one_mail_are_linked_too,
     a_stranger_with_a_leaked_message_id_gets_a_new_linked_ticket,
-    a_bounce_threads_by_header_but_never_joins,
+    a_bounce_of_our_mail_threads_by_header_but_never_joins,
     acknowledgements_go_to_the_sender_not_a_foreign_reply_to,
     queued_mail_has_a_bounded_subject_and_references,
     hostile_headers_never_stall_other_offers,

@@ -3,11 +3,12 @@
 //! Precedence: (1) In-Reply-To/References naming a Message-ID stored in the same offer,
 //! (2) the offer's subject tag `[SMSU I-000042]`, each only when the sender is entitled to
 //! that ticket ([`entitled`]: a participant, an agent of the offer, or a contact of its
-//! institution known before this message), otherwise (3) a new ticket, linked as "possibly
+//! institution that the configuration lists), otherwise (3) a new ticket, linked as "possibly
 //! related" to the ticket it pointed at: knowing a Message-ID or a ref is not a key, both leak
 //! through forwards and archives, so neither lets a stranger into someone else's ticket.
-//! Machine-written mail (a bounce, an out-of-office) is the exception: it threads by header
-//! whoever sent it, since it can neither reopen the ticket nor join it nor be answered.
+//! Machine-written mail (a bounce, an out-of-office) answering one of *our* messages is the
+//! exception: it threads by header whoever sent it (the service marks such a hit entitled),
+//! since it can neither reopen the ticket nor join it nor be answered.
 //!
 //! The service looks the candidates up (always inside the offer, so no other offer's ticket
 //! can be one) and this module decides, including what happens to a reply on a resolved or
@@ -86,16 +87,25 @@ pub struct SenderFacts {
     pub agent: bool,
     /// The sender's contact belongs to the ticket's institution.
     pub same_institution: bool,
-    /// The sender's contact existed before this message: not created from it on the fly by a
-    /// domain match, which anyone can fake by writing from a look-alike address.
-    pub known_before: bool,
+    /// The sender's contact comes from the configuration, not from mail: a contact created on
+    /// the fly by a domain match (by this message or an earlier one of the same sender) is
+    /// only an address someone wrote from, and anyone can write from a new address.
+    pub configured: bool,
 }
 
 /// May this sender write into this ticket by naming it (a header or a tag)? A participant or
-/// an agent of the offer; a contact of the ticket's institution only when known before this
-/// message.
+/// an agent of the offer; a contact of the ticket's institution only when the configuration
+/// lists it.
 pub fn entitled(f: SenderFacts) -> bool {
-    f.participant || f.agent || (f.same_institution && f.known_before)
+    f.participant || f.agent || (f.same_institution && f.configured)
+}
+
+/// May a header hit thread this message? When its sender is [`entitled`], or when it is
+/// machine mail (`automatic`) answering one of our own Message-IDs (`answers_ours`): a bounce
+/// or an out-of-office reply to our acknowledgement. Headers that say "automatic" are the
+/// sender's to write, so that alone lets no stranger in.
+pub fn may_thread_by_header(facts: SenderFacts, automatic: bool, answers_ours: bool) -> bool {
+    entitled(facts) || (automatic && answers_ours)
 }
 
 /// `automatic`: the loop guard found the message machine-written. It is kept with its ticket
@@ -107,10 +117,7 @@ pub fn decide(
     reopen_window: Duration,
     automatic: bool,
 ) -> ThreadDecision {
-    let header = candidates
-        .by_header
-        .as_ref()
-        .filter(|c| c.sender_entitled || automatic);
+    let header = candidates.by_header.as_ref().filter(|c| c.sender_entitled);
     let tag = candidates
         .by_subject_tag
         .as_ref()
@@ -157,24 +164,24 @@ mod tests {
 
     #[test]
     fn entitlement_needs_a_part_in_the_ticket_not_a_domain() {
-        let f = |participant, agent, same_institution, known_before| SenderFacts {
+        let f = |participant, agent, same_institution, configured| SenderFacts {
             participant,
             agent,
             same_institution,
-            known_before,
+            configured,
         };
         // (name, facts, entitled)
         let table = [
-            ("participant", f(true, false, false, true), true),
+            ("participant", f(true, false, false, false), true),
             ("agent", f(false, true, false, true), true),
-            ("colleague known before", f(false, false, true, true), true),
+            ("configured colleague", f(false, false, true, true), true),
             (
-                "colleague created from this mail",
+                "colleague created from mail",
                 f(false, false, true, false),
                 false,
             ),
             (
-                "stranger known elsewhere",
+                "configured contact elsewhere",
                 f(false, false, false, true),
                 false,
             ),
@@ -182,6 +189,29 @@ mod tests {
         ];
         for (name, facts, want) in table {
             assert_eq!(entitled(facts), want, "{name}");
+        }
+        // (name, facts, automatic, answers ours, may thread by header)
+        let stranger = f(false, false, false, false);
+        let header_table = [
+            ("bounce of our mail", stranger, true, true, true),
+            (
+                "'automatic' stranger citing an id",
+                stranger,
+                true,
+                false,
+                false,
+            ),
+            ("human stranger citing our id", stranger, false, true, false),
+            (
+                "participant",
+                f(true, false, false, false),
+                false,
+                false,
+                true,
+            ),
+        ];
+        for (name, facts, automatic, ours, want) in header_table {
+            assert_eq!(may_thread_by_header(facts, automatic, ours), want, "{name}");
         }
     }
 
@@ -322,11 +352,11 @@ mod tests {
                 append(2, Via::SubjectTag, false),
             ),
             (
-                "bounce from a stranger threads by header",
+                "automatic mail whose header hit is not entitled",
                 stranger(1),
                 None,
                 true,
-                append(1, Via::Header, false),
+                new(Some((1, Relation::PossiblyRelated))),
             ),
             (
                 "bounce from a stranger with only a tag",

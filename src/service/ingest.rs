@@ -273,7 +273,20 @@ async fn ingest_parsed(
         }
     };
 
-    let candidates = find_candidates(&mut tx, offer, email, &contact).await?;
+    // Machine mail answering one of our own messages (a bounce, an out-of-office) may thread
+    // by header whoever sent it.
+    let answers_ours = email
+        .parent_ids()
+        .iter()
+        .any(|m| m.is_ours(&ctx.config.mail.message_id_domain));
+    let candidates = find_candidates(
+        &mut tx,
+        offer,
+        email,
+        &contact,
+        (auto.is_some(), answers_ours),
+    )
+    .await?;
     let decision = threading::decide(&candidates, now, offer.reopen_window, auto.is_some());
     let auto_reason = auto.as_ref().map(AutoReason::describe);
     let (ticket, reopened, created) = match decision {
@@ -455,8 +468,8 @@ async fn ticket_ref_of(
 struct SenderContact {
     id: ContactId,
     institution: Option<i64>,
-    /// The contact existed before this message (not created from it).
-    known_before: bool,
+    /// The contact comes from the configuration (see [`SenderFacts::configured`]).
+    configured: bool,
 }
 
 /// The sender's contact and institution in this offer, created when the policy allows;
@@ -474,7 +487,7 @@ async fn resolve_sender(
         return Ok(Some(SenderContact {
             id: c.contact_id(),
             institution: c.institution_id,
-            known_before: true,
+            configured: c.origin == "config",
         }));
     }
     let rows = tx.institutions().await?;
@@ -491,7 +504,7 @@ async fn resolve_sender(
         SenderDecision::Known(id) => Ok(Some(SenderContact {
             id,
             institution: None,
-            known_before: true,
+            configured: false,
         })),
         SenderDecision::Refuse => Ok(None),
         SenderDecision::Create { institution } => {
@@ -515,7 +528,7 @@ async fn resolve_sender(
                     return Ok(Some(SenderContact {
                         id: c.contact_id(),
                         institution: c.institution_id,
-                        known_before: false,
+                        configured: c.origin == "config",
                     }));
                 }
             }
@@ -523,7 +536,7 @@ async fn resolve_sender(
             Ok(Some(SenderContact {
                 id,
                 institution,
-                known_before: false,
+                configured: false,
             }))
         }
     }
@@ -564,20 +577,22 @@ async fn find_candidates(
     offer: &OfferConfig,
     email: &InboundEmail,
     sender: &SenderContact,
+    (automatic, answers_ours): (bool, bool),
 ) -> Result<Candidates, ServiceError> {
     let parents: Vec<&str> = email.parent_ids().iter().map(|m| m.as_str()).collect();
     let by_header = match tx.ticket_by_message_ids(&parents).await? {
         Some(row) => {
-            let entitled = entitled(tx, &row, sender).await?;
-            Some(candidate(row, entitled))
+            let facts = sender_facts(tx, &row, sender).await?;
+            let may = threading::may_thread_by_header(facts, automatic, answers_ours);
+            Some(candidate(row, may))
         }
         None => None,
     };
     let mut by_subject_tag = None;
     for r in find_subject_refs(&email.subject, &offer.code) {
         if let Some(row) = tx.ticket_by_ref(r).await? {
-            let entitled = entitled(tx, &row, sender).await?;
-            by_subject_tag = Some(candidate(row, entitled));
+            let facts = sender_facts(tx, &row, sender).await?;
+            by_subject_tag = Some(candidate(row, threading::entitled(facts)));
             break;
         }
     }
@@ -588,11 +603,11 @@ async fn find_candidates(
 }
 
 /// Fetches what [`threading::entitled`] decides on.
-async fn entitled(
+async fn sender_facts(
     tx: &mut Tx,
     ticket: &TicketRow,
     sender: &SenderContact,
-) -> Result<bool, ServiceError> {
+) -> Result<SenderFacts, ServiceError> {
     let participants = tx.participants(ticket.ticket_id()).await?;
     let facts = SenderFacts {
         participant: participants.iter().any(|p| p.contact_id == sender.id.0),
@@ -603,9 +618,9 @@ async fn entitled(
             .any(|r| r == "agent"),
         same_institution: sender.institution.is_some()
             && sender.institution == ticket.institution_id,
-        known_before: sender.known_before,
+        configured: sender.configured,
     };
-    Ok(threading::entitled(facts))
+    Ok(facts)
 }
 
 fn candidate(row: TicketRow, sender_entitled: bool) -> Candidate {
