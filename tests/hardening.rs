@@ -270,6 +270,45 @@ async fn two_maildir_copies_of_one_mail_are_linked_too(app: App) {
     }
 }
 
+async fn a_reused_message_id_never_links_unrelated_tickets(app: App) {
+    // GEFORP has a ticket from one message; another message reuses its id, with other content.
+    let first = mail(
+        ALICE,
+        GEFORP,
+        "Formation",
+        "reused@univ-lorraine.example",
+        "",
+    );
+    created(&app.ingest("GEFORP", &first).await);
+    let other = String::from_utf8(mail(
+        "mallory@univ-lorraine.example",
+        SMSU,
+        "Autre",
+        "reused@univ-lorraine.example",
+        &format!("Cc: {GEFORP}\r\n"),
+    ))
+    .unwrap()
+    .replace("ça ne marche pas.", "tout autre chose.");
+    let route = Route::Recipient(SMSU);
+    let delivered = deliver(&app.ctx, route, other.as_bytes()).await.unwrap();
+    created(&delivered.outcomes[0].1);
+    assert!(app.show("SMSU", "I-000001").await.offer_links.is_empty());
+    assert!(app.show("GEFORP", "I-000001").await.offer_links.is_empty());
+}
+
+async fn unreadable_mail_goes_to_the_first_offer_it_names_only(app: App) {
+    let garbage =
+        format!("\x00\x01 not a message for {SMSU}\r\n\r\nquoting {GEFORP} in its body\r\n");
+    let delivered = app.deliver(garbage.as_bytes()).await.expect("deliver");
+    let offers: Vec<&str> = delivered.outcomes.iter().map(|(o, _)| o.as_str()).collect();
+    assert_eq!(offers, ["SMSU"]);
+    assert!(matches!(
+        delivered.outcomes[0].1,
+        IngestOutcome::Quarantined { .. }
+    ));
+    assert!(app.quarantine("GEFORP").await.is_empty());
+}
+
 // ----- 6. a stranger cannot capture a conversation by copying a Message-ID -----
 
 async fn a_stranger_with_a_leaked_message_id_gets_a_new_linked_ticket(app: App) {
@@ -547,6 +586,8 @@ on_both_backends!(
     a_copy_with_other_line_ends_is_the_same_message,
     a_mail_to_two_offers_opens_a_ticket_in_each,
     two_maildir_copies_of_one_mail_are_linked_too,
+    a_reused_message_id_never_links_unrelated_tickets,
+    unreadable_mail_goes_to_the_first_offer_it_names_only,
     a_stranger_with_a_leaked_message_id_gets_a_new_linked_ticket,
     a_bounce_of_our_mail_threads_by_header_but_never_joins,
     acknowledgements_go_to_the_sender_not_a_foreign_reply_to,

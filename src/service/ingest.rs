@@ -86,8 +86,8 @@ pub async fn read(ctx: &Context, raw: &[u8]) -> Read {
 /// The offers a message delivered without `--offer` is for, each once, in the order of its
 /// recipients: the envelope recipients (`Delivered-To`, `X-Original-To`) when an MTA added
 /// them, since this copy is for those alone, else every offer its To and Cc name (one mail to
-/// two offers is taken into both). A message that does not parse is routed on the support
-/// addresses found in its raw bytes, so that it still reaches a quarantine rather than
+/// two offers is taken into both). A message that does not parse is routed on the first
+/// support address found in its raw bytes, so that it still reaches a quarantine rather than
 /// bouncing.
 pub fn route<'a>(config: &'a Config, read: &Read, raw: &[u8]) -> Vec<&'a OfferConfig> {
     let offers = config.offer_addresses();
@@ -120,8 +120,14 @@ pub fn route<'a>(config: &'a Config, read: &Read, raw: &[u8]) -> Vec<&'a OfferCo
                         .map(|p| (p, o.offer))
                 })
                 .collect();
+            // The first one only: the others may just be quoted in the body, and a message
+            // that cannot be read must not land in the quarantine of offers it never went to.
             found.sort_by_key(|(p, _)| *p);
-            found.into_iter().map(|(_, code)| code.clone()).collect()
+            found
+                .into_iter()
+                .take(1)
+                .map(|(_, code)| code.clone())
+                .collect()
         }
     };
     codes
@@ -158,6 +164,24 @@ async fn dedupe(
             Ok(Ok(key))
         }
     }
+}
+
+/// The ticket that a copy of this message (same Message-ID, same content) opened in the
+/// transaction's offer, if one was taken in there.
+pub(super) async fn ticket_of_copy(
+    tx: &mut Tx,
+    email: &InboundEmail,
+    digest: &str,
+) -> Result<Option<i64>, ServiceError> {
+    let key = dedupe_key(email);
+    for key in [format!("{key}#{}", &digest[..16]), key] {
+        if let Some(seen) = tx.receipt(&key).await?
+            && seen.content_sha256 == digest
+        {
+            return Ok(seen.ticket_id);
+        }
+    }
+    Ok(None)
 }
 
 /// Takes one raw message in for `offer`, arrived through `channel` (`pipe`, `maildir`...).

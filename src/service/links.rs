@@ -7,10 +7,11 @@
 //! offer, one after the other: SQLite has one writer). A failure here is logged and leaves the
 //! tickets unlinked, never the message untaken.
 
+use super::ingest::ticket_of_copy;
 use super::{Context, ServiceError};
 use crate::config::OfferConfig;
 use crate::domain::routing::route_recipients;
-use crate::domain::{InboundEmail, TenantId, TicketRef};
+use crate::domain::{InboundEmail, TenantId, TicketId, TicketRef};
 
 /// The relation both tickets carry: opened from the same message.
 pub const SAME_MESSAGE: &str = "same_message";
@@ -24,29 +25,33 @@ pub async fn link_across_offers(
     email: &InboundEmail,
 ) {
     let offers = ctx.config.offer_addresses();
+    let digest = email.content_digest();
     for other in route_recipients(&email.listed_recipients(), &offers) {
         if other == offer.code {
             continue;
         }
-        if let Err(e) = link_pair(ctx, (&offer.code, ticket), &other, email).await {
+        if let Err(e) = link_pair(ctx, (&offer.code, ticket), &other, email, &digest).await {
             tracing::warn!(tenant = %offer.code, ticket = %ticket, other = %other, error = %format!("{e:#}"), "tickets of one message not linked across offers");
         }
     }
 }
 
-/// Finds the other offer's ticket for this message and, if there is one, links both ways.
+/// Finds the ticket a copy of this message (same Message-ID *and* content: a reused id must not
+/// link unrelated tickets) opened in the other offer and, if there is one, links both ways.
 async fn link_pair(
     ctx: &Context,
     (here, ticket): (&TenantId, TicketRef),
     there: &TenantId,
     email: &InboundEmail,
+    digest: &str,
 ) -> Result<(), ServiceError> {
     let now = ctx.clock.now();
     let mut tx = ctx.store.begin(there).await?;
-    let Some(theirs) = tx
-        .ticket_by_message_ids(&[email.message_id.as_str()])
-        .await?
-    else {
+    let theirs = match ticket_of_copy(&mut tx, email, digest).await? {
+        Some(id) => tx.ticket(TicketId(id)).await?,
+        None => None,
+    };
+    let Some(theirs) = theirs else {
         // Not taken in there (yet): that copy links both when it comes.
         tx.rollback().await?;
         return Ok(());
