@@ -112,6 +112,33 @@ pub fn transport(config: &Config) -> Transport {
     }
 }
 
+/// Holds `DATA_DIR/guichet.lock` for as long as the returned file lives (the lock goes with
+/// the process, even on a crash); fails when another daemon holds it.
+fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    let path = data_dir.join("guichet.lock");
+    // A lock works on a file opened for reading too (one left by root, say).
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .or_else(|_| std::fs::File::open(&path))
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another guichet daemon is running on {} (it holds {}): stop it first",
+            data_dir.display(),
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
+}
+
 /// Runs the daemon until a signal, then drains within the configured grace period.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let grace = config.daemon.shutdown_grace;
@@ -119,6 +146,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Notifier::new(config.mail.templates_dir.as_deref()).context("cannot load templates")?,
     );
     let transport = Arc::new(transport(&config));
+    // One daemon per identity (host and data directory): the outbox worker takes back the
+    // claims of that identity at start, which must never be those of a daemon still running.
+    let _lock = lock_data_dir(&config.daemon.data_dir)?;
     let ctx = context(config).await?.as_daemon();
     sync::sync_all(&ctx)
         .await

@@ -114,3 +114,19 @@ fn a_mail_dropped_in_the_maildir_becomes_a_ticket_and_an_acknowledgement() {
         "logs carry no subjects or addresses:\n{log}"
     );
 }
+
+#[test]
+fn a_second_daemon_on_the_same_data_directory_refuses_to_start() {
+    let env = TestEnv::new("", "");
+    let first = Daemon::start(&env);
+    // The first one is up once its Maildir folders exist.
+    wait_for(Duration::from_secs(30), "the first daemon to start", || {
+        env.data().join("maildir/SMSU/new").is_dir().then_some(())
+    });
+    let second = env.command(&["run"]).output().expect("run a second daemon");
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "{err}");
+    assert!(err.contains("another guichet daemon is running"), "{err}");
+    let (status, log) = first.terminate(Duration::from_secs(30));
+    assert!(status.success(), "{log}");
+}
