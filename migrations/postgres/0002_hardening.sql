@@ -15,9 +15,11 @@
 -- The text's UTF-8 bytes, without convert_to() (only STABLE, so not allowed in an index or a
 -- generated column): text -> bytea goes through bytea's input syntax, where a backslash is
 -- the only special character once doubled (a doubled one can never start the \x hex form).
+-- chr(92) is the backslash: a '\' literal would read differently in a session with
+-- standard_conforming_strings off.
 CREATE FUNCTION guichet_key(value text) RETURNS bytea
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    AS $$ SELECT sha256(replace(value, '\', '\\')::bytea) $$;
+    AS $$ SELECT sha256(replace(value, chr(92), chr(92) || chr(92))::bytea) $$;
 
 DROP INDEX articles_by_message_id;
 CREATE INDEX articles_by_message_key ON articles (tenant_id, guichet_key(message_id));

@@ -397,7 +397,7 @@ async fn ingest_parsed(
     let mut acknowledged = false;
     if created
         && auto.is_none()
-        && let Some(to) = reply_target(sender, &email.reply_to, &ctx.own_addresses())
+        && let Some(to) = reply_target(sender, &email.reply_to, ctx.own_addresses())
     {
         let context = mail_context(offer, Some(&ticket), &to, &email.subject, None);
         let queued = queue_mail(
@@ -581,7 +581,7 @@ async fn refuse(
     if auto.is_some() {
         return Ok(false);
     }
-    let Some(to) = reply_target(sender, &email.reply_to, &ctx.own_addresses()) else {
+    let Some(to) = reply_target(sender, &email.reply_to, ctx.own_addresses()) else {
         return Ok(false);
     };
     let context = mail_context(offer, None, &to, &email.subject, None);

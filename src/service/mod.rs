@@ -29,16 +29,25 @@ pub struct Context {
     /// Who claims outbox rows, see [`instance_id`]: a one-shot command by default, the
     /// daemon once [`Context::as_daemon`] made it so.
     pub instance: Arc<str>,
+    /// Every offer's support addresses, built once from the configuration.
+    own: Arc<OwnAddresses>,
 }
 
 impl Context {
     pub fn new(store: Store, config: Arc<Config>, clock: Arc<dyn Clock>) -> Self {
         let instance = format!("{}:pid{}", instance_id(&config), std::process::id()).into();
+        let own = Arc::new(OwnAddresses::new(
+            config
+                .offers
+                .iter()
+                .flat_map(|o| o.support_addresses.iter().map(String::as_str)),
+        ));
         Self {
             store,
             config,
             clock,
             instance,
+            own,
         }
     }
 
@@ -60,13 +69,8 @@ impl Context {
     }
 
     /// The support addresses of every offer: never a contact, a participant or a recipient.
-    pub fn own_addresses(&self) -> OwnAddresses {
-        OwnAddresses::new(
-            self.config
-                .offers
-                .iter()
-                .flat_map(|o| o.support_addresses.iter().map(String::as_str)),
-        )
+    pub fn own_addresses(&self) -> &OwnAddresses {
+        &self.own
     }
 
     /// The mailbox outbound mail of an offer comes from.

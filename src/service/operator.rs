@@ -162,7 +162,7 @@ pub async fn reply(
                 .map(|e| Mailbox::new(p.name.as_deref(), e))
         })
         .collect();
-    let to = outbound_recipients(&to, &ctx.own_addresses());
+    let to = outbound_recipients(&to, ctx.own_addresses());
     if to.is_empty() {
         return Err(ServiceError::Refused(format!(
             "{}: no participant has an email address (our own support addresses do not count)",

@@ -120,7 +120,7 @@ pub async fn queue_mail(
     offer: &OfferConfig,
     mail: QueuedMail<'_>,
 ) -> Result<Option<MessageId>, ServiceError> {
-    let to = outbound_recipients(mail.to, &ctx.own_addresses());
+    let to = outbound_recipients(mail.to, ctx.own_addresses());
     if to.is_empty() {
         return Ok(None);
     }
