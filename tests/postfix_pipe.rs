@@ -229,7 +229,7 @@ fn mail_through_the_recipe_becomes_a_ticket_and_the_mail_log_says_so() {
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["ref"], "I-000001");
     assert_eq!(list[0]["title"], "Panne SMS");
-    // The pipe added Delivered-To (flag D) with the envelope recipient.
+    // Taken in through the pipe transport of the recipe, not another path.
     let view = env.json(&["ticket", "show", "I-000001", "--offer", "SMSU", "--json"]);
     assert_eq!(view["articles"][0]["channel"], "pipe");
 }
