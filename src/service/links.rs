@@ -25,11 +25,16 @@ pub async fn link_across_offers(
     email: &InboundEmail,
 ) {
     let offers = ctx.config.offer_addresses();
+    let others: Vec<TenantId> = route_recipients(&email.listed_recipients(), &offers)
+        .into_iter()
+        .filter(|other| *other != offer.code)
+        .collect();
+    if others.is_empty() {
+        return;
+    }
+    // Hashed only when another offer is named: most mail is for one offer.
     let digest = email.content_digest();
-    for other in route_recipients(&email.listed_recipients(), &offers) {
-        if other == offer.code {
-            continue;
-        }
+    for other in others {
         if let Err(e) = link_pair(ctx, (&offer.code, ticket), &other, email, &digest).await {
             tracing::warn!(tenant = %offer.code, ticket = %ticket, other = %other, error = %format!("{e:#}"), "tickets of one message not linked across offers");
         }
