@@ -1,5 +1,6 @@
-//! Which ticket a reply lands in, through the real ingest path on both backends: a stranger
-//! naming someone else's ticket, machine mail that must never bring a ticket back. The rules themselves are
+//! Which ticket a reply lands in, through the real ingest path on both backends: the reopen
+//! window of a finished ticket (on the manual clock), a stranger naming someone else's ticket,
+//! machine mail that must never bring a ticket back. The rules themselves are
 //! `domain::threading`; these check the service applies them and records their links.
 
 mod common;
@@ -200,6 +201,25 @@ async fn machine_mail_never_reopens_a_resolved_ticket_nor_gets_an_answer(app: Ap
     assert_eq!(app.tickets("SMSU").await.len(), 1, "no follow-up ticket");
     assert!(view.links.is_empty());
     assert_eq!(participant_emails(&view), [JEANNE], "no robot joins");
+    // Machine mail naming no ticket opens one, unanswered: an answer could start a loop.
+    let lost = mail(
+        "mailer-daemon@univ-lorraine.example",
+        SMSU,
+        "Delivery Status Notification",
+        "a5@mx.univ-lorraine.example",
+        "Auto-Submitted: auto-replied\r\n",
+    );
+    let outcome = app.ingest("SMSU", &lost).await;
+    assert!(
+        matches!(
+            &outcome,
+            IngestOutcome::Created {
+                acknowledged: false,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
     assert_eq!(
         app.outbox("SMSU").await.len(),
         1,
@@ -207,7 +227,78 @@ async fn machine_mail_never_reopens_a_resolved_ticket_nor_gets_an_answer(app: Ap
     );
 }
 
+// ----- the reopen window -----
+
+async fn a_reply_reopens_within_the_window_and_follows_up_past_it(app: App) {
+    let window = app.offer("SMSU").reopen_window;
+    let first = mail(JEANNE, SMSU, "Panne", "w1@univ-lorraine.example", "");
+    let r = created(&app.ingest("SMSU", &first).await);
+    app.set_status("SMSU", &r, Status::Resolved)
+        .await
+        .expect("resolve");
+    // At the very end of the window (inclusive): the reply reopens the ticket.
+    app.advance(window);
+    let within = mail(
+        JEANNE,
+        SMSU,
+        "Re: Panne",
+        "w2@univ-lorraine.example",
+        "In-Reply-To: <w1@univ-lorraine.example>\r\n",
+    );
+    assert_eq!(
+        appended(&app.ingest("SMSU", &within).await),
+        (r.clone(), true)
+    );
+    let view = app.show("SMSU", &r).await;
+    assert_eq!(view.ticket.status, Status::InProgress);
+    assert_eq!(view.articles.len(), 2);
+    assert_eq!(
+        event_kinds(&view),
+        ["created", "status_changed", "reopened", "article_added"]
+    );
+    let reopened = &view.events[2];
+    assert_eq!(reopened.data.0["from"], "resolved");
+    assert_eq!(reopened.data.0["to"], "in_progress");
+    assert_eq!(
+        app.outbox("SMSU").await.len(),
+        1,
+        "a reply is not acknowledged"
+    );
+
+    // Resolved again; a reply one minute past the window opens a follow-up ticket instead.
+    app.set_status("SMSU", &r, Status::Resolved)
+        .await
+        .expect("resolve again");
+    app.advance(window + chrono::Duration::minutes(1));
+    let past = mail(
+        JEANNE,
+        SMSU,
+        "Re: Panne",
+        "w3@univ-lorraine.example",
+        "In-Reply-To: <w2@univ-lorraine.example>\r\n",
+    );
+    let outcome = app.ingest("SMSU", &past).await;
+    assert!(
+        matches!(&outcome, IngestOutcome::Created { ticket, acknowledged: true, .. }
+            if ticket.to_string() == "I-000002"),
+        "{outcome:?}"
+    );
+    let old = app.show("SMSU", &r).await;
+    let new = app.show("SMSU", "I-000002").await;
+    assert_eq!(
+        old.ticket.status,
+        Status::Resolved,
+        "the old ticket stays resolved"
+    );
+    assert_eq!(old.articles.len(), 2, "the reply is not in the old ticket");
+    assert_eq!(links(&new), [("follows_up".to_owned(), old.ticket.id)]);
+    assert_eq!(links(&old), [("followed_by".to_owned(), new.ticket.id)]);
+    assert_eq!(participant_emails(&new), [JEANNE]);
+    assert_eq!(new.articles.len(), 1);
+}
+
 on_both_backends!(
     a_strangers_guessed_tag_opens_a_linked_ticket_instead,
     machine_mail_never_reopens_a_resolved_ticket_nor_gets_an_answer,
+    a_reply_reopens_within_the_window_and_follows_up_past_it,
 );
