@@ -2,11 +2,12 @@
 //! foundation was tried from outside. Each runs the real service path in process, on SQLite and
 //! on PostgreSQL.
 
-mod harness;
+mod common;
 
+use common::app::{App, recipients};
+use common::{AGENT, COLLEAGUE, GEFORP_ADDRESS as GEFORP, SMSU_ADDRESS as SMSU, mail};
 use guichet::service::deliver::{DeliverError, Route, deliver};
 use guichet::service::ingest::IngestOutcome;
-use harness::{AGENT, App, COLLEAGUE, GEFORP, SMSU, mail, recipients};
 
 const ALICE: &str = "alice@univ-lorraine.example";
 

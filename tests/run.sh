@@ -3,8 +3,9 @@
 #
 # Starts a throwaway PostgreSQL on 127.0.0.1 (tests/env/start-postgres.sh) and, as root, the
 # Postfix of deploy/postfix.md (tests/env/start-postfix.sh), runs
-# `cargo test --all-targets --no-fail-fast "$@"` against them, stops them (by their pid files),
-# and exits with cargo's status.
+# `cargo test --all-targets --no-fail-fast "$@"` against them (--all-targets only when the
+# arguments pick no targets: `tests/run.sh --test daemon` runs that file alone), stops them
+# (by their pid files), and exits with cargo's status.
 # With GUICHET_TEST_PG_URL already set, that database is used and no PostgreSQL is started;
 # PG_PORT picks the port, unset the first free one of 25432-25441 is used.
 # With GUICHET_TEST_POSTFIX_DIR already set, that Postfix is used; otherwise one is started
@@ -67,4 +68,14 @@ else
 fi
 export GUICHET_TEST_POSTFIX_DIR GUICHET_TEST_SMTP_PORT
 
-cargo test --all-targets --no-fail-fast "$@"
+# Every target unless the arguments pick some (`--test X`, `--lib`, ...): with --all-targets
+# added, cargo would run everything whatever was picked.
+targets=(--all-targets)
+for arg in "$@"; do
+  case $arg in
+    --) break ;;
+    --lib|--bins|--bin|--bin=*|--tests|--test|--test=*|--examples|--example|--example=*|\
+    --benches|--bench|--bench=*|--doc|--all-targets) targets=() ;;
+  esac
+done
+cargo test "${targets[@]}" --no-fail-fast "$@"

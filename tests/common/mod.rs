@@ -1,8 +1,11 @@
-//! Shared test helpers: temporary configurations, the PostgreSQL URL of the test
-//! environment, the binary, polling with a deadline.
+//! The test harness every integration test shares: one configuration ([`config_text`]), run
+//! in process ([`app::App`]: the real services on a fresh store and a manual clock)
+//! or through the binary ([`TestEnv`]: exit codes, output lines, the daemon); the PostgreSQL
+//! of the test environment, mail builders, the corpus, polling with a deadline. (Model:
+//! zero-to-production's `spawn_app`.)
 #![allow(
     dead_code,
-    reason = "each test crate uses a different part of these helpers"
+    reason = "each test crate uses a different part of the harness"
 )]
 
 use std::path::{Path, PathBuf};
@@ -10,6 +13,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use guichet::domain::TenantId;
+
+pub mod app;
 
 /// The PostgreSQL the suite runs against. `tests/run.sh` starts one and sets the variable;
 /// running `cargo test` without it fails here, loudly, rather than skipping.
@@ -46,28 +51,43 @@ pub fn wait_for<T>(deadline: Duration, what: &str, mut check: impl FnMut() -> Op
     }
 }
 
-/// A data directory and a configuration file for the binary, with offers SMSU and GEFORP.
-pub struct TestEnv {
-    pub dir: tempfile::TempDir,
-    pub config: PathBuf,
-}
-
+/// A configured support address: SMSU takes unknown senders in (a contact in the institution
+/// their domain matches), GEFORP refuses them when [`Setup::geforp_refuses_strangers`].
 pub const SMSU_ADDRESS: &str = "support-smsu@esup-portail.example";
 pub const GEFORP_ADDRESS: &str = "support-geforp@esup-portail.example";
+/// An agent of both offers (univ-rennes).
+pub const AGENT: &str = "paul.agent@univ-rennes.example";
+/// A contact the configuration lists in univ-lorraine (known before any mail of theirs).
+pub const COLLEAGUE: &str = "marie.colleague@univ-lorraine.example";
 
-impl TestEnv {
-    /// `extra` is appended to the `[daemon]` table; `storage` replaces the default SQLite.
-    pub fn new(extra_daemon: &str, storage: &str) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let data = dir.path().join("data");
-        let text = format!(
-            r#"
+/// What a test changes in the one configuration every test runs with, in process
+/// ([`app::App`]) or through the binary ([`TestEnv`]).
+#[derive(Debug, Clone, Default)]
+pub struct Setup {
+    /// Lines added to the `[daemon]` table (`max_message_bytes = 2000`, ...).
+    pub daemon: String,
+    /// A `[storage]` table; empty for SQLite in the data directory.
+    pub storage: String,
+    /// GEFORP answers senders it does not know with a polite refusal instead of a ticket.
+    pub geforp_refuses_strangers: bool,
+}
+
+/// The configuration text of every test: institutions univ-rennes and univ-lorraine, offers
+/// SMSU and GEFORP, agent [`AGENT`] and colleague [`COLLEAGUE`], data in `data`.
+pub fn config_text(data: &Path, setup: &Setup) -> String {
+    let geforp_policy = if setup.geforp_refuses_strangers {
+        "unknown_sender = \"refuse\""
+    } else {
+        ""
+    };
+    format!(
+        r#"
 [daemon]
 data_dir = "{data}"
 maildir_poll_ms = 100
 outbox_poll_ms = 100
 shutdown_grace_secs = 10
-{extra_daemon}
+{daemon}
 
 {storage}
 
@@ -92,18 +112,44 @@ code = "GEFORP"
 name = "Catalogue de formation"
 provider = "univ-rennes"
 support_addresses = ["{GEFORP_ADDRESS}"]
-unknown_sender = "refuse"
+{geforp_policy}
 
 [[contacts]]
 name = "Paul Agent"
-emails = ["paul.agent@univ-rennes.example"]
+emails = ["{AGENT}"]
 institution = "univ-rennes"
 roles = {{ SMSU = ["agent"], GEFORP = ["agent"] }}
+
+[[contacts]]
+name = "Marie Colleague"
+emails = ["{COLLEAGUE}"]
+institution = "univ-lorraine"
 "#,
-            data = data.display()
-        );
+        data = data.display(),
+        daemon = setup.daemon,
+        storage = setup.storage,
+    )
+}
+
+/// A data directory and a configuration file for the binary, with offers SMSU and GEFORP
+/// (which refuses unknown senders).
+pub struct TestEnv {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+}
+
+impl TestEnv {
+    /// `extra_daemon` is added to the `[daemon]` table; `storage` replaces the default SQLite.
+    pub fn new(extra_daemon: &str, storage: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let setup = Setup {
+            daemon: extra_daemon.to_owned(),
+            storage: storage.to_owned(),
+            geforp_refuses_strangers: true,
+        };
         let config = dir.path().join("guichet.toml");
-        std::fs::write(&config, text).expect("write config");
+        std::fs::write(&config, config_text(&dir.path().join("data"), &setup))
+            .expect("write config");
         Self { dir, config }
     }
 
@@ -226,22 +272,25 @@ pub fn message_files(dir: &Path) -> Vec<PathBuf> {
 /// A new, empty database on the test PostgreSQL, owned by the test role (which has CREATEDB):
 /// for tests that run the binary with fixed offer codes and must not see other tests' rows.
 pub fn fresh_pg_database() -> String {
-    let url = pg_url();
-    let name = format!("guichet_t_{}", uuid::Uuid::new_v4().simple());
-    let rt = tokio::runtime::Builder::new_current_thread()
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .expect("runtime");
-    rt.block_on(async {
-        use sqlx::Connection;
-        let mut conn = sqlx::PgConnection::connect(&url)
-            .await
-            .expect("connect postgres");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await
-            .expect("create database");
-    });
+        .expect("runtime")
+        .block_on(create_pg_database())
+}
+
+/// [`fresh_pg_database`] from async code (the in-process [`app::App`]).
+pub async fn create_pg_database() -> String {
+    use sqlx::Connection;
+    let url = pg_url();
+    let name = format!("guichet_t_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&url)
+        .await
+        .expect("connect postgres");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create database");
     let (base, _) = url.rsplit_once('/').expect("database url");
     format!("{base}/{name}")
 }

@@ -1,11 +1,8 @@
-//! An in-process guichet for behaviour tests: the real services on a fresh store (SQLite in a
-//! temporary directory, or a new PostgreSQL database), a manual clock, and helpers to take
-//! mail in, run the outbox and read tickets back. No binary, no stderr wording: tests assert
-//! on values. (Model: zero-to-production's `spawn_app`.)
-#![allow(
-    dead_code,
-    reason = "each test crate uses a different part of the harness"
-)]
+//! The in-process guichet: the real services on a fresh store (SQLite in a temporary
+//! directory, or a new PostgreSQL database), a manual clock, and helpers to take mail in,
+//! move the clock, run the outbox and read tickets back. No binary and no stderr wording:
+//! tests assert on outcomes, rows and outbox contents. The configuration is the one the
+//! binary tests run with ([`super::config_text`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,19 +11,16 @@ use chrono::{TimeZone, Utc};
 use guichet::channels::outbound::FileSender;
 use guichet::clock::ManualClock;
 use guichet::config::OfferConfig;
+use guichet::domain::{Status, TicketRef};
 use guichet::notify::Notifier;
 use guichet::service::deliver::{self, DeliverError, Delivered};
 use guichet::service::ingest::{self, IngestOutcome};
-use guichet::service::operator::{self, TicketView};
+use guichet::service::operator::{self, Operator, TicketView};
 use guichet::service::outbox::{PassReport, Transport, send_due};
-use guichet::service::{Context, sync};
+use guichet::service::{Context, ServiceError, sync};
 use guichet::store::{OutboxRow, QuarantineRow, Store, TicketRow};
 
-pub const SMSU: &str = "support-smsu@esup-portail.example";
-pub const GEFORP: &str = "support-geforp@esup-portail.example";
-/// A contact configured in univ-lorraine (known before any mail).
-pub const COLLEAGUE: &str = "marie.colleague@univ-lorraine.example";
-pub const AGENT: &str = "paul.agent@univ-rennes.example";
+use super::{Setup, config_text, create_pg_database};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -38,83 +32,24 @@ pub struct App {
     pub ctx: Context,
     pub clock: Arc<ManualClock>,
     pub outbox_dir: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-fn config_text(data: &std::path::Path, storage: &str) -> String {
-    format!(
-        r#"
-[daemon]
-data_dir = "{data}"
-
-{storage}
-
-[[institutions]]
-key = "univ-rennes"
-name = "Université de Rennes"
-domains = ["univ-rennes.example"]
-
-[[institutions]]
-key = "univ-lorraine"
-name = "Université de Lorraine"
-domains = ["univ-lorraine.example"]
-
-[[offers]]
-code = "SMSU"
-name = "SMS Universitaire"
-provider = "univ-rennes"
-support_addresses = ["{SMSU}"]
-
-[[offers]]
-code = "GEFORP"
-name = "Catalogue de formation"
-provider = "univ-rennes"
-support_addresses = ["{GEFORP}"]
-
-[[contacts]]
-name = "Paul Agent"
-emails = ["{AGENT}"]
-institution = "univ-rennes"
-roles = {{ SMSU = ["agent"], GEFORP = ["agent"] }}
-
-[[contacts]]
-name = "Marie Colleague"
-emails = ["{COLLEAGUE}"]
-institution = "univ-lorraine"
-"#,
-        data = data.display()
-    )
-}
-
-/// A new, empty database on the test PostgreSQL (`GUICHET_TEST_PG_URL`, set by tests/run.sh).
-async fn fresh_pg_database() -> String {
-    use sqlx::Connection;
-    let url = std::env::var("GUICHET_TEST_PG_URL").unwrap_or_else(|_| {
-        panic!("GUICHET_TEST_PG_URL is not set: run the suite with tests/run.sh")
-    });
-    let name = format!("guichet_h_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(&url)
-        .await
-        .expect("connect postgres");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .expect("create database");
-    let (base, _) = url.rsplit_once('/').expect("database url");
-    format!("{base}/{name}")
+    setup: Setup,
+    dir: tempfile::TempDir,
 }
 
 impl App {
+    /// The test configuration as it is ([`Setup::default`]) on `backend`.
     pub async fn new(backend: Backend) -> App {
+        App::with(backend, Setup::default()).await
+    }
+
+    /// The test configuration changed by `setup` (its `storage` is the backend's).
+    pub async fn with(backend: Backend, mut setup: Setup) -> App {
         let dir = tempfile::tempdir().expect("tempdir");
-        let data = dir.path().join("data");
-        let storage = match backend {
+        setup.storage = match backend {
             Backend::Sqlite => String::new(),
-            Backend::Postgres => format!("[storage]\ndsn = \"{}\"", fresh_pg_database().await),
+            Backend::Postgres => format!("[storage]\ndsn = \"{}\"", create_pg_database().await),
         };
-        let config = guichet::config::load_from_str(&config_text(&data, &storage), &[])
-            .unwrap_or_else(|e| panic!("test configuration: {e:?}"));
-        let outbox_dir = config.mail.outbox_dir.clone();
+        let config = load(&dir, &setup);
         let store = Store::connect(&config.storage, &config.daemon.data_dir)
             .await
             .expect("open store");
@@ -125,18 +60,33 @@ impl App {
         let ctx = Context::new(store, Arc::new(config), clock.clone());
         sync::sync_all(&ctx).await.expect("sync configuration");
         App {
+            outbox_dir: ctx.config.mail.outbox_dir.clone(),
             ctx,
             clock,
-            outbox_dir,
-            _dir: dir,
+            setup,
+            dir,
         }
+    }
+
+    /// Restarts on the same store and clock with the configuration changed by `change` (a
+    /// raised size limit, another unknown-sender policy), as an operator editing the file.
+    pub async fn reconfigure(&mut self, change: impl FnOnce(&mut Setup)) {
+        change(&mut self.setup);
+        let config = load(&self.dir, &self.setup);
+        self.ctx = Context::new(self.ctx.store.clone(), Arc::new(config), self.clock.clone());
+        sync::sync_all(&self.ctx).await.expect("sync configuration");
+    }
+
+    /// Moves the manual clock on.
+    pub fn advance(&self, by: chrono::Duration) {
+        self.clock.advance(by);
     }
 
     pub fn offer(&self, code: &str) -> &OfferConfig {
         self.ctx.config.offer(code).expect("configured offer")
     }
 
-    /// As the MTA pipe does without `--offer`: routed on the recipients.
+    /// As the MTA pipe does without `--offer` or `--recipient`: routed on the headers.
     pub async fn deliver(&self, raw: &[u8]) -> Result<Delivered, DeliverError> {
         deliver::deliver(&self.ctx, deliver::Route::Headers, raw).await
     }
@@ -174,6 +124,30 @@ impl App {
             .expect("list quarantine")
     }
 
+    /// The bytes a quarantine entry keeps.
+    pub async fn quarantined_message(&self, code: &str, id: i64) -> Vec<u8> {
+        operator::quarantined_message(&self.ctx, self.offer(code), id)
+            .await
+            .expect("quarantined message")
+    }
+
+    /// `guichet quarantine replay`.
+    pub async fn replay(&self, code: &str, id: i64) -> IngestOutcome {
+        operator::replay_quarantine(&self.ctx, self.offer(code), id)
+            .await
+            .expect("replay")
+    }
+
+    /// `guichet ticket status` by operator `paul`.
+    pub async fn set_status(
+        &self,
+        code: &str,
+        reference: &str,
+        to: Status,
+    ) -> Result<TicketRef, ServiceError> {
+        operator::set_status(&self.ctx, self.offer(code), reference, &operator(), to).await
+    }
+
     /// One pass of the outbox worker for `code`, writing `.eml` files in `outbox_dir`.
     pub async fn send_outbox(&self, code: &str) -> PassReport {
         self.send_outbox_as(&self.ctx, code).await
@@ -189,6 +163,30 @@ impl App {
             .await
             .expect("outbox pass")
     }
+
+    /// The `.eml` files the outbox wrote, oldest name first.
+    pub fn sent_files(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.outbox_dir)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        files
+    }
+}
+
+/// The operator the helpers act as (`--as paul`).
+pub fn operator() -> Operator {
+    Operator("paul".into())
+}
+
+fn load(dir: &tempfile::TempDir, setup: &Setup) -> guichet::config::Config {
+    let text = config_text(&dir.path().join("data"), setup);
+    guichet::config::load_from_str(&text, &[])
+        .unwrap_or_else(|e| panic!("test configuration: {e:?}"))
 }
 
 /// The addresses of an outbox row's recipients.
@@ -201,17 +199,8 @@ pub fn recipients(row: &OutboxRow) -> Vec<String> {
         .collect()
 }
 
-/// A plain message; `headers` go before the MIME headers, each line ending in CRLF.
-pub fn mail(from: &str, to: &str, subject: &str, message_id: &str, headers: &str) -> Vec<u8> {
-    format!(
-        "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\n\
-         Date: Mon, 23 Nov 2026 09:00:00 +0100\r\n{headers}MIME-Version: 1.0\r\n\
-         Content-Type: text/plain; charset=utf-8\r\n\r\nBonjour,\r\nça ne marche pas.\r\n"
-    )
-    .into_bytes()
-}
-
-/// Runs each named `async fn(App)` once on SQLite and once on PostgreSQL.
+/// Runs each named `async fn(App)` once on SQLite and once on PostgreSQL (in modules `sqlite`
+/// and `postgres`), each on a fresh store with the default [`Setup`].
 #[macro_export]
 macro_rules! on_both_backends {
     ($($case:ident),* $(,)?) => {
@@ -219,7 +208,7 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    super::$case(super::harness::App::new(super::harness::Backend::Sqlite).await).await;
+                    super::$case($crate::common::app::App::new($crate::common::app::Backend::Sqlite).await).await;
                 }
             )*
         }
@@ -227,7 +216,7 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    super::$case(super::harness::App::new(super::harness::Backend::Postgres).await).await;
+                    super::$case($crate::common::app::App::new($crate::common::app::Backend::Postgres).await).await;
                 }
             )*
         }

@@ -1,0 +1,304 @@
+//! Which ticket a reply lands in, through the real ingest path on both backends: the reopen
+//! window of a finished ticket (on the manual clock), a stranger naming someone else's ticket,
+//! machine mail that must never bring a ticket back. The rules themselves are
+//! `domain::threading`; these check the service applies them and records their links.
+
+mod common;
+
+use common::app::{App, recipients};
+use common::{AGENT, SMSU_ADDRESS as SMSU, mail};
+use guichet::domain::Status;
+use guichet::service::ingest::IngestOutcome;
+
+const JEANNE: &str = "jeanne@univ-lorraine.example";
+
+fn created(outcome: &IngestOutcome) -> String {
+    match outcome {
+        IngestOutcome::Created { ticket, .. } => ticket.to_string(),
+        other => panic!("expected a new ticket, got {other:?}"),
+    }
+}
+
+/// The ticket the message was added to, and whether that reopened it.
+fn appended(outcome: &IngestOutcome) -> (String, bool) {
+    match outcome {
+        IngestOutcome::Appended {
+            ticket, reopened, ..
+        } => (ticket.to_string(), *reopened),
+        other => panic!("expected an article in an existing ticket, got {other:?}"),
+    }
+}
+
+fn participant_emails(view: &guichet::service::operator::TicketView) -> Vec<String> {
+    view.participants
+        .iter()
+        .filter_map(|p| p.email.clone())
+        .collect()
+}
+
+/// (relation, other ticket id) of each link of a ticket.
+fn links(view: &guichet::service::operator::TicketView) -> Vec<(String, i64)> {
+    view.links
+        .iter()
+        .map(|l| (l.relation.to_string(), l.other_id))
+        .collect()
+}
+
+fn event_kinds(view: &guichet::service::operator::TicketView) -> Vec<String> {
+    view.events.iter().map(|e| e.kind.to_string()).collect()
+}
+
+// ----- a stranger naming someone else's ticket -----
+
+async fn a_strangers_guessed_tag_opens_a_linked_ticket_instead(app: App) {
+    let first = mail(JEANNE, SMSU, "Mot de passe", "g1@univ-lorraine.example", "");
+    assert_eq!(created(&app.ingest("SMSU", &first).await), "I-000001");
+    // Someone of another institution writes with Jeanne's ticket ref in the subject.
+    let guess = mail(
+        "mallory@univ-rennes.example",
+        SMSU,
+        "Re: [SMSU I-000001] moi aussi",
+        "g2@univ-rennes.example",
+        "",
+    );
+    assert_eq!(created(&app.ingest("SMSU", &guess).await), "I-000002");
+    let jeanne = app.show("SMSU", "I-000001").await;
+    let mallory = app.show("SMSU", "I-000002").await;
+    assert_eq!(
+        jeanne.articles.len(),
+        1,
+        "nothing of Mallory's in Jeanne's ticket"
+    );
+    assert_eq!(
+        participant_emails(&jeanne),
+        [JEANNE],
+        "so replies never reach Mallory"
+    );
+    assert_eq!(jeanne.ticket.status, Status::New, "nothing changed there");
+    assert_eq!(event_kinds(&jeanne), ["created"]);
+    // Linked both ways as "possibly related", for an agent to judge.
+    assert_eq!(
+        links(&mallory),
+        [("possibly_related".to_owned(), jeanne.ticket.id)]
+    );
+    assert_eq!(
+        links(&jeanne),
+        [("possibly_related".to_owned(), mallory.ticket.id)]
+    );
+    assert_eq!(
+        participant_emails(&mallory),
+        ["mallory@univ-rennes.example"]
+    );
+    assert_eq!(mallory.articles.len(), 1);
+    // Mallory is acknowledged on her own ticket, under its own ref; Jeanne's gets no mail.
+    let outbox = app.outbox("SMSU").await;
+    assert_eq!(outbox.len(), 2);
+    assert_eq!(outbox[1].ticket_id, Some(mallory.ticket.id));
+    assert_eq!(recipients(&outbox[1]), ["mallory@univ-rennes.example"]);
+    assert_eq!(jeanne.outbox.len(), 1, "only Jeanne's own acknowledgement");
+
+    // Someone of Jeanne's domain whom guichet knows only from an earlier mail of theirs is
+    // still no colleague: anyone can write from a new address of a university's domain. An
+    // agent may use the tag. (Configured colleagues may too: tests/hardening.rs.)
+    let earlier = mail(
+        "paul@univ-lorraine.example",
+        SMSU,
+        "Autre chose",
+        "g0@univ-lorraine.example",
+        "",
+    );
+    assert_eq!(created(&app.ingest("SMSU", &earlier).await), "I-000003");
+    let colleague = mail(
+        "paul@univ-lorraine.example",
+        SMSU,
+        "RE: [SMSU I-000001] idem",
+        "g3@univ-lorraine.example",
+        "",
+    );
+    assert_eq!(created(&app.ingest("SMSU", &colleague).await), "I-000004");
+    let fourth = app.show("SMSU", "I-000004").await;
+    assert_eq!(
+        links(&fourth),
+        [("possibly_related".to_owned(), jeanne.ticket.id)]
+    );
+    let agent = mail(
+        AGENT,
+        SMSU,
+        "RE: [SMSU I-000001] vu",
+        "g4@univ-rennes.example",
+        "",
+    );
+    assert_eq!(
+        appended(&app.ingest("SMSU", &agent).await),
+        ("I-000001".to_owned(), false)
+    );
+    let jeanne = app.show("SMSU", "I-000001").await;
+    assert_eq!(jeanne.articles.len(), 2);
+    let mut emails = participant_emails(&jeanne);
+    emails.sort();
+    assert_eq!(emails, [JEANNE, AGENT], "the agent joined");
+}
+
+// ----- machine mail -----
+
+async fn machine_mail_never_reopens_a_resolved_ticket_nor_gets_an_answer(app: App) {
+    let first = mail(JEANNE, SMSU, "Panne", "a1@univ-lorraine.example", "");
+    let r = created(&app.ingest("SMSU", &first).await);
+    app.set_status("SMSU", &r, Status::Resolved)
+        .await
+        .expect("resolve");
+    let ack = app.outbox("SMSU").await[0].message_id.clone();
+    // An out-of-office reply from the requester, by header and tag, within the window...
+    let ooo = mail(
+        JEANNE,
+        SMSU,
+        "Absente : [SMSU I-000001] Panne",
+        "a2@univ-lorraine.example",
+        "Auto-Submitted: auto-replied\r\nIn-Reply-To: <a1@univ-lorraine.example>\r\n",
+    );
+    // ...a bounce of our acknowledgement from a mailer daemon...
+    let bounce = mail(
+        "mailer-daemon@univ-lorraine.example",
+        SMSU,
+        "Undelivered Mail Returned to Sender",
+        "a3@mx.univ-lorraine.example",
+        &format!("In-Reply-To: <{ack}>\r\nAuto-Submitted: auto-replied\r\n"),
+    );
+    // ...and, long past the window, a list robot answering by tag (Precedence: bulk).
+    let robot = mail(
+        JEANNE,
+        SMSU,
+        "Re: [SMSU I-000001] Panne",
+        "a4@univ-lorraine.example",
+        "Precedence: bulk\r\n",
+    );
+    let window = app.offer("SMSU").reopen_window;
+    for (name, m, later) in [
+        ("out-of-office", &ooo, chrono::Duration::zero()),
+        ("bounce", &bounce, chrono::Duration::zero()),
+        (
+            "past the window",
+            &robot,
+            window + chrono::Duration::days(1),
+        ),
+    ] {
+        app.advance(later);
+        let outcome = app.ingest("SMSU", m).await;
+        assert_eq!(
+            appended(&outcome),
+            (r.clone(), false),
+            "{name}: kept with its ticket, never reopening it nor opening a follow-up"
+        );
+    }
+    let view = app.show("SMSU", &r).await;
+    assert_eq!(view.ticket.status, Status::Resolved);
+    assert_eq!(view.articles.len(), 4);
+    assert!(
+        !event_kinds(&view).iter().any(|k| k == "reopened"),
+        "{:?}",
+        event_kinds(&view)
+    );
+    assert_eq!(app.tickets("SMSU").await.len(), 1, "no follow-up ticket");
+    assert!(view.links.is_empty());
+    assert_eq!(participant_emails(&view), [JEANNE], "no robot joins");
+    // Machine mail naming no ticket opens one, unanswered: an answer could start a loop.
+    let lost = mail(
+        "mailer-daemon@univ-lorraine.example",
+        SMSU,
+        "Delivery Status Notification",
+        "a5@mx.univ-lorraine.example",
+        "Auto-Submitted: auto-replied\r\n",
+    );
+    let outcome = app.ingest("SMSU", &lost).await;
+    assert!(
+        matches!(
+            &outcome,
+            IngestOutcome::Created {
+                acknowledged: false,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        app.outbox("SMSU").await.len(),
+        1,
+        "machine mail is never answered: only the first acknowledgement"
+    );
+}
+
+// ----- the reopen window -----
+
+async fn a_reply_reopens_within_the_window_and_follows_up_past_it(app: App) {
+    let window = app.offer("SMSU").reopen_window;
+    let first = mail(JEANNE, SMSU, "Panne", "w1@univ-lorraine.example", "");
+    let r = created(&app.ingest("SMSU", &first).await);
+    app.set_status("SMSU", &r, Status::Resolved)
+        .await
+        .expect("resolve");
+    // At the very end of the window (inclusive): the reply reopens the ticket.
+    app.advance(window);
+    let within = mail(
+        JEANNE,
+        SMSU,
+        "Re: Panne",
+        "w2@univ-lorraine.example",
+        "In-Reply-To: <w1@univ-lorraine.example>\r\n",
+    );
+    assert_eq!(
+        appended(&app.ingest("SMSU", &within).await),
+        (r.clone(), true)
+    );
+    let view = app.show("SMSU", &r).await;
+    assert_eq!(view.ticket.status, Status::InProgress);
+    assert_eq!(view.articles.len(), 2);
+    assert_eq!(
+        event_kinds(&view),
+        ["created", "status_changed", "reopened", "article_added"]
+    );
+    let reopened = &view.events[2];
+    assert_eq!(reopened.data.0["from"], "resolved");
+    assert_eq!(reopened.data.0["to"], "in_progress");
+    assert_eq!(
+        app.outbox("SMSU").await.len(),
+        1,
+        "a reply is not acknowledged"
+    );
+
+    // Resolved again; a reply one minute past the window opens a follow-up ticket instead.
+    app.set_status("SMSU", &r, Status::Resolved)
+        .await
+        .expect("resolve again");
+    app.advance(window + chrono::Duration::minutes(1));
+    let past = mail(
+        JEANNE,
+        SMSU,
+        "Re: Panne",
+        "w3@univ-lorraine.example",
+        "In-Reply-To: <w2@univ-lorraine.example>\r\n",
+    );
+    let outcome = app.ingest("SMSU", &past).await;
+    assert!(
+        matches!(&outcome, IngestOutcome::Created { ticket, acknowledged: true, .. }
+            if ticket.to_string() == "I-000002"),
+        "{outcome:?}"
+    );
+    let old = app.show("SMSU", &r).await;
+    let new = app.show("SMSU", "I-000002").await;
+    assert_eq!(
+        old.ticket.status,
+        Status::Resolved,
+        "the old ticket stays resolved"
+    );
+    assert_eq!(old.articles.len(), 2, "the reply is not in the old ticket");
+    assert_eq!(links(&new), [("follows_up".to_owned(), old.ticket.id)]);
+    assert_eq!(links(&old), [("followed_by".to_owned(), new.ticket.id)]);
+    assert_eq!(participant_emails(&new), [JEANNE]);
+    assert_eq!(new.articles.len(), 1);
+}
+
+on_both_backends!(
+    a_strangers_guessed_tag_opens_a_linked_ticket_instead,
+    machine_mail_never_reopens_a_resolved_ticket_nor_gets_an_answer,
+    a_reply_reopens_within_the_window_and_follows_up_past_it,
+);
