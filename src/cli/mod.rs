@@ -101,25 +101,10 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-/// An error and its causes on one line, each said once. Many error types print their source
-/// in their own message too (`database error: {0}` over the sqlx error, which repeats its
-/// driver error): a cause already contained in the message before it is skipped, else the
-/// same words came out two or three times.
+/// The error line's text: [`crate::error::chain`], made safe for a terminal (a cause may
+/// quote mail).
 fn error_text(e: &anyhow::Error) -> String {
-    let mut text = String::new();
-    let mut previous = String::new();
-    for cause in e.chain() {
-        let message = cause.to_string();
-        if message.is_empty() || previous.contains(&message) {
-            continue;
-        }
-        if !text.is_empty() {
-            text.push_str(": ");
-        }
-        text.push_str(&message);
-        previous = message;
-    }
-    printable(&text, false).into_owned()
+    printable(&crate::error::chain(e.as_ref()), false).into_owned()
 }
 
 fn config_path(explicit: Option<PathBuf>) -> Option<PathBuf> {
