@@ -69,7 +69,7 @@ pub(super) async fn deliver(
 /// Postfix's `pipe(8)` keeps the first 100 characters of a command's output in its log line
 /// (`status=sent (delivered via guichet service (...))`): the line `deliver` prints per
 /// offer, `guichet: ` included, fits in them.
-pub(super) const MTA_LOG_EXCERPT: usize = 100;
+const MTA_LOG_EXCERPT: usize = 100;
 
 /// What became of a message in one offer, in a few words: `SMSU I-000042 created`,
 /// `SMSU duplicate (I-000042)`, `SMSU quarantined #7: <reason, cut>`.

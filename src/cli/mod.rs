@@ -134,7 +134,7 @@ fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
     })
 }
 
-pub(super) fn offer<'a>(config: &'a Config, code: &str) -> anyhow::Result<&'a OfferConfig> {
+fn offer<'a>(config: &'a Config, code: &str) -> anyhow::Result<&'a OfferConfig> {
     config.offer(code).ok_or_else(|| {
         let known: Vec<&str> = config.offers.iter().map(|o| o.code.as_str()).collect();
         anyhow!(
@@ -148,10 +148,7 @@ pub(super) fn offer<'a>(config: &'a Config, code: &str) -> anyhow::Result<&'a Of
     })
 }
 
-pub(super) fn offers<'a>(
-    config: &'a Config,
-    code: Option<&str>,
-) -> anyhow::Result<Vec<&'a OfferConfig>> {
+fn offers<'a>(config: &'a Config, code: Option<&str>) -> anyhow::Result<Vec<&'a OfferConfig>> {
     match code {
         Some(code) => Ok(vec![offer(config, code)?]),
         None => Ok(config.offers.iter().collect()),

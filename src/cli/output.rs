@@ -42,7 +42,7 @@ pub(super) fn printable(text: &str, multiline: bool) -> Cow<'_, str> {
 }
 
 /// Unicode's explicit directional embeddings, overrides and isolates (UAX #9).
-pub(super) fn is_bidi_control(c: char) -> bool {
+fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 

@@ -8,7 +8,7 @@ use crate::config::Config;
 
 /// The effective uid, from the owner of `/proc/self` (proc(5): the process's effective user),
 /// which needs neither `unsafe` nor a libc binding.
-pub(super) fn effective_uid() -> Option<u32> {
+fn effective_uid() -> Option<u32> {
     use std::os::unix::fs::MetadataExt as _;
     std::fs::metadata("/proc/self").ok().map(|m| m.uid())
 }

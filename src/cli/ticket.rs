@@ -67,7 +67,7 @@ pub(super) async fn list_tickets(
     Ok(ExitCode::SUCCESS)
 }
 
-pub(super) fn text_arg(message: Option<String>) -> anyhow::Result<String> {
+fn text_arg(message: Option<String>) -> anyhow::Result<String> {
     match message {
         Some(m) => Ok(m),
         None => {
@@ -80,7 +80,7 @@ pub(super) fn text_arg(message: Option<String>) -> anyhow::Result<String> {
     }
 }
 
-pub(super) fn operator_of(t: &TicketArgs) -> Operator {
+fn operator_of(t: &TicketArgs) -> Operator {
     let name = t
         .operator
         .clone()
@@ -166,7 +166,7 @@ pub(super) async fn ticket(ctx: &Context, command: TicketCommand) -> anyhow::Res
 }
 
 /// A ticket for a person: every text that came from mail goes through [`printable`].
-pub(super) fn print_ticket(out: &mut impl Write, v: &operator::TicketView) -> std::io::Result<()> {
+fn print_ticket(out: &mut impl Write, v: &operator::TicketView) -> std::io::Result<()> {
     let t = &v.ticket;
     writeln!(out, "[{} {}] {}", v.offer, v.reference, line(&t.title))?;
     writeln!(

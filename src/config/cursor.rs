@@ -256,7 +256,7 @@ pub(super) fn a_type(value: &Value) -> &'static str {
 }
 
 /// The known key nearest to a misspelt one, if it is a slip of at most two letters.
-pub(super) fn closest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
+fn closest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
     known
         .iter()
         .map(|k| (edit_distance(key, k), *k))
@@ -265,7 +265,7 @@ pub(super) fn closest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
         .map(|(_, k)| k)
 }
 
-pub(super) fn edit_distance(a: &str, b: &str) -> usize {
+fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

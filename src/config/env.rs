@@ -55,13 +55,7 @@ pub(super) fn apply_env(root: &mut Table, env: &[(String, String)], r: &mut Repo
     }
 }
 
-pub(super) fn set_override(
-    root: &mut Table,
-    segments: &[String],
-    name: &str,
-    raw: &str,
-    r: &mut Report,
-) {
+fn set_override(root: &mut Table, segments: &[String], name: &str, raw: &str, r: &mut Report) {
     let Some((key, parents)) = segments.split_last() else {
         return;
     };
@@ -120,7 +114,7 @@ pub(super) fn set_override(
 
 /// An override's value: an integer, boolean or float when it reads as that TOML literal, else
 /// the text itself (quotes included: a shell already removed the ones meant as quoting).
-pub(super) fn scalar(raw: &str) -> Value {
+fn scalar(raw: &str) -> Value {
     match raw.parse::<Value>() {
         Ok(v @ (Value::Integer(_) | Value::Boolean(_) | Value::Float(_))) => v,
         _ => Value::String(raw.to_owned()),

@@ -5,7 +5,7 @@
 //!    line and column);
 //! 2. `GUICHET_SECTION__KEY` environment variables are written onto that tree, and the paths
 //!    they set are remembered so that an error about one names the variable;
-//! 3. one walk reads every key through a small cursor ([`Fields`] for a table, [`Node`] for a
+//! 3. one walk reads every key through a small cursor (`Fields` for a table, `Node` for a
 //!    value) that records each problem (unknown key, wrong type, bad value, dangling reference,
 //!    duplicate) and carries on with a default, so later keys are still checked.
 //!

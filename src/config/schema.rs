@@ -65,7 +65,7 @@ pub(super) fn read_config(root: &Table, credentials: Option<&Path>, r: &mut Repo
     }
 }
 
-pub(super) fn read_daemon(mut t: Fields<'_>, r: &mut Report) -> DaemonConfig {
+fn read_daemon(mut t: Fields<'_>, r: &mut Report) -> DaemonConfig {
     let data_dir = t.get("data_dir").and_then(|n| n.path_buf(r));
     let log_format = t.get("log_format").and_then(|n| {
         n.parse(r, |s| match s {
@@ -93,11 +93,7 @@ pub(super) fn read_daemon(mut t: Fields<'_>, r: &mut Report) -> DaemonConfig {
     }
 }
 
-pub(super) fn read_storage(
-    mut t: Fields<'_>,
-    credentials: Option<&Path>,
-    r: &mut Report,
-) -> StorageConfig {
+fn read_storage(mut t: Fields<'_>, credentials: Option<&Path>, r: &mut Report) -> StorageConfig {
     let dsn = t.get("dsn").and_then(|n| n.parse(r, parse_dsn));
     let password = read_secret(&mut t, ("password", "password_file"), credentials, 1, r);
     let max_connections = t.get("max_connections").and_then(|n| n.positive_as(r));
@@ -113,7 +109,7 @@ pub(super) fn read_storage(
     }
 }
 
-pub(super) fn read_mail(
+fn read_mail(
     mut t: Fields<'_>,
     data_dir: &Path,
     offers: &[OfferConfig],
@@ -155,7 +151,7 @@ pub(super) fn read_mail(
 /// A secret given inline (or by environment) or as a file to read. A relative file path is
 /// resolved against `$CREDENTIALS_DIRECTORY` when set (systemd `LoadCredential=`), else against
 /// the working directory. Errors name the key and the file, never the content.
-pub(super) fn read_secret(
+fn read_secret(
     t: &mut Fields<'_>,
     (key, file_key): (&'static str, &'static str),
     credentials: Option<&Path>,
@@ -211,7 +207,7 @@ pub(super) fn read_secret(
 
 /// Returns the institutions read and every key declared (valid or not), so that references
 /// to an institution with another error are not reported a second time.
-pub(super) fn read_institutions(
+fn read_institutions(
     tables: Vec<Fields<'_>>,
     r: &mut Report,
 ) -> (Vec<InstitutionConfig>, Vec<String>) {
@@ -246,7 +242,7 @@ pub(super) fn read_institutions(
 }
 
 /// Returns the offers read and every offer code declared (valid or not).
-pub(super) fn read_offers(
+fn read_offers(
     tables: Vec<Fields<'_>>,
     institutions: &[String],
     data_dir: &Path,
@@ -356,7 +352,7 @@ pub(super) fn read_offers(
     (offers, declared)
 }
 
-pub(super) fn read_contacts(
+fn read_contacts(
     tables: Vec<Fields<'_>>,
     institutions: &[String],
     offer_codes: &[String],
@@ -414,7 +410,7 @@ pub(super) fn read_contacts(
 }
 
 /// An optional list of strings, each checked by `parse` and unique across all contacts.
-pub(super) fn read_list(
+fn read_list(
     node: Option<Node<'_>>,
     parse: impl Fn(&str) -> Result<String, String>,
     seen: &mut Unique,
@@ -435,7 +431,7 @@ pub(super) fn read_list(
 }
 
 /// `roles = { SMSU = ["agent"], GEFORP = ["requester", "governance"] }`.
-pub(super) fn read_roles(
+fn read_roles(
     node: &Node<'_>,
     offer_codes: &[String],
     r: &mut Report,
