@@ -1,5 +1,6 @@
-//! The configuration's behaviour: defaults, every error message with its path, environment
-//! overrides, secrets and what `check-config` prints.
+//! The configuration's behaviour: every error message with its path, environment overrides,
+//! secrets and what `check-config` prints. The defaults are tested in
+//! `tests/documented_defaults.rs`.
 
 use std::path::{Path, PathBuf};
 
