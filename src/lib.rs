@@ -9,7 +9,8 @@
 //! - [`notify`] renders the templates;
 //! - [`service`]: use cases, one transaction each (ingest, operator commands, quarantine);
 //! - [`workers`]: supervised loops (Maildir watcher, outbox sender);
-//! - [`config`], [`clock`], [`shutdown`], [`app`], [`cli`]: wiring.
+//! - [`config`], [`clock`], [`shutdown`], [`app`], [`cli`]: wiring;
+//! - [`error`]: one way to print an error and its causes on one line.
 #![forbid(unsafe_code)]
 
 pub mod app;
@@ -18,6 +19,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod error;
 pub mod notify;
 pub mod service;
 pub mod shutdown;

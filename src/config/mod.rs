@@ -5,7 +5,15 @@
 //! touch the database or the network. Relative paths: `daemon.data_dir` is relative to the
 //! working directory; every other path is relative to `data_dir`.
 
+mod checks;
+mod cursor;
+pub mod defaults;
+mod describe;
+mod env;
 mod load;
+mod schema;
+#[cfg(test)]
+mod tests;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -32,27 +40,38 @@ pub enum LogFormat {
     Json,
 }
 
+impl LogFormat {
+    /// The word of `daemon.log_format`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Human => "human",
+            LogFormat::Json => "json",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct DaemonConfig {
-    /// `daemon.data_dir`, default `./data`.
+    /// `daemon.data_dir`, default [`defaults::DATA_DIR`].
     pub data_dir: PathBuf,
-    /// `daemon.log_format`: `human` (default) or `json`.
+    /// `daemon.log_format`: `human` or `json` (default [`defaults::LOG_FORMAT`]).
     pub log_format: LogFormat,
-    /// `daemon.log_level`: a tracing filter such as `info` or `guichet=debug` (default `info`).
+    /// `daemon.log_level`: a tracing filter such as `info` or `guichet=debug` (default
+    /// [`defaults::LOG_LEVEL`]).
     pub log_level: String,
-    /// `daemon.shutdown_grace_secs` (default 20): how long SIGTERM waits for work in flight.
+    /// `daemon.shutdown_grace_secs` (default [`defaults::SHUTDOWN_GRACE_SECS`]): how long SIGTERM waits for work in flight.
     pub shutdown_grace: Duration,
-    /// `daemon.max_message_bytes` (default 25 MiB): larger mail goes to quarantine.
+    /// `daemon.max_message_bytes` (default [`defaults::MAX_MESSAGE_BYTES`]): larger mail goes to quarantine.
     pub max_message_bytes: usize,
-    /// `daemon.maildir_poll_ms` (default 1000): how often Maildir `new/` folders are scanned.
+    /// `daemon.maildir_poll_ms` (default [`defaults::MAILDIR_POLL_MS`]): how often Maildir `new/` folders are scanned.
     pub maildir_poll: Duration,
-    /// `daemon.outbox_poll_ms` (default 1000): how often the outbox is scanned for due mail.
+    /// `daemon.outbox_poll_ms` (default [`defaults::OUTBOX_POLL_MS`]): how often the outbox is scanned for due mail.
     pub outbox_poll: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Dsn {
-    /// `sqlite://PATH` (relative to data_dir); default `sqlite://guichet.db`.
+    /// `sqlite://PATH` (relative to data_dir); default `sqlite://` + [`defaults::SQLITE_FILE`].
     Sqlite(PathBuf),
     /// `postgres://…` or `postgresql://…`, as given (the password may come separately).
     Postgres(String),
@@ -65,19 +84,19 @@ pub struct StorageConfig {
     /// `storage.password` / `storage.password_file` / `GUICHET_STORAGE__PASSWORD`: the
     /// PostgreSQL password, kept out of the DSN so the DSN can be printed.
     pub password: Option<Secret>,
-    /// `storage.max_connections` (default 8).
+    /// `storage.max_connections` (default [`defaults::MAX_CONNECTIONS`]).
     pub max_connections: u32,
-    /// `storage.connect_timeout_secs` (default 5): how long to wait for the database before
+    /// `storage.connect_timeout_secs` (default [`defaults::CONNECT_TIMEOUT_SECS`]): how long to wait for the database before
     /// `deliver` gives up with EX_TEMPFAIL.
     pub connect_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
 pub struct MailConfig {
-    /// `mail.outbox_dir` (default `outbox`, in data_dir): where `.eml` files are written.
+    /// `mail.outbox_dir` (default [`defaults::OUTBOX_DIR`], in data_dir): where `.eml` files are written.
     pub outbox_dir: PathBuf,
     /// `mail.message_id_domain`: the right-hand side of our Message-IDs (default: the domain of
-    /// the first offer's first support address).
+    /// the first offer's first support address, else [`defaults::FALLBACK_MESSAGE_ID_DOMAIN`]).
     pub message_id_domain: String,
     /// `mail.hmac_key` / `mail.hmac_key_file` / `GUICHET_MAIL__HMAC_KEY`: signs reply tokens.
     pub hmac_key: Option<Secret>,
@@ -95,14 +114,14 @@ pub struct OfferConfig {
     pub provider: String,
     /// `offers[].support_addresses`: at least one; the first is the From of outbound mail.
     pub support_addresses: Vec<String>,
-    /// `offers[].locale`: `fr` (default) or `en`.
+    /// `offers[].locale`: `fr` or `en` (default [`defaults::LOCALE`]).
     pub locale: String,
-    /// `offers[].reopen_window_days` (default 10).
+    /// `offers[].reopen_window_days` (default [`defaults::REOPEN_WINDOW_DAYS`]).
     pub reopen_window: chrono::Duration,
-    /// `offers[].unknown_sender`: `create_in_institution` (default), `create_unaffiliated`,
-    /// `refuse`.
+    /// `offers[].unknown_sender`: `create_in_institution`, `create_unaffiliated` or `refuse`
+    /// (default [`defaults::UNKNOWN_SENDER`]).
     pub unknown_sender: UnknownSenderPolicy,
-    /// `offers[].maildir` (default `maildir/CODE` in data_dir).
+    /// `offers[].maildir` (default [`defaults::MAILDIR_DIR`]`/CODE` in data_dir).
     pub maildir: PathBuf,
 }
 

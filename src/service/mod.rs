@@ -98,12 +98,10 @@ impl ServiceError {
         matches!(self, ServiceError::Store(e) if e.is_transient())
     }
 
-    /// The error and its causes on one line, each once.
+    /// The error and its causes on one line, each once (see [`crate::error::chain`]; a
+    /// store error is transparent, so this is the store's own detail).
     pub fn detail(&self) -> String {
-        match self {
-            ServiceError::Store(e) => e.detail(),
-            ServiceError::Refused(reason) => reason.clone(),
-        }
+        crate::error::chain(self)
     }
 }
 

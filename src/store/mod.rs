@@ -69,19 +69,9 @@ impl StoreError {
     }
 
     /// The error and its causes on one line, each cause once (sqlx repeats a database's
-    /// message in its own): for quarantine reasons and log fields.
+    /// message in its own): for quarantine reasons and log fields. See [`crate::error::chain`].
     pub fn detail(&self) -> String {
-        let mut out = self.to_string();
-        let mut cause = std::error::Error::source(self);
-        while let Some(e) = cause {
-            let text = e.to_string();
-            if !out.ends_with(&text) {
-                out.push_str(": ");
-                out.push_str(&text);
-            }
-            cause = e.source();
-        }
-        out
+        crate::error::chain(self)
     }
 
     pub(crate) fn query(op: &'static str, source: sqlx::Error) -> StoreError {

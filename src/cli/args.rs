@@ -1,0 +1,155 @@
+//! The command line's shape, as clap reads it: commands, their arguments and their help
+//! text. No behaviour here: `mod.rs` dispatches, the other files run the commands.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "guichet",
+    version,
+    about = "Support mail and chat into tickets for hosted software offers"
+)]
+pub(super) struct Cli {
+    /// Configuration file (default: $GUICHET_CONFIG, ./guichet.toml, /etc/guichet/guichet.toml,
+    /// else built-in defaults)
+    #[arg(long, short, global = true)]
+    pub(super) config: Option<PathBuf>,
+    /// Log filter for this run instead of daemon.log_level ("warn", "debug",
+    /// "guichet=debug,sqlx=warn"); GUICHET_LOG still wins over both
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub(super) log_level: Option<String>,
+    #[command(subcommand)]
+    pub(super) command: Command,
+}
+
+#[derive(Subcommand)]
+pub(super) enum Command {
+    /// Run the daemon (Maildir intake, outbox) until SIGTERM/SIGINT
+    Run,
+    /// Take one message from stdin, as an MTA pipe transport (exit 75 = try again later)
+    Deliver {
+        /// Offer code; without it or --recipient, the offer is found from the message's
+        /// recipients
+        #[arg(long, conflicts_with = "recipient")]
+        offer: Option<String>,
+        /// The envelope recipient (Postfix: --recipient=${recipient}): the offer this is a
+        /// support address of (plus-addresses included) takes the message, and no header is
+        /// consulted; an address of no offer exits 67 (the MTA bounces)
+        #[arg(long, value_name = "ADDRESS")]
+        recipient: Option<String>,
+    },
+    /// Apply database migrations and write the configuration into the store
+    Migrate,
+    /// Validate the configuration, report every bad key, print what would run
+    CheckConfig,
+    /// List tickets
+    Tickets {
+        #[command(subcommand)]
+        command: TicketsCommand,
+    },
+    /// Show or change one ticket
+    Ticket {
+        #[command(subcommand)]
+        command: TicketCommand,
+    },
+    /// Mail that could not be taken in
+    Quarantine {
+        #[command(subcommand)]
+        command: QuarantineCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub(super) enum TicketsCommand {
+    List {
+        /// Only this offer (default: all)
+        #[arg(long)]
+        offer: Option<String>,
+        /// Only this status (new, assigned, in_progress, waiting_customer, resolved, closed)
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+pub(super) struct TicketArgs {
+    /// Ticket ref, like I-000042
+    pub(super) reference: String,
+    #[arg(long)]
+    pub(super) offer: String,
+    /// Operator name recorded in the event log (default: $USER)
+    #[arg(long = "as")]
+    pub(super) operator: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub(super) enum TicketCommand {
+    /// Articles in order, participants, events, queued mail
+    Show {
+        #[command(flatten)]
+        t: TicketArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Answer the requester (queued as mail); text from --message or stdin
+    Reply {
+        #[command(flatten)]
+        t: TicketArgs,
+        #[arg(long, short)]
+        message: Option<String>,
+    },
+    /// Add an internal note (never mailed); text from --message or stdin
+    Note {
+        #[command(flatten)]
+        t: TicketArgs,
+        #[arg(long, short)]
+        message: Option<String>,
+    },
+    /// Assign to an agent of the offer, by email address
+    Assign {
+        #[command(flatten)]
+        t: TicketArgs,
+        #[arg(long)]
+        to: String,
+    },
+    /// Change the status
+    Status {
+        #[command(flatten)]
+        t: TicketArgs,
+        status: String,
+    },
+    /// Change the priority (low, normal, high, critical)
+    Priority {
+        #[command(flatten)]
+        t: TicketArgs,
+        priority: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub(super) enum QuarantineCommand {
+    List {
+        #[arg(long)]
+        offer: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a quarantined message's reason, or its raw bytes with --raw
+    Show {
+        id: i64,
+        #[arg(long)]
+        offer: String,
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Take a quarantined message in again
+    Replay {
+        id: i64,
+        #[arg(long)]
+        offer: String,
+    },
+}

@@ -1,0 +1,261 @@
+//! `guichet tickets list` and `guichet ticket ...`: the operator's commands on tickets,
+//! printed for a person or as JSON. The rules are in `service::operator`.
+
+use std::io::{Read, Write};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, anyhow};
+
+use super::args::{TicketArgs, TicketCommand};
+use super::output::{line, printable};
+use super::{offer, offers};
+use crate::domain::{Priority, Status};
+use crate::service::Context;
+use crate::service::operator::{self, Operator};
+
+pub(super) async fn list_tickets(
+    ctx: &Context,
+    code: Option<&str>,
+    status: Option<&str>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let status = status
+        .map(str::parse::<Status>)
+        .transpose()
+        .map_err(|e| anyhow!(e))?;
+    let mut all = Vec::new();
+    for offer in offers(&ctx.config, code)? {
+        for row in operator::list_tickets(ctx, offer, status).await? {
+            all.push((offer.code.to_string(), row));
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    if json {
+        let items: Vec<serde_json::Value> = all
+            .iter()
+            .map(|(offer, t)| {
+                let mut v = serde_json::to_value(t).unwrap_or_default();
+                v["offer"] = offer.clone().into();
+                v["ref"] = t.reference().to_string().into();
+                v
+            })
+            .collect();
+        writeln!(out, "{}", serde_json::to_string_pretty(&items)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if all.is_empty() {
+        writeln!(out, "no tickets")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(
+        out,
+        "{:<8} {:<10} {:<17} {:<9} {:<17} TITLE",
+        "OFFER", "REF", "STATUS", "PRIORITY", "UPDATED"
+    )?;
+    for (offer, t) in &all {
+        writeln!(
+            out,
+            "{:<8} {:<10} {:<17} {:<9} {:<17} {}",
+            offer,
+            t.reference(),
+            t.status,
+            t.priority,
+            t.updated_at.format("%Y-%m-%d %H:%M"),
+            line(&t.title)
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn text_arg(message: Option<String>) -> anyhow::Result<String> {
+    match message {
+        Some(m) => Ok(m),
+        None => {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("cannot read the text from stdin")?;
+            Ok(s)
+        }
+    }
+}
+
+fn operator_of(t: &TicketArgs) -> Operator {
+    let name = t
+        .operator
+        .clone()
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "operator".into());
+    Operator(name)
+}
+
+pub(super) async fn ticket(ctx: &Context, command: TicketCommand) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    let done = match command {
+        TicketCommand::Show { t, json } => {
+            let view = operator::show(ctx, offer(&ctx.config, &t.offer)?, &t.reference).await?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&view)?)?;
+            } else {
+                print_ticket(&mut out, &view)?;
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        TicketCommand::Reply { t, message } => {
+            let text = text_arg(message)?;
+            operator::reply(
+                ctx,
+                offer(&ctx.config, &t.offer)?,
+                &t.reference,
+                &operator_of(&t),
+                &text,
+            )
+            .await?;
+            "reply queued"
+        }
+        TicketCommand::Note { t, message } => {
+            let text = text_arg(message)?;
+            operator::note(
+                ctx,
+                offer(&ctx.config, &t.offer)?,
+                &t.reference,
+                &operator_of(&t),
+                &text,
+            )
+            .await?;
+            "note added"
+        }
+        TicketCommand::Assign { t, to } => {
+            operator::assign(
+                ctx,
+                offer(&ctx.config, &t.offer)?,
+                &t.reference,
+                &operator_of(&t),
+                &to,
+            )
+            .await?;
+            "assigned"
+        }
+        TicketCommand::Status { t, status } => {
+            let status: Status = status.parse().map_err(|e: String| anyhow!(e))?;
+            operator::set_status(
+                ctx,
+                offer(&ctx.config, &t.offer)?,
+                &t.reference,
+                &operator_of(&t),
+                status,
+            )
+            .await?;
+            "status changed"
+        }
+        TicketCommand::Priority { t, priority } => {
+            let priority: Priority = priority.parse().map_err(|e: String| anyhow!(e))?;
+            operator::set_priority(
+                ctx,
+                offer(&ctx.config, &t.offer)?,
+                &t.reference,
+                &operator_of(&t),
+                priority,
+            )
+            .await?;
+            "priority changed"
+        }
+    };
+    writeln!(out, "{done}")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A ticket for a person: every text that came from mail goes through [`printable`].
+fn print_ticket(out: &mut impl Write, v: &operator::TicketView) -> std::io::Result<()> {
+    let t = &v.ticket;
+    writeln!(out, "[{} {}] {}", v.offer, v.reference, line(&t.title))?;
+    writeln!(
+        out,
+        "kind {}  status {}  priority {}",
+        t.kind, t.status, t.priority
+    )?;
+    writeln!(
+        out,
+        "created {}  updated {}",
+        t.created_at.to_rfc3339(),
+        t.updated_at.to_rfc3339()
+    )?;
+    for p in &v.participants {
+        writeln!(
+            out,
+            "participant: {} <{}> ({})",
+            line(p.name.as_deref().unwrap_or("-")),
+            line(p.email.as_deref().unwrap_or("-")),
+            line(&p.role)
+        )?;
+    }
+    for l in &v.links {
+        writeln!(out, "link: {} ticket id {}", line(&l.relation), l.other_id)?;
+    }
+    for l in &v.offer_links {
+        writeln!(
+            out,
+            "link: {} {} {}",
+            line(&l.relation),
+            line(&l.other_tenant),
+            line(&l.other_ref)
+        )?;
+    }
+    for a in &v.articles {
+        let who = a
+            .author_name
+            .as_deref()
+            .or(a.author_label.as_deref())
+            .unwrap_or("-");
+        writeln!(
+            out,
+            "\n--- article {} · {} · {} · {} · {}",
+            a.id,
+            a.created_at.to_rfc3339(),
+            line(&a.direction),
+            line(&a.channel),
+            line(who)
+        )?;
+        if let Some(reason) = &a.auto_reason {
+            writeln!(out, "(automatic message: {})", line(reason))?;
+        }
+        if let Some(s) = &a.subject {
+            writeln!(out, "Subject: {}", line(s))?;
+        }
+        writeln!(out, "{}", printable(a.body_text.trim_end(), true))?;
+        for att in v.attachments.iter().filter(|x| x.article_id == a.id) {
+            writeln!(
+                out,
+                "[attachment: {} {} {} bytes]",
+                line(att.filename.as_deref().unwrap_or("(unnamed)")),
+                line(&att.content_type),
+                att.size
+            )?;
+        }
+    }
+    writeln!(out, "\n--- events")?;
+    for e in &v.events {
+        writeln!(
+            out,
+            "{} {} {} {}",
+            e.at.to_rfc3339(),
+            line(&e.actor),
+            line(&e.kind),
+            line(&e.data.0.to_string())
+        )?;
+    }
+    if !v.outbox.is_empty() {
+        writeln!(out, "\n--- mail")?;
+        for o in &v.outbox {
+            writeln!(
+                out,
+                "{} {} {} {}",
+                o.created_at.to_rfc3339(),
+                line(&o.template),
+                line(&o.status),
+                line(o.sent_ref.as_deref().unwrap_or(""))
+            )?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,54 @@
+//! Every default of the configuration, written once: the reader (`schema.rs`) falls back to
+//! these, the field docs in `mod.rs` link to them, and a test checks that
+//! `deploy/guichet.example.toml` (the reference of every key) states the same values.
+//!
+//! Each constant says where its value comes from. Changing one changes what runs: update the
+//! example file's comment in the same commit (the test fails until then).
+
+use crate::domain::routing::UnknownSenderPolicy;
+
+use super::LogFormat;
+
+/// `daemon.data_dir`: a folder next to where guichet is started, so the demo in the README
+/// runs without any setup (production sets an absolute path).
+pub const DATA_DIR: &str = "./data";
+/// `daemon.log_format`: people read the logs of a first run; journald or Loki ask for `json`.
+pub const LOG_FORMAT: LogFormat = LogFormat::Human;
+/// `daemon.log_level`: the usual tracing default, one line per message handled.
+pub const LOG_LEVEL: &str = "info";
+/// `daemon.shutdown_grace_secs`: below systemd's default `TimeoutStopSec` (90 s) with room to
+/// spare, and far above the time one message takes to store.
+pub const SHUTDOWN_GRACE_SECS: u64 = 20;
+/// `daemon.max_message_bytes`: 25 MiB, the message size limit of the large mail providers
+/// (Gmail, Outlook), so anything a contact could send through them is taken in.
+pub const MAX_MESSAGE_BYTES: usize = 25 * 1024 * 1024;
+/// `daemon.maildir_poll_ms`: a second keeps a mail's wait short for the price of one
+/// directory listing per offer and second.
+pub const MAILDIR_POLL_MS: u64 = 1000;
+/// `daemon.outbox_poll_ms`: as the Maildir scan, one cheap indexed query a second.
+pub const OUTBOX_POLL_MS: u64 = 1000;
+/// `storage.dsn` is `sqlite://` followed by this file, relative to `data_dir`: SQLite needs no
+/// server, so the default configuration runs as it is.
+pub const SQLITE_FILE: &str = "guichet.db";
+/// `storage.max_connections`: sqlx's own pool default is 10; 8 stays under a small
+/// PostgreSQL's `max_connections` (100) with several daemons and one-shot commands.
+pub const MAX_CONNECTIONS: u32 = 8;
+/// `storage.connect_timeout_secs`: `guichet deliver` gives up (EX_TEMPFAIL, the MTA retries)
+/// well before Postfix's pipe command timeout (`command_time_limit`, 1000 s).
+pub const CONNECT_TIMEOUT_SECS: u64 = 5;
+/// `mail.outbox_dir`, relative to `data_dir`: next to the database it belongs with.
+pub const OUTBOX_DIR: &str = "outbox";
+/// `mail.message_id_domain` when no offer is configured (else the first offer's first support
+/// address's domain): `.invalid` is reserved by RFC 2606, so Message-IDs built on it can never
+/// collide with a real domain's. Nothing is sent then anyway.
+pub const FALLBACK_MESSAGE_ID_DOMAIN: &str = "guichet.invalid";
+/// `offers[].locale`: the consortium's members are French universities.
+pub const LOCALE: &str = "fr";
+/// `offers[].reopen_window_days`: a reply within ten days ("it happens again") most likely
+/// continues the resolved ticket; later, it opens a new ticket linked to it.
+pub const REOPEN_WINDOW_DAYS: u64 = 10;
+/// `offers[].unknown_sender`: a first message from someone not yet configured is taken in,
+/// attached to the institution its domain belongs to.
+pub const UNKNOWN_SENDER: UnknownSenderPolicy = UnknownSenderPolicy::CreateInInstitution;
+/// `offers[].maildir` is this folder, relative to `data_dir`, then the offer's code.
+pub const MAILDIR_DIR: &str = "maildir";

@@ -1,0 +1,121 @@
+//! What would run: the summary `guichet check-config` prints. Secrets show as set or not set;
+//! a password inside a PostgreSQL DSN is masked.
+
+use super::checks::mask_dsn;
+use super::{Config, Dsn, Role, Secret};
+use crate::domain::routing::UnknownSenderPolicy;
+
+impl Config {
+    /// A human summary of what would run, for `guichet check-config`. Secrets show as set or
+    /// not set; a password inside a PostgreSQL DSN is masked.
+    pub fn describe(&self) -> String {
+        let set = |s: &Option<Secret>| if s.is_some() { "set" } else { "not set" };
+        let (d, s, m) = (&self.daemon, &self.storage, &self.mail);
+        let mut out = String::new();
+        let mut line = |text: String| {
+            out.push_str(&text);
+            out.push('\n');
+        };
+        line(format!("data dir: {}", d.data_dir.display()));
+        match &s.dsn {
+            Dsn::Sqlite(_) => {
+                let file = self.sqlite_path().unwrap_or_default();
+                line(format!("storage: SQLite, {}", file.display()));
+            }
+            Dsn::Postgres(url) => line(format!(
+                "storage: PostgreSQL, {} (storage.password: {})",
+                mask_dsn(url),
+                set(&s.password)
+            )),
+        }
+        line(format!(
+            "  {} connection(s) at most, connect timeout {}s",
+            s.max_connections,
+            s.connect_timeout.as_secs()
+        ));
+        line(format!(
+            "logs: {}, filter {:?}",
+            d.log_format.as_str(),
+            d.log_level
+        ));
+        line(format!(
+            "shutdown grace {}s; messages over {} bytes are quarantined",
+            d.shutdown_grace.as_secs(),
+            d.max_message_bytes
+        ));
+        line(format!(
+            "maildir scan every {} ms; outbox scan every {} ms",
+            d.maildir_poll.as_millis(),
+            d.outbox_poll.as_millis()
+        ));
+        line(format!("outbox dir: {}", m.outbox_dir.display()));
+        line(format!("message-id domain: {}", m.message_id_domain));
+        line(format!(
+            "reply-token key (mail.hmac_key): {}",
+            set(&m.hmac_key)
+        ));
+        match &m.templates_dir {
+            Some(dir) => line(format!(
+                "templates: {} over the built-in ones",
+                dir.display()
+            )),
+            None => line("templates: built-in".to_owned()),
+        }
+        line(format!(
+            "institutions: {}; contacts: {}",
+            self.institutions.len(),
+            self.contacts.len()
+        ));
+        line(format!("offers: {}", self.offers.len()));
+        for offer in &self.offers {
+            line(format!(
+                "  {} {:?}, provided by {}, locale {}",
+                offer.code, offer.name, offer.provider, offer.locale
+            ));
+            line(format!(
+                "    addresses: {}",
+                offer.support_addresses.join(", ")
+            ));
+            line(format!("    maildir: {}", offer.maildir.display()));
+            let policy = policy_name(offer.unknown_sender);
+            line(format!(
+                "    reopen window {} days; unknown senders: {policy}",
+                offer.reopen_window.num_days()
+            ));
+            let count = |role: Role| {
+                let holders = self.contacts.iter().filter(|c| {
+                    c.roles
+                        .iter()
+                        .any(|(code, roles)| *code == offer.code && roles.contains(&role))
+                });
+                holders.count()
+            };
+            let mut institutions: Vec<&str> = self
+                .contacts
+                .iter()
+                .filter(|c| c.roles.iter().any(|(code, _)| *code == offer.code))
+                .filter_map(|c| c.institution.as_deref())
+                .collect();
+            institutions.sort_unstable();
+            institutions.dedup();
+            line(format!(
+                "    contacts with a role: {} agent(s), {} requester(s), {} governance, \
+                 from {} institution(s)",
+                count(Role::Agent),
+                count(Role::Requester),
+                count(Role::Governance),
+                institutions.len()
+            ));
+        }
+        out
+    }
+}
+
+/// The word of `offers[].unknown_sender` for a policy.
+pub(super) fn policy_name(policy: UnknownSenderPolicy) -> &'static str {
+    match policy {
+        UnknownSenderPolicy::CreateInInstitution => "create_in_institution",
+        UnknownSenderPolicy::CreateUnaffiliated => "create_unaffiliated",
+        UnknownSenderPolicy::Refuse => "refuse",
+    }
+}

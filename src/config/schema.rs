@@ -1,0 +1,479 @@
+//! The schema: which keys each table has, their types, their defaults (from
+//! [`super::defaults`]) and the references between tables (offers and contacts name
+//! institutions, roles name offers, addresses and Maildirs are unique). Every problem goes to
+//! the [`Report`] and reading carries on, so later keys are still checked.
+//!
+//! It reads the secret files the configuration names; nothing else (no database, no network).
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use toml::Table;
+
+use super::checks::{
+    declared, institution_ref, non_empty, parse_domain, parse_dsn, parse_email, parse_key,
+    parse_log_level, parse_matrix_id, parse_role, parse_support_address,
+};
+use super::cursor::{Fields, Node, Report, Unique, child};
+use super::defaults;
+use super::{
+    Config, ContactConfig, DaemonConfig, Dsn, InstitutionConfig, LogFormat, MailConfig,
+    OfferConfig, Role, Secret, StorageConfig,
+};
+use crate::domain::TenantId;
+use crate::domain::recipients::OwnAddresses;
+use crate::domain::routing::UnknownSenderPolicy;
+
+/// An HMAC-SHA256 key shorter than its 32-byte output lets reply tokens be forged by brute
+/// force offline; `openssl rand -hex 32` gives 64 characters.
+const MIN_HMAC_KEY_BYTES: usize = 32;
+
+pub(super) fn read_config(root: &Table, credentials: Option<&Path>, r: &mut Report) -> Config {
+    let mut top = Fields::root(root);
+    let daemon = read_daemon(top.table("daemon", r), r);
+    let storage = read_storage(top.table("storage", r), credentials, r);
+    let mail_fields = top.table("mail", r);
+    let (institutions, institution_keys) = read_institutions(top.tables("institutions", r), r);
+    let (offers, offer_codes) = read_offers(
+        top.tables("offers", r),
+        &institution_keys,
+        &daemon.data_dir,
+        r,
+    );
+    let own = OwnAddresses::new(
+        offers
+            .iter()
+            .flat_map(|o| o.support_addresses.iter().map(String::as_str)),
+    );
+    let contacts = read_contacts(
+        top.tables("contacts", r),
+        &institution_keys,
+        &offer_codes,
+        &own,
+        r,
+    );
+    let mail = read_mail(mail_fields, &daemon.data_dir, &offers, credentials, r);
+    top.finish(r);
+    Config {
+        daemon,
+        storage,
+        mail,
+        offers,
+        institutions,
+        contacts,
+    }
+}
+
+fn read_daemon(mut t: Fields<'_>, r: &mut Report) -> DaemonConfig {
+    let data_dir = t.get("data_dir").and_then(|n| n.path_buf(r));
+    let log_format = t.get("log_format").and_then(|n| {
+        n.parse(r, |s| match s {
+            "human" => Ok(LogFormat::Human),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(format!("unknown log format {s:?} (expected human or json)")),
+        })
+    });
+    let log_level = t.get("log_level").and_then(|n| n.parse(r, parse_log_level));
+    let shutdown_grace = t.get("shutdown_grace_secs").and_then(|n| n.positive(r));
+    let max_message_bytes = t.get("max_message_bytes").and_then(|n| n.positive_as(r));
+    let maildir_poll = t.get("maildir_poll_ms").and_then(|n| n.positive(r));
+    let outbox_poll = t.get("outbox_poll_ms").and_then(|n| n.positive(r));
+    t.finish(r);
+    DaemonConfig {
+        data_dir: data_dir.unwrap_or_else(|| PathBuf::from(defaults::DATA_DIR)),
+        log_format: log_format.unwrap_or(defaults::LOG_FORMAT),
+        log_level: log_level.unwrap_or_else(|| defaults::LOG_LEVEL.to_owned()),
+        shutdown_grace: Duration::from_secs(
+            shutdown_grace.unwrap_or(defaults::SHUTDOWN_GRACE_SECS),
+        ),
+        max_message_bytes: max_message_bytes.unwrap_or(defaults::MAX_MESSAGE_BYTES),
+        maildir_poll: Duration::from_millis(maildir_poll.unwrap_or(defaults::MAILDIR_POLL_MS)),
+        outbox_poll: Duration::from_millis(outbox_poll.unwrap_or(defaults::OUTBOX_POLL_MS)),
+    }
+}
+
+fn read_storage(mut t: Fields<'_>, credentials: Option<&Path>, r: &mut Report) -> StorageConfig {
+    let dsn = t.get("dsn").and_then(|n| n.parse(r, parse_dsn));
+    let password = read_secret(&mut t, ("password", "password_file"), credentials, 1, r);
+    let max_connections = t.get("max_connections").and_then(|n| n.positive_as(r));
+    let connect_timeout = t.get("connect_timeout_secs").and_then(|n| n.positive(r));
+    t.finish(r);
+    StorageConfig {
+        dsn: dsn.unwrap_or_else(|| Dsn::Sqlite(PathBuf::from(defaults::SQLITE_FILE))),
+        password,
+        max_connections: max_connections.unwrap_or(defaults::MAX_CONNECTIONS),
+        connect_timeout: Duration::from_secs(
+            connect_timeout.unwrap_or(defaults::CONNECT_TIMEOUT_SECS),
+        ),
+    }
+}
+
+fn read_mail(
+    mut t: Fields<'_>,
+    data_dir: &Path,
+    offers: &[OfferConfig],
+    credentials: Option<&Path>,
+    r: &mut Report,
+) -> MailConfig {
+    let outbox_dir = t.get("outbox_dir").and_then(|n| n.path_buf(r));
+    let message_id_domain = t
+        .get("message_id_domain")
+        .and_then(|n| n.parse(r, parse_domain));
+    let hmac_key = read_secret(
+        &mut t,
+        ("hmac_key", "hmac_key_file"),
+        credentials,
+        MIN_HMAC_KEY_BYTES,
+        r,
+    );
+    let templates_dir = t.get("templates_dir").and_then(|n| n.path_buf(r));
+    t.finish(r);
+    let default_domain = || {
+        offers
+            .first()
+            .and_then(|o| o.support_addresses.first())
+            .and_then(|a| a.rsplit_once('@'))
+            .map_or_else(
+                || defaults::FALLBACK_MESSAGE_ID_DOMAIN.to_owned(),
+                |(_, d)| d.to_owned(),
+            )
+    };
+    MailConfig {
+        outbox_dir: data_dir
+            .join(outbox_dir.unwrap_or_else(|| PathBuf::from(defaults::OUTBOX_DIR))),
+        message_id_domain: message_id_domain.unwrap_or_else(default_domain),
+        hmac_key,
+        templates_dir: templates_dir.map(|p| data_dir.join(p)),
+    }
+}
+
+/// A secret given inline (or by environment) or as a file to read. A relative file path is
+/// resolved against `$CREDENTIALS_DIRECTORY` when set (systemd `LoadCredential=`), else against
+/// the working directory. Errors name the key and the file, never the content.
+fn read_secret(
+    t: &mut Fields<'_>,
+    (key, file_key): (&'static str, &'static str),
+    credentials: Option<&Path>,
+    min_bytes: usize,
+    r: &mut Report,
+) -> Option<Secret> {
+    let inline = t.get(key);
+    let file = t.get(file_key);
+    let (node, value) = match (inline, file) {
+        (None, None) => return None,
+        (Some(_), Some(file)) => {
+            r.error(
+                &file.path,
+                format!("{key} is also set: keep one of the two"),
+            );
+            return None;
+        }
+        (Some(inline), None) => {
+            let value = inline.str(r)?;
+            (inline, value)
+        }
+        (None, Some(file)) => {
+            let path = file.path_buf(r)?;
+            let path = match credentials {
+                Some(dir) if path.is_relative() => dir.join(path),
+                _ => path,
+            };
+            match std::fs::read_to_string(&path) {
+                Ok(text) => {
+                    let value = text.trim_end_matches(['\n', '\r']).to_owned();
+                    (file, value)
+                }
+                Err(e) => {
+                    r.error(&file.path, format!("cannot read {}: {e}", path.display()));
+                    return None;
+                }
+            }
+        }
+    };
+    if value.is_empty() {
+        r.error(&node.path, "the secret is empty");
+        return None;
+    }
+    if value.len() < min_bytes {
+        r.error(
+            &node.path,
+            format!("the secret is too short: use at least {min_bytes} bytes"),
+        );
+        return None;
+    }
+    Some(Secret::new(value))
+}
+
+/// Returns the institutions read and every key declared (valid or not), so that references
+/// to an institution with another error are not reported a second time.
+fn read_institutions(
+    tables: Vec<Fields<'_>>,
+    r: &mut Report,
+) -> (Vec<InstitutionConfig>, Vec<String>) {
+    let mut institutions = Vec::new();
+    let mut declared = Vec::new();
+    let mut keys = Unique::default();
+    let mut domains_seen = Unique::default();
+    for mut t in tables {
+        let key = t.need("key", r).and_then(|n| {
+            let key = n.parse(r, parse_key)?;
+            declared.push(key.clone());
+            keys.claim(&key, &n.path, r).then_some(key)
+        });
+        let name = t.need("name", r).and_then(|n| n.parse(r, non_empty));
+        let domains = t.get("domains").map_or(Some(Vec::new()), |n| {
+            let mut domains = Vec::new();
+            let mut ok = true;
+            for item in n.array(r)? {
+                match item.parse(r, parse_domain) {
+                    Some(d) if domains_seen.claim(&d, &item.path, r) => domains.push(d),
+                    _ => ok = false,
+                }
+            }
+            ok.then_some(domains)
+        });
+        t.finish(r);
+        if let (Some(key), Some(name), Some(domains)) = (key, name, domains) {
+            institutions.push(InstitutionConfig { key, name, domains });
+        }
+    }
+    (institutions, declared)
+}
+
+/// Returns the offers read and every offer code declared (valid or not).
+fn read_offers(
+    tables: Vec<Fields<'_>>,
+    institutions: &[String],
+    data_dir: &Path,
+    r: &mut Report,
+) -> (Vec<OfferConfig>, Vec<String>) {
+    let mut offers = Vec::new();
+    let mut declared = Vec::new();
+    let mut codes = Unique::default();
+    let mut addresses = Unique::default();
+    let mut maildirs = Unique::default();
+    for mut t in tables {
+        let code = t.need("code", r).and_then(|n| {
+            let code = n.parse(r, TenantId::parse)?;
+            declared.push(code.as_str().to_owned());
+            codes.claim(code.as_str(), &n.path, r).then_some(code)
+        });
+        let name = t.need("name", r).and_then(|n| n.parse(r, non_empty));
+        let provider = t
+            .need("provider", r)
+            .and_then(|n| n.parse(r, |s| institution_ref(s, institutions)));
+        let support_addresses = t.need("support_addresses", r).and_then(|n| {
+            let items = n.array(r)?;
+            if items.is_empty() {
+                r.error(&n.path, "an offer needs at least one support address");
+                return None;
+            }
+            let mut list = Vec::new();
+            let mut ok = true;
+            for item in items {
+                match item.parse(r, parse_support_address) {
+                    Some(a) if addresses.claim(&a, &item.path, r) => list.push(a),
+                    _ => ok = false,
+                }
+            }
+            ok.then_some(list)
+        });
+        let locale = t
+            .get("locale")
+            .map_or(Some(defaults::LOCALE.to_owned()), |n| {
+                n.parse(r, |s| match s {
+                    "fr" | "en" => Ok(s.to_owned()),
+                    _ => Err(format!("unknown locale {s:?} (expected fr or en)")),
+                })
+            });
+        let reopen_window = t
+            .get("reopen_window_days")
+            .map_or(Some(defaults::REOPEN_WINDOW_DAYS), |n| n.positive(r));
+        let reopen_window = reopen_window.and_then(|days| {
+            let days = i64::try_from(days)
+                .ok()
+                .and_then(chrono::Duration::try_days);
+            if days.is_none() {
+                r.error(&child(&t.path, "reopen_window_days"), "is too large");
+            }
+            days
+        });
+        let unknown_sender = t
+            .get("unknown_sender")
+            .map_or(Some(defaults::UNKNOWN_SENDER), |n| {
+                n.parse(r, UnknownSenderPolicy::from_str)
+            });
+        let maildir_node = t.get("maildir");
+        let maildir = match (&maildir_node, &code) {
+            (Some(n), _) => n.path_buf(r).map(|p| data_dir.join(p)),
+            (None, Some(code)) => Some(data_dir.join(defaults::MAILDIR_DIR).join(code.as_str())),
+            (None, None) => None,
+        };
+        if let Some(dir) = &maildir {
+            let path = maildir_node.map_or_else(|| child(&t.path, "maildir"), |n| n.path);
+            // Two offers reading one Maildir would take each other's mail.
+            maildirs.claim(&dir.display().to_string(), &path, r);
+        }
+        t.finish(r);
+        let (
+            Some(code),
+            Some(name),
+            Some(provider),
+            Some(support_addresses),
+            Some(locale),
+            Some(reopen_window),
+            Some(unknown_sender),
+            Some(maildir),
+        ) = (
+            code,
+            name,
+            provider,
+            support_addresses,
+            locale,
+            reopen_window,
+            unknown_sender,
+            maildir,
+        )
+        else {
+            continue;
+        };
+        offers.push(OfferConfig {
+            code,
+            name,
+            provider,
+            support_addresses,
+            locale,
+            reopen_window,
+            unknown_sender,
+            maildir,
+        });
+    }
+    (offers, declared)
+}
+
+fn read_contacts(
+    tables: Vec<Fields<'_>>,
+    institutions: &[String],
+    offer_codes: &[String],
+    own: &OwnAddresses,
+    r: &mut Report,
+) -> Vec<ContactConfig> {
+    // Our own addresses are never people: a contact holding one would be mailed our own
+    // notifications, or let any mail "from" that address act as that contact.
+    let contact_email = |s: &str| {
+        let address = parse_email(s)?;
+        if own.contains(&address) {
+            return Err(format!(
+                "{address:?} is a support address of an offer: a contact cannot have it"
+            ));
+        }
+        Ok(address)
+    };
+    let mut contacts = Vec::new();
+    let mut emails_seen = Unique::default();
+    let mut matrix_seen = Unique::default();
+    for mut t in tables {
+        let name = t.need("name", r).and_then(|n| n.parse(r, non_empty));
+        let emails = read_list(t.get("emails"), contact_email, &mut emails_seen, r);
+        let matrix_ids = read_list(t.get("matrix_ids"), parse_matrix_id, &mut matrix_seen, r);
+        let institution = match t.get("institution") {
+            None => Some(None),
+            Some(n) => n.parse(r, |s| institution_ref(s, institutions)).map(Some),
+        };
+        let roles = t
+            .get("roles")
+            .map_or(Some(Vec::new()), |n| read_roles(&n, offer_codes, r));
+        if let (Some(e), Some(m)) = (&emails, &matrix_ids)
+            && e.is_empty()
+            && m.is_empty()
+        {
+            r.error(
+                &t.path,
+                "a contact needs at least one email address or Matrix id",
+            );
+        }
+        t.finish(r);
+        if let (Some(name), Some(emails), Some(matrix_ids), Some(institution), Some(roles)) =
+            (name, emails, matrix_ids, institution, roles)
+        {
+            contacts.push(ContactConfig {
+                name,
+                emails,
+                matrix_ids,
+                institution,
+                roles,
+            });
+        }
+    }
+    contacts
+}
+
+/// An optional list of strings, each checked by `parse` and unique across all contacts.
+fn read_list(
+    node: Option<Node<'_>>,
+    parse: impl Fn(&str) -> Result<String, String>,
+    seen: &mut Unique,
+    r: &mut Report,
+) -> Option<Vec<String>> {
+    let Some(node) = node else {
+        return Some(Vec::new());
+    };
+    let mut list = Vec::new();
+    let mut ok = true;
+    for item in node.array(r)? {
+        match item.parse(r, &parse) {
+            Some(v) if seen.claim(&v, &item.path, r) => list.push(v),
+            _ => ok = false,
+        }
+    }
+    ok.then_some(list)
+}
+
+/// `roles = { SMSU = ["agent"], GEFORP = ["requester", "governance"] }`.
+fn read_roles(
+    node: &Node<'_>,
+    offer_codes: &[String],
+    r: &mut Report,
+) -> Option<Vec<(TenantId, Vec<Role>)>> {
+    let table = node.table(r)?;
+    let mut roles = Vec::new();
+    let mut ok = true;
+    for (code, value) in table {
+        let entry = Node {
+            path: child(&node.path, code),
+            value,
+        };
+        let tenant = if offer_codes.iter().any(|c| c == code) {
+            TenantId::parse(code).ok()
+        } else {
+            r.error(
+                &entry.path,
+                format!("unknown offer {code:?} ({})", declared(offer_codes)),
+            );
+            None
+        };
+        let mut list = Vec::new();
+        if let Some(items) = entry.array(r) {
+            if items.is_empty() {
+                r.error(&entry.path, "expected at least one role");
+                ok = false;
+            }
+            for item in items {
+                match item.parse(r, parse_role) {
+                    Some(role) => list.push(role),
+                    None => ok = false,
+                }
+            }
+        } else {
+            ok = false;
+        }
+        list.sort();
+        list.dedup();
+        match tenant {
+            Some(tenant) => roles.push((tenant, list)),
+            None => ok = false,
+        }
+    }
+    ok.then_some(roles)
+}
