@@ -7,7 +7,7 @@
 //! related" to the ticket it pointed at: knowing a Message-ID or a ref is not a key, both leak
 //! through forwards and archives, so neither lets a stranger into someone else's ticket.
 //! Machine-written mail (a bounce, an out-of-office) answering one of *our* messages is the
-//! exception: it threads by header whoever sent it (the service marks such a hit entitled),
+//! exception: it threads by header whoever sent it ([`may_thread_by_header`]),
 //! since it can neither reopen the ticket nor join it nor be answered.
 //!
 //! The service looks the candidates up (always inside the offer, so no other offer's ticket
@@ -174,6 +174,11 @@ mod tests {
         let table = [
             ("participant", f(true, false, false, false), true),
             ("agent", f(false, true, false, true), true),
+            (
+                "agent created from mail",
+                f(false, true, false, false),
+                true,
+            ),
             ("configured colleague", f(false, false, true, true), true),
             (
                 "colleague created from mail",

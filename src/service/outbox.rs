@@ -10,6 +10,7 @@ use super::{Context, ServiceError};
 use crate::channels::outbound::{FileSender, OutboundMail, SendError};
 use crate::config::OfferConfig;
 use crate::domain::recipients::{outbound_recipients, trim_references};
+use crate::domain::subject::strip_reply_prefixes;
 use crate::domain::{InboundEmail, Mailbox, MessageId, ids::subject_tag};
 use crate::notify::{Notifier, Template};
 use crate::store::{NewOutbox, OutboxRow, StoreError, TicketRow, Tx};
@@ -31,6 +32,7 @@ pub fn mail_context(
     original_subject: &str,
     body: Option<&str>,
 ) -> serde_json::Value {
+    let tag = ticket.map(|t| subject_tag(&offer.code, t.reference()));
     let mut ctx = json!({
         "offer": {
             "code": offer.code.as_str(),
@@ -38,12 +40,12 @@ pub fn mail_context(
             "support_address": offer.support_addresses.first(),
         },
         "recipient": { "name": recipient.name, "address": recipient.address },
-        "original_subject": strip_reply_prefixes(original_subject, ticket.map(|t| (offer, t))),
+        "original_subject": strip_reply_prefixes(original_subject, tag.as_deref()),
     });
     if let Some(t) = ticket {
         ctx["ticket"] = json!({
             "ref": t.reference().to_string(),
-            "tag": subject_tag(&offer.code, t.reference()),
+            "tag": tag,
             "title": t.title,
             "status": t.status.as_str(),
             "priority": t.priority.as_str(),
@@ -53,34 +55,6 @@ pub fn mail_context(
         ctx["body"] = json!(body);
     }
     ctx
-}
-
-/// `Re: [SMSU I-000042] Panne` -> `Panne`, so templates can add their own prefix and tag.
-fn strip_reply_prefixes(subject: &str, ticket: Option<(&OfferConfig, &TicketRow)>) -> String {
-    let mut s = subject.trim().to_owned();
-    loop {
-        let before = s.clone();
-        for prefix in ["re:", "tr:", "fw:", "fwd:", "réf :", "ref:", "aw:"] {
-            if s.len() >= prefix.len()
-                && s.is_char_boundary(prefix.len())
-                && s[..prefix.len()].eq_ignore_ascii_case(prefix)
-            {
-                s = s[prefix.len()..].trim_start().to_owned();
-            }
-        }
-        if let Some((offer, t)) = ticket {
-            let tag = subject_tag(&offer.code, t.reference());
-            if s.len() >= tag.len()
-                && s.is_char_boundary(tag.len())
-                && s[..tag.len()].eq_ignore_ascii_case(&tag)
-            {
-                s = s[tag.len()..].trim_start().to_owned();
-            }
-        }
-        if s == before {
-            return s;
-        }
-    }
 }
 
 /// The message a mail answers, so that ours threads under it.
@@ -310,20 +284,6 @@ mod tests {
         ];
         for (attempts, minutes) in table {
             assert_eq!(backoff(attempts), Duration::minutes(minutes), "{attempts}");
-        }
-    }
-
-    #[test]
-    fn reply_prefixes_are_stripped() {
-        let table = [
-            ("Re: Panne", "Panne"),
-            ("RE: TR: Fwd: Panne", "Panne"),
-            ("Panne", "Panne"),
-            ("Re:", ""),
-            ("Réunion", "Réunion"),
-        ];
-        for (input, want) in table {
-            assert_eq!(strip_reply_prefixes(input, None), want, "{input}");
         }
     }
 }
