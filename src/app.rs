@@ -6,11 +6,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::Context as _;
 
+use crate::channels::Sender;
 use crate::channels::outbound::FileSender;
 use crate::clock::SystemClock;
 use crate::config::{Config, LogFormat};
 use crate::notify::Notifier;
-use crate::service::outbox::Transport;
 use crate::service::{Context, sync};
 use crate::shutdown::Shutdown;
 use crate::store::Store;
@@ -106,10 +106,16 @@ pub async fn context(config: Config) -> anyhow::Result<Context> {
     Ok(Context::new(store, Arc::new(config), Arc::new(SystemClock)))
 }
 
-pub fn transport(config: &Config) -> Transport {
-    Transport {
-        files: FileSender::new(&config.mail.outbox_dir),
-    }
+/// The outbound channel the configuration names: `.eml` files in `mail.outbox_dir` (the only
+/// one so far; SMTP and Matrix will be chosen here).
+pub fn sender(config: &Config) -> Arc<dyn Sender> {
+    Arc::new(FileSender::new(&config.mail.outbox_dir))
+}
+
+/// [`sender`] under its name from before the seam (`cli.rs` passes `&app::transport(..)` to
+/// `send_due`, which a `&Arc<dyn Sender>` still satisfies).
+pub fn transport(config: &Config) -> Arc<dyn Sender> {
+    sender(config)
 }
 
 /// Holds `DATA_DIR/guichet.lock` for as long as the returned file lives (the lock goes with
@@ -145,7 +151,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let notifier = Arc::new(
         Notifier::new(config.mail.templates_dir.as_deref()).context("cannot load templates")?,
     );
-    let transport = Arc::new(transport(&config));
+    let sender = sender(&config);
     // One daemon per identity (host and data directory): the outbox worker takes back the
     // claims of that identity at start, which must never be those of a daemon still running.
     let _lock = lock_data_dir(&config.daemon.data_dir)?;
@@ -169,7 +175,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let outbox = OutboxWorker {
         ctx: ctx.clone(),
         notifier,
-        transport,
+        sender,
         shutdown: shutdown.clone(),
     };
     shutdown.spawn("outbox", outbox.run());

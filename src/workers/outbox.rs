@@ -2,15 +2,16 @@
 
 use std::sync::Arc;
 
+use crate::channels::Sender;
 use crate::notify::Notifier;
 use crate::service::Context;
-use crate::service::outbox::{Transport, release_own_claims, send_due};
+use crate::service::outbox::{release_own_claims, send_due};
 use crate::shutdown::Shutdown;
 
 pub struct OutboxWorker {
     pub ctx: Context,
     pub notifier: Arc<Notifier>,
-    pub transport: Arc<Transport>,
+    pub sender: Arc<dyn Sender>,
     pub shutdown: Shutdown,
 }
 
@@ -38,7 +39,7 @@ impl OutboxWorker {
                 if tokio::time::Instant::now() < next_try[i] {
                     continue;
                 }
-                match send_due(&self.ctx, &self.notifier, &self.transport, offer).await {
+                match send_due(&self.ctx, &self.notifier, self.sender.as_ref(), offer).await {
                     Ok(_) => failures[i] = 0,
                     Err(e) => {
                         failures[i] += 1;
