@@ -1,7 +1,7 @@
 //! The Maildir ingestor of one offer: scans `new/`, takes each message in, moves it to `cur/`
-//! only after its transaction committed.
+//! only after its transaction committed. The file work runs on the blocking pool (see
+//! `channels::maildir`).
 
-use std::path::Path;
 use std::time::Duration;
 
 use crate::channels::maildir::Maildir;
@@ -22,7 +22,7 @@ impl MaildirIngestor {
         let poll = self.ctx.config.daemon.maildir_poll;
         let mut failures = 0u32;
         let maildir = loop {
-            match Maildir::open(&self.offer.maildir) {
+            match Maildir::open(&self.offer.maildir).await {
                 Ok(m) => break m,
                 Err(e) => {
                     tracing::error!(tenant = %tenant, path = %self.offer.maildir.display(), error = %e, "cannot open maildir");
@@ -64,24 +64,17 @@ impl MaildirIngestor {
     /// `new/` for the next pass) and between messages when shutdown is asked for.
     pub async fn pass(&self, maildir: &Maildir) -> anyhow::Result<usize> {
         let mut done = 0;
-        for path in maildir.pending()? {
+        for path in maildir.pending().await? {
             if self.shutdown.is_cancelled() {
                 break;
             }
-            let Some(data) = read(&path)? else { continue };
+            let Some(data) = maildir.read(&path).await? else {
+                continue;
+            };
             ingest(&self.ctx, &self.offer, "maildir", &data).await?;
-            maildir.mark_done(&path)?;
+            maildir.mark_done(&path).await?;
             done += 1;
         }
         Ok(done)
-    }
-}
-
-/// Reads a message; `None` when it vanished meanwhile (another instance took it).
-fn read(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
-    match std::fs::read(path) {
-        Ok(data) => Ok(Some(data)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
     }
 }
