@@ -192,7 +192,8 @@ pub async fn send_due(
                 let retry_at = (e.is_transient() && row.attempts < MAX_ATTEMPTS)
                     .then(|| now + retry_delay(row.attempts, e.retry_after()));
                 tx.outbox_failed(row.id, &e.to_string(), retry_at).await?;
-                tracing::warn!(tenant = %offer.code, outbox = row.id, error = %e, retry = retry_at.is_some(), "mail not sent");
+                // Handled here (recorded on the row), so logged here and not returned.
+                tracing::warn!(tenant = %offer.code, outbox = row.id, error = %format!("{e:#}"), retry = retry_at.is_some(), "mail not sent");
                 if retry_at.is_some() {
                     report.retried += 1;
                 } else {

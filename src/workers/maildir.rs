@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use anyhow::Context as _;
+
 use crate::channels::maildir::Maildir;
 use crate::config::OfferConfig;
 use crate::service::Context;
@@ -25,7 +27,7 @@ impl MaildirIngestor {
             match Maildir::open(&self.offer.maildir).await {
                 Ok(m) => break m,
                 Err(e) => {
-                    tracing::error!(tenant = %tenant, path = %self.offer.maildir.display(), error = %e, "cannot open maildir");
+                    tracing::error!(tenant = %tenant, path = %self.offer.maildir.display(), error = %format!("{e:#}"), "cannot open maildir");
                     if self.pause(super::backoff(failures)).await {
                         return;
                     }
@@ -42,7 +44,8 @@ impl MaildirIngestor {
                 }
                 Err(e) => {
                     failures += 1;
-                    tracing::warn!(tenant = %tenant, error = %e, failures, "maildir pass failed, backing off");
+                    // Logged here, once: `pass` and the service below it return their errors.
+                    tracing::warn!(tenant = %tenant, error = %format!("{e:#}"), failures, "maildir pass failed, backing off");
                     super::backoff(failures)
                 }
             };
@@ -64,15 +67,25 @@ impl MaildirIngestor {
     /// `new/` for the next pass) and between messages when shutdown is asked for.
     pub async fn pass(&self, maildir: &Maildir) -> anyhow::Result<usize> {
         let mut done = 0;
-        for path in maildir.pending().await? {
+        let pending = maildir.pending().await.context("cannot list new/")?;
+        for path in pending {
             if self.shutdown.is_cancelled() {
                 break;
             }
-            let Some(data) = maildir.read(&path).await? else {
+            // The file name (the MTA's unique part) names the message without its content.
+            let name = || path.file_name().unwrap_or_default().to_string_lossy();
+            let Some(data) = (maildir.read(&path).await)
+                .with_context(|| format!("cannot read message {}", name()))?
+            else {
                 continue;
             };
-            ingest(&self.ctx, &self.offer, "maildir", &data).await?;
-            maildir.mark_done(&path).await?;
+            ingest(&self.ctx, &self.offer, "maildir", &data)
+                .await
+                .with_context(|| format!("message {} not taken in", name()))?;
+            maildir
+                .mark_done(&path)
+                .await
+                .with_context(|| format!("message {} taken in but not moved to cur/", name()))?;
             done += 1;
         }
         Ok(done)

@@ -30,6 +30,7 @@ impl OutboxWorker {
                 }
                 // Not fatal: those rows come back when their lease ends.
                 Err(e) => {
+                    let e = anyhow::Error::from(e);
                     tracing::warn!(tenant = %offer.code, error = %format!("{e:#}"), "cannot take back earlier outbox claims")
                 }
             }
@@ -41,10 +42,13 @@ impl OutboxWorker {
                 }
                 match send_due(&self.ctx, &self.notifier, self.sender.as_ref(), offer).await {
                     Ok(_) => failures[i] = 0,
+                    // Logged here, once: the pass returns store errors without logging them
+                    // (send errors are recorded and logged on their row by the pass).
                     Err(e) => {
                         failures[i] += 1;
                         let wait = super::backoff(failures[i]);
-                        tracing::warn!(tenant = %offer.code, error = %e, failures = failures[i], "outbox pass failed, backing off");
+                        let e = anyhow::Error::from(e);
+                        tracing::warn!(tenant = %offer.code, error = %format!("{e:#}"), failures = failures[i], "outbox pass failed, backing off");
                         next_try[i] = tokio::time::Instant::now() + wait;
                     }
                 }
