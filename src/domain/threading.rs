@@ -93,6 +93,12 @@ pub struct SenderFacts {
     pub configured: bool,
 }
 
+/// Whether a contact of institution `sender` belongs to the institution of a ticket
+/// (`ticket`): both must have one, the same. Two "no institution" are not a shared one.
+pub fn same_institution(sender: Option<i64>, ticket: Option<i64>) -> bool {
+    sender.is_some() && sender == ticket
+}
+
 /// May this sender write into this ticket by naming it (a header or a tag)? A participant or
 /// an agent of the offer; a contact of the ticket's institution only when the configuration
 /// lists it.
@@ -161,6 +167,25 @@ pub fn decide(
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn same_institution_needs_one_on_both_sides() {
+        // (sender's institution, ticket's institution, same)
+        let table = [
+            (Some(1), Some(1), true),
+            (Some(1), Some(2), false),
+            (Some(1), None, false),
+            (None, Some(1), false),
+            (None, None, false),
+        ];
+        for (sender, ticket, want) in table {
+            assert_eq!(
+                same_institution(sender, ticket),
+                want,
+                "{sender:?} {ticket:?}"
+            );
+        }
+    }
 
     #[test]
     fn entitlement_needs_a_part_in_the_ticket_not_a_domain() {

@@ -613,8 +613,7 @@ async fn sender_facts(
             .await?
             .iter()
             .any(|r| r == "agent"),
-        same_institution: sender.institution.is_some()
-            && sender.institution == ticket.institution_id,
+        same_institution: threading::same_institution(sender.institution, ticket.institution_id),
         configured: sender.configured,
     };
     Ok(facts)
