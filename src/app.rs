@@ -1,16 +1,17 @@
-//! Wiring: builds the store, the services and the workers from a [`Config`], and runs the
-//! daemon until SIGTERM/SIGINT. No rules and no SQL here.
+//! Wiring: builds the store, the services and the workers from a [`Config`] ([`Daemon::build`]),
+//! and runs the daemon until its shutdown token fires ([`Daemon::run_until`]; [`run`] fires it
+//! on SIGTERM/SIGINT). No rules and no SQL here.
 
 use std::io::{IsTerminal as _, Write};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::Context as _;
 
+use crate::channels::Sender;
 use crate::channels::outbound::FileSender;
-use crate::clock::SystemClock;
+use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, LogFormat};
 use crate::notify::Notifier;
-use crate::service::outbox::Transport;
 use crate::service::{Context, sync};
 use crate::shutdown::Shutdown;
 use crate::store::Store;
@@ -106,10 +107,16 @@ pub async fn context(config: Config) -> anyhow::Result<Context> {
     Ok(Context::new(store, Arc::new(config), Arc::new(SystemClock)))
 }
 
-pub fn transport(config: &Config) -> Transport {
-    Transport {
-        files: FileSender::new(&config.mail.outbox_dir),
-    }
+/// The outbound channel the configuration names: `.eml` files in `mail.outbox_dir` (the only
+/// one so far; SMTP and Matrix will be chosen here).
+pub fn sender(config: &Config) -> Arc<dyn Sender> {
+    Arc::new(FileSender::new(&config.mail.outbox_dir))
+}
+
+/// [`sender`] under its name from before the seam (`cli.rs` passes `&app::transport(..)` to
+/// `send_due`, which a `&Arc<dyn Sender>` still satisfies).
+pub fn transport(config: &Config) -> Arc<dyn Sender> {
+    sender(config)
 }
 
 /// Holds `DATA_DIR/guichet.lock` for as long as the returned file lives (the lock goes with
@@ -139,61 +146,189 @@ fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
     }
 }
 
-/// Runs the daemon until a signal, then drains within the configured grace period.
-pub async fn run(config: Config) -> anyhow::Result<()> {
-    let grace = config.daemon.shutdown_grace;
-    let notifier = Arc::new(
-        Notifier::new(config.mail.templates_dir.as_deref()).context("cannot load templates")?,
-    );
-    let transport = Arc::new(transport(&config));
-    // One daemon per identity (host and data directory): the outbox worker takes back the
-    // claims of that identity at start, which must never be those of a daemon still running.
-    let _lock = lock_data_dir(&config.daemon.data_dir)?;
-    let ctx = context(config).await?.as_daemon();
-    sync::sync_all(&ctx)
-        .await
-        .context("cannot write the configuration into the store")?;
+/// The daemon, built and not yet running: its store opened and migrated, the configuration
+/// written into it, the data directory locked, its templates and sender ready. Tests build
+/// one in process and stop it with their own [`Shutdown`]; [`run`] stops it on a signal.
+pub struct Daemon {
+    ctx: Context,
+    notifier: Arc<Notifier>,
+    sender: Arc<dyn Sender>,
+    /// How long [`Daemon::run_until`] waits for its workers once shutdown is asked for.
+    grace: std::time::Duration,
+    /// `DATA_DIR/guichet.lock`, held for as long as the daemon lives (see [`lock_data_dir`]).
+    _lock: std::fs::File,
+}
 
+impl Daemon {
+    /// Builds the daemon on the system clock.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_on(config, Arc::new(SystemClock)).await
+    }
+
+    /// Builds the daemon on `clock` (a manual clock in tests).
+    pub async fn build_on(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let grace = config.daemon.shutdown_grace;
+        let notifier = Arc::new(
+            Notifier::new(config.mail.templates_dir.as_deref()).context("cannot load templates")?,
+        );
+        let sender = sender(&config);
+        // One daemon per identity (host and data directory): the outbox worker takes back the
+        // claims of that identity at start, which must never be those of a daemon still
+        // running.
+        let lock = lock_data_dir(&config.daemon.data_dir)?;
+        let store = open_store(&config).await?;
+        let ctx = Context::new(store, Arc::new(config), clock).as_daemon();
+        sync::sync_all(&ctx)
+            .await
+            .context("cannot write the configuration into the store")?;
+        Ok(Self {
+            ctx,
+            notifier,
+            sender,
+            grace,
+            _lock: lock,
+        })
+    }
+
+    /// The service context the workers run on (tests read the store through it).
+    pub fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    /// Starts the workers, runs until `shutdown` is cancelled, then drains within the
+    /// configured grace period. Fails when a worker panicked or did not stop in time.
+    pub async fn run_until(self, shutdown: Shutdown) -> anyhow::Result<()> {
+        let Self {
+            ctx,
+            notifier,
+            sender,
+            grace,
+            _lock,
+        } = self;
+        for offer in &ctx.config.offers {
+            let worker = MaildirIngestor {
+                ctx: ctx.clone(),
+                offer: offer.clone(),
+                shutdown: shutdown.clone(),
+            };
+            shutdown.spawn(format!("maildir:{}", offer.code), worker.run());
+        }
+        let outbox = OutboxWorker {
+            ctx: ctx.clone(),
+            notifier,
+            sender,
+            shutdown: shutdown.clone(),
+        };
+        shutdown.spawn("outbox", outbox.run());
+        tracing::info!(offers = ctx.config.offers.len(), backend = ?ctx.store.backend(), "guichet running");
+
+        shutdown.cancelled().await;
+        let left = shutdown.drain(grace).await;
+        if left.is_empty() {
+            ctx.store.close().await;
+        }
+        // With tasks still running, closing would wait for their connections: exit instead,
+        // the database rolls back whatever they had not committed.
+        let panicked = shutdown.panicked();
+        if !panicked.is_empty() {
+            anyhow::bail!("stopped because tasks panicked: {}", panicked.join(", "))
+        }
+        if left.is_empty() {
+            tracing::info!("guichet stopped");
+            Ok(())
+        } else {
+            anyhow::bail!(
+                "tasks still running after {}s: {}",
+                grace.as_secs(),
+                left.join(", ")
+            )
+        }
+    }
+}
+
+/// Runs the daemon until SIGTERM or SIGINT, then drains within the configured grace period.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let daemon = Daemon::build(config).await?;
     let shutdown = Shutdown::new();
     shutdown
         .listen_for_signals()
         .context("cannot listen for signals")?;
-    for offer in &ctx.config.offers {
-        let worker = MaildirIngestor {
-            ctx: ctx.clone(),
-            offer: offer.clone(),
-            shutdown: shutdown.clone(),
-        };
-        shutdown.spawn(format!("maildir:{}", offer.code), worker.run());
-    }
-    let outbox = OutboxWorker {
-        ctx: ctx.clone(),
-        notifier,
-        transport,
-        shutdown: shutdown.clone(),
-    };
-    shutdown.spawn("outbox", outbox.run());
-    tracing::info!(offers = ctx.config.offers.len(), backend = ?ctx.store.backend(), "guichet running");
+    daemon.run_until(shutdown).await
+}
 
-    shutdown.cancelled().await;
-    let left = shutdown.drain(grace).await;
-    if left.is_empty() {
-        ctx.store.close().await;
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+    use crate::clock::ManualClock;
+
+    fn config(dir: &Path) -> Config {
+        let text = format!(
+            r#"
+[daemon]
+data_dir = "{data}"
+maildir_poll_ms = 20
+outbox_poll_ms = 20
+
+[[institutions]]
+key = "univ-rennes"
+name = "Université de Rennes"
+domains = ["univ-rennes.example"]
+
+[[offers]]
+code = "SMSU"
+name = "SMS Universitaire"
+provider = "univ-rennes"
+support_addresses = ["support-smsu@esup-portail.example"]
+"#,
+            data = dir.display()
+        );
+        crate::config::load_from_str(&text, &[]).unwrap()
     }
-    // With tasks still running, closing would wait for their connections: exit instead, the
-    // database rolls back whatever they had not committed.
-    let panicked = shutdown.panicked();
-    if !panicked.is_empty() {
-        anyhow::bail!("stopped because tasks panicked: {}", panicked.join(", "))
+
+    /// The files in `dir`, none when it does not exist yet.
+    fn files(dir: &Path) -> usize {
+        std::fs::read_dir(dir).map_or(0, |d| d.count())
     }
-    if left.is_empty() {
-        tracing::info!("guichet stopped");
-        Ok(())
-    } else {
-        anyhow::bail!(
-            "tasks still running after {}s: {}",
-            grace.as_secs(),
-            left.join(", ")
+
+    #[tokio::test]
+    async fn daemon_built_in_process_takes_mail_in_and_stops_on_its_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(dir.path());
+        let (maildir, outbox) = (
+            config.offers[0].maildir.clone(),
+            config.mail.outbox_dir.clone(),
+        );
+        let start = Utc.with_ymd_and_hms(2025, 3, 4, 9, 0, 0).unwrap();
+        let daemon = Daemon::build_on(config.clone(), Arc::new(ManualClock::new(start)))
+            .await
+            .unwrap();
+        let again = Daemon::build(config).await.err().unwrap();
+        assert!(
+            format!("{again:#}").contains("another guichet daemon"),
+            "{again:#}"
+        );
+
+        let shutdown = Shutdown::new();
+        let running = tokio::spawn(daemon.run_until(shutdown.clone()));
+        std::fs::create_dir_all(maildir.join("new")).unwrap();
+        std::fs::write(
+            maildir.join("new/1.eml"),
+            "From: Alice <alice@univ-rennes.example>\r\nTo: support-smsu@esup-portail.example\r\n\
+             Subject: Panne\r\nMessage-ID: <1@univ-rennes.example>\r\n\r\nBonjour\r\n",
         )
+        .unwrap();
+        // Taken in (moved to cur/) and acknowledged (an .eml in the outbox directory).
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while files(&maildir.join("cur")) == 0 || files(&outbox) == 0 {
+            assert!(tokio::time::Instant::now() < deadline, "nothing happened");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        shutdown.cancel();
+        running.await.unwrap().unwrap();
     }
 }

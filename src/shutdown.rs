@@ -49,6 +49,11 @@ impl Shutdown {
         self.token.is_cancelled()
     }
 
+    /// Asks for shutdown, as a signal would (tests stop an in-process daemon this way).
+    pub fn cancel(&self) {
+        self.token.cancel()
+    }
+
     /// Resolves when shutdown was asked for.
     pub async fn cancelled(&self) {
         self.token.cancelled().await

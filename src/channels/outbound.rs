@@ -1,11 +1,12 @@
-//! Outbound mail: [`OutboundMail`] values -> RFC 5322 messages (lettre), written as `.eml`
-//! files by lettre's file transport. Owns the mapping to headers (our Message-ID, threading
-//! headers, `Auto-Submitted`) and the MIME layout; knows nothing of tickets or templates, and
-//! never decides whom to write to.
+//! Outbound mail: [`OutboundMail`] values -> RFC 5322 messages (lettre), and the first
+//! [`Sender`]: [`FileSender`], which writes them as `.eml` files with lettre's file transport.
+//! Owns the mapping to headers (our Message-ID, threading headers, `Auto-Submitted`) and the
+//! MIME layout; knows nothing of tickets or templates, and never decides whom to write to.
 //!
-//! Errors say whether a retry can help: a message that cannot be built (bad address, no
-//! recipient) is [`SendError::Permanent`]; a transport failure (disk full, permissions) is
-//! [`SendError::Transient`]. Error texts name no address or subject, since they are logged.
+//! Errors say whether a retry can help ([`classify`], the one place that decides it for the
+//! file transport): a message that cannot be built (bad address, no recipient) is permanent;
+//! a write failure (disk full, permissions) is transient. Error texts name no address or
+//! subject, since they are logged.
 
 use std::path::{Path, PathBuf};
 
@@ -13,6 +14,7 @@ use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox as LettreMailbox, MultiPart, SinglePart};
 use lettre::{Address, FileTransport, Message, Transport};
 
+use super::sender::{SendError, SendFuture, Sender, Sent};
 use crate::domain::{Mailbox, MessageId};
 
 /// One message to send, fully decided: rendering and addressing happened before.
@@ -30,16 +32,6 @@ pub struct OutboundMail {
     pub auto_submitted: Option<String>,
     /// The `Date` header: taken from our clock, so lettre does not read the system time.
     pub date: chrono::DateTime<chrono::Utc>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum SendError {
-    /// The message itself is wrong (bad address...): retrying will not help.
-    #[error("cannot build message: {0}")]
-    Permanent(String),
-    /// The transport failed (disk full, permissions): retry later.
-    #[error("cannot write message: {0}")]
-    Transient(String),
 }
 
 /// The `Auto-Submitted` header of RFC 3834, which lettre has no type for. Its value is a
@@ -106,7 +98,9 @@ pub fn build(mail: &OutboundMail) -> Result<Message, SendError> {
     }
     if let Some(value) = &mail.auto_submitted {
         let header = AutoSubmitted::new(value).ok_or_else(|| {
-            SendError::Permanent(format!("invalid Auto-Submitted value {value:?}"))
+            classify(Failure::Build(format!(
+                "invalid Auto-Submitted value {value:?}"
+            )))
         })?;
         builder = builder.header(header);
     }
@@ -117,7 +111,7 @@ pub fn build(mail: &OutboundMail) -> Result<Message, SendError> {
         )),
         None => builder.singlepart(SinglePart::plain(mail.text.clone())),
     };
-    built.map_err(|e| SendError::Permanent(e.to_string()))
+    built.map_err(|e| classify(Failure::Build(e.to_string())))
 }
 
 /// The formatted message, as it would be written or sent.
@@ -125,7 +119,8 @@ pub fn to_bytes(mail: &OutboundMail) -> Result<Vec<u8>, SendError> {
     build(mail).map(|m| m.formatted())
 }
 
-/// Writes messages as `.eml` files into a directory.
+/// Writes messages as `.eml` files into a directory: the transport of a test or staging
+/// setup, and the first [`Sender`].
 #[derive(Debug, Clone)]
 pub struct FileSender {
     dir: PathBuf,
@@ -139,16 +134,60 @@ impl FileSender {
     }
 
     /// Writes the message as `<uuid>.eml` in the directory (created if missing); returns the
-    /// file's path.
-    pub fn send(&self, mail: &OutboundMail) -> Result<PathBuf, SendError> {
+    /// file's path. Blocking: [`Sender::send`] runs it on the blocking pool.
+    pub fn write(&self, mail: &OutboundMail) -> Result<PathBuf, SendError> {
         let message = build(mail)?;
+        let dir = self.dir.display();
         std::fs::create_dir_all(&self.dir)
-            .map_err(|e| SendError::Transient(format!("{}: {e}", self.dir.display())))?;
-        // lettre's only failure here is the write itself (io), so a retry may succeed.
+            .map_err(|e| classify(Failure::CreateDir(format!("{dir}: {e}"))))?;
+        // lettre's only failure here (without its envelope feature) is the write itself.
         let id = FileTransport::new(&self.dir)
             .send(&message)
-            .map_err(|e| SendError::Transient(format!("{}: {e}", self.dir.display())))?;
+            .map_err(|e| classify(Failure::Write(format!("{dir}: {e}"))))?;
         Ok(self.dir.join(format!("{id}.eml")))
+    }
+}
+
+impl Sender for FileSender {
+    fn send<'a>(&'a self, mail: &'a OutboundMail) -> SendFuture<'a> {
+        let files = self.clone();
+        let mail = mail.clone();
+        Box::pin(async move {
+            // File IO off the async threads.
+            let written = tokio::task::spawn_blocking(move || files.write(&mail))
+                .await
+                .map_err(|e| classify(Failure::Task(e.to_string())))??;
+            Ok(Sent {
+                reference: written.display().to_string(),
+            })
+        })
+    }
+}
+
+/// What failed on the way to a written file, before [`classify`] says what a retry can do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Failure {
+    /// The message could not be built (bad address, invalid header value, no recipient).
+    Build(String),
+    /// The directory could not be created.
+    CreateDir(String),
+    /// The file could not be written.
+    Write(String),
+    /// The blocking task that writes died (a panic, or the runtime shutting down).
+    Task(String),
+}
+
+/// The file transport's classification, the one place it is decided. A message that cannot
+/// be built will not build on a retry; everything that goes wrong on the disk (full, wrong
+/// permissions, a file where the directory should be) is the machine's and is fixed without
+/// touching the message, so a retry may succeed.
+fn classify(failure: Failure) -> SendError {
+    match failure {
+        Failure::Build(reason) => SendError::permanent(format!("cannot build message: {reason}")),
+        Failure::CreateDir(reason) | Failure::Write(reason) => {
+            SendError::transient(format!("cannot write message: {reason}"))
+        }
+        Failure::Task(reason) => SendError::transient(format!("writer task failed: {reason}")),
     }
 }
 
@@ -156,7 +195,7 @@ fn mailbox(m: &Mailbox, role: &str) -> Result<LettreMailbox, SendError> {
     let address: Address = m
         .address
         .parse()
-        .map_err(|e| SendError::Permanent(format!("{role}: invalid address ({e})")))?;
+        .map_err(|e| classify(Failure::Build(format!("{role}: invalid address ({e})"))))?;
     Ok(LettreMailbox::new(m.name.as_deref().map(one_line), address))
 }
 
@@ -217,7 +256,7 @@ mod tests {
     #[test]
     fn written_eml_parses_back_with_our_headers() {
         let dir = tempfile::tempdir().unwrap();
-        let path = FileSender::new(dir.path()).send(&mail()).unwrap();
+        let path = FileSender::new(dir.path()).write(&mail()).unwrap();
         assert_eq!(path.parent(), Some(dir.path()));
         assert_eq!(path.extension().and_then(|e| e.to_str()), Some("eml"));
         let raw = std::fs::read(&path).unwrap();
@@ -465,8 +504,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let sender = FileSender::new(dir.path());
         for case in cases {
-            let err = sender.send(&case).unwrap_err();
-            assert!(matches!(err, SendError::Permanent(_)), "{err}");
+            let err = sender.write(&case).unwrap_err();
+            assert!(err.is_permanent(), "{err}");
             assert!(
                 !err.to_string().contains("not an address"),
                 "no address in {err}"
@@ -483,7 +522,7 @@ mod tests {
     fn missing_directory_is_created() {
         let dir = tempfile::tempdir().unwrap();
         let nested = dir.path().join("outbox/new");
-        let path = FileSender::new(&nested).send(&mail()).unwrap();
+        let path = FileSender::new(&nested).write(&mail()).unwrap();
         assert!(path.starts_with(&nested) && path.is_file());
     }
 
@@ -493,8 +532,40 @@ mod tests {
         // A file where the directory should be: creating it fails, as a full disk would.
         let blocked = dir.path().join("outbox");
         std::fs::write(&blocked, b"").unwrap();
-        let err = FileSender::new(&blocked).send(&mail()).unwrap_err();
-        assert!(matches!(err, SendError::Transient(_)), "{err}");
+        let err = FileSender::new(&blocked).write(&mail()).unwrap_err();
+        assert!(err.is_transient(), "{err}");
+    }
+
+    #[test]
+    fn failures_are_classified_permanent_for_the_message_transient_for_the_disk() {
+        let r = || "x".to_owned();
+        // (failure, transient, text)
+        let table = [
+            (Failure::Build(r()), false, "cannot build message: x"),
+            (Failure::CreateDir(r()), true, "cannot write message: x"),
+            (Failure::Write(r()), true, "cannot write message: x"),
+            (Failure::Task(r()), true, "writer task failed: x"),
+        ];
+        for (failure, transient, text) in table {
+            let err = classify(failure.clone());
+            assert_eq!(err.is_transient(), transient, "{failure:?}");
+            assert_eq!(err.is_permanent(), !transient, "{failure:?}");
+            assert_eq!(
+                err.retry_after(),
+                None,
+                "{failure:?}: the outbox backoff applies"
+            );
+            assert_eq!(err.to_string(), text);
+        }
+    }
+
+    #[tokio::test]
+    async fn file_sender_sends_through_the_seam() {
+        let dir = tempfile::tempdir().unwrap();
+        let sender: std::sync::Arc<dyn Sender> = std::sync::Arc::new(FileSender::new(dir.path()));
+        let sent = sender.send(&mail()).await.unwrap();
+        let path = PathBuf::from(&sent.reference);
+        assert!(path.starts_with(dir.path()) && path.is_file(), "{sent:?}");
     }
 
     #[test]

@@ -1,15 +1,17 @@
 //! The pure core of guichet: identifiers, the ticket model, inbound messages as values,
-//! and every decision taken on them (routing, loop guard, threading).
+//! and every decision taken on them (routing, dedupe, loop guard, threading, subjects).
 //!
 //! Nothing in here performs IO, reads the clock or knows about tokio or sqlx: callers pass
 //! values and `now`, and get decisions back. That is what lets the rules be tested by the
 //! hundred in milliseconds, and what keeps the store and the adapters free of rules.
 
+pub mod dedupe;
 pub mod ids;
 pub mod loop_guard;
 pub mod message;
 pub mod recipients;
 pub mod routing;
+pub mod subject;
 pub mod threading;
 pub mod ticket;
 

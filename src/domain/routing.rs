@@ -68,6 +68,35 @@ pub fn route_recipients(recipients: &[&str], offers: &[OfferAddresses<'_>]) -> V
     out
 }
 
+/// The offer a message that does not parse is for: the one whose support address (or a
+/// plus-address of it) comes first in its raw bytes, case-insensitively. The first one only:
+/// the others may just be quoted in the body, and a message that cannot be read must not land
+/// in the quarantine of offers it never went to. Empty when no address is found.
+pub fn route_unparsed(raw: &[u8], offers: &[OfferAddresses<'_>]) -> Vec<TenantId> {
+    let text = String::from_utf8_lossy(raw).to_ascii_lowercase();
+    let position = |address: &str| {
+        let (local, domain) = address.split_once('@')?;
+        let plus = text
+            .find(&format!("{local}+"))
+            .filter(|p| text[*p..].contains(&format!("@{domain}")));
+        [text.find(address), plus].into_iter().flatten().min()
+    };
+    offers
+        .iter()
+        .filter_map(|o| {
+            o.addresses
+                .iter()
+                .filter_map(|a| position(a))
+                .min()
+                .map(|p| (p, o.offer))
+        })
+        // `min_by_key` keeps the first of equal positions, as the stable sort it replaces did.
+        .min_by_key(|(p, _)| *p)
+        .map(|(_, code)| code.clone())
+        .into_iter()
+        .collect()
+}
+
 /// An institution as routing sees it: its store id and mail domains (lower-case).
 #[derive(Debug, Clone)]
 pub struct InstitutionDomains<'a> {
@@ -179,6 +208,50 @@ mod tests {
             let got = route_recipients(recipients, &offers);
             let want: Vec<TenantId> = want.iter().map(|t| (*t).clone()).collect();
             assert_eq!(got, want, "{recipients:?}");
+        }
+    }
+
+    #[test]
+    fn unparsed_messages_route_on_the_first_support_address_in_their_bytes() {
+        let smsu = TenantId::parse("SMSU").unwrap();
+        let geforp = TenantId::parse("GEFORP").unwrap();
+        let smsu_addr = vec!["support-smsu@esup.fr".to_owned()];
+        let geforp_addr = vec!["support-geforp@esup.fr".to_owned()];
+        let offers = [
+            OfferAddresses {
+                offer: &smsu,
+                addresses: &smsu_addr,
+            },
+            OfferAddresses {
+                offer: &geforp,
+                addresses: &geforp_addr,
+            },
+        ];
+        // (name, raw bytes, offers)
+        let table: &[(&str, &[u8], &[&TenantId])] = &[
+            (
+                "one address",
+                b"To: support-smsu@esup.fr\r\n\xff\xfe",
+                &[&smsu],
+            ),
+            ("upper case", b"To: SUPPORT-GEFORP@ESUP.FR\r\n", &[&geforp]),
+            (
+                "plus-address",
+                b"To: support-geforp+I-000001@esup.fr\r\n",
+                &[&geforp],
+            ),
+            (
+                "the first of two, quoted one ignored",
+                b"To: support-geforp@esup.fr\r\n\r\n> support-smsu@esup.fr",
+                &[&geforp],
+            ),
+            ("no support address", b"To: someone@esup.fr\r\n", &[]),
+            ("plus on another domain", b"support-smsu+x@other.fr", &[]),
+            ("nothing at all", b"", &[]),
+        ];
+        for (name, raw, want) in table {
+            let want: Vec<TenantId> = want.iter().map(|t| (*t).clone()).collect();
+            assert_eq!(route_unparsed(raw, &offers), want, "{name}");
         }
     }
 

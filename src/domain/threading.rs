@@ -7,7 +7,7 @@
 //! related" to the ticket it pointed at: knowing a Message-ID or a ref is not a key, both leak
 //! through forwards and archives, so neither lets a stranger into someone else's ticket.
 //! Machine-written mail (a bounce, an out-of-office) answering one of *our* messages is the
-//! exception: it threads by header whoever sent it (the service marks such a hit entitled),
+//! exception: it threads by header whoever sent it ([`may_thread_by_header`]),
 //! since it can neither reopen the ticket nor join it nor be answered.
 //!
 //! The service looks the candidates up (always inside the offer, so no other offer's ticket
@@ -93,6 +93,12 @@ pub struct SenderFacts {
     pub configured: bool,
 }
 
+/// Whether a contact of institution `sender` belongs to the institution of a ticket
+/// (`ticket`): both must have one, the same. Two "no institution" are not a shared one.
+pub fn same_institution(sender: Option<i64>, ticket: Option<i64>) -> bool {
+    sender.is_some() && sender == ticket
+}
+
 /// May this sender write into this ticket by naming it (a header or a tag)? A participant or
 /// an agent of the offer; a contact of the ticket's institution only when the configuration
 /// lists it.
@@ -163,6 +169,25 @@ mod tests {
     use chrono::TimeZone;
 
     #[test]
+    fn same_institution_needs_one_on_both_sides() {
+        // (sender's institution, ticket's institution, same)
+        let table = [
+            (Some(1), Some(1), true),
+            (Some(1), Some(2), false),
+            (Some(1), None, false),
+            (None, Some(1), false),
+            (None, None, false),
+        ];
+        for (sender, ticket, want) in table {
+            assert_eq!(
+                same_institution(sender, ticket),
+                want,
+                "{sender:?} {ticket:?}"
+            );
+        }
+    }
+
+    #[test]
     fn entitlement_needs_a_part_in_the_ticket_not_a_domain() {
         let f = |participant, agent, same_institution, configured| SenderFacts {
             participant,
@@ -174,6 +199,11 @@ mod tests {
         let table = [
             ("participant", f(true, false, false, false), true),
             ("agent", f(false, true, false, true), true),
+            (
+                "agent created from mail",
+                f(false, true, false, false),
+                true,
+            ),
             ("configured colleague", f(false, false, true, true), true),
             (
                 "colleague created from mail",

@@ -11,10 +11,11 @@ use super::outbox::{QueuedMail, Thread, mail_context, queue_mail};
 use super::{Context, ServiceError};
 use crate::channels::mail::{self, ParseError};
 use crate::config::{Config, OfferConfig};
+use crate::domain::dedupe;
 use crate::domain::loop_guard::{self, AutoReason};
 use crate::domain::recipients::reply_target;
-use crate::domain::routing::route_recipients;
 use crate::domain::routing::{InstitutionDomains, SenderDecision, decide_sender};
+use crate::domain::routing::{route_recipients, route_unparsed};
 use crate::domain::threading::{self, Candidate, Candidates, SenderFacts, ThreadDecision};
 use crate::domain::{
     ContactId, InboundEmail, Mailbox, Priority, Status, TicketKind, TicketRef,
@@ -101,34 +102,7 @@ pub fn route<'a>(config: &'a Config, read: &Read, raw: &[u8]) -> Vec<&'a OfferCo
                 by_envelope
             }
         }
-        Err(_) => {
-            let text = String::from_utf8_lossy(raw).to_ascii_lowercase();
-            let position = |address: &str| {
-                let (local, domain) = address.split_once('@')?;
-                let plus = text
-                    .find(&format!("{local}+"))
-                    .filter(|p| text[*p..].contains(&format!("@{domain}")));
-                [text.find(address), plus].into_iter().flatten().min()
-            };
-            let mut found: Vec<(usize, &crate::domain::TenantId)> = offers
-                .iter()
-                .filter_map(|o| {
-                    o.addresses
-                        .iter()
-                        .filter_map(|a| position(a))
-                        .min()
-                        .map(|p| (p, o.offer))
-                })
-                .collect();
-            // The first one only: the others may just be quoted in the body, and a message
-            // that cannot be read must not land in the quarantine of offers it never went to.
-            found.sort_by_key(|(p, _)| *p);
-            found
-                .into_iter()
-                .take(1)
-                .map(|(_, code)| code.clone())
-                .collect()
-        }
+        Err(_) => route_unparsed(raw, &offers),
     };
     codes
         .iter()
@@ -136,34 +110,34 @@ pub fn route<'a>(config: &'a Config, read: &Read, raw: &[u8]) -> Vec<&'a OfferCo
         .collect()
 }
 
-/// The dedupe key of a message inside its offer: its Message-ID, whatever the channel.
-pub fn dedupe_key(email: &InboundEmail) -> String {
-    format!("mid:{}", email.message_id)
-}
-
-/// Finds the receipt of an earlier copy of this message. A Message-ID seen before with other
-/// content is not a copy (some clients and scripts reuse ids): that message gets its own key,
-/// so it is stored rather than lost. Returns the key to record, or the earlier ticket.
+/// Looks up the receipts [`dedupe::decide`] needs: the one under the Message-ID key, and, when
+/// that key is taken, the one under the suffixed key.
 async fn dedupe(
     tx: &mut Tx,
     email: &InboundEmail,
     digest: &str,
-) -> Result<Result<String, Option<i64>>, ServiceError> {
-    let key = dedupe_key(email);
-    let Some(seen) = tx.receipt(&key).await? else {
-        return Ok(Ok(key));
+) -> Result<dedupe::Decision, ServiceError> {
+    let key = dedupe::key_for(&email.message_id);
+    let by_id = tx.receipt(&key).await?;
+    let by_suffixed = match &by_id {
+        Some(_) => tx.receipt(&dedupe::suffixed_key(&key, digest)).await?,
+        None => None,
     };
-    if seen.content_sha256 == digest {
-        return Ok(Err(seen.ticket_id));
+    let decision = dedupe::decide(&key, digest, seen(&by_id), seen(&by_suffixed));
+    if let dedupe::Decision::Record {
+        id_reused: true, ..
+    } = &decision
+    {
+        tracing::warn!(tenant = %tx.tenant(), "message id reused with other content, stored as a new message");
     }
-    let key = format!("{key}#{}", &digest[..16]);
-    match tx.receipt(&key).await? {
-        Some(seen) => Ok(Err(seen.ticket_id)),
-        None => {
-            tracing::warn!(tenant = %tx.tenant(), "message id reused with other content, stored as a new message");
-            Ok(Ok(key))
-        }
-    }
+    Ok(decision)
+}
+
+fn seen(row: &Option<ReceiptRow>) -> Option<dedupe::Seen<'_>> {
+    row.as_ref().map(|r| dedupe::Seen {
+        content_sha256: &r.content_sha256,
+        ticket: r.ticket_id,
+    })
 }
 
 /// The ticket that a copy of this message (same Message-ID, same content) opened in the
@@ -173,15 +147,14 @@ pub(super) async fn ticket_of_copy(
     email: &InboundEmail,
     digest: &str,
 ) -> Result<Option<i64>, ServiceError> {
-    let key = dedupe_key(email);
-    for key in [format!("{key}#{}", &digest[..16]), key] {
-        if let Some(seen) = tx.receipt(&key).await?
-            && seen.content_sha256 == digest
-        {
-            return Ok(seen.ticket_id);
-        }
-    }
-    Ok(None)
+    let key = dedupe::key_for(&email.message_id);
+    let by_suffixed = tx.receipt(&dedupe::suffixed_key(&key, digest)).await?;
+    let by_id = tx.receipt(&key).await?;
+    Ok(dedupe::ticket_of_copy(
+        digest,
+        seen(&by_id),
+        seen(&by_suffixed),
+    ))
 }
 
 /// Takes one raw message in for `offer`, arrived through `channel` (`pipe`, `maildir`...).
@@ -261,8 +234,8 @@ async fn ingest_parsed(
     let digest = email.content_digest();
     let mut tx = ctx.store.begin(&offer.code).await?;
     let key = match dedupe(&mut tx, email, &digest).await? {
-        Ok(key) => key,
-        Err(ticket) => {
+        dedupe::Decision::Record { key, .. } => key,
+        dedupe::Decision::Duplicate { ticket } => {
             tx.rollback().await?;
             return Ok(IngestOutcome::Duplicate {
                 ticket: ticket_ref_of(ctx, offer, ticket).await?,
@@ -640,8 +613,7 @@ async fn sender_facts(
             .await?
             .iter()
             .any(|r| r == "agent"),
-        same_institution: sender.institution.is_some()
-            && sender.institution == ticket.institution_id,
+        same_institution: threading::same_institution(sender.institution, ticket.institution_id),
         configured: sender.configured,
     };
     Ok(facts)

@@ -35,7 +35,9 @@ pub async fn link_across_offers(
     // Hashed only when another offer is named: most mail is for one offer.
     let digest = email.content_digest();
     for other in others {
+        // Handled here (the message is taken in either way), so logged here, with its causes.
         if let Err(e) = link_pair(ctx, (&offer.code, ticket), &other, email, &digest).await {
+            let e = anyhow::Error::from(e);
             tracing::warn!(tenant = %offer.code, ticket = %ticket, other = %other, error = %format!("{e:#}"), "tickets of one message not linked across offers");
         }
     }

@@ -384,7 +384,9 @@ pub async fn quarantined_message(
 }
 
 /// Takes a quarantined message in again (after a fix or a raised limit). The entry stays, with
-/// the outcome of the replay; a replay that fails again makes a new quarantine entry.
+/// the outcome of each replay. A replay that fails again keeps the same entry: the quarantine
+/// holds one entry per content (same bytes, same entry), so its reason is updated in place and
+/// the outcome reads "quarantined again as" that same id.
 pub async fn replay_quarantine(
     ctx: &Context,
     offer: &OfferConfig,

@@ -1,5 +1,5 @@
 //! The outbox: mail is queued as a row in the same transaction as the change it reports,
-//! then sent by [`send_due`] (rendered from its template, handed to the transport, marked
+//! then sent by [`send_due`] (rendered from its template, handed to a [`Sender`], marked
 //! sent). A pass that runs twice, or in two daemons at once, sends each row once: rows are
 //! claimed for a lease before sending.
 
@@ -7,9 +7,11 @@ use chrono::Duration;
 use serde_json::json;
 
 use super::{Context, ServiceError};
-use crate::channels::outbound::{FileSender, OutboundMail, SendError};
+use crate::channels::outbound::{FileSender, OutboundMail};
+use crate::channels::{SendError, SendFuture, Sender};
 use crate::config::OfferConfig;
 use crate::domain::recipients::{outbound_recipients, trim_references};
+use crate::domain::subject::strip_reply_prefixes;
 use crate::domain::{InboundEmail, Mailbox, MessageId, ids::subject_tag};
 use crate::notify::{Notifier, Template};
 use crate::store::{NewOutbox, OutboxRow, StoreError, TicketRow, Tx};
@@ -31,6 +33,7 @@ pub fn mail_context(
     original_subject: &str,
     body: Option<&str>,
 ) -> serde_json::Value {
+    let tag = ticket.map(|t| subject_tag(&offer.code, t.reference()));
     let mut ctx = json!({
         "offer": {
             "code": offer.code.as_str(),
@@ -38,12 +41,12 @@ pub fn mail_context(
             "support_address": offer.support_addresses.first(),
         },
         "recipient": { "name": recipient.name, "address": recipient.address },
-        "original_subject": strip_reply_prefixes(original_subject, ticket.map(|t| (offer, t))),
+        "original_subject": strip_reply_prefixes(original_subject, tag.as_deref()),
     });
     if let Some(t) = ticket {
         ctx["ticket"] = json!({
             "ref": t.reference().to_string(),
-            "tag": subject_tag(&offer.code, t.reference()),
+            "tag": tag,
             "title": t.title,
             "status": t.status.as_str(),
             "priority": t.priority.as_str(),
@@ -53,34 +56,6 @@ pub fn mail_context(
         ctx["body"] = json!(body);
     }
     ctx
-}
-
-/// `Re: [SMSU I-000042] Panne` -> `Panne`, so templates can add their own prefix and tag.
-fn strip_reply_prefixes(subject: &str, ticket: Option<(&OfferConfig, &TicketRow)>) -> String {
-    let mut s = subject.trim().to_owned();
-    loop {
-        let before = s.clone();
-        for prefix in ["re:", "tr:", "fw:", "fwd:", "réf :", "ref:", "aw:"] {
-            if s.len() >= prefix.len()
-                && s.is_char_boundary(prefix.len())
-                && s[..prefix.len()].eq_ignore_ascii_case(prefix)
-            {
-                s = s[prefix.len()..].trim_start().to_owned();
-            }
-        }
-        if let Some((offer, t)) = ticket {
-            let tag = subject_tag(&offer.code, t.reference());
-            if s.len() >= tag.len()
-                && s.is_char_boundary(tag.len())
-                && s[..tag.len()].eq_ignore_ascii_case(&tag)
-            {
-                s = s[tag.len()..].trim_start().to_owned();
-            }
-        }
-        if s == before {
-            return s;
-        }
-    }
 }
 
 /// The message a mail answers, so that ours threads under it.
@@ -163,9 +138,17 @@ pub async fn queue_mail(
     Ok(Some(message_id))
 }
 
-/// Where outbound mail goes. Only `.eml` files for now; SMTP comes with notifications.
+/// The `.eml` file transport under its name from before the [`Sender`] seam, kept so that
+/// callers written against it (`Transport { files }`, passed as `&transport`) still build.
+/// New code passes a [`Sender`] (`app::sender`, or a [`FileSender`] directly).
 pub struct Transport {
     pub files: FileSender,
+}
+
+impl Sender for Transport {
+    fn send<'a>(&'a self, mail: &'a OutboundMail) -> SendFuture<'a> {
+        self.files.send(mail)
+    }
 }
 
 /// Counts of one pass.
@@ -176,12 +159,12 @@ pub struct PassReport {
     pub failed: usize,
 }
 
-/// Sends what is due for one offer. Store errors end the pass (the caller retries later);
-/// send errors are recorded on their row.
+/// Sends what is due for one offer through `sender`. Store errors end the pass (the caller
+/// retries later, and logs them); send errors are recorded on their row and logged here.
 pub async fn send_due(
     ctx: &Context,
     notifier: &Notifier,
-    transport: &Transport,
+    sender: &dyn Sender,
     offer: &OfferConfig,
 ) -> Result<PassReport, StoreError> {
     let now = ctx.clock.now();
@@ -195,34 +178,22 @@ pub async fn send_due(
     for row in rows {
         let now = ctx.clock.now();
         let result = match render(notifier, offer, &row, now) {
-            // File IO off the async threads.
-            Ok(mail) => {
-                let files = transport.files.clone();
-                tokio::task::spawn_blocking(move || files.send(&mail))
-                    .await
-                    .unwrap_or_else(|e| {
-                        Err(SendError::Transient(format!("writer task failed: {e}")))
-                    })
-            }
+            Ok(mail) => sender.send(&mail).await,
             Err(e) => Err(e),
         };
         let mut tx = ctx.store.begin(&offer.code).await?;
         match result {
-            Ok(path) => {
-                tx.outbox_sent(row.id, &path.display().to_string(), now)
-                    .await?;
+            Ok(sent) => {
+                tx.outbox_sent(row.id, &sent.reference, now).await?;
                 tracing::info!(tenant = %offer.code, outbox = row.id, template = %row.template, "mail sent");
                 report.sent += 1;
             }
             Err(e) => {
-                let retry_at = match &e {
-                    SendError::Transient(_) if row.attempts < MAX_ATTEMPTS => {
-                        Some(now + backoff(row.attempts))
-                    }
-                    _ => None,
-                };
+                let retry_at = (e.is_transient() && row.attempts < MAX_ATTEMPTS)
+                    .then(|| now + retry_delay(row.attempts, e.retry_after()));
                 tx.outbox_failed(row.id, &e.to_string(), retry_at).await?;
-                tracing::warn!(tenant = %offer.code, outbox = row.id, error = %e, retry = retry_at.is_some(), "mail not sent");
+                // Handled here (recorded on the row), so logged here and not returned.
+                tracing::warn!(tenant = %offer.code, outbox = row.id, error = %format!("{e:#}"), retry = retry_at.is_some(), "mail not sent");
                 if retry_at.is_some() {
                     report.retried += 1;
                 } else {
@@ -244,10 +215,24 @@ pub async fn release_own_claims(ctx: &Context, offer: &OfferConfig) -> Result<u6
     Ok(released)
 }
 
+/// The wait before the next attempt: the [`backoff`], or longer when the channel asked for
+/// a later time (an SMTP server's "try again in").
+fn retry_delay(attempts: i64, asked: Option<std::time::Duration>) -> Duration {
+    let asked = asked
+        .and_then(|d| Duration::from_std(d).ok())
+        .unwrap_or(Duration::zero());
+    backoff(attempts).max(asked)
+}
+
 /// 1, 2, 4... minutes, capped at 8 hours.
 pub fn backoff(attempts: i64) -> Duration {
     let exp = attempts.clamp(1, 10) - 1;
     Duration::minutes(1i64 << exp).min(Duration::hours(8))
+}
+
+/// A row that cannot become a message: retrying will not change it.
+fn permanent(reason: String) -> SendError {
+    SendError::permanent(format!("cannot build message: {reason}"))
 }
 
 fn render(
@@ -257,12 +242,12 @@ fn render(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<OutboundMail, SendError> {
     let template = Template::from_name(&row.template)
-        .ok_or_else(|| SendError::Permanent(format!("unknown template {:?}", row.template)))?;
+        .ok_or_else(|| permanent(format!("unknown template {:?}", row.template)))?;
     let rendered = notifier
         .render(template, &row.locale, &row.context.0)
-        .map_err(|e| SendError::Permanent(e.to_string()))?;
+        .map_err(|e| permanent(e.to_string()))?;
     let to: Vec<Mailbox> = serde_json::from_str::<Vec<serde_json::Value>>(&row.recipients)
-        .map_err(|e| SendError::Permanent(format!("bad recipients: {e}")))?
+        .map_err(|e| permanent(format!("bad recipients: {e}")))?
         .iter()
         .filter_map(|v| {
             v["address"]
@@ -278,7 +263,7 @@ fn render(
             .collect()
     };
     let message_id = MessageId::new(&row.message_id)
-        .ok_or_else(|| SendError::Permanent(format!("bad message id {:?}", row.message_id)))?;
+        .ok_or_else(|| permanent(format!("bad message id {:?}", row.message_id)))?;
     Ok(OutboundMail {
         from: Mailbox::new(Some(&offer.name), &row.from_address),
         to,
@@ -298,6 +283,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_later_time_asked_by_the_channel_wins_over_the_backoff() {
+        let min = std::time::Duration::from_secs(60);
+        // (attempts, asked, minutes)
+        let table = [
+            (1, None, 1),
+            (3, None, 4),
+            (3, Some(min), 4),
+            (3, Some(min * 30), 30),
+            (12, Some(min * 600), 600),
+        ];
+        for (attempts, asked, minutes) in table {
+            assert_eq!(
+                retry_delay(attempts, asked),
+                Duration::minutes(minutes),
+                "{attempts} {asked:?}"
+            );
+        }
+    }
+
+    #[test]
     fn backoff_doubles_then_caps() {
         let table = [
             (0, 1),
@@ -310,20 +315,6 @@ mod tests {
         ];
         for (attempts, minutes) in table {
             assert_eq!(backoff(attempts), Duration::minutes(minutes), "{attempts}");
-        }
-    }
-
-    #[test]
-    fn reply_prefixes_are_stripped() {
-        let table = [
-            ("Re: Panne", "Panne"),
-            ("RE: TR: Fwd: Panne", "Panne"),
-            ("Panne", "Panne"),
-            ("Re:", ""),
-            ("Réunion", "Réunion"),
-        ];
-        for (input, want) in table {
-            assert_eq!(strip_reply_prefixes(input, None), want, "{input}");
         }
     }
 }

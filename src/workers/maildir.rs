@@ -1,8 +1,10 @@
 //! The Maildir ingestor of one offer: scans `new/`, takes each message in, moves it to `cur/`
-//! only after its transaction committed.
+//! only after its transaction committed. The file work runs on the blocking pool (see
+//! `channels::maildir`).
 
-use std::path::Path;
 use std::time::Duration;
+
+use anyhow::Context as _;
 
 use crate::channels::maildir::Maildir;
 use crate::config::OfferConfig;
@@ -22,10 +24,10 @@ impl MaildirIngestor {
         let poll = self.ctx.config.daemon.maildir_poll;
         let mut failures = 0u32;
         let maildir = loop {
-            match Maildir::open(&self.offer.maildir) {
+            match Maildir::open(&self.offer.maildir).await {
                 Ok(m) => break m,
                 Err(e) => {
-                    tracing::error!(tenant = %tenant, path = %self.offer.maildir.display(), error = %e, "cannot open maildir");
+                    tracing::error!(tenant = %tenant, path = %self.offer.maildir.display(), error = %format!("{e:#}"), "cannot open maildir");
                     if self.pause(super::backoff(failures)).await {
                         return;
                     }
@@ -42,7 +44,8 @@ impl MaildirIngestor {
                 }
                 Err(e) => {
                     failures += 1;
-                    tracing::warn!(tenant = %tenant, error = %e, failures, "maildir pass failed, backing off");
+                    // Logged here, once: `pass` and the service below it return their errors.
+                    tracing::warn!(tenant = %tenant, error = %format!("{e:#}"), failures, "maildir pass failed, backing off");
                     super::backoff(failures)
                 }
             };
@@ -64,24 +67,27 @@ impl MaildirIngestor {
     /// `new/` for the next pass) and between messages when shutdown is asked for.
     pub async fn pass(&self, maildir: &Maildir) -> anyhow::Result<usize> {
         let mut done = 0;
-        for path in maildir.pending()? {
+        let pending = maildir.pending().await.context("cannot list new/")?;
+        for path in pending {
             if self.shutdown.is_cancelled() {
                 break;
             }
-            let Some(data) = read(&path)? else { continue };
-            ingest(&self.ctx, &self.offer, "maildir", &data).await?;
-            maildir.mark_done(&path)?;
+            // The file name (the MTA's unique part) names the message without its content.
+            let name = || path.file_name().unwrap_or_default().to_string_lossy();
+            let Some(data) = (maildir.read(&path).await)
+                .with_context(|| format!("cannot read message {}", name()))?
+            else {
+                continue;
+            };
+            ingest(&self.ctx, &self.offer, "maildir", &data)
+                .await
+                .with_context(|| format!("message {} not taken in", name()))?;
+            maildir
+                .mark_done(&path)
+                .await
+                .with_context(|| format!("message {} taken in but not moved to cur/", name()))?;
             done += 1;
         }
         Ok(done)
-    }
-}
-
-/// Reads a message; `None` when it vanished meanwhile (another instance took it).
-fn read(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
-    match std::fs::read(path) {
-        Ok(data) => Ok(Some(data)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
     }
 }

@@ -2,15 +2,16 @@
 
 use std::sync::Arc;
 
+use crate::channels::Sender;
 use crate::notify::Notifier;
 use crate::service::Context;
-use crate::service::outbox::{Transport, release_own_claims, send_due};
+use crate::service::outbox::{release_own_claims, send_due};
 use crate::shutdown::Shutdown;
 
 pub struct OutboxWorker {
     pub ctx: Context,
     pub notifier: Arc<Notifier>,
-    pub transport: Arc<Transport>,
+    pub sender: Arc<dyn Sender>,
     pub shutdown: Shutdown,
 }
 
@@ -29,6 +30,7 @@ impl OutboxWorker {
                 }
                 // Not fatal: those rows come back when their lease ends.
                 Err(e) => {
+                    let e = anyhow::Error::from(e);
                     tracing::warn!(tenant = %offer.code, error = %format!("{e:#}"), "cannot take back earlier outbox claims")
                 }
             }
@@ -38,12 +40,15 @@ impl OutboxWorker {
                 if tokio::time::Instant::now() < next_try[i] {
                     continue;
                 }
-                match send_due(&self.ctx, &self.notifier, &self.transport, offer).await {
+                match send_due(&self.ctx, &self.notifier, self.sender.as_ref(), offer).await {
                     Ok(_) => failures[i] = 0,
+                    // Logged here, once: the pass returns store errors without logging them
+                    // (send errors are recorded and logged on their row by the pass).
                     Err(e) => {
                         failures[i] += 1;
                         let wait = super::backoff(failures[i]);
-                        tracing::warn!(tenant = %offer.code, error = %e, failures = failures[i], "outbox pass failed, backing off");
+                        let e = anyhow::Error::from(e);
+                        tracing::warn!(tenant = %offer.code, error = %format!("{e:#}"), failures = failures[i], "outbox pass failed, backing off");
                         next_try[i] = tokio::time::Instant::now() + wait;
                     }
                 }
