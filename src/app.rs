@@ -113,12 +113,6 @@ pub fn sender(config: &Config) -> Arc<dyn Sender> {
     Arc::new(FileSender::new(&config.mail.outbox_dir))
 }
 
-/// [`sender`] under its name from before the seam (`cli.rs` passes `&app::transport(..)` to
-/// `send_due`, which a `&Arc<dyn Sender>` still satisfies).
-pub fn transport(config: &Config) -> Arc<dyn Sender> {
-    sender(config)
-}
-
 /// Holds `DATA_DIR/guichet.lock` for as long as the returned file lives (the lock goes with
 /// the process, even on a crash); fails when another daemon holds it.
 fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {

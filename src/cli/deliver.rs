@@ -53,12 +53,12 @@ pub(super) async fn deliver(
     // The message is safe. Send its acknowledgements now if we can; the daemon's outbox
     // worker sends whatever is left.
     if let Ok(notifier) = Notifier::new(ctx.config.mail.templates_dir.as_deref()) {
-        let transport = app::transport(&ctx.config);
+        let sender = app::sender(&ctx.config);
         for (code, _) in &delivered.outcomes {
             let Some(offer) = ctx.config.offer(code.as_str()) else {
                 continue;
             };
-            if let Err(e) = send_due(ctx, &notifier, &transport, offer).await {
+            if let Err(e) = send_due(ctx, &notifier, sender.as_ref(), offer).await {
                 tracing::warn!(tenant = %offer.code, error = %e, "outbox not sent now, the daemon will");
             }
         }

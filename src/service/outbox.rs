@@ -7,8 +7,8 @@ use chrono::Duration;
 use serde_json::json;
 
 use super::{Context, ServiceError};
-use crate::channels::outbound::{FileSender, OutboundMail};
-use crate::channels::{SendError, SendFuture, Sender};
+use crate::channels::outbound::OutboundMail;
+use crate::channels::{SendError, Sender};
 use crate::config::OfferConfig;
 use crate::domain::recipients::{outbound_recipients, trim_references};
 use crate::domain::subject::strip_reply_prefixes;
@@ -136,19 +136,6 @@ pub async fn queue_mail(
     };
     tx.enqueue_outbox(&row).await?;
     Ok(Some(message_id))
-}
-
-/// The `.eml` file transport under its name from before the [`Sender`] seam, kept so that
-/// callers written against it (`Transport { files }`, passed as `&transport`) still build.
-/// New code passes a [`Sender`] (`app::sender`, or a [`FileSender`] directly).
-pub struct Transport {
-    pub files: FileSender,
-}
-
-impl Sender for Transport {
-    fn send<'a>(&'a self, mail: &'a OutboundMail) -> SendFuture<'a> {
-        self.files.send(mail)
-    }
 }
 
 /// Counts of one pass.

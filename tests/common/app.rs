@@ -16,7 +16,7 @@ use guichet::notify::Notifier;
 use guichet::service::deliver::{self, DeliverError, Delivered};
 use guichet::service::ingest::{self, IngestOutcome};
 use guichet::service::operator::{self, Operator, TicketView};
-use guichet::service::outbox::{PassReport, Transport, send_due};
+use guichet::service::outbox::{PassReport, send_due};
 use guichet::service::{Context, ServiceError, sync};
 use guichet::store::{OutboxRow, QuarantineRow, Store, TicketRow};
 
@@ -156,10 +156,8 @@ impl App {
     /// [`App::send_outbox`] as `ctx` (the daemon's context, say).
     pub async fn send_outbox_as(&self, ctx: &Context, code: &str) -> PassReport {
         let notifier = Notifier::new(None).expect("templates");
-        let transport = Transport {
-            files: FileSender::new(&self.outbox_dir),
-        };
-        send_due(ctx, &notifier, &transport, self.offer(code))
+        let sender = FileSender::new(&self.outbox_dir);
+        send_due(ctx, &notifier, &sender, self.offer(code))
             .await
             .expect("outbox pass")
     }
