@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use guichet::clock::SystemClock;
+use guichet::domain::Channel;
 use guichet::service::Context;
 use guichet::service::ingest::ingest;
 use guichet::store::Store;
@@ -92,12 +93,12 @@ fn main() {
         let offer = ctx.config.offers[0].clone();
         let start = Instant::now();
         for m in &messages {
-            ingest(&ctx, &offer, "bench", m).await.unwrap();
+            ingest(&ctx, &offer, Channel::Pipe, m).await.unwrap();
         }
         let full = start.elapsed();
         let dup_start = Instant::now();
         for m in messages.iter().take(n / 4) {
-            ingest(&ctx, &offer, "bench", m).await.unwrap();
+            ingest(&ctx, &offer, Channel::Pipe, m).await.unwrap();
         }
         let dup = dup_start.elapsed();
 

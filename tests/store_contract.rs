@@ -6,6 +6,7 @@ mod common;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use guichet::config::{Dsn, StorageConfig};
+use guichet::domain::{Channel, Direction, EventKind, LinkRelation, ReceiptOutcome};
 use guichet::domain::{ContactId, Priority, Status, TenantId, TicketKind, TicketRef};
 use guichet::store::{
     AddressKind, IdTable, NewArticle, NewContact, NewEvent, NewOutbox, NewTicket, ReceiptRow,
@@ -60,8 +61,8 @@ async fn new_ticket(tx: &mut Tx, kind: TicketKind, title: &str) -> TicketRow {
 fn article<'a>(ticket: &TicketRow, message_id: Option<&'a str>) -> NewArticle<'a> {
     NewArticle {
         ticket: ticket.ticket_id(),
-        channel: "pipe",
-        direction: "in",
+        channel: Channel::Pipe,
+        direction: Direction::In,
         author: None,
         author_label: None,
         message_id,
@@ -282,8 +283,8 @@ async fn receipts_refuse_a_second_copy(store: &Store) {
     let tenant = common::unique_tenant();
     let receipt = ReceiptRow {
         dedupe_key: "mid:m1@x".into(),
-        channel: "pipe".into(),
-        outcome: "article".into(),
+        channel: Channel::Pipe,
+        outcome: ReceiptOutcome::Article,
         content_sha256: "ab".repeat(32),
         ticket_id: Some(1),
         article_id: Some(1),
@@ -420,7 +421,7 @@ async fn outbox_rows_are_claimed_once_until_their_lease_ends(store: &Store) {
         .await
         .unwrap()
         .into_iter()
-        .map(|r| r.status)
+        .map(|r| r.status.to_string())
         .collect();
     assert_eq!(statuses, ["sent", "pending", "failed"]);
 }
@@ -434,7 +435,7 @@ async fn events_are_append_only(store: &Store) {
         .insert_event(&NewEvent {
             ticket: Some(t.ticket_id()),
             actor: "cli:paul",
-            kind: "status_changed",
+            kind: EventKind::StatusChanged,
             data: &data,
             now: t0(),
         })
@@ -525,11 +526,11 @@ async fn quarantine_keeps_the_exact_bytes(store: &Store) {
     let junk: Vec<u8> = (0..=255u8).cycle().take(5000).collect();
     let mut tx = store.begin(&tenant).await.unwrap();
     let id = tx
-        .insert_quarantine("pipe", "not an email message", &junk, t0())
+        .insert_quarantine(Channel::Pipe, "not an email message", &junk, t0())
         .await
         .unwrap();
     let again = tx
-        .insert_quarantine("maildir", "still not an email message", &junk, t0())
+        .insert_quarantine(Channel::Maildir, "still not an email message", &junk, t0())
         .await
         .unwrap();
     assert_eq!(again, id, "the same bytes are quarantined once");
@@ -652,16 +653,28 @@ async fn links_to_other_offers_are_recorded_once_per_side(store: &Store) {
     tx.commit().await.unwrap();
     let mut tx = store.begin(&b).await.unwrap();
     let tb = new_ticket(&mut tx, TicketKind::Request, "b").await;
-    tx.link_other_offer(tb.ticket_id(), &a, ta.reference(), "same_message", t0())
-        .await
-        .unwrap();
+    tx.link_other_offer(
+        tb.ticket_id(),
+        &a,
+        ta.reference(),
+        LinkRelation::SameMessage,
+        t0(),
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
 
     let mut tx = store.begin(&a).await.unwrap();
     for _ in 0..2 {
-        tx.link_other_offer(ta.ticket_id(), &b, tb.reference(), "same_message", t0())
-            .await
-            .unwrap();
+        tx.link_other_offer(
+            ta.ticket_id(),
+            &b,
+            tb.reference(),
+            LinkRelation::SameMessage,
+            t0(),
+        )
+        .await
+        .unwrap();
     }
     let links = tx.other_offer_links(ta.ticket_id()).await.unwrap();
     assert_eq!(links.len(), 1, "a second identical link is a no-op");
@@ -765,11 +778,11 @@ async fn every_quarantine_replay_is_kept(store: &Store) {
     let tenant = common::unique_tenant();
     let mut tx = store.begin(&tenant).await.unwrap();
     let id = tx
-        .insert_quarantine("pipe", "too big", b"junk", t0())
+        .insert_quarantine(Channel::Pipe, "too big", b"junk", t0())
         .await
         .unwrap();
     let other = tx
-        .insert_quarantine("pipe", "not mail", b"other junk", t0())
+        .insert_quarantine(Channel::Pipe, "not mail", b"other junk", t0())
         .await
         .unwrap();
     tx.mark_quarantine_replayed(id, "quarantined again as 1", t0())
@@ -849,8 +862,8 @@ async fn long_message_ids_and_addresses_are_stored_and_found(store: &Store) {
     );
     let receipt = ReceiptRow {
         dedupe_key: format!("mid:{long_mid}"),
-        channel: "pipe".into(),
-        outcome: "article".into(),
+        channel: Channel::Pipe,
+        outcome: ReceiptOutcome::Article,
         content_sha256: "cd".repeat(32),
         ticket_id: Some(t.id),
         article_id: Some(1),

@@ -12,7 +12,11 @@ pub mod recipients;
 pub mod routing;
 pub mod threading;
 pub mod ticket;
+pub mod vocab;
 
 pub use ids::{ContactId, MessageId, TenantId, TicketId, TicketRef};
 pub use message::{Attachment, AutoHeaders, InboundEmail, Mailbox};
 pub use ticket::{Priority, Status, TicketKind, TransitionError};
+pub use vocab::{
+    Channel, Direction, EventKind, LinkRelation, OutboxState, ParticipantRole, ReceiptOutcome,
+};

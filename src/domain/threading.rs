@@ -19,6 +19,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::ids::TicketId;
 use super::ticket::Status;
+use super::vocab::LinkRelation;
 
 /// A ticket found for the message, with what the decision needs of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,10 +57,12 @@ pub enum Relation {
 
 impl Relation {
     /// The link's name on the new ticket, and on the existing one.
-    pub fn names(self) -> (&'static str, &'static str) {
+    pub fn names(self) -> (LinkRelation, LinkRelation) {
         match self {
-            Relation::FollowsUp => ("follows_up", "followed_by"),
-            Relation::PossiblyRelated => ("possibly_related", "possibly_related"),
+            Relation::FollowsUp => (LinkRelation::FollowsUp, LinkRelation::FollowedBy),
+            Relation::PossiblyRelated => {
+                (LinkRelation::PossiblyRelated, LinkRelation::PossiblyRelated)
+            }
         }
     }
 }

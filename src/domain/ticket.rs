@@ -43,6 +43,7 @@ macro_rules! text_enum {
         }
     };
 }
+pub(crate) use text_enum;
 
 /// A stored or typed name that is none of an enum's names.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

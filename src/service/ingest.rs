@@ -16,6 +16,7 @@ use crate::domain::recipients::reply_target;
 use crate::domain::routing::route_recipients;
 use crate::domain::routing::{InstitutionDomains, SenderDecision, decide_sender};
 use crate::domain::threading::{self, Candidate, Candidates, SenderFacts, ThreadDecision};
+use crate::domain::{Channel, Direction, EventKind, ParticipantRole, ReceiptOutcome};
 use crate::domain::{
     ContactId, InboundEmail, Mailbox, Priority, Status, TicketKind, TicketRef,
     ids::find_subject_refs,
@@ -188,7 +189,7 @@ pub(super) async fn ticket_of_copy(
 pub async fn ingest(
     ctx: &Context,
     offer: &OfferConfig,
-    channel: &str,
+    channel: Channel,
     raw: &[u8],
 ) -> Result<IngestOutcome, ServiceError> {
     let read = read(ctx, raw).await;
@@ -200,7 +201,7 @@ pub async fn ingest(
 pub async fn ingest_read(
     ctx: &Context,
     offer: &OfferConfig,
-    channel: &str,
+    channel: Channel,
     raw: &[u8],
     read: &Read,
 ) -> Result<IngestOutcome, ServiceError> {
@@ -224,7 +225,7 @@ pub async fn ingest_read(
         }
         _ => None,
     };
-    tracing::info!(tenant = %offer.code, channel, outcome = outcome.label(), ticket, "message taken in");
+    tracing::info!(tenant = %offer.code, %channel, outcome = outcome.label(), ticket, "message taken in");
     if let IngestOutcome::Created { ticket, .. } = &outcome {
         super::links::link_across_offers(ctx, offer, *ticket, email).await;
     }
@@ -234,7 +235,7 @@ pub async fn ingest_read(
 async fn quarantine(
     ctx: &Context,
     offer: &OfferConfig,
-    channel: &str,
+    channel: Channel,
     reason: &str,
     raw: &[u8],
 ) -> Result<IngestOutcome, ServiceError> {
@@ -243,7 +244,7 @@ async fn quarantine(
         .insert_quarantine(channel, reason, raw, ctx.clock.now())
         .await?;
     tx.commit().await?;
-    tracing::warn!(tenant = %offer.code, channel, quarantine = id, reason, "message quarantined");
+    tracing::warn!(tenant = %offer.code, %channel, quarantine = id, reason, "message quarantined");
     Ok(IngestOutcome::Quarantined {
         id,
         reason: reason.to_owned(),
@@ -253,7 +254,7 @@ async fn quarantine(
 async fn ingest_parsed(
     ctx: &Context,
     offer: &OfferConfig,
-    channel: &str,
+    channel: Channel,
     raw: &[u8],
     email: &InboundEmail,
 ) -> Result<IngestOutcome, ServiceError> {
@@ -292,7 +293,15 @@ async fn ingest_parsed(
         Some(contact) => contact,
         None => {
             let answered = refuse(ctx, &mut tx, offer, email, sender, auto.as_ref()).await?;
-            let receipt = receipt(&key, channel, "refused", &digest, None, None, now);
+            let receipt = receipt(
+                &key,
+                channel,
+                ReceiptOutcome::Refused,
+                &digest,
+                None,
+                None,
+                now,
+            );
             return finish(tx, &receipt, IngestOutcome::Refused { answered }).await;
         }
     };
@@ -325,7 +334,7 @@ async fn ingest_parsed(
                     .await?;
                 let data =
                     json!({ "from": row.status.as_str(), "to": "in_progress", "reason": "reply" });
-                event(&mut tx, Some(&row), sender, "reopened", &data, now).await?;
+                event(&mut tx, Some(&row), sender, EventKind::Reopened, &data, now).await?;
             }
             (row, reopen, false)
         }
@@ -345,7 +354,11 @@ async fn ingest_parsed(
         tx.add_participant(
             ticket.ticket_id(),
             contact.id,
-            if created { "requester" } else { "cc" },
+            if created {
+                ParticipantRole::Requester
+            } else {
+                ParticipantRole::Cc
+            },
         )
         .await?;
     }
@@ -356,7 +369,7 @@ async fn ingest_parsed(
         .insert_article(&NewArticle {
             ticket: ticket.ticket_id(),
             channel,
-            direction: "in",
+            direction: Direction::In,
             author: Some(contact.id),
             author_label: None,
             message_id: Some(email.message_id.as_str()),
@@ -388,7 +401,11 @@ async fn ingest_parsed(
         &mut tx,
         Some(&ticket),
         sender,
-        if created { "created" } else { "article_added" },
+        if created {
+            EventKind::Created
+        } else {
+            EventKind::ArticleAdded
+        },
         &data,
         now,
     )
@@ -432,7 +449,7 @@ async fn ingest_parsed(
     let receipt = receipt(
         &key,
         channel,
-        "article",
+        ReceiptOutcome::Article,
         &digest,
         Some(ticket.id),
         Some(article),
@@ -458,8 +475,8 @@ async fn finish(
 
 fn receipt(
     key: &str,
-    channel: &str,
-    outcome: &str,
+    channel: Channel,
+    outcome: ReceiptOutcome,
     digest: &str,
     ticket_id: Option<i64>,
     article_id: Option<i64>,
@@ -467,8 +484,8 @@ fn receipt(
 ) -> ReceiptRow {
     ReceiptRow {
         dedupe_key: key.to_owned(),
-        channel: channel.to_owned(),
-        outcome: outcome.to_owned(),
+        channel,
+        outcome,
         content_sha256: digest.to_owned(),
         ticket_id,
         article_id,
@@ -577,7 +594,7 @@ async fn refuse(
 ) -> Result<bool, ServiceError> {
     let now = ctx.clock.now();
     let data = json!({ "automatic": auto.map(AutoReason::describe) });
-    event(tx, None, sender, "sender_refused", &data, now).await?;
+    event(tx, None, sender, EventKind::SenderRefused, &data, now).await?;
     if auto.is_some() {
         return Ok(false);
     }
@@ -684,7 +701,7 @@ async fn event(
     tx: &mut Tx,
     ticket: Option<&TicketRow>,
     sender: &Mailbox,
-    kind: &str,
+    kind: EventKind,
     data: &serde_json::Value,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), ServiceError> {

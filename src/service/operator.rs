@@ -10,6 +10,7 @@ use super::outbox::{QueuedMail, Thread, mail_context, queue_mail};
 use super::{Context, ServiceError};
 use crate::config::OfferConfig;
 use crate::domain::recipients::outbound_recipients;
+use crate::domain::{Channel, Direction, EventKind, ParticipantRole};
 use crate::domain::{Mailbox, Priority, Status, TicketRef};
 use crate::notify::Template;
 use crate::store::{
@@ -95,7 +96,7 @@ async fn record(
     tx: &mut Tx,
     ticket: &TicketRow,
     who: &Operator,
-    kind: &str,
+    kind: EventKind,
     data: serde_json::Value,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), ServiceError> {
@@ -115,13 +116,13 @@ async fn record(
 fn operator_article<'a>(
     ticket: &TicketRow,
     who: &'a Operator,
-    direction: &'a str,
+    direction: Direction,
     body: &'a str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> NewArticle<'a> {
     NewArticle {
         ticket: ticket.ticket_id(),
-        channel: "cli",
+        channel: Channel::Cli,
         direction,
         author: None,
         author_label: Some(&who.0),
@@ -175,7 +176,7 @@ pub async fn reply(
     let last_in = articles
         .iter()
         .rev()
-        .find(|a| a.direction == "in" && a.auto_reason.is_none());
+        .find(|a| a.direction == Direction::In && a.auto_reason.is_none());
     let original_subject = last_in
         .and_then(|a| a.subject.clone())
         .unwrap_or_else(|| ticket.title.clone());
@@ -209,7 +210,7 @@ pub async fn reply(
         .insert_article(&NewArticle {
             message_id: Some(message_id.as_str()),
             in_reply_to: last_in.and_then(|a| a.message_id.as_deref()),
-            ..operator_article(&ticket, who, "out", body, now)
+            ..operator_article(&ticket, who, Direction::Out, body, now)
         })
         .await?;
     tx.mark_first_response(ticket.ticket_id(), now).await?;
@@ -217,7 +218,7 @@ pub async fn reply(
         &mut tx,
         &ticket,
         who,
-        "replied",
+        EventKind::Replied,
         json!({ "article": article, "recipients": to.len() }),
         now,
     )
@@ -242,14 +243,20 @@ pub async fn note(
     let mut tx = ctx.store.begin(&offer.code).await?;
     let ticket = find(&mut tx, offer, reference).await?;
     let article = tx
-        .insert_article(&operator_article(&ticket, who, "internal", body, now))
+        .insert_article(&operator_article(
+            &ticket,
+            who,
+            Direction::Internal,
+            body,
+            now,
+        ))
         .await?;
     tx.touch_ticket(ticket.ticket_id(), now).await?;
     record(
         &mut tx,
         &ticket,
         who,
-        "noted",
+        EventKind::Noted,
         json!({ "article": article }),
         now,
     )
@@ -288,15 +295,19 @@ pub async fn assign(
     }
     tx.set_assignee(ticket.ticket_id(), Some(contact.contact_id()), now)
         .await?;
-    tx.add_participant(ticket.ticket_id(), contact.contact_id(), "agent")
-        .await?;
+    tx.add_participant(
+        ticket.ticket_id(),
+        contact.contact_id(),
+        ParticipantRole::Agent,
+    )
+    .await?;
     let mut data = json!({ "assignee": contact.id, "previous": ticket.assignee_id });
     if ticket.status == Status::New {
         tx.set_status(ticket.ticket_id(), Status::Assigned, now)
             .await?;
         data["status"] = json!({ "from": "new", "to": "assigned" });
     }
-    record(&mut tx, &ticket, who, "assigned", data, now).await?;
+    record(&mut tx, &ticket, who, EventKind::Assigned, data, now).await?;
     tx.commit().await?;
     Ok(ticket.reference())
 }
@@ -320,7 +331,7 @@ pub async fn set_status(
         &mut tx,
         &ticket,
         who,
-        "status_changed",
+        EventKind::StatusChanged,
         json!({ "from": ticket.status, "to": to }),
         now,
     )
@@ -350,7 +361,7 @@ pub async fn set_priority(
         &mut tx,
         &ticket,
         who,
-        "priority_changed",
+        EventKind::PriorityChanged,
         json!({ "from": ticket.priority, "to": to }),
         now,
     )
@@ -391,7 +402,7 @@ pub async fn replay_quarantine(
     id: i64,
 ) -> Result<IngestOutcome, ServiceError> {
     let data = quarantined_message(ctx, offer, id).await?;
-    let outcome = ingest(ctx, offer, "replay", &data).await?;
+    let outcome = ingest(ctx, offer, Channel::Replay, &data).await?;
     let label = match &outcome {
         IngestOutcome::Created { ticket, .. } | IngestOutcome::Appended { ticket, .. } => {
             format!("{} {ticket}", outcome.label())
@@ -457,7 +468,7 @@ support_addresses = ["support-smsu@esup-portail.example"]
                      To: support-smsu@esup-portail.example\r\n\
                      Subject: Envoi SMS en panne\r\nMessage-ID: <human@univ-rennes.example>\r\n\
                      References: <older@univ-rennes.example>\r\n\r\nLes SMS ne partent plus.\r\n";
-        ingest(&ctx, &offer, "pipe", human.as_bytes())
+        ingest(&ctx, &offer, Channel::Pipe, human.as_bytes())
             .await
             .unwrap();
         let mut tx = ctx.store.begin(&offer.code).await.unwrap();
@@ -480,7 +491,7 @@ support_addresses = ["support-smsu@esup-portail.example"]
             r = ticket.reference(),
             ack = ack.message_id
         );
-        let outcome = ingest(&ctx, &offer, "pipe", auto_reply.as_bytes())
+        let outcome = ingest(&ctx, &offer, Channel::Pipe, auto_reply.as_bytes())
             .await
             .unwrap();
         assert!(
@@ -516,7 +527,10 @@ support_addresses = ["support-smsu@esup-portail.example"]
             Some("older@univ-rennes.example human@univ-rennes.example")
         );
         assert_eq!(sent.context.0["original_subject"], "Envoi SMS en panne");
-        let answer = articles.iter().find(|a| a.direction == "out").unwrap();
+        let answer = articles
+            .iter()
+            .find(|a| a.direction == Direction::Out)
+            .unwrap();
         assert_eq!(
             answer.in_reply_to.as_deref(),
             Some("human@univ-rennes.example")

@@ -26,7 +26,10 @@ use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 pub use rows::*;
 
 use crate::config::{Dsn, StorageConfig};
-use crate::domain::{ContactId, Priority, Status, TenantId, TicketId, TicketRef};
+use crate::domain::{
+    Channel, ContactId, LinkRelation, OutboxState, ParticipantRole, Priority, Status, TenantId,
+    TicketId, TicketRef,
+};
 
 /// A store failure, classified once, here: [`StoreError::is_transient`] is what callers branch
 /// on (retry later, or quarantine / give up). The underlying error stays as the source, so the
@@ -740,7 +743,7 @@ impl Tx {
         &mut self,
         ticket: TicketId,
         other: TicketId,
-        relation: &str,
+        relation: LinkRelation,
         now: DateTime<Utc>,
     ) -> Result<()> {
         let t = self.tenant.as_str();
@@ -749,7 +752,7 @@ impl Tx {
                 .bind(t)
                 .bind(ticket.0)
                 .bind(other.0)
-                .bind(relation)
+                .bind(relation.as_str())
                 .bind(now)
                 .execute(c)
                 .await?
@@ -775,7 +778,7 @@ impl Tx {
         ticket: TicketId,
         other: &TenantId,
         other_ref: TicketRef,
-        relation: &str,
+        relation: LinkRelation,
         now: DateTime<Utc>,
     ) -> Result<()> {
         let t = self.tenant.as_str();
@@ -786,7 +789,7 @@ impl Tx {
                 .bind(ticket.0)
                 .bind(other.as_str())
                 .bind(&other_ref)
-                .bind(relation)
+                .bind(relation.as_str())
                 .bind(now)
                 .execute(c)
                 .await?
@@ -810,7 +813,7 @@ impl Tx {
         &mut self,
         ticket: TicketId,
         contact: ContactId,
-        role: &str,
+        role: ParticipantRole,
     ) -> Result<()> {
         let t = self.tenant.as_str();
         exec!(self, "add_participant", |c| {
@@ -818,7 +821,7 @@ impl Tx {
                 .bind(t)
                 .bind(ticket.0)
                 .bind(contact.0)
-                .bind(role)
+                .bind(role.as_str())
                 .execute(c)
                 .await?
         });
@@ -875,8 +878,8 @@ impl Tx {
                 .bind(t)
                 .bind(id)
                 .bind(a.ticket.0)
-                .bind(a.channel)
-                .bind(a.direction)
+                .bind(a.channel.as_str())
+                .bind(a.direction.as_str())
                 .bind(a.author.map(|x| x.0))
                 .bind(a.author_label)
                 .bind(a.message_id)
@@ -970,8 +973,8 @@ impl Tx {
             sqlx::query(sql::INSERT_RECEIPT)
                 .bind(t)
                 .bind(&r.dedupe_key)
-                .bind(&r.channel)
-                .bind(&r.outcome)
+                .bind(r.channel.as_str())
+                .bind(r.outcome.as_str())
                 .bind(&r.content_sha256)
                 .bind(r.ticket_id)
                 .bind(r.article_id)
@@ -987,7 +990,7 @@ impl Tx {
 
     pub async fn insert_quarantine(
         &mut self,
-        channel: &str,
+        channel: Channel,
         reason: &str,
         data: &[u8],
         now: DateTime<Utc>,
@@ -1000,7 +1003,7 @@ impl Tx {
             sqlx::query_scalar(sql::INSERT_QUARANTINE)
                 .bind(t)
                 .bind(id)
-                .bind(channel)
+                .bind(channel.as_str())
                 .bind(reason)
                 .bind(&sha)
                 .bind(size)
@@ -1162,16 +1165,16 @@ impl Tx {
     ) -> Result<()> {
         let t = self.tenant.as_str();
         let status = if retry_at.is_some() {
-            "pending"
+            OutboxState::Pending
         } else {
-            "failed"
+            OutboxState::Failed
         };
         exec!(self, "outbox_failed", |c| {
             sqlx::query(sql::UPDATE_OUTBOX_FAILED)
                 .bind(t)
                 .bind(id)
                 .bind(error)
-                .bind(status)
+                .bind(status.as_str())
                 .bind(retry_at)
                 .execute(c)
                 .await?
@@ -1202,7 +1205,7 @@ impl Tx {
                 .bind(e.ticket.map(|x| x.0))
                 .bind(e.now)
                 .bind(e.actor)
-                .bind(e.kind)
+                .bind(e.kind.as_str())
                 .bind(Json(e.data))
                 .execute(c)
                 .await?

@@ -6,7 +6,10 @@ use serde::Serialize;
 use sqlx::FromRow;
 use sqlx::types::Json;
 
-use crate::domain::{ContactId, Priority, Status, TicketId, TicketKind, TicketRef};
+use crate::domain::{
+    Channel, ContactId, Direction, EventKind, LinkRelation, OutboxState, ParticipantRole, Priority,
+    ReceiptOutcome, Status, TicketId, TicketKind, TicketRef,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct OfferRow {
@@ -106,7 +109,8 @@ pub struct NewTicket<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize)]
 pub struct LinkRow {
     pub other_id: i64,
-    pub relation: String,
+    #[sqlx(try_from = "String")]
+    pub relation: LinkRelation,
     pub created_at: DateTime<Utc>,
 }
 
@@ -117,14 +121,16 @@ pub struct OfferLinkRow {
     pub other_tenant: String,
     /// The other ticket's ref in its offer (`I-000042`).
     pub other_ref: String,
-    pub relation: String,
+    #[sqlx(try_from = "String")]
+    pub relation: LinkRelation,
     pub created_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize)]
 pub struct ParticipantRow {
     pub contact_id: i64,
-    pub role: String,
+    #[sqlx(try_from = "String")]
+    pub role: ParticipantRole,
     pub name: Option<String>,
     /// The contact's first email address, if any.
     pub email: Option<String>,
@@ -132,9 +138,8 @@ pub struct ParticipantRow {
 
 pub struct NewArticle<'a> {
     pub ticket: TicketId,
-    pub channel: &'a str,
-    /// `in`, `out` or `internal`.
-    pub direction: &'a str,
+    pub channel: Channel,
+    pub direction: Direction,
     pub author: Option<ContactId>,
     pub author_label: Option<&'a str>,
     pub message_id: Option<&'a str>,
@@ -153,8 +158,10 @@ pub struct NewArticle<'a> {
 pub struct ArticleRow {
     pub id: i64,
     pub ticket_id: i64,
-    pub channel: String,
-    pub direction: String,
+    #[sqlx(try_from = "String")]
+    pub channel: Channel,
+    #[sqlx(try_from = "String")]
+    pub direction: Direction,
     pub author_contact_id: Option<i64>,
     pub author_label: Option<String>,
     pub author_name: Option<String>,
@@ -182,9 +189,10 @@ pub struct AttachmentRow {
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct ReceiptRow {
     pub dedupe_key: String,
-    pub channel: String,
-    /// `article` (stored in a ticket) or `refused` (unknown sender, answered politely).
-    pub outcome: String,
+    #[sqlx(try_from = "String")]
+    pub channel: Channel,
+    #[sqlx(try_from = "String")]
+    pub outcome: ReceiptOutcome,
     /// Digest of the message's content, to tell a re-delivery from a reused Message-ID.
     pub content_sha256: String,
     pub ticket_id: Option<i64>,
@@ -195,7 +203,8 @@ pub struct ReceiptRow {
 #[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize)]
 pub struct QuarantineRow {
     pub id: i64,
-    pub channel: String,
+    #[sqlx(try_from = "String")]
+    pub channel: Channel,
     pub reason: String,
     pub size: i64,
     pub received_at: DateTime<Utc>,
@@ -246,7 +255,8 @@ pub struct OutboxRow {
     pub in_reply_to: Option<String>,
     pub references_ids: Option<String>,
     pub auto_submitted: Option<String>,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: OutboxState,
     pub attempts: i64,
     pub next_attempt_at: DateTime<Utc>,
     pub last_error: Option<String>,
@@ -259,7 +269,7 @@ pub struct NewEvent<'a> {
     pub ticket: Option<TicketId>,
     /// `system`, `cli:<user>`, a contact's address...
     pub actor: &'a str,
-    pub kind: &'a str,
+    pub kind: EventKind,
     pub data: &'a serde_json::Value,
     pub now: DateTime<Utc>,
 }
@@ -270,6 +280,7 @@ pub struct EventRow {
     pub ticket_id: Option<i64>,
     pub at: DateTime<Utc>,
     pub actor: String,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: EventKind,
     pub data: Json<serde_json::Value>,
 }

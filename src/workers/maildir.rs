@@ -69,7 +69,13 @@ impl MaildirIngestor {
                 break;
             }
             let Some(data) = read(&path)? else { continue };
-            ingest(&self.ctx, &self.offer, "maildir", &data).await?;
+            ingest(
+                &self.ctx,
+                &self.offer,
+                crate::domain::Channel::Maildir,
+                &data,
+            )
+            .await?;
             maildir.mark_done(&path)?;
             done += 1;
         }

@@ -143,9 +143,14 @@ impl App {
 
     /// Takes `raw` in for one offer, through the Maildir channel's use case.
     pub async fn ingest(&self, code: &str, raw: &[u8]) -> IngestOutcome {
-        ingest::ingest(&self.ctx, self.offer(code), "maildir", raw)
-            .await
-            .expect("ingest")
+        ingest::ingest(
+            &self.ctx,
+            self.offer(code),
+            guichet::domain::Channel::Maildir,
+            raw,
+        )
+        .await
+        .expect("ingest")
     }
 
     pub async fn tickets(&self, code: &str) -> Vec<TicketRow> {
