@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::app;
 use crate::config::{self, Config, OfferConfig};
+use crate::domain::QuarantineId;
 use crate::domain::{Priority, Status, TenantId};
 use crate::notify::Notifier;
 use crate::service::deliver::{DeliverError, Route};
@@ -945,11 +946,11 @@ async fn quarantine(ctx: &Context, command: QuarantineCommand) -> anyhow::Result
             let o = offer(&ctx.config, &code)?;
             if raw {
                 // Asked for: the exact bytes, for a file or a pipe.
-                let data = operator::quarantined_message(ctx, o, id).await?;
+                let data = operator::quarantined_message(ctx, o, QuarantineId(id)).await?;
                 out.write_all(&data)?;
             } else {
                 let rows = operator::list_quarantine(ctx, o).await?;
-                let Some(q) = rows.iter().find(|q| q.id == id) else {
+                let Some(q) = rows.iter().find(|q| q.id == QuarantineId(id)) else {
                     bail!("offer {code}: no quarantined message {id}");
                 };
                 writeln!(
@@ -974,7 +975,7 @@ async fn quarantine(ctx: &Context, command: QuarantineCommand) -> anyhow::Result
         }
         QuarantineCommand::Replay { id, offer: code } => {
             let o = offer(&ctx.config, &code)?;
-            let outcome = operator::replay_quarantine(ctx, o, id).await?;
+            let outcome = operator::replay_quarantine(ctx, o, QuarantineId(id)).await?;
             writeln!(out, "{}", outcome_line(&o.code, &outcome))?;
         }
     }
@@ -1036,7 +1037,7 @@ mod tests {
     fn quarantine_lines_fit_the_mta_log_excerpt() {
         let offer = TenantId::parse("SMSU").unwrap();
         let long = IngestOutcome::Quarantined {
-            id: 7,
+            id: QuarantineId(7),
             reason: "message of 30000000 bytes is over the limit of 26214400 bytes, and then \
                      some more words that nobody will read in a mail log"
                 .to_owned(),
@@ -1049,7 +1050,7 @@ mod tests {
         );
         assert!(shown.ends_with("..."), "{shown}");
         let short = IngestOutcome::Quarantined {
-            id: 7,
+            id: QuarantineId(7),
             reason: "no sender address".to_owned(),
         };
         assert_eq!(

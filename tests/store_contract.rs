@@ -6,6 +6,7 @@ mod common;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use guichet::config::{Dsn, StorageConfig};
+use guichet::domain::{ArticleId, InstitutionId, TicketId};
 use guichet::domain::{Channel, Direction, EventKind, LinkRelation, ReceiptOutcome};
 use guichet::domain::{ContactId, Priority, Status, TenantId, TicketKind, TicketRef};
 use guichet::store::{
@@ -132,7 +133,7 @@ async fn tickets_read_back_as_written(store: &Store) {
     let contact = tx
         .create_contact(&NewContact {
             name: Some("Jeanne"),
-            institution_id: Some(7),
+            institution_id: Some(InstitutionId(7)),
             origin: "inbound",
             now: t0(),
         })
@@ -143,7 +144,7 @@ async fn tickets_read_back_as_written(store: &Store) {
         title: "Changer l'expéditeur « SMSU »",
         priority: Priority::High,
         requester: Some(contact),
-        institution_id: Some(7),
+        institution_id: Some(InstitutionId(7)),
         now: t0(),
     };
     let created = tx.create_ticket(&new).await.unwrap();
@@ -160,7 +161,7 @@ async fn tickets_read_back_as_written(store: &Store) {
     let read = read.unwrap();
     assert_eq!(read.title, "Changer l'expéditeur « SMSU »");
     assert_eq!((read.status, read.priority), (Status::New, Priority::High));
-    assert_eq!(read.requester_id, Some(contact.0));
+    assert_eq!(read.requester_id, Some(contact));
     assert_eq!(read.created_at, t0(), "times keep their microseconds");
     assert_eq!(tx.list_tickets(Some(Status::New)).await.unwrap().len(), 1);
     assert!(
@@ -286,8 +287,8 @@ async fn receipts_refuse_a_second_copy(store: &Store) {
         channel: Channel::Pipe,
         outcome: ReceiptOutcome::Article,
         content_sha256: "ab".repeat(32),
-        ticket_id: Some(1),
-        article_id: Some(1),
+        ticket_id: Some(TicketId(1)),
+        article_id: Some(ArticleId(1)),
         received_at: t0(),
     };
     let mut tx = store.begin(&tenant).await.unwrap();
@@ -865,8 +866,8 @@ async fn long_message_ids_and_addresses_are_stored_and_found(store: &Store) {
         channel: Channel::Pipe,
         outcome: ReceiptOutcome::Article,
         content_sha256: "cd".repeat(32),
-        ticket_id: Some(t.id),
-        article_id: Some(1),
+        ticket_id: Some(t.ticket_id()),
+        article_id: Some(ArticleId(1)),
         received_at: t0(),
     };
     assert!(tx.insert_receipt(&receipt).await.unwrap());

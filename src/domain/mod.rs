@@ -14,7 +14,10 @@ pub mod threading;
 pub mod ticket;
 pub mod vocab;
 
-pub use ids::{ContactId, MessageId, TenantId, TicketId, TicketRef};
+pub use ids::{
+    ArticleId, ContactId, EventId, InstitutionId, MessageId, OutboxId, QuarantineId, TenantId,
+    TicketId, TicketRef,
+};
 pub use message::{Attachment, AutoHeaders, InboundEmail, Mailbox};
 pub use ticket::{Priority, Status, TicketKind, TransitionError};
 pub use vocab::{

@@ -16,6 +16,7 @@ use crate::domain::recipients::reply_target;
 use crate::domain::routing::route_recipients;
 use crate::domain::routing::{InstitutionDomains, SenderDecision, decide_sender};
 use crate::domain::threading::{self, Candidate, Candidates, SenderFacts, ThreadDecision};
+use crate::domain::{ArticleId, InstitutionId, QuarantineId, TicketId};
 use crate::domain::{Channel, Direction, EventKind, ParticipantRole, ReceiptOutcome};
 use crate::domain::{
     ContactId, InboundEmail, Mailbox, Priority, Status, TicketKind, TicketRef,
@@ -32,13 +33,13 @@ pub enum IngestOutcome {
     /// A new ticket was opened; `acknowledged` when an acknowledgement was queued.
     Created {
         ticket: TicketRef,
-        article: i64,
+        article: ArticleId,
         acknowledged: bool,
     },
     /// The message was added to an existing ticket.
     Appended {
         ticket: TicketRef,
-        article: i64,
+        article: ArticleId,
         reopened: bool,
     },
     /// The same message was taken in before; nothing changed.
@@ -47,7 +48,7 @@ pub enum IngestOutcome {
     /// the message was automatic).
     Refused { answered: bool },
     /// The message could not be used; it is kept in quarantine with the reason.
-    Quarantined { id: i64, reason: String },
+    Quarantined { id: QuarantineId, reason: String },
 }
 
 impl IngestOutcome {
@@ -149,7 +150,7 @@ async fn dedupe(
     tx: &mut Tx,
     email: &InboundEmail,
     digest: &str,
-) -> Result<Result<String, Option<i64>>, ServiceError> {
+) -> Result<Result<String, Option<TicketId>>, ServiceError> {
     let key = dedupe_key(email);
     let Some(seen) = tx.receipt(&key).await? else {
         return Ok(Ok(key));
@@ -173,7 +174,7 @@ pub(super) async fn ticket_of_copy(
     tx: &mut Tx,
     email: &InboundEmail,
     digest: &str,
-) -> Result<Option<i64>, ServiceError> {
+) -> Result<Option<TicketId>, ServiceError> {
     let key = dedupe_key(email);
     for key in [format!("{key}#{}", &digest[..16]), key] {
         if let Some(seen) = tx.receipt(&key).await?
@@ -244,7 +245,7 @@ async fn quarantine(
         .insert_quarantine(channel, reason, raw, ctx.clock.now())
         .await?;
     tx.commit().await?;
-    tracing::warn!(tenant = %offer.code, %channel, quarantine = id, reason, "message quarantined");
+    tracing::warn!(tenant = %offer.code, %channel, quarantine = %id, reason, "message quarantined");
     Ok(IngestOutcome::Quarantined {
         id,
         reason: reason.to_owned(),
@@ -451,7 +452,7 @@ async fn ingest_parsed(
         channel,
         ReceiptOutcome::Article,
         &digest,
-        Some(ticket.id),
+        Some(ticket.ticket_id()),
         Some(article),
         now,
     );
@@ -478,8 +479,8 @@ fn receipt(
     channel: Channel,
     outcome: ReceiptOutcome,
     digest: &str,
-    ticket_id: Option<i64>,
-    article_id: Option<i64>,
+    ticket_id: Option<TicketId>,
+    article_id: Option<ArticleId>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> ReceiptRow {
     ReceiptRow {
@@ -496,11 +497,11 @@ fn receipt(
 async fn ticket_ref_of(
     ctx: &Context,
     offer: &OfferConfig,
-    id: Option<i64>,
+    id: Option<TicketId>,
 ) -> Result<Option<TicketRef>, ServiceError> {
     let Some(id) = id else { return Ok(None) };
     let mut tx = ctx.store.begin(&offer.code).await?;
-    let row = tx.ticket(crate::domain::TicketId(id)).await?;
+    let row = tx.ticket(id).await?;
     tx.rollback().await?;
     Ok(row.map(|r| r.reference()))
 }
@@ -508,7 +509,7 @@ async fn ticket_ref_of(
 /// The sender as this offer knows it.
 struct SenderContact {
     id: ContactId,
-    institution: Option<i64>,
+    institution: Option<InstitutionId>,
     /// The contact comes from the configuration (see [`SenderFacts::configured`]).
     configured: bool,
 }
@@ -651,7 +652,7 @@ async fn sender_facts(
 ) -> Result<SenderFacts, ServiceError> {
     let participants = tx.participants(ticket.ticket_id()).await?;
     let facts = SenderFacts {
-        participant: participants.iter().any(|p| p.contact_id == sender.id.0),
+        participant: participants.iter().any(|p| p.contact_id == sender.id),
         agent: tx
             .contact_roles(sender.id)
             .await?
@@ -677,7 +678,7 @@ async fn open_ticket(
     tx: &mut Tx,
     email: &InboundEmail,
     requester: ContactId,
-    institution_id: Option<i64>,
+    institution_id: Option<InstitutionId>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<TicketRow, ServiceError> {
     let subject = email.subject.trim();

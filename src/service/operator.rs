@@ -10,7 +10,7 @@ use super::outbox::{QueuedMail, Thread, mail_context, queue_mail};
 use super::{Context, ServiceError};
 use crate::config::OfferConfig;
 use crate::domain::recipients::outbound_recipients;
-use crate::domain::{Channel, Direction, EventKind, ParticipantRole};
+use crate::domain::{Channel, Direction, EventKind, ParticipantRole, QuarantineId};
 use crate::domain::{Mailbox, Priority, Status, TicketRef};
 use crate::notify::Template;
 use crate::store::{
@@ -384,7 +384,7 @@ pub async fn list_quarantine(
 pub async fn quarantined_message(
     ctx: &Context,
     offer: &OfferConfig,
-    id: i64,
+    id: QuarantineId,
 ) -> Result<Vec<u8>, ServiceError> {
     let mut tx = ctx.store.begin(&offer.code).await?;
     let data = tx.quarantine_data(id).await?;
@@ -399,7 +399,7 @@ pub async fn quarantined_message(
 pub async fn replay_quarantine(
     ctx: &Context,
     offer: &OfferConfig,
-    id: i64,
+    id: QuarantineId,
 ) -> Result<IngestOutcome, ServiceError> {
     let data = quarantined_message(ctx, offer, id).await?;
     let outcome = ingest(ctx, offer, Channel::Replay, &data).await?;

@@ -211,7 +211,7 @@ pub async fn send_due(
             Ok(path) => {
                 tx.outbox_sent(row.id, &path.display().to_string(), now)
                     .await?;
-                tracing::info!(tenant = %offer.code, outbox = row.id, template = %row.template, "mail sent");
+                tracing::info!(tenant = %offer.code, outbox = %row.id, template = %row.template, "mail sent");
                 report.sent += 1;
             }
             Err(e) => {
@@ -222,7 +222,7 @@ pub async fn send_due(
                     _ => None,
                 };
                 tx.outbox_failed(row.id, &e.to_string(), retry_at).await?;
-                tracing::warn!(tenant = %offer.code, outbox = row.id, error = %e, retry = retry_at.is_some(), "mail not sent");
+                tracing::warn!(tenant = %offer.code, outbox = %row.id, error = %e, retry = retry_at.is_some(), "mail not sent");
                 if retry_at.is_some() {
                     report.retried += 1;
                 } else {

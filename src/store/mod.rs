@@ -11,6 +11,7 @@
 //! setup) is in `sqlite.rs` and `postgres.rs`, which re-export the shared statements so that
 //! each backend module is the complete SQL of its database.
 
+mod id_columns;
 mod postgres;
 mod rows;
 mod sql;
@@ -27,8 +28,8 @@ pub use rows::*;
 
 use crate::config::{Dsn, StorageConfig};
 use crate::domain::{
-    Channel, ContactId, LinkRelation, OutboxState, ParticipantRole, Priority, Status, TenantId,
-    TicketId, TicketRef,
+    ArticleId, Channel, ContactId, EventId, InstitutionId, LinkRelation, OutboxId, OutboxState,
+    ParticipantRole, Priority, QuarantineId, Status, TenantId, TicketId, TicketRef,
 };
 
 /// A store failure, classified once, here: [`StoreError::is_transient`] is what callers branch
@@ -356,7 +357,7 @@ impl Tx {
         key: &str,
         name: &str,
         domains: &[String],
-    ) -> Result<i64> {
+    ) -> Result<InstitutionId> {
         let t = self.tenant.as_str().to_owned();
         let domains = domains.join(" ");
         let existing: Option<i64> = on!(self, "upsert_institution", |c| {
@@ -380,7 +381,7 @@ impl Tx {
                 .execute(c)
                 .await?
         });
-        Ok(id)
+        Ok(InstitutionId(id))
     }
 
     pub async fn institutions(&mut self) -> Result<Vec<InstitutionRow>> {
@@ -393,7 +394,7 @@ impl Tx {
         .await?))
     }
 
-    pub async fn institution(&mut self, id: i64) -> Result<Option<InstitutionRow>> {
+    pub async fn institution(&mut self, id: InstitutionId) -> Result<Option<InstitutionRow>> {
         let t = self.tenant.as_str();
         Ok(on!(self, "institution", |c| {
             sqlx::query_as(sql::SELECT_INSTITUTION)
@@ -453,7 +454,7 @@ impl Tx {
         &mut self,
         id: ContactId,
         name: Option<&str>,
-        institution_id: Option<i64>,
+        institution_id: Option<InstitutionId>,
     ) -> Result<()> {
         let t = self.tenant.as_str();
         exec!(self, "update_contact", |c| {
@@ -870,7 +871,7 @@ impl Tx {
         .await?))
     }
 
-    pub async fn insert_article(&mut self, a: &NewArticle<'_>) -> Result<i64> {
+    pub async fn insert_article(&mut self, a: &NewArticle<'_>) -> Result<ArticleId> {
         let id = self.next_id(IdTable::Articles).await?;
         let t = self.tenant.as_str();
         exec!(self, "insert_article", |c| {
@@ -894,7 +895,7 @@ impl Tx {
                 .execute(c)
                 .await?
         });
-        Ok(id)
+        Ok(ArticleId(id))
     }
 
     pub async fn articles(&mut self, ticket: TicketId) -> Result<Vec<ArticleRow>> {
@@ -911,7 +912,7 @@ impl Tx {
     /// Stores an attachment's bytes once per offer and records where it appears.
     pub async fn add_attachment(
         &mut self,
-        article: i64,
+        article: ArticleId,
         position: i64,
         filename: Option<&str>,
         content_type: &str,
@@ -994,12 +995,12 @@ impl Tx {
         reason: &str,
         data: &[u8],
         now: DateTime<Utc>,
-    ) -> Result<i64> {
+    ) -> Result<QuarantineId> {
         let id = self.next_id(IdTable::Quarantine).await?;
         let t = self.tenant.as_str();
         let sha = sha256_hex(data);
         let size = data.len() as i64;
-        let id: i64 = on!(self, "insert_quarantine", |c| {
+        let id: QuarantineId = on!(self, "insert_quarantine", |c| {
             sqlx::query_scalar(sql::INSERT_QUARANTINE)
                 .bind(t)
                 .bind(id)
@@ -1039,7 +1040,7 @@ impl Tx {
         Ok(rows)
     }
 
-    pub async fn quarantine_data(&mut self, id: i64) -> Result<Option<Vec<u8>>> {
+    pub async fn quarantine_data(&mut self, id: QuarantineId) -> Result<Option<Vec<u8>>> {
         let t = self.tenant.as_str();
         Ok(on!(self, "quarantine_data", |c| sqlx::query_scalar(
             sql::SELECT_QUARANTINE_DATA
@@ -1053,7 +1054,7 @@ impl Tx {
     /// Records a replay's outcome: appended to the entry's replays, and its latest.
     pub async fn mark_quarantine_replayed(
         &mut self,
-        id: i64,
+        id: QuarantineId,
         outcome: &str,
         now: DateTime<Utc>,
     ) -> Result<()> {
@@ -1079,7 +1080,7 @@ impl Tx {
 
     // ----- outbox -----
 
-    pub async fn enqueue_outbox(&mut self, o: &NewOutbox<'_>) -> Result<i64> {
+    pub async fn enqueue_outbox(&mut self, o: &NewOutbox<'_>) -> Result<OutboxId> {
         let id = self.next_id(IdTable::Outbox).await?;
         let t = self.tenant.as_str();
         exec!(self, "enqueue_outbox", |c| {
@@ -1100,7 +1101,7 @@ impl Tx {
                 .execute(c)
                 .await?
         });
-        Ok(id)
+        Ok(OutboxId(id))
     }
 
     /// Claims up to `limit` due messages for `lease`, in the name of `instance` (other workers
@@ -1142,7 +1143,12 @@ impl Tx {
         }))
     }
 
-    pub async fn outbox_sent(&mut self, id: i64, sent_ref: &str, now: DateTime<Utc>) -> Result<()> {
+    pub async fn outbox_sent(
+        &mut self,
+        id: OutboxId,
+        sent_ref: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         let t = self.tenant.as_str();
         exec!(self, "outbox_sent", |c| sqlx::query(
             sql::UPDATE_OUTBOX_SENT
@@ -1159,7 +1165,7 @@ impl Tx {
     /// Records a failed attempt: retried at `retry_at`, or given up on when `None`.
     pub async fn outbox_failed(
         &mut self,
-        id: i64,
+        id: OutboxId,
         error: &str,
         retry_at: Option<DateTime<Utc>>,
     ) -> Result<()> {
@@ -1195,7 +1201,7 @@ impl Tx {
 
     // ----- event log -----
 
-    pub async fn insert_event(&mut self, e: &NewEvent<'_>) -> Result<i64> {
+    pub async fn insert_event(&mut self, e: &NewEvent<'_>) -> Result<EventId> {
         let id = self.next_id(IdTable::Events).await?;
         let t = self.tenant.as_str();
         exec!(self, "insert_event", |c| {
@@ -1210,7 +1216,7 @@ impl Tx {
                 .execute(c)
                 .await?
         });
-        Ok(id)
+        Ok(EventId(id))
     }
 
     pub async fn events(&mut self, ticket: TicketId) -> Result<Vec<EventRow>> {
@@ -1224,7 +1230,7 @@ impl Tx {
 
     /// Tries to update an event (tests show the log refuses it).
     #[doc(hidden)]
-    pub async fn tamper_event_for_tests(&mut self, id: i64) -> Result<()> {
+    pub async fn tamper_event_for_tests(&mut self, id: EventId) -> Result<()> {
         let t = self.tenant.as_str();
         exec!(self, "tamper_event_for_tests", |c| sqlx::query(
             sql::TAMPER_EVENT

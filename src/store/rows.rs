@@ -7,8 +7,9 @@ use sqlx::FromRow;
 use sqlx::types::Json;
 
 use crate::domain::{
-    Channel, ContactId, Direction, EventKind, LinkRelation, OutboxState, ParticipantRole, Priority,
-    ReceiptOutcome, Status, TicketId, TicketKind, TicketRef,
+    ArticleId, Channel, ContactId, Direction, EventId, EventKind, InstitutionId, LinkRelation,
+    OutboxId, OutboxState, ParticipantRole, Priority, QuarantineId, ReceiptOutcome, Status,
+    TicketId, TicketKind, TicketRef,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
@@ -22,7 +23,7 @@ pub struct OfferRow {
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct InstitutionRow {
-    pub id: i64,
+    pub id: InstitutionId,
     pub key: String,
     pub name: String,
     /// Space-separated lower-case domains.
@@ -39,7 +40,7 @@ impl InstitutionRow {
 pub struct ContactRow {
     pub id: i64,
     pub name: Option<String>,
-    pub institution_id: Option<i64>,
+    pub institution_id: Option<InstitutionId>,
     pub origin: String,
     pub created_at: DateTime<Utc>,
 }
@@ -52,7 +53,7 @@ impl ContactRow {
 
 pub struct NewContact<'a> {
     pub name: Option<&'a str>,
-    pub institution_id: Option<i64>,
+    pub institution_id: Option<InstitutionId>,
     /// `config` or `inbound`.
     pub origin: &'a str,
     pub now: DateTime<Utc>,
@@ -69,9 +70,9 @@ pub struct TicketRow {
     pub status: Status,
     #[sqlx(try_from = "String")]
     pub priority: Priority,
-    pub requester_id: Option<i64>,
-    pub institution_id: Option<i64>,
-    pub assignee_id: Option<i64>,
+    pub requester_id: Option<ContactId>,
+    pub institution_id: Option<InstitutionId>,
+    pub assignee_id: Option<ContactId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub first_response_at: Option<DateTime<Utc>>,
@@ -102,13 +103,13 @@ pub struct NewTicket<'a> {
     pub title: &'a str,
     pub priority: Priority,
     pub requester: Option<ContactId>,
-    pub institution_id: Option<i64>,
+    pub institution_id: Option<InstitutionId>,
     pub now: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize)]
 pub struct LinkRow {
-    pub other_id: i64,
+    pub other_id: TicketId,
     #[sqlx(try_from = "String")]
     pub relation: LinkRelation,
     pub created_at: DateTime<Utc>,
@@ -128,7 +129,7 @@ pub struct OfferLinkRow {
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize)]
 pub struct ParticipantRow {
-    pub contact_id: i64,
+    pub contact_id: ContactId,
     #[sqlx(try_from = "String")]
     pub role: ParticipantRole,
     pub name: Option<String>,
@@ -156,8 +157,8 @@ pub struct NewArticle<'a> {
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize)]
 pub struct ArticleRow {
-    pub id: i64,
-    pub ticket_id: i64,
+    pub id: ArticleId,
+    pub ticket_id: TicketId,
     #[sqlx(try_from = "String")]
     pub channel: Channel,
     #[sqlx(try_from = "String")]
@@ -178,7 +179,7 @@ pub struct ArticleRow {
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize)]
 pub struct AttachmentRow {
-    pub article_id: i64,
+    pub article_id: ArticleId,
     pub position: i64,
     pub filename: Option<String>,
     pub content_type: String,
@@ -195,14 +196,14 @@ pub struct ReceiptRow {
     pub outcome: ReceiptOutcome,
     /// Digest of the message's content, to tell a re-delivery from a reused Message-ID.
     pub content_sha256: String,
-    pub ticket_id: Option<i64>,
-    pub article_id: Option<i64>,
+    pub ticket_id: Option<TicketId>,
+    pub article_id: Option<ArticleId>,
     pub received_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize)]
 pub struct QuarantineRow {
-    pub id: i64,
+    pub id: QuarantineId,
     #[sqlx(try_from = "String")]
     pub channel: Channel,
     pub reason: String,
@@ -220,7 +221,7 @@ pub struct QuarantineRow {
 #[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize)]
 pub struct ReplayRow {
     #[serde(skip)]
-    pub quarantine_id: i64,
+    pub quarantine_id: QuarantineId,
     /// 1 for the first replay, then 2...
     pub seq: i64,
     pub replayed_at: DateTime<Utc>,
@@ -244,8 +245,8 @@ pub struct NewOutbox<'a> {
 
 #[derive(Debug, Clone, PartialEq, FromRow, Serialize)]
 pub struct OutboxRow {
-    pub id: i64,
-    pub ticket_id: Option<i64>,
+    pub id: OutboxId,
+    pub ticket_id: Option<TicketId>,
     pub template: String,
     pub locale: String,
     pub context: Json<serde_json::Value>,
@@ -276,8 +277,8 @@ pub struct NewEvent<'a> {
 
 #[derive(Debug, Clone, PartialEq, FromRow, Serialize)]
 pub struct EventRow {
-    pub id: i64,
-    pub ticket_id: Option<i64>,
+    pub id: EventId,
+    pub ticket_id: Option<TicketId>,
     pub at: DateTime<Utc>,
     pub actor: String,
     #[sqlx(try_from = "String")]
