@@ -6,7 +6,7 @@ mod common;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use guichet::config::{Dsn, StorageConfig};
-use guichet::domain::{ArticleId, InstitutionId, TicketId};
+use guichet::domain::{ArticleId, InstitutionId, TicketId, finish_times};
 use guichet::domain::{Channel, Direction, EventKind, LinkRelation, ReceiptOutcome};
 use guichet::domain::{ContactId, Priority, Status, TenantId, TicketKind, TicketRef};
 use guichet::store::{
@@ -177,7 +177,8 @@ async fn status_times_follow_the_status(store: &Store) {
     let mut tx = store.begin(&tenant).await.unwrap();
     let t = new_ticket(&mut tx, TicketKind::Incident, "x").await;
     let later = t0() + Duration::hours(2);
-    tx.set_status(t.ticket_id(), Status::Resolved, later)
+    let times = finish_times(Status::Resolved, t.finish_times(), later);
+    tx.set_status(t.ticket_id(), Status::Resolved, times, later)
         .await
         .unwrap();
     let r = tx.ticket(t.ticket_id()).await.unwrap().unwrap();
@@ -186,7 +187,8 @@ async fn status_times_follow_the_status(store: &Store) {
         (Status::Resolved, Some(later), None)
     );
     let closing = later + Duration::days(1);
-    tx.set_status(t.ticket_id(), Status::Closed, closing)
+    let times = finish_times(Status::Closed, r.finish_times(), closing);
+    tx.set_status(t.ticket_id(), Status::Closed, times, closing)
         .await
         .unwrap();
     let r = tx.ticket(t.ticket_id()).await.unwrap().unwrap();
@@ -195,7 +197,8 @@ async fn status_times_follow_the_status(store: &Store) {
         (Some(later), Some(closing)),
         "closing keeps the resolution time"
     );
-    tx.set_status(t.ticket_id(), Status::InProgress, closing)
+    let times = finish_times(Status::InProgress, r.finish_times(), closing);
+    tx.set_status(t.ticket_id(), Status::InProgress, times, closing)
         .await
         .unwrap();
     let r = tx.ticket(t.ticket_id()).await.unwrap().unwrap();

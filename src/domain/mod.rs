@@ -19,7 +19,7 @@ pub use ids::{
     TicketId, TicketRef,
 };
 pub use message::{Attachment, AutoHeaders, InboundEmail, Mailbox};
-pub use ticket::{Priority, Status, TicketKind, TransitionError};
+pub use ticket::{FinishTimes, Priority, Status, TicketKind, TransitionError, finish_times};
 pub use vocab::{
     Channel, Direction, EventKind, LinkRelation, OutboxState, ParticipantRole, ReceiptOutcome,
 };

@@ -16,7 +16,7 @@ use crate::domain::recipients::reply_target;
 use crate::domain::routing::route_recipients;
 use crate::domain::routing::{InstitutionDomains, SenderDecision, decide_sender};
 use crate::domain::threading::{self, Candidate, Candidates, SenderFacts, ThreadDecision};
-use crate::domain::{ArticleId, InstitutionId, QuarantineId, TicketId};
+use crate::domain::{ArticleId, InstitutionId, QuarantineId, TicketId, finish_times};
 use crate::domain::{Channel, Direction, EventKind, ParticipantRole, ReceiptOutcome};
 use crate::domain::{
     ContactId, InboundEmail, Mailbox, Priority, Status, TicketKind, TicketRef,
@@ -331,7 +331,8 @@ async fn ingest_parsed(
                 )));
             };
             if reopen {
-                tx.set_status(row.ticket_id(), Status::InProgress, now)
+                let times = finish_times(Status::InProgress, row.finish_times(), now);
+                tx.set_status(row.ticket_id(), Status::InProgress, times, now)
                     .await?;
                 let data =
                     json!({ "from": row.status.as_str(), "to": "in_progress", "reason": "reply" });

@@ -9,6 +9,7 @@ use super::ingest::{IngestOutcome, ingest};
 use super::outbox::{QueuedMail, Thread, mail_context, queue_mail};
 use super::{Context, ServiceError};
 use crate::config::OfferConfig;
+use crate::domain::finish_times;
 use crate::domain::recipients::outbound_recipients;
 use crate::domain::{Channel, Direction, EventKind, ParticipantRole, QuarantineId};
 use crate::domain::{Mailbox, Priority, Status, TicketRef};
@@ -303,7 +304,8 @@ pub async fn assign(
     .await?;
     let mut data = json!({ "assignee": contact.id, "previous": ticket.assignee_id });
     if ticket.status == Status::New {
-        tx.set_status(ticket.ticket_id(), Status::Assigned, now)
+        let times = finish_times(Status::Assigned, ticket.finish_times(), now);
+        tx.set_status(ticket.ticket_id(), Status::Assigned, times, now)
             .await?;
         data["status"] = json!({ "from": "new", "to": "assigned" });
     }
@@ -326,7 +328,8 @@ pub async fn set_status(
         .status
         .transition(to)
         .map_err(|e| ServiceError::Refused(format!("{}: {e}", ticket.reference())))?;
-    tx.set_status(ticket.ticket_id(), to, now).await?;
+    let times = finish_times(to, ticket.finish_times(), now);
+    tx.set_status(ticket.ticket_id(), to, times, now).await?;
     record(
         &mut tx,
         &ticket,

@@ -28,8 +28,8 @@ pub use rows::*;
 
 use crate::config::{Dsn, StorageConfig};
 use crate::domain::{
-    ArticleId, Channel, ContactId, EventId, InstitutionId, LinkRelation, OutboxId, OutboxState,
-    ParticipantRole, Priority, QuarantineId, Status, TenantId, TicketId, TicketRef,
+    ArticleId, Channel, ContactId, EventId, FinishTimes, InstitutionId, LinkRelation, OutboxId,
+    OutboxState, ParticipantRole, Priority, QuarantineId, Status, TenantId, TicketId, TicketRef,
 };
 
 /// A store failure, classified once, here: [`StoreError::is_transient`] is what callers branch
@@ -658,10 +658,13 @@ impl Tx {
     }
 
     /// Sets the status and the matching timestamps (resolved, closed; cleared on reopening).
+    /// Writes a status and the finish times that go with it (the caller has them from
+    /// [`crate::domain::finish_times`]).
     pub async fn set_status(
         &mut self,
         id: TicketId,
         status: Status,
+        times: FinishTimes,
         now: DateTime<Utc>,
     ) -> Result<()> {
         let t = self.tenant.as_str();
@@ -671,6 +674,8 @@ impl Tx {
                 .bind(id.0)
                 .bind(status.as_str())
                 .bind(now)
+                .bind(times.resolved_at)
+                .bind(times.closed_at)
                 .execute(c)
                 .await?
         });

@@ -7,9 +7,9 @@ use sqlx::FromRow;
 use sqlx::types::Json;
 
 use crate::domain::{
-    ArticleId, Channel, ContactId, Direction, EventId, EventKind, InstitutionId, LinkRelation,
-    OutboxId, OutboxState, ParticipantRole, Priority, QuarantineId, ReceiptOutcome, Status,
-    TicketId, TicketKind, TicketRef,
+    ArticleId, Channel, ContactId, Direction, EventId, EventKind, FinishTimes, InstitutionId,
+    LinkRelation, OutboxId, OutboxState, ParticipantRole, Priority, QuarantineId, ReceiptOutcome,
+    Status, TicketId, TicketKind, TicketRef,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
@@ -89,6 +89,14 @@ impl TicketRow {
         TicketRef {
             kind: self.kind,
             number: self.number,
+        }
+    }
+
+    /// When the ticket was resolved and closed, if it was.
+    pub fn finish_times(&self) -> FinishTimes {
+        FinishTimes {
+            resolved_at: self.resolved_at,
+            closed_at: self.closed_at,
         }
     }
 

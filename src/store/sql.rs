@@ -81,12 +81,9 @@ pub const LIST_TICKETS: &str = concat!(
     ticket_columns!(),
     " FROM tickets WHERE tenant_id = $1 AND ($2 IS NULL OR status = $2) ORDER BY id"
 );
-/// Resolution and closing times follow the status; reopening clears them.
+/// The finish times are the caller's ([`crate::domain::finish_times`] decides them).
 pub const UPDATE_TICKET_STATUS: &str = "UPDATE tickets SET status = $3, updated_at = $4,
-         resolved_at = CASE WHEN $3 = 'resolved' THEN $4
-                            WHEN $3 = 'closed' THEN COALESCE(resolved_at, $4)
-                            ELSE NULL END,
-         closed_at = CASE WHEN $3 = 'closed' THEN $4 ELSE NULL END
+         resolved_at = $5, closed_at = $6
      WHERE tenant_id = $1 AND id = $2";
 pub const UPDATE_TICKET_PRIORITY: &str =
     "UPDATE tickets SET priority = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2";
