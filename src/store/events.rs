@@ -34,28 +34,4 @@ impl Tx {
             .fetch_all(c)
             .await?))
     }
-
-    /// Tries to update an event (tests show the log refuses it).
-    #[doc(hidden)]
-    pub async fn tamper_event_for_tests(&mut self, id: EventId) -> Result<()> {
-        let t = self.tenant.as_str();
-        exec!(self, "tamper_event_for_tests", |c| sqlx::query(
-            sql::TAMPER_EVENT
-        )
-        .bind(t)
-        .bind(id)
-        .execute(c)
-        .await?);
-        Ok(())
-    }
-
-    /// Counts the rows of `table` this transaction can see (tests of tenant isolation).
-    #[doc(hidden)]
-    pub async fn count_visible_for_tests(&mut self, table: IdTable) -> Result<i64> {
-        Ok(on!(self, "count_visible_for_tests", |c| {
-            sqlx::query_scalar(sql::count_all(table))
-                .fetch_one(c)
-                .await?
-        }))
-    }
 }

@@ -210,6 +210,8 @@ mod events;
 mod outbox;
 mod quarantine;
 mod receipts;
+#[cfg(feature = "test-support")]
+mod test_support;
 mod tickets;
 
 impl Store {
@@ -265,24 +267,6 @@ impl Store {
         };
         Ok(Tx {
             tenant: tenant.clone(),
-            inner,
-        })
-    }
-
-    /// Opens a PostgreSQL transaction with no offer set, to show what row-level security
-    /// lets such a transaction do (nothing). Only for tests of that guarantee.
-    #[doc(hidden)]
-    pub async fn begin_without_tenant_for_tests(&self, pretend: &TenantId) -> Result<Tx> {
-        let inner = match &self.pool {
-            Pool::Sqlite(p) => TxInner::Sqlite(sqlite::begin(p).await?),
-            Pool::Postgres(p) => TxInner::Postgres(
-                p.begin()
-                    .await
-                    .map_err(|e| StoreError::unavailable("postgres: cannot begin", e))?,
-            ),
-        };
-        Ok(Tx {
-            tenant: pretend.clone(),
             inner,
         })
     }

@@ -2,8 +2,6 @@
 //! `RETURNING`, no vendor functions. Each backend module re-exports them and adds its own.
 //! Every statement filters or writes `tenant_id = $1`.
 
-use super::IdTable;
-
 macro_rules! ticket_columns {
     () => {
         "id, kind, number, title, status, priority, requester_id, institution_id, assignee_id, \
@@ -204,18 +202,3 @@ pub const INSERT_EVENT: &str =
      VALUES ($1, $2, $3, $4, $5, $6, $7)";
 pub const SELECT_EVENTS: &str = "SELECT id, ticket_id, at, actor, kind, data FROM events
      WHERE tenant_id = $1 AND ticket_id = $2 ORDER BY id";
-pub const TAMPER_EVENT: &str =
-    "UPDATE events SET kind = 'tampered' WHERE tenant_id = $1 AND id = $2";
-
-/// `SELECT count(*)` over a whole table, with no tenant filter: what isolation tests count.
-pub fn count_all(table: IdTable) -> &'static str {
-    match table {
-        IdTable::Institutions => "SELECT count(*) FROM institutions",
-        IdTable::Contacts => "SELECT count(*) FROM contacts",
-        IdTable::Tickets => "SELECT count(*) FROM tickets",
-        IdTable::Articles => "SELECT count(*) FROM articles",
-        IdTable::Quarantine => "SELECT count(*) FROM quarantine",
-        IdTable::Outbox => "SELECT count(*) FROM outbox",
-        IdTable::Events => "SELECT count(*) FROM events",
-    }
-}
