@@ -86,7 +86,7 @@ fn main() {
             dir.path().join("data").display()
         );
         let config = guichet::config::load_from_str(&text, &[]).expect("bench config");
-        let store = Store::connect(&config.storage, &config.daemon.data_dir).await.unwrap();
+        let store = Store::connect(&guichet::app::store_options(&config)).await.unwrap();
         store.migrate().await.unwrap();
         let ctx = Context::new(store, Arc::new(config), Arc::new(SystemClock));
         guichet::service::sync::sync_all(&ctx).await.unwrap();

@@ -31,7 +31,7 @@ async fn every_parsing_corpus_message_is_stored_or_quarantined() {
         // Every sender becomes a contact, so each message exercises the whole path.
         offer.unknown_sender = guichet::domain::routing::UnknownSenderPolicy::CreateUnaffiliated;
     }
-    let store = Store::connect(&config.storage, &config.daemon.data_dir)
+    let store = Store::connect(&guichet::app::store_options(&config))
         .await
         .expect("open store");
     store.migrate().await.expect("migrate");

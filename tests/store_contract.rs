@@ -5,13 +5,12 @@
 mod common;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use guichet::config::{Dsn, StorageConfig};
 use guichet::domain::{ArticleId, InstitutionId, TicketId, finish_times};
 use guichet::domain::{Channel, Direction, EventKind, LinkRelation, ReceiptOutcome};
 use guichet::domain::{ContactId, Priority, Status, TenantId, TicketKind, TicketRef};
 use guichet::store::{
-    AddressKind, IdTable, NewArticle, NewContact, NewEvent, NewOutbox, NewTicket, ReceiptRow,
-    Store, TicketRow, Tx,
+    AddressKind, Database, IdTable, NewArticle, NewContact, NewEvent, NewOutbox, NewTicket,
+    Options, ReceiptRow, Store, TicketRow, Tx,
 };
 
 struct Backend {
@@ -21,13 +20,14 @@ struct Backend {
 
 async fn sqlite() -> Backend {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = StorageConfig {
-        dsn: Dsn::Sqlite("guichet.db".into()),
-        password: None,
+    let options = Options {
+        database: Database::Sqlite {
+            path: dir.path().join("guichet.db"),
+        },
         max_connections: 4,
         connect_timeout: std::time::Duration::from_secs(5),
     };
-    let store = Store::connect(&cfg, dir.path()).await.expect("open sqlite");
+    let store = Store::connect(&options).await.expect("open sqlite");
     store.migrate().await.expect("migrate sqlite");
     Backend {
         store,

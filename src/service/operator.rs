@@ -451,7 +451,7 @@ support_addresses = ["support-smsu@esup-portail.example"]
             data = dir.display()
         );
         let config = crate::config::load_from_str(&text, &[]).unwrap();
-        let store = Store::connect(&config.storage, &config.daemon.data_dir)
+        let store = Store::connect(&crate::app::store_options(&config))
             .await
             .unwrap();
         store.migrate().await.unwrap();

@@ -23,14 +23,13 @@ mod rows;
 mod sql;
 mod sqlite;
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 pub use rows::*;
 
-use crate::config::{Dsn, StorageConfig};
 use crate::domain::TenantId;
 
 /// A store failure, classified once, here: [`StoreError::is_transient`] is what callers branch
@@ -133,6 +132,50 @@ fn is_transient_sqlx(e: &sqlx::Error) -> bool {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// What [`Store::connect`] needs, in the store's own terms: the wiring (`app::open_store`)
+/// translates the configuration into it, so the store knows nothing of `config`.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub database: Database,
+    /// Pool size (at least 1 is used).
+    pub max_connections: u32,
+    /// How long to wait for the database, at connection and for a pooled connection, before
+    /// giving up with [`StoreError::Unavailable`] (transient).
+    pub connect_timeout: Duration,
+}
+
+impl Options {
+    /// The wait [`Store::connect_postgres`] allows.
+    pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+}
+
+/// Which database, and where.
+#[derive(Clone)]
+pub enum Database {
+    /// A SQLite file (created when missing, with its folders).
+    Sqlite { path: PathBuf },
+    /// A PostgreSQL URL, and the password when it is kept out of the URL (so the URL can be
+    /// printed).
+    Postgres {
+        url: String,
+        password: Option<String>,
+    },
+}
+
+// By hand: the password must never reach a log line.
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Database::Sqlite { path } => f.debug_struct("Sqlite").field("path", path).finish(),
+            Database::Postgres { url, password } => f
+                .debug_struct("Postgres")
+                .field("url", url)
+                .field("password", &password.as_ref().map(|_| "<redacted>"))
+                .finish(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -215,26 +258,28 @@ mod test_support;
 mod tickets;
 
 impl Store {
-    /// Opens the pool. SQLite paths are relative to `data_dir`, whose parent folders are made.
-    pub async fn connect(cfg: &StorageConfig, data_dir: &Path) -> Result<Store> {
-        let pool = match &cfg.dsn {
-            Dsn::Sqlite(path) => Pool::Sqlite(sqlite::connect(&data_dir.join(path), cfg).await?),
-            Dsn::Postgres(url) => Pool::Postgres(postgres::connect(url, cfg).await?),
+    /// Opens the pool. A SQLite file's parent folders are made.
+    pub async fn connect(options: &Options) -> Result<Store> {
+        let pool = match &options.database {
+            Database::Sqlite { path } => Pool::Sqlite(sqlite::connect(path, options).await?),
+            Database::Postgres { url, password } => {
+                Pool::Postgres(postgres::connect(url, password.as_deref(), options).await?)
+            }
         };
         Ok(Store { pool })
     }
 
     /// Connects to a PostgreSQL URL as is (tests, tools).
     pub async fn connect_postgres(url: &str, max_connections: u32) -> Result<Store> {
-        let cfg = StorageConfig {
-            dsn: Dsn::Postgres(url.to_owned()),
-            password: None,
+        let options = Options {
+            database: Database::Postgres {
+                url: url.to_owned(),
+                password: None,
+            },
             max_connections,
-            connect_timeout: Duration::from_secs(5),
+            connect_timeout: Options::DEFAULT_CONNECT_TIMEOUT,
         };
-        Ok(Store {
-            pool: Pool::Postgres(postgres::connect(url, &cfg).await?),
-        })
+        Store::connect(&options).await
     }
 
     pub fn backend(&self) -> Backend {

@@ -115,7 +115,7 @@ impl App {
         let config = guichet::config::load_from_str(&config_text(&data, &storage), &[])
             .unwrap_or_else(|e| panic!("test configuration: {e:?}"));
         let outbox_dir = config.mail.outbox_dir.clone();
-        let store = Store::connect(&config.storage, &config.daemon.data_dir)
+        let store = Store::connect(&guichet::app::store_options(&config))
             .await
             .expect("open store");
         store.migrate().await.expect("migrate");
