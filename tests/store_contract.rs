@@ -6,7 +6,9 @@ mod common;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use guichet::domain::{ArticleId, InstitutionId, TicketId, finish_times};
-use guichet::domain::{Channel, Direction, EventKind, LinkRelation, ReceiptOutcome};
+use guichet::domain::{
+    Channel, Direction, EventKind, LinkRelation, ParticipantRole, ReceiptOutcome,
+};
 use guichet::domain::{ContactId, Priority, Status, TenantId, TicketKind, TicketRef};
 use guichet::store::{
     AddressKind, Database, IdTable, NewArticle, NewContact, NewEvent, NewOutbox, NewTicket,
@@ -910,5 +912,55 @@ async fn long_message_ids_and_addresses_are_stored_and_found(store: &Store) {
     assert_eq!(
         tx.receipt(&format!("mid:{similar_mid}")).await.unwrap(),
         None
+    );
+}
+
+/// A row holding a name the vocabulary does not know (written by hand, or by a newer version)
+/// fails to decode, and the error names the value and the names expected.
+#[tokio::test]
+async fn a_stored_name_outside_the_vocabulary_is_a_clear_decode_error() {
+    let b = sqlite().await;
+    let tenant = common::unique_tenant();
+    let mut tx = b.store.begin(&tenant).await.unwrap();
+    let t = new_ticket(&mut tx, TicketKind::Incident, "x").await;
+    let contact = tx
+        .create_contact(&NewContact {
+            name: None,
+            institution_id: None,
+            origin: "inbound",
+            now: t0(),
+        })
+        .await
+        .unwrap();
+    tx.add_participant(t.ticket_id(), contact, ParticipantRole::Cc)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let file = b
+        ._dir
+        .as_ref()
+        .expect("sqlite dir")
+        .path()
+        .join("guichet.db");
+    let raw =
+        sqlx::SqlitePool::connect_with(sqlx::sqlite::SqliteConnectOptions::new().filename(&file))
+            .await
+            .expect("open the file directly");
+    sqlx::query("UPDATE participants SET role = 'boss' WHERE tenant_id = $1")
+        .bind(tenant.as_str())
+        .execute(&raw)
+        .await
+        .unwrap();
+    raw.close().await;
+
+    let mut tx = b.store.begin(&tenant).await.unwrap();
+    let err = tx.participants(t.ticket_id()).await.unwrap_err();
+    assert!(!err.is_transient(), "{}", err.detail());
+    assert!(
+        err.detail()
+            .contains(r#"unknown participant role "boss" (expected one of: requester, cc, agent)"#),
+        "{}",
+        err.detail()
     );
 }

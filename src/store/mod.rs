@@ -15,9 +15,9 @@
 //! aggregate, each an `impl Tx` block of its own: `contacts.rs` (offers, institutions,
 //! contacts), `tickets.rs` (tickets, links, participants), `articles.rs` (raw messages,
 //! articles, attachments), `receipts.rs`, `quarantine.rs`, `outbox.rs` and `events.rs`.
-//! Rows are in `rows.rs`; how id newtypes map to SQL integers is in `id_columns.rs`.
+//! Rows are in `rows.rs`; how ids and names map to SQL columns is in `columns.rs`.
 
-mod id_columns;
+mod columns;
 mod postgres;
 mod rows;
 mod sql;

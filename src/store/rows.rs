@@ -1,5 +1,6 @@
 //! Rows read from and written to the store: plain structs, decoded the same way from both
-//! databases. Status, kind and priority columns decode into their domain types.
+//! databases. Name columns (status, kind, role, relation...) decode into their domain
+//! types, checked (`columns.rs`).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -62,13 +63,10 @@ pub struct NewContact<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize)]
 pub struct TicketRow {
     pub id: i64,
-    #[sqlx(try_from = "String")]
     pub kind: TicketKind,
     pub number: i64,
     pub title: String,
-    #[sqlx(try_from = "String")]
     pub status: Status,
-    #[sqlx(try_from = "String")]
     pub priority: Priority,
     pub requester_id: Option<ContactId>,
     pub institution_id: Option<InstitutionId>,
@@ -118,7 +116,6 @@ pub struct NewTicket<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize)]
 pub struct LinkRow {
     pub other_id: TicketId,
-    #[sqlx(try_from = "String")]
     pub relation: LinkRelation,
     pub created_at: DateTime<Utc>,
 }
@@ -130,7 +127,6 @@ pub struct OfferLinkRow {
     pub other_tenant: String,
     /// The other ticket's ref in its offer (`I-000042`).
     pub other_ref: String,
-    #[sqlx(try_from = "String")]
     pub relation: LinkRelation,
     pub created_at: DateTime<Utc>,
 }
@@ -138,7 +134,6 @@ pub struct OfferLinkRow {
 #[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize)]
 pub struct ParticipantRow {
     pub contact_id: ContactId,
-    #[sqlx(try_from = "String")]
     pub role: ParticipantRole,
     pub name: Option<String>,
     /// The contact's first email address, if any.
@@ -167,9 +162,7 @@ pub struct NewArticle<'a> {
 pub struct ArticleRow {
     pub id: ArticleId,
     pub ticket_id: TicketId,
-    #[sqlx(try_from = "String")]
     pub channel: Channel,
-    #[sqlx(try_from = "String")]
     pub direction: Direction,
     pub author_contact_id: Option<i64>,
     pub author_label: Option<String>,
@@ -198,9 +191,7 @@ pub struct AttachmentRow {
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct ReceiptRow {
     pub dedupe_key: String,
-    #[sqlx(try_from = "String")]
     pub channel: Channel,
-    #[sqlx(try_from = "String")]
     pub outcome: ReceiptOutcome,
     /// Digest of the message's content, to tell a re-delivery from a reused Message-ID.
     pub content_sha256: String,
@@ -212,7 +203,6 @@ pub struct ReceiptRow {
 #[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize)]
 pub struct QuarantineRow {
     pub id: QuarantineId,
-    #[sqlx(try_from = "String")]
     pub channel: Channel,
     pub reason: String,
     pub size: i64,
@@ -264,7 +254,6 @@ pub struct OutboxRow {
     pub in_reply_to: Option<String>,
     pub references_ids: Option<String>,
     pub auto_submitted: Option<String>,
-    #[sqlx(try_from = "String")]
     pub status: OutboxState,
     pub attempts: i64,
     pub next_attempt_at: DateTime<Utc>,
@@ -289,7 +278,6 @@ pub struct EventRow {
     pub ticket_id: Option<TicketId>,
     pub at: DateTime<Utc>,
     pub actor: String,
-    #[sqlx(try_from = "String")]
     pub kind: EventKind,
     pub data: Json<serde_json::Value>,
 }
