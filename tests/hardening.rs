@@ -115,7 +115,7 @@ async fn a_participant_with_our_address_is_never_mailed(app: App) {
         .create_contact(&guichet::store::NewContact {
             name: None,
             institution_id: None,
-            origin: "inbound",
+            origin: guichet::domain::ContactOrigin::Inbound,
             now: guichet::clock::Clock::now(app.clock.as_ref()),
         })
         .await

@@ -7,7 +7,7 @@ mod common;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use guichet::domain::{ArticleId, InstitutionId, TicketId, finish_times};
 use guichet::domain::{
-    Channel, Direction, EventKind, LinkRelation, ParticipantRole, ReceiptOutcome,
+    Channel, ContactOrigin, Direction, EventKind, LinkRelation, ParticipantRole, ReceiptOutcome,
 };
 use guichet::domain::{ContactId, Priority, Status, TenantId, TicketKind, TicketRef};
 use guichet::store::{
@@ -136,7 +136,7 @@ async fn tickets_read_back_as_written(store: &Store) {
         .create_contact(&NewContact {
             name: Some("Jeanne"),
             institution_id: Some(InstitutionId(7)),
-            origin: "inbound",
+            origin: ContactOrigin::Inbound,
             now: t0(),
         })
         .await
@@ -487,7 +487,7 @@ async fn contact_addresses_are_case_insensitive_and_movable(store: &Store) {
     let new = |name| NewContact {
         name: Some(name),
         institution_id: None,
-        origin: "config",
+        origin: ContactOrigin::Config,
         now: t0(),
     };
     let a = tx.create_contact(&new("A")).await.unwrap();
@@ -852,7 +852,7 @@ async fn long_message_ids_and_addresses_are_stored_and_found(store: &Store) {
         .create_contact(&NewContact {
             name: None,
             institution_id: None,
-            origin: "inbound",
+            origin: ContactOrigin::Inbound,
             now: t0(),
         })
         .await
@@ -927,7 +927,7 @@ async fn a_stored_name_outside_the_vocabulary_is_a_clear_decode_error() {
         .create_contact(&NewContact {
             name: None,
             institution_id: None,
-            origin: "inbound",
+            origin: ContactOrigin::Inbound,
             now: t0(),
         })
         .await

@@ -21,5 +21,6 @@ pub use ids::{
 pub use message::{Attachment, AutoHeaders, InboundEmail, Mailbox};
 pub use ticket::{FinishTimes, Priority, Status, TicketKind, TransitionError, finish_times};
 pub use vocab::{
-    Channel, Direction, EventKind, LinkRelation, OutboxState, ParticipantRole, ReceiptOutcome,
+    Channel, ContactOrigin, Direction, EventKind, LinkRelation, OutboxState, ParticipantRole,
+    ReceiptOutcome,
 };

@@ -1,6 +1,6 @@
 //! The store's vocabulary: the closed lists of names written in text columns (participant
 //! roles, article directions, link relations, event kinds, receipt outcomes, outbox states,
-//! channels).
+//! channels, contact origins).
 //!
 //! Each name is written once, here, with [`text_enum!`](super::ticket): writers take the enum,
 //! so a typo is a compile error, and rows decode with a checked conversion, so a bad row is a
@@ -134,6 +134,18 @@ pub enum Channel {
 
 text_enum!(Channel, "channel", { Pipe => "pipe", Maildir => "maildir", Cli => "cli", Replay => "replay" });
 
+/// Where a contact comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactOrigin {
+    /// Listed in the configuration (synchronised at start): entitled by the operator.
+    Config,
+    /// Created from an inbound message's sender.
+    Inbound,
+}
+
+text_enum!(ContactOrigin, "contact origin", { Config => "config", Inbound => "inbound" });
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,6 +166,7 @@ mod tests {
             )+};
         }
         check!(
+            ContactOrigin,
             ParticipantRole,
             Direction,
             LinkRelation,

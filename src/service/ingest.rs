@@ -11,6 +11,7 @@ use super::outbox::{QueuedMail, Thread, mail_context, queue_mail};
 use super::{Context, ServiceError};
 use crate::channels::mail::{self, ParseError};
 use crate::config::{Config, OfferConfig};
+use crate::domain::ContactOrigin;
 use crate::domain::loop_guard::{self, AutoReason};
 use crate::domain::recipients::reply_target;
 use crate::domain::routing::route_recipients;
@@ -530,7 +531,7 @@ async fn resolve_sender(
         return Ok(Some(SenderContact {
             id: c.contact_id(),
             institution: c.institution_id,
-            configured: c.origin == "config",
+            configured: c.origin == ContactOrigin::Config,
         }));
     }
     let rows = tx.institutions().await?;
@@ -554,7 +555,7 @@ async fn resolve_sender(
             let new = NewContact {
                 name: sender.name.as_deref(),
                 institution_id: institution,
-                origin: "inbound",
+                origin: ContactOrigin::Inbound,
                 now,
             };
             let id = tx.create_contact(&new).await?;
@@ -571,7 +572,7 @@ async fn resolve_sender(
                     return Ok(Some(SenderContact {
                         id: c.contact_id(),
                         institution: c.institution_id,
-                        configured: c.origin == "config",
+                        configured: c.origin == ContactOrigin::Config,
                     }));
                 }
             }

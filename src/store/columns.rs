@@ -8,9 +8,9 @@ use sqlx::error::BoxDynError;
 use sqlx::{Database, Decode, Encode, Type};
 
 use crate::domain::{
-    ArticleId, Channel, ContactId, Direction, EventId, EventKind, InstitutionId, LinkRelation,
-    OutboxId, OutboxState, ParticipantRole, Priority, QuarantineId, ReceiptOutcome, Status,
-    TicketId, TicketKind,
+    ArticleId, Channel, ContactId, ContactOrigin, Direction, EventId, EventKind, InstitutionId,
+    LinkRelation, OutboxId, OutboxState, ParticipantRole, Priority, QuarantineId, ReceiptOutcome,
+    Status, TicketId, TicketKind,
 };
 
 macro_rules! i64_column {
@@ -104,6 +104,7 @@ macro_rules! text_column {
 }
 
 text_column!(
+    ContactOrigin,
     TicketKind,
     Status,
     Priority,

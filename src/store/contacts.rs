@@ -122,7 +122,7 @@ impl Tx {
                 .bind(id)
                 .bind(new.name)
                 .bind(new.institution_id)
-                .bind(new.origin)
+                .bind(new.origin.as_str())
                 .bind(new.now)
                 .execute(c)
                 .await?

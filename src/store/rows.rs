@@ -8,9 +8,9 @@ use sqlx::FromRow;
 use sqlx::types::Json;
 
 use crate::domain::{
-    ArticleId, Channel, ContactId, Direction, EventId, EventKind, FinishTimes, InstitutionId,
-    LinkRelation, OutboxId, OutboxState, ParticipantRole, Priority, QuarantineId, ReceiptOutcome,
-    Status, TicketId, TicketKind, TicketRef,
+    ArticleId, Channel, ContactId, ContactOrigin, Direction, EventId, EventKind, FinishTimes,
+    InstitutionId, LinkRelation, OutboxId, OutboxState, ParticipantRole, Priority, QuarantineId,
+    ReceiptOutcome, Status, TicketId, TicketKind, TicketRef,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
@@ -42,7 +42,7 @@ pub struct ContactRow {
     pub id: i64,
     pub name: Option<String>,
     pub institution_id: Option<InstitutionId>,
-    pub origin: String,
+    pub origin: ContactOrigin,
     pub created_at: DateTime<Utc>,
 }
 
@@ -55,8 +55,7 @@ impl ContactRow {
 pub struct NewContact<'a> {
     pub name: Option<&'a str>,
     pub institution_id: Option<InstitutionId>,
-    /// `config` or `inbound`.
-    pub origin: &'a str,
+    pub origin: ContactOrigin,
     pub now: DateTime<Utc>,
 }
 
