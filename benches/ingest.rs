@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use guichet::clock::SystemClock;
+use guichet::domain::Channel;
 use guichet::service::Context;
 use guichet::service::ingest::ingest;
 use guichet::store::Store;
@@ -85,19 +86,19 @@ fn main() {
             dir.path().join("data").display()
         );
         let config = guichet::config::load_from_str(&text, &[]).expect("bench config");
-        let store = Store::connect(&config.storage, &config.daemon.data_dir).await.unwrap();
+        let store = Store::connect(&guichet::app::store_options(&config)).await.unwrap();
         store.migrate().await.unwrap();
         let ctx = Context::new(store, Arc::new(config), Arc::new(SystemClock));
         guichet::service::sync::sync_all(&ctx).await.unwrap();
         let offer = ctx.config.offers[0].clone();
         let start = Instant::now();
         for m in &messages {
-            ingest(&ctx, &offer, "bench", m).await.unwrap();
+            ingest(&ctx, &offer, Channel::Pipe, m).await.unwrap();
         }
         let full = start.elapsed();
         let dup_start = Instant::now();
         for m in messages.iter().take(n / 4) {
-            ingest(&ctx, &offer, "bench", m).await.unwrap();
+            ingest(&ctx, &offer, Channel::Pipe, m).await.unwrap();
         }
         let dup = dup_start.elapsed();
 

@@ -10,11 +10,11 @@ use anyhow::Context as _;
 use crate::channels::Sender;
 use crate::channels::outbound::FileSender;
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, LogFormat};
+use crate::config::{Config, Dsn, LogFormat};
 use crate::notify::Notifier;
 use crate::service::{Context, sync};
 use crate::shutdown::Shutdown;
-use crate::store::Store;
+use crate::store::{self, Store};
 use crate::workers::maildir::MaildirIngestor;
 use crate::workers::outbox::OutboxWorker;
 
@@ -92,9 +92,29 @@ impl Write for LogHold {
     }
 }
 
+/// The store's connection options from the configuration: a SQLite path is relative to the
+/// data directory; the PostgreSQL password travels apart from the URL.
+pub fn store_options(config: &Config) -> store::Options {
+    let storage = &config.storage;
+    let database = match &storage.dsn {
+        Dsn::Sqlite(path) => store::Database::Sqlite {
+            path: config.daemon.data_dir.join(path),
+        },
+        Dsn::Postgres(url) => store::Database::Postgres {
+            url: url.clone(),
+            password: storage.password.as_ref().map(|p| p.expose().to_owned()),
+        },
+    };
+    store::Options {
+        database,
+        max_connections: storage.max_connections,
+        connect_timeout: storage.connect_timeout,
+    }
+}
+
 /// Connects to the store and applies pending migrations.
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    let store = Store::connect(&config.storage, &config.daemon.data_dir)
+    let store = Store::connect(&store_options(config))
         .await
         .context("cannot open the store")?;
     store.migrate().await.context("cannot migrate the store")?;

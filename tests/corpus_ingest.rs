@@ -31,7 +31,7 @@ async fn every_parsing_corpus_message_is_stored_or_quarantined() {
         // Every sender becomes a contact, so each message exercises the whole path.
         offer.unknown_sender = guichet::domain::routing::UnknownSenderPolicy::CreateUnaffiliated;
     }
-    let store = Store::connect(&config.storage, &config.daemon.data_dir)
+    let store = Store::connect(&guichet::app::store_options(&config))
         .await
         .expect("open store");
     store.migrate().await.expect("migrate");
@@ -51,8 +51,10 @@ async fn every_parsing_corpus_message_is_stored_or_quarantined() {
             let raw = std::fs::read(&file).expect("read message");
             let (ctx, offer) = (ctx.clone(), offer.clone());
             // A panic inside the task comes back as a JoinError instead of ending the test.
-            let result =
-                tokio::spawn(async move { ingest(&ctx, &offer, "corpus", &raw).await }).await;
+            let result = tokio::spawn(async move {
+                ingest(&ctx, &offer, guichet::domain::Channel::Pipe, &raw).await
+            })
+            .await;
             let label = match result {
                 Ok(Ok(outcome)) => {
                     if let IngestOutcome::Quarantined { id, reason } = &outcome {

@@ -116,7 +116,7 @@ async fn a_participant_with_our_address_is_never_mailed(app: App) {
         .create_contact(&guichet::store::NewContact {
             name: None,
             institution_id: None,
-            origin: "inbound",
+            origin: guichet::domain::ContactOrigin::Inbound,
             now: guichet::clock::Clock::now(app.clock.as_ref()),
         })
         .await
@@ -124,7 +124,7 @@ async fn a_participant_with_our_address_is_never_mailed(app: App) {
     tx.add_contact_address_if_absent(id, guichet::store::AddressKind::Email, GEFORP)
         .await
         .unwrap();
-    tx.add_participant(ticket.ticket_id(), id, "cc")
+    tx.add_participant(ticket.ticket_id(), id, guichet::domain::ParticipantRole::Cc)
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -334,8 +334,8 @@ async fn a_stranger_with_a_leaked_message_id_gets_a_new_linked_ticket(app: App) 
     assert_eq!(view.articles.len(), 1);
     let links = app.show("SMSU", &other).await.links;
     assert_eq!(links.len(), 1);
-    assert_eq!(links[0].relation, "possibly_related");
-    assert_eq!(links[0].other_id, view.ticket.id);
+    assert_eq!(links[0].relation.as_str(), "possibly_related");
+    assert_eq!(links[0].other_id, view.ticket.ticket_id());
 
     // Mallory's own earlier mail made her a contact: still no key to Alice's ticket, by
     // header or by tag, nor by calling her mail automatic.
@@ -476,7 +476,13 @@ async fn hostile(app: &App, name: &str, headers: String) {
     let slow = {
         let (ctx, offer) = (app.ctx.clone(), app.offer("SMSU").clone());
         tokio::spawn(async move {
-            let outcome = guichet::service::ingest::ingest(&ctx, &offer, "pipe", &hostile).await;
+            let outcome = guichet::service::ingest::ingest(
+                &ctx,
+                &offer,
+                guichet::domain::Channel::Pipe,
+                &hostile,
+            )
+            .await;
             (outcome, started.elapsed())
         })
     };

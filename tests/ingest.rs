@@ -6,7 +6,7 @@ mod common;
 
 use common::app::{App, operator, recipients};
 use common::{AGENT, GEFORP_ADDRESS as GEFORP, SMSU_ADDRESS as SMSU, mail};
-use guichet::domain::{Priority, Status};
+use guichet::domain::{Priority, QuarantineId, Status};
 use guichet::service::deliver::DeliverError;
 use guichet::service::ingest::IngestOutcome;
 use guichet::service::operator;
@@ -36,7 +36,7 @@ fn duplicate_of(outcome: &IngestOutcome) -> Option<String> {
     }
 }
 
-fn quarantined(outcome: &IngestOutcome) -> (i64, String) {
+fn quarantined(outcome: &IngestOutcome) -> (QuarantineId, String) {
     match outcome {
         IngestOutcome::Quarantined { id, reason } => (*id, reason.clone()),
         other => panic!("expected a quarantine entry, got {other:?}"),
@@ -297,13 +297,13 @@ async fn bad_input_goes_to_quarantine_with_its_reason(mut app: App) {
 async fn a_replayed_quarantine_entry_is_taken_in_again(app: App) {
     let no_from = b"To: support-smsu@esup-portail.example\r\nSubject: sans expediteur\r\nMessage-ID: <nf@x.example>\r\n\r\nbody\r\n";
     let (id, reason) = quarantined(&app.ingest("SMSU", no_from).await);
-    assert_eq!(id, 1);
+    assert_eq!(id, QuarantineId(1));
     assert!(reason.contains("no sender address"), "{reason}");
     // Still unusable: the same entry, not a second copy.
-    assert_eq!(quarantined(&app.replay("SMSU", 1).await).0, 1);
+    assert_eq!(quarantined(&app.replay("SMSU", id).await).0, id);
     assert_eq!(
         quarantined(&app.ingest("SMSU", no_from).await).0,
-        1,
+        id,
         "a redelivery keeps its entry"
     );
     let listed = app.quarantine("SMSU").await;

@@ -6,6 +6,7 @@ mod common;
 
 use common::app::App;
 use common::{SMSU_ADDRESS, TestEnv, mail};
+use guichet::domain::QuarantineId;
 use guichet::service::ingest::IngestOutcome;
 
 fn big() -> Vec<u8> {
@@ -23,18 +24,30 @@ async fn a_second_replay_keeps_the_first_outcome(mut app: App) {
         .await;
     let outcome = app.ingest("SMSU", &big()).await;
     assert!(
-        matches!(outcome, IngestOutcome::Quarantined { id: 1, .. }),
+        matches!(
+            outcome,
+            IngestOutcome::Quarantined {
+                id: QuarantineId(1),
+                ..
+            }
+        ),
         "{outcome:?}"
     );
     // Replayed under the same limit: quarantined again. Then the limit is raised: taken in.
-    let outcome = app.replay("SMSU", 1).await;
+    let outcome = app.replay("SMSU", QuarantineId(1)).await;
     assert!(
-        matches!(outcome, IngestOutcome::Quarantined { id: 1, .. }),
+        matches!(
+            outcome,
+            IngestOutcome::Quarantined {
+                id: QuarantineId(1),
+                ..
+            }
+        ),
         "{outcome:?}"
     );
     app.reconfigure(|s| s.daemon = "max_message_bytes = 100000".into())
         .await;
-    let outcome = app.replay("SMSU", 1).await;
+    let outcome = app.replay("SMSU", QuarantineId(1)).await;
     assert!(
         matches!(&outcome, IngestOutcome::Created { ticket, .. } if ticket.to_string() == "I-000001"),
         "{outcome:?}"

@@ -5,11 +5,14 @@
 mod common;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use guichet::config::{Dsn, StorageConfig};
+use guichet::domain::{ArticleId, InstitutionId, TicketId, finish_times};
+use guichet::domain::{
+    Channel, ContactOrigin, Direction, EventKind, LinkRelation, ParticipantRole, ReceiptOutcome,
+};
 use guichet::domain::{ContactId, Priority, Status, TenantId, TicketKind, TicketRef};
 use guichet::store::{
-    AddressKind, IdTable, NewArticle, NewContact, NewEvent, NewOutbox, NewTicket, ReceiptRow,
-    Store, TicketRow, Tx,
+    AddressKind, Database, IdTable, NewArticle, NewContact, NewEvent, NewOutbox, NewTicket,
+    Options, ReceiptRow, Store, TicketRow, Tx,
 };
 
 struct Backend {
@@ -19,13 +22,14 @@ struct Backend {
 
 async fn sqlite() -> Backend {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = StorageConfig {
-        dsn: Dsn::Sqlite("guichet.db".into()),
-        password: None,
+    let options = Options {
+        database: Database::Sqlite {
+            path: dir.path().join("guichet.db"),
+        },
         max_connections: 4,
         connect_timeout: std::time::Duration::from_secs(5),
     };
-    let store = Store::connect(&cfg, dir.path()).await.expect("open sqlite");
+    let store = Store::connect(&options).await.expect("open sqlite");
     store.migrate().await.expect("migrate sqlite");
     Backend {
         store,
@@ -60,8 +64,8 @@ async fn new_ticket(tx: &mut Tx, kind: TicketKind, title: &str) -> TicketRow {
 fn article<'a>(ticket: &TicketRow, message_id: Option<&'a str>) -> NewArticle<'a> {
     NewArticle {
         ticket: ticket.ticket_id(),
-        channel: "pipe",
-        direction: "in",
+        channel: Channel::Pipe,
+        direction: Direction::In,
         author: None,
         author_label: None,
         message_id,
@@ -131,8 +135,8 @@ async fn tickets_read_back_as_written(store: &Store) {
     let contact = tx
         .create_contact(&NewContact {
             name: Some("Jeanne"),
-            institution_id: Some(7),
-            origin: "inbound",
+            institution_id: Some(InstitutionId(7)),
+            origin: ContactOrigin::Inbound,
             now: t0(),
         })
         .await
@@ -142,7 +146,7 @@ async fn tickets_read_back_as_written(store: &Store) {
         title: "Changer l'expéditeur « SMSU »",
         priority: Priority::High,
         requester: Some(contact),
-        institution_id: Some(7),
+        institution_id: Some(InstitutionId(7)),
         now: t0(),
     };
     let created = tx.create_ticket(&new).await.unwrap();
@@ -159,7 +163,7 @@ async fn tickets_read_back_as_written(store: &Store) {
     let read = read.unwrap();
     assert_eq!(read.title, "Changer l'expéditeur « SMSU »");
     assert_eq!((read.status, read.priority), (Status::New, Priority::High));
-    assert_eq!(read.requester_id, Some(contact.0));
+    assert_eq!(read.requester_id, Some(contact));
     assert_eq!(read.created_at, t0(), "times keep their microseconds");
     assert_eq!(tx.list_tickets(Some(Status::New)).await.unwrap().len(), 1);
     assert!(
@@ -175,7 +179,8 @@ async fn status_times_follow_the_status(store: &Store) {
     let mut tx = store.begin(&tenant).await.unwrap();
     let t = new_ticket(&mut tx, TicketKind::Incident, "x").await;
     let later = t0() + Duration::hours(2);
-    tx.set_status(t.ticket_id(), Status::Resolved, later)
+    let times = finish_times(Status::Resolved, t.finish_times(), later);
+    tx.set_status(t.ticket_id(), Status::Resolved, times, later)
         .await
         .unwrap();
     let r = tx.ticket(t.ticket_id()).await.unwrap().unwrap();
@@ -184,7 +189,8 @@ async fn status_times_follow_the_status(store: &Store) {
         (Status::Resolved, Some(later), None)
     );
     let closing = later + Duration::days(1);
-    tx.set_status(t.ticket_id(), Status::Closed, closing)
+    let times = finish_times(Status::Closed, r.finish_times(), closing);
+    tx.set_status(t.ticket_id(), Status::Closed, times, closing)
         .await
         .unwrap();
     let r = tx.ticket(t.ticket_id()).await.unwrap().unwrap();
@@ -193,7 +199,8 @@ async fn status_times_follow_the_status(store: &Store) {
         (Some(later), Some(closing)),
         "closing keeps the resolution time"
     );
-    tx.set_status(t.ticket_id(), Status::InProgress, closing)
+    let times = finish_times(Status::InProgress, r.finish_times(), closing);
+    tx.set_status(t.ticket_id(), Status::InProgress, times, closing)
         .await
         .unwrap();
     let r = tx.ticket(t.ticket_id()).await.unwrap().unwrap();
@@ -282,11 +289,11 @@ async fn receipts_refuse_a_second_copy(store: &Store) {
     let tenant = common::unique_tenant();
     let receipt = ReceiptRow {
         dedupe_key: "mid:m1@x".into(),
-        channel: "pipe".into(),
-        outcome: "article".into(),
+        channel: Channel::Pipe,
+        outcome: ReceiptOutcome::Article,
         content_sha256: "ab".repeat(32),
-        ticket_id: Some(1),
-        article_id: Some(1),
+        ticket_id: Some(TicketId(1)),
+        article_id: Some(ArticleId(1)),
         received_at: t0(),
     };
     let mut tx = store.begin(&tenant).await.unwrap();
@@ -420,7 +427,7 @@ async fn outbox_rows_are_claimed_once_until_their_lease_ends(store: &Store) {
         .await
         .unwrap()
         .into_iter()
-        .map(|r| r.status)
+        .map(|r| r.status.to_string())
         .collect();
     assert_eq!(statuses, ["sent", "pending", "failed"]);
 }
@@ -434,7 +441,7 @@ async fn events_are_append_only(store: &Store) {
         .insert_event(&NewEvent {
             ticket: Some(t.ticket_id()),
             actor: "cli:paul",
-            kind: "status_changed",
+            kind: EventKind::StatusChanged,
             data: &data,
             now: t0(),
         })
@@ -480,7 +487,7 @@ async fn contact_addresses_are_case_insensitive_and_movable(store: &Store) {
     let new = |name| NewContact {
         name: Some(name),
         institution_id: None,
-        origin: "config",
+        origin: ContactOrigin::Config,
         now: t0(),
     };
     let a = tx.create_contact(&new("A")).await.unwrap();
@@ -525,11 +532,11 @@ async fn quarantine_keeps_the_exact_bytes(store: &Store) {
     let junk: Vec<u8> = (0..=255u8).cycle().take(5000).collect();
     let mut tx = store.begin(&tenant).await.unwrap();
     let id = tx
-        .insert_quarantine("pipe", "not an email message", &junk, t0())
+        .insert_quarantine(Channel::Pipe, "not an email message", &junk, t0())
         .await
         .unwrap();
     let again = tx
-        .insert_quarantine("maildir", "still not an email message", &junk, t0())
+        .insert_quarantine(Channel::Maildir, "still not an email message", &junk, t0())
         .await
         .unwrap();
     assert_eq!(again, id, "the same bytes are quarantined once");
@@ -652,16 +659,28 @@ async fn links_to_other_offers_are_recorded_once_per_side(store: &Store) {
     tx.commit().await.unwrap();
     let mut tx = store.begin(&b).await.unwrap();
     let tb = new_ticket(&mut tx, TicketKind::Request, "b").await;
-    tx.link_other_offer(tb.ticket_id(), &a, ta.reference(), "same_message", t0())
-        .await
-        .unwrap();
+    tx.link_other_offer(
+        tb.ticket_id(),
+        &a,
+        ta.reference(),
+        LinkRelation::SameMessage,
+        t0(),
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
 
     let mut tx = store.begin(&a).await.unwrap();
     for _ in 0..2 {
-        tx.link_other_offer(ta.ticket_id(), &b, tb.reference(), "same_message", t0())
-            .await
-            .unwrap();
+        tx.link_other_offer(
+            ta.ticket_id(),
+            &b,
+            tb.reference(),
+            LinkRelation::SameMessage,
+            t0(),
+        )
+        .await
+        .unwrap();
     }
     let links = tx.other_offer_links(ta.ticket_id()).await.unwrap();
     assert_eq!(links.len(), 1, "a second identical link is a no-op");
@@ -765,11 +784,11 @@ async fn every_quarantine_replay_is_kept(store: &Store) {
     let tenant = common::unique_tenant();
     let mut tx = store.begin(&tenant).await.unwrap();
     let id = tx
-        .insert_quarantine("pipe", "too big", b"junk", t0())
+        .insert_quarantine(Channel::Pipe, "too big", b"junk", t0())
         .await
         .unwrap();
     let other = tx
-        .insert_quarantine("pipe", "not mail", b"other junk", t0())
+        .insert_quarantine(Channel::Pipe, "not mail", b"other junk", t0())
         .await
         .unwrap();
     tx.mark_quarantine_replayed(id, "quarantined again as 1", t0())
@@ -833,7 +852,7 @@ async fn long_message_ids_and_addresses_are_stored_and_found(store: &Store) {
         .create_contact(&NewContact {
             name: None,
             institution_id: None,
-            origin: "inbound",
+            origin: ContactOrigin::Inbound,
             now: t0(),
         })
         .await
@@ -849,11 +868,11 @@ async fn long_message_ids_and_addresses_are_stored_and_found(store: &Store) {
     );
     let receipt = ReceiptRow {
         dedupe_key: format!("mid:{long_mid}"),
-        channel: "pipe".into(),
-        outcome: "article".into(),
+        channel: Channel::Pipe,
+        outcome: ReceiptOutcome::Article,
         content_sha256: "cd".repeat(32),
-        ticket_id: Some(t.id),
-        article_id: Some(1),
+        ticket_id: Some(t.ticket_id()),
+        article_id: Some(ArticleId(1)),
         received_at: t0(),
     };
     assert!(tx.insert_receipt(&receipt).await.unwrap());
@@ -893,5 +912,55 @@ async fn long_message_ids_and_addresses_are_stored_and_found(store: &Store) {
     assert_eq!(
         tx.receipt(&format!("mid:{similar_mid}")).await.unwrap(),
         None
+    );
+}
+
+/// A row holding a name the vocabulary does not know (written by hand, or by a newer version)
+/// fails to decode, and the error names the value and the names expected.
+#[tokio::test]
+async fn a_stored_name_outside_the_vocabulary_is_a_clear_decode_error() {
+    let b = sqlite().await;
+    let tenant = common::unique_tenant();
+    let mut tx = b.store.begin(&tenant).await.unwrap();
+    let t = new_ticket(&mut tx, TicketKind::Incident, "x").await;
+    let contact = tx
+        .create_contact(&NewContact {
+            name: None,
+            institution_id: None,
+            origin: ContactOrigin::Inbound,
+            now: t0(),
+        })
+        .await
+        .unwrap();
+    tx.add_participant(t.ticket_id(), contact, ParticipantRole::Cc)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let file = b
+        ._dir
+        .as_ref()
+        .expect("sqlite dir")
+        .path()
+        .join("guichet.db");
+    let raw =
+        sqlx::SqlitePool::connect_with(sqlx::sqlite::SqliteConnectOptions::new().filename(&file))
+            .await
+            .expect("open the file directly");
+    sqlx::query("UPDATE participants SET role = 'boss' WHERE tenant_id = $1")
+        .bind(tenant.as_str())
+        .execute(&raw)
+        .await
+        .unwrap();
+    raw.close().await;
+
+    let mut tx = b.store.begin(&tenant).await.unwrap();
+    let err = tx.participants(t.ticket_id()).await.unwrap_err();
+    assert!(!err.is_transient(), "{}", err.detail());
+    assert!(
+        err.detail()
+            .contains(r#"unknown participant role "boss" (expected one of: requester, cc, agent)"#),
+        "{}",
+        err.detail()
     );
 }

@@ -10,8 +10,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{SMSU_ADDRESS, TestEnv, mail};
-use guichet::config::{Dsn, StorageConfig};
-use guichet::store::Store;
+use guichet::store::{Database, Options, Store};
 
 const EX_TEMPFAIL: i32 = 75;
 
@@ -139,14 +138,16 @@ async fn a_refused_postgres_connection_says_so_at_once() {
         .and_then(|l| l.local_addr())
         .expect("free port")
         .port();
-    let cfg = StorageConfig {
-        dsn: Dsn::Postgres(format!("postgres://guichet@127.0.0.1:{port}/guichet")),
-        password: None,
+    let options = Options {
+        database: Database::Postgres {
+            url: format!("postgres://guichet@127.0.0.1:{port}/guichet"),
+            password: None,
+        },
         max_connections: 2,
         connect_timeout: Duration::from_secs(5),
     };
     let started = Instant::now();
-    let err = match Store::connect(&cfg, Path::new("/nonexistent")).await {
+    let err = match Store::connect(&options).await {
         Ok(_) => panic!("connected to a closed port"),
         Err(e) => e,
     };

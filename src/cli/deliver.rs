@@ -96,12 +96,13 @@ pub(super) fn outcome_line(offer: &TenantId, outcome: &IngestOutcome) -> String 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::QuarantineId;
 
     #[test]
     fn quarantine_lines_fit_the_mta_log_excerpt() {
         let offer = TenantId::parse("SMSU").unwrap();
         let long = IngestOutcome::Quarantined {
-            id: 7,
+            id: QuarantineId(7),
             reason: "message of 30000000 bytes is over the limit of 26214400 bytes, and then \
                      some more words that nobody will read in a mail log"
                 .to_owned(),
@@ -114,7 +115,7 @@ mod tests {
         );
         assert!(shown.ends_with("..."), "{shown}");
         let short = IngestOutcome::Quarantined {
-            id: 7,
+            id: QuarantineId(7),
             reason: "no sender address".to_owned(),
         };
         assert_eq!(

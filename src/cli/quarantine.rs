@@ -9,6 +9,7 @@ use super::args::QuarantineCommand;
 use super::deliver::outcome_line;
 use super::output::line;
 use super::{offer, offers};
+use crate::domain::QuarantineId;
 use crate::service::Context;
 use crate::service::operator;
 
@@ -50,7 +51,7 @@ pub(super) async fn quarantine(
                         q.id,
                         q.received_at.format("%Y-%m-%d %H:%M"),
                         q.size,
-                        line(&q.channel),
+                        line(q.channel.as_str()),
                         line(&q.reason)
                     )?;
                 }
@@ -64,18 +65,18 @@ pub(super) async fn quarantine(
             let o = offer(&ctx.config, &code)?;
             if raw {
                 // Asked for: the exact bytes, for a file or a pipe.
-                let data = operator::quarantined_message(ctx, o, id).await?;
+                let data = operator::quarantined_message(ctx, o, QuarantineId(id)).await?;
                 out.write_all(&data)?;
             } else {
                 let rows = operator::list_quarantine(ctx, o).await?;
-                let Some(q) = rows.iter().find(|q| q.id == id) else {
+                let Some(q) = rows.iter().find(|q| q.id == QuarantineId(id)) else {
                     bail!("offer {code}: no quarantined message {id}");
                 };
                 writeln!(
                     out,
                     "id {}\nchannel {}\nreceived {}\nsize {} bytes\nreason {}",
                     q.id,
-                    line(&q.channel),
+                    line(q.channel.as_str()),
                     q.received_at.to_rfc3339(),
                     q.size,
                     line(&q.reason)
@@ -93,7 +94,7 @@ pub(super) async fn quarantine(
         }
         QuarantineCommand::Replay { id, offer: code } => {
             let o = offer(&ctx.config, &code)?;
-            let outcome = operator::replay_quarantine(ctx, o, id).await?;
+            let outcome = operator::replay_quarantine(ctx, o, QuarantineId(id)).await?;
             writeln!(out, "{}", outcome_line(&o.code, &outcome))?;
         }
     }

@@ -186,17 +186,22 @@ fn print_ticket(out: &mut impl Write, v: &operator::TicketView) -> std::io::Resu
             "participant: {} <{}> ({})",
             line(p.name.as_deref().unwrap_or("-")),
             line(p.email.as_deref().unwrap_or("-")),
-            line(&p.role)
+            line(p.role.as_str())
         )?;
     }
     for l in &v.links {
-        writeln!(out, "link: {} ticket id {}", line(&l.relation), l.other_id)?;
+        writeln!(
+            out,
+            "link: {} ticket id {}",
+            line(l.relation.as_str()),
+            l.other_id
+        )?;
     }
     for l in &v.offer_links {
         writeln!(
             out,
             "link: {} {} {}",
-            line(&l.relation),
+            line(l.relation.as_str()),
             line(&l.other_tenant),
             line(&l.other_ref)
         )?;
@@ -212,8 +217,8 @@ fn print_ticket(out: &mut impl Write, v: &operator::TicketView) -> std::io::Resu
             "\n--- article {} · {} · {} · {} · {}",
             a.id,
             a.created_at.to_rfc3339(),
-            line(&a.direction),
-            line(&a.channel),
+            line(a.direction.as_str()),
+            line(a.channel.as_str()),
             line(who)
         )?;
         if let Some(reason) = &a.auto_reason {
@@ -240,7 +245,7 @@ fn print_ticket(out: &mut impl Write, v: &operator::TicketView) -> std::io::Resu
             "{} {} {} {}",
             e.at.to_rfc3339(),
             line(&e.actor),
-            line(&e.kind),
+            line(e.kind.as_str()),
             line(&e.data.0.to_string())
         )?;
     }
@@ -252,7 +257,7 @@ fn print_ticket(out: &mut impl Write, v: &operator::TicketView) -> std::io::Resu
                 "{} {} {} {}",
                 o.created_at.to_rfc3339(),
                 line(&o.template),
-                line(&o.status),
+                line(o.status.as_str()),
                 line(o.sent_ref.as_deref().unwrap_or(""))
             )?;
         }

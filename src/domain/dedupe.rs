@@ -8,7 +8,7 @@
 //!
 //! Pure: the service looks the receipts up and records the outcome.
 
-use super::MessageId;
+use super::{MessageId, TicketId};
 
 /// Hex digits of the content digest appended to a reused Message-ID: 64 bits, enough to tell
 /// the few messages that share one id apart.
@@ -20,7 +20,7 @@ pub struct Seen<'a> {
     /// The content digest of the message recorded under that key.
     pub content_sha256: &'a str,
     /// The ticket it went into, if any (a refused message has none).
-    pub ticket: Option<i64>,
+    pub ticket: Option<TicketId>,
 }
 
 /// What to do with a message, given the receipts under its keys.
@@ -30,7 +30,7 @@ pub enum Decision {
     /// message with other content (worth a warning: the sender reuses ids).
     Record { key: String, id_reused: bool },
     /// A copy of a message taken in before, into `ticket` if it went into one.
-    Duplicate { ticket: Option<i64> },
+    Duplicate { ticket: Option<TicketId> },
 }
 
 /// The key of a message inside its offer: `mid:` and its Message-ID.
@@ -74,7 +74,11 @@ pub fn decide(key: &str, digest: &str, by_id: Option<Seen>, by_suffixed: Option<
 
 /// The ticket a copy of this message (same content) went into, from the receipts under its
 /// two keys; the suffixed one first, since it can only hold this content.
-pub fn ticket_of_copy(digest: &str, by_id: Option<Seen>, by_suffixed: Option<Seen>) -> Option<i64> {
+pub fn ticket_of_copy(
+    digest: &str,
+    by_id: Option<Seen>,
+    by_suffixed: Option<Seen>,
+) -> Option<TicketId> {
     [by_suffixed, by_id]
         .into_iter()
         .flatten()
@@ -89,7 +93,7 @@ mod tests {
     const A: &str = "aaaaaaaaaaaaaaaa0123456789abcdef0123456789abcdef0123456789abcdef";
     const B: &str = "bbbbbbbbbbbbbbbb0123456789abcdef0123456789abcdef0123456789abcdef";
 
-    fn seen(content_sha256: &str, ticket: Option<i64>) -> Option<Seen<'_>> {
+    fn seen(content_sha256: &str, ticket: Option<TicketId>) -> Option<Seen<'_>> {
         Some(Seen {
             content_sha256,
             ticket,
@@ -120,9 +124,9 @@ mod tests {
             (
                 "same content again",
                 A,
-                seen(A, Some(7)),
+                seen(A, Some(TicketId(7))),
                 None,
-                dup(Some(7)),
+                dup(Some(TicketId(7))),
             ),
             (
                 "copy of a refused message",
@@ -134,22 +138,22 @@ mod tests {
             (
                 "id reused with other content",
                 B,
-                seen(A, Some(7)),
+                seen(A, Some(TicketId(7))),
                 None,
                 record("mid:m#bbbbbbbbbbbbbbbb", true),
             ),
             (
                 "copy of the message that reused the id",
                 B,
-                seen(A, Some(7)),
-                seen(B, Some(9)),
-                dup(Some(9)),
+                seen(A, Some(TicketId(7))),
+                seen(B, Some(TicketId(9))),
+                dup(Some(TicketId(9))),
             ),
             (
                 "a suffixed receipt alone changes nothing",
                 A,
                 None,
-                seen(A, Some(9)),
+                seen(A, Some(TicketId(9))),
                 record("mid:m", false),
             ),
         ];
@@ -163,20 +167,26 @@ mod tests {
         // (name, digest, by id, by suffixed, ticket)
         let table = [
             ("nothing seen", A, None, None, None),
-            ("copy under the id", A, seen(A, Some(1)), None, Some(1)),
+            (
+                "copy under the id",
+                A,
+                seen(A, Some(TicketId(1))),
+                None,
+                Some(TicketId(1)),
+            ),
             (
                 "other content under the id",
                 A,
-                seen(B, Some(1)),
+                seen(B, Some(TicketId(1))),
                 None,
                 None,
             ),
             (
                 "copy under the suffixed key",
                 B,
-                seen(A, Some(1)),
-                seen(B, Some(2)),
-                Some(2),
+                seen(A, Some(TicketId(1))),
+                seen(B, Some(TicketId(2))),
+                Some(TicketId(2)),
             ),
             ("copy without a ticket", A, seen(A, None), None, None),
         ];

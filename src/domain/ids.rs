@@ -58,25 +58,53 @@ impl fmt::Display for TenantId {
     }
 }
 
-/// Internal row id of a ticket inside its offer (never shown to people: they see the ref).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct TicketId(pub i64);
+/// Declares a row id: an `i64` the store allocates per offer and table, given its own type so
+/// that an article id can never be passed where a quarantine id is expected. Serialised as the
+/// bare number (JSON output stays `"id": 3`). The store maps them to SQL integers.
+macro_rules! row_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
 
-/// Internal row id of a contact inside an offer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct ContactId(pub i64);
-
-impl fmt::Display for TicketId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
-    }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+    };
 }
 
-impl fmt::Display for ContactId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
+row_id!(
+    /// Internal row id of a ticket inside its offer (never shown to people: they see the ref).
+    TicketId
+);
+row_id!(
+    /// Internal row id of a contact inside an offer.
+    ContactId
+);
+row_id!(
+    /// Row id of an institution (a member university) inside an offer.
+    InstitutionId
+);
+row_id!(
+    /// Row id of an article (a message in a ticket) inside an offer.
+    ArticleId
+);
+row_id!(
+    /// Number of a quarantined message inside an offer, as operators type it
+    /// (`guichet quarantine replay 3`).
+    QuarantineId
+);
+row_id!(
+    /// Row id of an outgoing message inside an offer.
+    OutboxId
+);
+row_id!(
+    /// Row id of an entry in an offer's event log.
+    EventId
+);
 
 /// The public reference of a ticket inside its offer: kind letter and number, `I-000042`.
 /// Numbers have at least six digits when printed, more once they pass 999 999.

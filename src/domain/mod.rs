@@ -14,7 +14,15 @@ pub mod routing;
 pub mod subject;
 pub mod threading;
 pub mod ticket;
+pub mod vocab;
 
-pub use ids::{ContactId, MessageId, TenantId, TicketId, TicketRef};
+pub use ids::{
+    ArticleId, ContactId, EventId, InstitutionId, MessageId, OutboxId, QuarantineId, TenantId,
+    TicketId, TicketRef,
+};
 pub use message::{Attachment, AutoHeaders, InboundEmail, Mailbox};
-pub use ticket::{Priority, Status, TicketKind, TransitionError};
+pub use ticket::{FinishTimes, Priority, Status, TicketKind, TransitionError, finish_times};
+pub use vocab::{
+    Channel, ContactOrigin, Direction, EventKind, LinkRelation, OutboxState, ParticipantRole,
+    ReceiptOutcome,
+};

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ids::{ContactId, TenantId};
+use super::ids::{ContactId, InstitutionId, TenantId};
 
 /// What to do with mail from an address no contact of the offer has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,7 +100,7 @@ pub fn route_unparsed(raw: &[u8], offers: &[OfferAddresses<'_>]) -> Vec<TenantId
 /// An institution as routing sees it: its store id and mail domains (lower-case).
 #[derive(Debug, Clone)]
 pub struct InstitutionDomains<'a> {
-    pub id: i64,
+    pub id: InstitutionId,
     pub domains: &'a [String],
 }
 
@@ -110,7 +110,7 @@ pub enum SenderDecision {
     Known(ContactId),
     /// Create a contact, in this institution when there is one.
     Create {
-        institution: Option<i64>,
+        institution: Option<InstitutionId>,
     },
     Refuse,
 }
@@ -120,7 +120,7 @@ pub enum SenderDecision {
 pub fn institution_for_domain(
     domain: &str,
     institutions: &[InstitutionDomains<'_>],
-) -> Option<i64> {
+) -> Option<InstitutionId> {
     let domain = domain.to_ascii_lowercase();
     institutions
         .iter()
@@ -262,11 +262,11 @@ mod tests {
         let dsi = vec!["dsi.univ.fr".to_owned()];
         let inst = [
             InstitutionDomains {
-                id: 1,
+                id: InstitutionId(1),
                 domains: &univ,
             },
             InstitutionDomains {
-                id: 2,
+                id: InstitutionId(2),
                 domains: &dsi,
             },
         ];
@@ -282,7 +282,7 @@ mod tests {
                 "univ.fr",
                 CreateInInstitution,
                 SenderDecision::Create {
-                    institution: Some(1),
+                    institution: Some(InstitutionId(1)),
                 },
             ),
             (
@@ -290,7 +290,7 @@ mod tests {
                 "lab.univ.fr",
                 CreateInInstitution,
                 SenderDecision::Create {
-                    institution: Some(1),
+                    institution: Some(InstitutionId(1)),
                 },
             ),
             (
@@ -298,7 +298,7 @@ mod tests {
                 "dsi.univ.fr",
                 CreateInInstitution,
                 SenderDecision::Create {
-                    institution: Some(2),
+                    institution: Some(InstitutionId(2)),
                 },
             ),
             (
@@ -318,7 +318,7 @@ mod tests {
                 "univ.fr",
                 CreateUnaffiliated,
                 SenderDecision::Create {
-                    institution: Some(1),
+                    institution: Some(InstitutionId(1)),
                 },
             ),
             (None, "univ.fr", Refuse, SenderDecision::Refuse),

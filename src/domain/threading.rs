@@ -17,8 +17,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::ids::TicketId;
+use super::ids::{InstitutionId, TicketId};
 use super::ticket::Status;
+use super::vocab::LinkRelation;
 
 /// A ticket found for the message, with what the decision needs of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,10 +57,12 @@ pub enum Relation {
 
 impl Relation {
     /// The link's name on the new ticket, and on the existing one.
-    pub fn names(self) -> (&'static str, &'static str) {
+    pub fn names(self) -> (LinkRelation, LinkRelation) {
         match self {
-            Relation::FollowsUp => ("follows_up", "followed_by"),
-            Relation::PossiblyRelated => ("possibly_related", "possibly_related"),
+            Relation::FollowsUp => (LinkRelation::FollowsUp, LinkRelation::FollowedBy),
+            Relation::PossiblyRelated => {
+                (LinkRelation::PossiblyRelated, LinkRelation::PossiblyRelated)
+            }
         }
     }
 }
@@ -95,7 +98,7 @@ pub struct SenderFacts {
 
 /// Whether a contact of institution `sender` belongs to the institution of a ticket
 /// (`ticket`): both must have one, the same. Two "no institution" are not a shared one.
-pub fn same_institution(sender: Option<i64>, ticket: Option<i64>) -> bool {
+pub fn same_institution(sender: Option<InstitutionId>, ticket: Option<InstitutionId>) -> bool {
     sender.is_some() && sender == ticket
 }
 
@@ -172,10 +175,10 @@ mod tests {
     fn same_institution_needs_one_on_both_sides() {
         // (sender's institution, ticket's institution, same)
         let table = [
-            (Some(1), Some(1), true),
-            (Some(1), Some(2), false),
-            (Some(1), None, false),
-            (None, Some(1), false),
+            (Some(InstitutionId(1)), Some(InstitutionId(1)), true),
+            (Some(InstitutionId(1)), Some(InstitutionId(2)), false),
+            (Some(InstitutionId(1)), None, false),
+            (None, Some(InstitutionId(1)), false),
             (None, None, false),
         ];
         for (sender, ticket, want) in table {

@@ -6,6 +6,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 macro_rules! text_enum {
@@ -43,6 +44,7 @@ macro_rules! text_enum {
         }
     };
 }
+pub(crate) use text_enum;
 
 /// A stored or typed name that is none of an enum's names.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -137,6 +139,34 @@ impl Status {
     }
 }
 
+/// When a ticket was resolved and when it was closed, as its row keeps them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FinishTimes {
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+/// How the finish times follow a status change to `new` at `now`, from the ticket's `old`
+/// ones. Resolving stamps the resolution and clears any closing; closing stamps the closing
+/// and keeps the resolution time (or takes `now` when the ticket was never resolved, so a
+/// closed ticket always has both); any other status (a reopening) clears both, so the SLA and
+/// the reopen window count from the latest finish only.
+pub fn finish_times(new: Status, old: FinishTimes, now: DateTime<Utc>) -> FinishTimes {
+    match new {
+        Status::Resolved => FinishTimes {
+            resolved_at: Some(now),
+            closed_at: None,
+        },
+        Status::Closed => FinishTimes {
+            resolved_at: Some(old.resolved_at.unwrap_or(now)),
+            closed_at: Some(now),
+        },
+        Status::New | Status::Assigned | Status::InProgress | Status::WaitingCustomer => {
+            FinishTimes::default()
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
@@ -176,6 +206,40 @@ mod tests {
         ];
         for (from, to, allowed) in table {
             assert_eq!(from.transition(to).is_ok(), allowed, "{from} -> {to}");
+        }
+    }
+
+    #[test]
+    fn finish_times_follow_the_status() {
+        use Status::*;
+        let at =
+            |h: u32| Some(chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 3, 2, h, 0, 0).unwrap());
+        let now = at(12).unwrap();
+        let times = |resolved_at, closed_at| FinishTimes {
+            resolved_at,
+            closed_at,
+        };
+        let open = times(None, None);
+        let resolved = times(at(9), None);
+        let closed = times(at(9), at(10));
+        let closed_unresolved = times(None, at(10));
+        // (new status, old times, expected times)
+        let table = [
+            (Resolved, open, times(Some(now), None)),
+            (Resolved, resolved, times(Some(now), None)),
+            (Resolved, closed, times(Some(now), None)),
+            (Closed, open, times(Some(now), Some(now))),
+            (Closed, resolved, times(at(9), Some(now))),
+            (Closed, closed, times(at(9), Some(now))),
+            (Closed, closed_unresolved, times(Some(now), Some(now))),
+            (InProgress, resolved, open),
+            (InProgress, closed, open),
+            (New, open, open),
+            (Assigned, open, open),
+            (WaitingCustomer, resolved, open),
+        ];
+        for (new, old, expected) in table {
+            assert_eq!(finish_times(new, old, now), expected, "{new} from {old:?}");
         }
     }
 

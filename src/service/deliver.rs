@@ -80,7 +80,8 @@ pub async fn deliver(
         sync::ensure_offer(ctx, offer)
             .await
             .map_err(|e| DeliverError::Service(e.into()))?;
-        let outcome = ingest::ingest_read(ctx, offer, "pipe", raw, &read).await?;
+        let outcome =
+            ingest::ingest_read(ctx, offer, crate::domain::Channel::Pipe, raw, &read).await?;
         outcomes.push((offer.code.clone(), outcome));
     }
     Ok(Delivered { outcomes })

@@ -11,16 +11,18 @@ use super::outbox::{QueuedMail, Thread, mail_context, queue_mail};
 use super::{Context, ServiceError};
 use crate::channels::mail::{self, ParseError};
 use crate::config::{Config, OfferConfig};
-use crate::domain::dedupe;
 use crate::domain::loop_guard::{self, AutoReason};
 use crate::domain::recipients::reply_target;
 use crate::domain::routing::{InstitutionDomains, SenderDecision, decide_sender};
 use crate::domain::routing::{route_recipients, route_unparsed};
 use crate::domain::threading::{self, Candidate, Candidates, SenderFacts, ThreadDecision};
+use crate::domain::{ArticleId, InstitutionId, QuarantineId, TicketId, finish_times};
+use crate::domain::{Channel, Direction, EventKind, ParticipantRole, ReceiptOutcome};
 use crate::domain::{
     ContactId, InboundEmail, Mailbox, Priority, Status, TicketKind, TicketRef,
     ids::find_subject_refs,
 };
+use crate::domain::{ContactOrigin, dedupe};
 use crate::notify::Template;
 use crate::store::{
     AddressKind, NewArticle, NewContact, NewEvent, NewTicket, ReceiptRow, TicketRow, Tx,
@@ -32,13 +34,13 @@ pub enum IngestOutcome {
     /// A new ticket was opened; `acknowledged` when an acknowledgement was queued.
     Created {
         ticket: TicketRef,
-        article: i64,
+        article: ArticleId,
         acknowledged: bool,
     },
     /// The message was added to an existing ticket.
     Appended {
         ticket: TicketRef,
-        article: i64,
+        article: ArticleId,
         reopened: bool,
     },
     /// The same message was taken in before; nothing changed.
@@ -47,7 +49,7 @@ pub enum IngestOutcome {
     /// the message was automatic).
     Refused { answered: bool },
     /// The message could not be used; it is kept in quarantine with the reason.
-    Quarantined { id: i64, reason: String },
+    Quarantined { id: QuarantineId, reason: String },
 }
 
 impl IngestOutcome {
@@ -146,7 +148,7 @@ pub(super) async fn ticket_of_copy(
     tx: &mut Tx,
     email: &InboundEmail,
     digest: &str,
-) -> Result<Option<i64>, ServiceError> {
+) -> Result<Option<TicketId>, ServiceError> {
     let key = dedupe::key_for(&email.message_id);
     let by_suffixed = tx.receipt(&dedupe::suffixed_key(&key, digest)).await?;
     let by_id = tx.receipt(&key).await?;
@@ -161,7 +163,7 @@ pub(super) async fn ticket_of_copy(
 pub async fn ingest(
     ctx: &Context,
     offer: &OfferConfig,
-    channel: &str,
+    channel: Channel,
     raw: &[u8],
 ) -> Result<IngestOutcome, ServiceError> {
     let read = read(ctx, raw).await;
@@ -173,7 +175,7 @@ pub async fn ingest(
 pub async fn ingest_read(
     ctx: &Context,
     offer: &OfferConfig,
-    channel: &str,
+    channel: Channel,
     raw: &[u8],
     read: &Read,
 ) -> Result<IngestOutcome, ServiceError> {
@@ -197,7 +199,7 @@ pub async fn ingest_read(
         }
         _ => None,
     };
-    tracing::info!(tenant = %offer.code, channel, outcome = outcome.label(), ticket, "message taken in");
+    tracing::info!(tenant = %offer.code, %channel, outcome = outcome.label(), ticket, "message taken in");
     if let IngestOutcome::Created { ticket, .. } = &outcome {
         super::links::link_across_offers(ctx, offer, *ticket, email).await;
     }
@@ -207,7 +209,7 @@ pub async fn ingest_read(
 async fn quarantine(
     ctx: &Context,
     offer: &OfferConfig,
-    channel: &str,
+    channel: Channel,
     reason: &str,
     raw: &[u8],
 ) -> Result<IngestOutcome, ServiceError> {
@@ -216,7 +218,7 @@ async fn quarantine(
         .insert_quarantine(channel, reason, raw, ctx.clock.now())
         .await?;
     tx.commit().await?;
-    tracing::warn!(tenant = %offer.code, channel, quarantine = id, reason, "message quarantined");
+    tracing::warn!(tenant = %offer.code, %channel, quarantine = %id, reason, "message quarantined");
     Ok(IngestOutcome::Quarantined {
         id,
         reason: reason.to_owned(),
@@ -226,7 +228,7 @@ async fn quarantine(
 async fn ingest_parsed(
     ctx: &Context,
     offer: &OfferConfig,
-    channel: &str,
+    channel: Channel,
     raw: &[u8],
     email: &InboundEmail,
 ) -> Result<IngestOutcome, ServiceError> {
@@ -265,7 +267,15 @@ async fn ingest_parsed(
         Some(contact) => contact,
         None => {
             let answered = refuse(ctx, &mut tx, offer, email, sender, auto.as_ref()).await?;
-            let receipt = receipt(&key, channel, "refused", &digest, None, None, now);
+            let receipt = receipt(
+                &key,
+                channel,
+                ReceiptOutcome::Refused,
+                &digest,
+                None,
+                None,
+                now,
+            );
             return finish(tx, &receipt, IngestOutcome::Refused { answered }).await;
         }
     };
@@ -294,11 +304,12 @@ async fn ingest_parsed(
                 )));
             };
             if reopen {
-                tx.set_status(row.ticket_id(), Status::InProgress, now)
+                let times = finish_times(Status::InProgress, row.finish_times(), now);
+                tx.set_status(row.ticket_id(), Status::InProgress, times, now)
                     .await?;
                 let data =
                     json!({ "from": row.status.as_str(), "to": "in_progress", "reason": "reply" });
-                event(&mut tx, Some(&row), sender, "reopened", &data, now).await?;
+                event(&mut tx, Some(&row), sender, EventKind::Reopened, &data, now).await?;
             }
             (row, reopen, false)
         }
@@ -318,7 +329,11 @@ async fn ingest_parsed(
         tx.add_participant(
             ticket.ticket_id(),
             contact.id,
-            if created { "requester" } else { "cc" },
+            if created {
+                ParticipantRole::Requester
+            } else {
+                ParticipantRole::Cc
+            },
         )
         .await?;
     }
@@ -329,7 +344,7 @@ async fn ingest_parsed(
         .insert_article(&NewArticle {
             ticket: ticket.ticket_id(),
             channel,
-            direction: "in",
+            direction: Direction::In,
             author: Some(contact.id),
             author_label: None,
             message_id: Some(email.message_id.as_str()),
@@ -361,7 +376,11 @@ async fn ingest_parsed(
         &mut tx,
         Some(&ticket),
         sender,
-        if created { "created" } else { "article_added" },
+        if created {
+            EventKind::Created
+        } else {
+            EventKind::ArticleAdded
+        },
         &data,
         now,
     )
@@ -405,9 +424,9 @@ async fn ingest_parsed(
     let receipt = receipt(
         &key,
         channel,
-        "article",
+        ReceiptOutcome::Article,
         &digest,
-        Some(ticket.id),
+        Some(ticket.ticket_id()),
         Some(article),
         now,
     );
@@ -431,17 +450,17 @@ async fn finish(
 
 fn receipt(
     key: &str,
-    channel: &str,
-    outcome: &str,
+    channel: Channel,
+    outcome: ReceiptOutcome,
     digest: &str,
-    ticket_id: Option<i64>,
-    article_id: Option<i64>,
+    ticket_id: Option<TicketId>,
+    article_id: Option<ArticleId>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> ReceiptRow {
     ReceiptRow {
         dedupe_key: key.to_owned(),
-        channel: channel.to_owned(),
-        outcome: outcome.to_owned(),
+        channel,
+        outcome,
         content_sha256: digest.to_owned(),
         ticket_id,
         article_id,
@@ -452,11 +471,11 @@ fn receipt(
 async fn ticket_ref_of(
     ctx: &Context,
     offer: &OfferConfig,
-    id: Option<i64>,
+    id: Option<TicketId>,
 ) -> Result<Option<TicketRef>, ServiceError> {
     let Some(id) = id else { return Ok(None) };
     let mut tx = ctx.store.begin(&offer.code).await?;
-    let row = tx.ticket(crate::domain::TicketId(id)).await?;
+    let row = tx.ticket(id).await?;
     tx.rollback().await?;
     Ok(row.map(|r| r.reference()))
 }
@@ -464,7 +483,7 @@ async fn ticket_ref_of(
 /// The sender as this offer knows it.
 struct SenderContact {
     id: ContactId,
-    institution: Option<i64>,
+    institution: Option<InstitutionId>,
     /// The contact comes from the configuration (see [`SenderFacts::configured`]).
     configured: bool,
 }
@@ -484,7 +503,7 @@ async fn resolve_sender(
         return Ok(Some(SenderContact {
             id: c.contact_id(),
             institution: c.institution_id,
-            configured: c.origin == "config",
+            configured: c.origin == ContactOrigin::Config,
         }));
     }
     let rows = tx.institutions().await?;
@@ -508,7 +527,7 @@ async fn resolve_sender(
             let new = NewContact {
                 name: sender.name.as_deref(),
                 institution_id: institution,
-                origin: "inbound",
+                origin: ContactOrigin::Inbound,
                 now,
             };
             let id = tx.create_contact(&new).await?;
@@ -525,7 +544,7 @@ async fn resolve_sender(
                     return Ok(Some(SenderContact {
                         id: c.contact_id(),
                         institution: c.institution_id,
-                        configured: c.origin == "config",
+                        configured: c.origin == ContactOrigin::Config,
                     }));
                 }
             }
@@ -550,7 +569,7 @@ async fn refuse(
 ) -> Result<bool, ServiceError> {
     let now = ctx.clock.now();
     let data = json!({ "automatic": auto.map(AutoReason::describe) });
-    event(tx, None, sender, "sender_refused", &data, now).await?;
+    event(tx, None, sender, EventKind::SenderRefused, &data, now).await?;
     if auto.is_some() {
         return Ok(false);
     }
@@ -607,7 +626,7 @@ async fn sender_facts(
 ) -> Result<SenderFacts, ServiceError> {
     let participants = tx.participants(ticket.ticket_id()).await?;
     let facts = SenderFacts {
-        participant: participants.iter().any(|p| p.contact_id == sender.id.0),
+        participant: participants.iter().any(|p| p.contact_id == sender.id),
         agent: tx
             .contact_roles(sender.id)
             .await?
@@ -632,7 +651,7 @@ async fn open_ticket(
     tx: &mut Tx,
     email: &InboundEmail,
     requester: ContactId,
-    institution_id: Option<i64>,
+    institution_id: Option<InstitutionId>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<TicketRow, ServiceError> {
     let subject = email.subject.trim();
@@ -656,7 +675,7 @@ async fn event(
     tx: &mut Tx,
     ticket: Option<&TicketRow>,
     sender: &Mailbox,
-    kind: &str,
+    kind: EventKind,
     data: &serde_json::Value,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), ServiceError> {

@@ -10,11 +10,12 @@
 use super::ingest::ticket_of_copy;
 use super::{Context, ServiceError};
 use crate::config::OfferConfig;
+use crate::domain::LinkRelation;
 use crate::domain::routing::route_recipients;
-use crate::domain::{InboundEmail, TenantId, TicketId, TicketRef};
+use crate::domain::{InboundEmail, TenantId, TicketRef};
 
 /// The relation both tickets carry: opened from the same message.
-pub const SAME_MESSAGE: &str = "same_message";
+pub const SAME_MESSAGE: LinkRelation = LinkRelation::SameMessage;
 
 /// Links `ticket`, just opened in `offer` from `email`, with the tickets the same message
 /// opened in the other offers its To and Cc name.
@@ -55,7 +56,7 @@ async fn link_pair(
     let now = ctx.clock.now();
     let mut tx = ctx.store.begin(there).await?;
     let theirs = match ticket_of_copy(&mut tx, email, digest).await? {
-        Some(id) => tx.ticket(TicketId(id)).await?,
+        Some(id) => tx.ticket(id).await?,
         None => None,
     };
     let Some(theirs) = theirs else {

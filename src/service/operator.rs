@@ -9,7 +9,9 @@ use super::ingest::{IngestOutcome, ingest};
 use super::outbox::{QueuedMail, Thread, mail_context, queue_mail};
 use super::{Context, ServiceError};
 use crate::config::OfferConfig;
+use crate::domain::finish_times;
 use crate::domain::recipients::outbound_recipients;
+use crate::domain::{Channel, Direction, EventKind, ParticipantRole, QuarantineId};
 use crate::domain::{Mailbox, Priority, Status, TicketRef};
 use crate::notify::Template;
 use crate::store::{
@@ -95,7 +97,7 @@ async fn record(
     tx: &mut Tx,
     ticket: &TicketRow,
     who: &Operator,
-    kind: &str,
+    kind: EventKind,
     data: serde_json::Value,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), ServiceError> {
@@ -115,13 +117,13 @@ async fn record(
 fn operator_article<'a>(
     ticket: &TicketRow,
     who: &'a Operator,
-    direction: &'a str,
+    direction: Direction,
     body: &'a str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> NewArticle<'a> {
     NewArticle {
         ticket: ticket.ticket_id(),
-        channel: "cli",
+        channel: Channel::Cli,
         direction,
         author: None,
         author_label: Some(&who.0),
@@ -175,7 +177,7 @@ pub async fn reply(
     let last_in = articles
         .iter()
         .rev()
-        .find(|a| a.direction == "in" && a.auto_reason.is_none());
+        .find(|a| a.direction == Direction::In && a.auto_reason.is_none());
     let original_subject = last_in
         .and_then(|a| a.subject.clone())
         .unwrap_or_else(|| ticket.title.clone());
@@ -209,7 +211,7 @@ pub async fn reply(
         .insert_article(&NewArticle {
             message_id: Some(message_id.as_str()),
             in_reply_to: last_in.and_then(|a| a.message_id.as_deref()),
-            ..operator_article(&ticket, who, "out", body, now)
+            ..operator_article(&ticket, who, Direction::Out, body, now)
         })
         .await?;
     tx.mark_first_response(ticket.ticket_id(), now).await?;
@@ -217,7 +219,7 @@ pub async fn reply(
         &mut tx,
         &ticket,
         who,
-        "replied",
+        EventKind::Replied,
         json!({ "article": article, "recipients": to.len() }),
         now,
     )
@@ -242,14 +244,20 @@ pub async fn note(
     let mut tx = ctx.store.begin(&offer.code).await?;
     let ticket = find(&mut tx, offer, reference).await?;
     let article = tx
-        .insert_article(&operator_article(&ticket, who, "internal", body, now))
+        .insert_article(&operator_article(
+            &ticket,
+            who,
+            Direction::Internal,
+            body,
+            now,
+        ))
         .await?;
     tx.touch_ticket(ticket.ticket_id(), now).await?;
     record(
         &mut tx,
         &ticket,
         who,
-        "noted",
+        EventKind::Noted,
         json!({ "article": article }),
         now,
     )
@@ -288,15 +296,20 @@ pub async fn assign(
     }
     tx.set_assignee(ticket.ticket_id(), Some(contact.contact_id()), now)
         .await?;
-    tx.add_participant(ticket.ticket_id(), contact.contact_id(), "agent")
-        .await?;
+    tx.add_participant(
+        ticket.ticket_id(),
+        contact.contact_id(),
+        ParticipantRole::Agent,
+    )
+    .await?;
     let mut data = json!({ "assignee": contact.id, "previous": ticket.assignee_id });
     if ticket.status == Status::New {
-        tx.set_status(ticket.ticket_id(), Status::Assigned, now)
+        let times = finish_times(Status::Assigned, ticket.finish_times(), now);
+        tx.set_status(ticket.ticket_id(), Status::Assigned, times, now)
             .await?;
         data["status"] = json!({ "from": "new", "to": "assigned" });
     }
-    record(&mut tx, &ticket, who, "assigned", data, now).await?;
+    record(&mut tx, &ticket, who, EventKind::Assigned, data, now).await?;
     tx.commit().await?;
     Ok(ticket.reference())
 }
@@ -315,12 +328,13 @@ pub async fn set_status(
         .status
         .transition(to)
         .map_err(|e| ServiceError::Refused(format!("{}: {e}", ticket.reference())))?;
-    tx.set_status(ticket.ticket_id(), to, now).await?;
+    let times = finish_times(to, ticket.finish_times(), now);
+    tx.set_status(ticket.ticket_id(), to, times, now).await?;
     record(
         &mut tx,
         &ticket,
         who,
-        "status_changed",
+        EventKind::StatusChanged,
         json!({ "from": ticket.status, "to": to }),
         now,
     )
@@ -350,7 +364,7 @@ pub async fn set_priority(
         &mut tx,
         &ticket,
         who,
-        "priority_changed",
+        EventKind::PriorityChanged,
         json!({ "from": ticket.priority, "to": to }),
         now,
     )
@@ -373,7 +387,7 @@ pub async fn list_quarantine(
 pub async fn quarantined_message(
     ctx: &Context,
     offer: &OfferConfig,
-    id: i64,
+    id: QuarantineId,
 ) -> Result<Vec<u8>, ServiceError> {
     let mut tx = ctx.store.begin(&offer.code).await?;
     let data = tx.quarantine_data(id).await?;
@@ -390,10 +404,10 @@ pub async fn quarantined_message(
 pub async fn replay_quarantine(
     ctx: &Context,
     offer: &OfferConfig,
-    id: i64,
+    id: QuarantineId,
 ) -> Result<IngestOutcome, ServiceError> {
     let data = quarantined_message(ctx, offer, id).await?;
-    let outcome = ingest(ctx, offer, "replay", &data).await?;
+    let outcome = ingest(ctx, offer, Channel::Replay, &data).await?;
     let label = match &outcome {
         IngestOutcome::Created { ticket, .. } | IngestOutcome::Appended { ticket, .. } => {
             format!("{} {ticket}", outcome.label())
@@ -439,7 +453,7 @@ support_addresses = ["support-smsu@esup-portail.example"]
             data = dir.display()
         );
         let config = crate::config::load_from_str(&text, &[]).unwrap();
-        let store = Store::connect(&config.storage, &config.daemon.data_dir)
+        let store = Store::connect(&crate::app::store_options(&config))
             .await
             .unwrap();
         store.migrate().await.unwrap();
@@ -459,7 +473,7 @@ support_addresses = ["support-smsu@esup-portail.example"]
                      To: support-smsu@esup-portail.example\r\n\
                      Subject: Envoi SMS en panne\r\nMessage-ID: <human@univ-rennes.example>\r\n\
                      References: <older@univ-rennes.example>\r\n\r\nLes SMS ne partent plus.\r\n";
-        ingest(&ctx, &offer, "pipe", human.as_bytes())
+        ingest(&ctx, &offer, Channel::Pipe, human.as_bytes())
             .await
             .unwrap();
         let mut tx = ctx.store.begin(&offer.code).await.unwrap();
@@ -482,7 +496,7 @@ support_addresses = ["support-smsu@esup-portail.example"]
             r = ticket.reference(),
             ack = ack.message_id
         );
-        let outcome = ingest(&ctx, &offer, "pipe", auto_reply.as_bytes())
+        let outcome = ingest(&ctx, &offer, Channel::Pipe, auto_reply.as_bytes())
             .await
             .unwrap();
         assert!(
@@ -518,7 +532,10 @@ support_addresses = ["support-smsu@esup-portail.example"]
             Some("older@univ-rennes.example human@univ-rennes.example")
         );
         assert_eq!(sent.context.0["original_subject"], "Envoi SMS en panne");
-        let answer = articles.iter().find(|a| a.direction == "out").unwrap();
+        let answer = articles
+            .iter()
+            .find(|a| a.direction == Direction::Out)
+            .unwrap();
         assert_eq!(
             answer.in_reply_to.as_deref(),
             Some("human@univ-rennes.example")

@@ -53,7 +53,7 @@ pub async fn sync_offer(ctx: &Context, offer: &OfferConfig) -> Result<(), StoreE
                 let new = NewContact {
                     name: Some(&contact.name),
                     institution_id,
-                    origin: "config",
+                    origin: crate::domain::ContactOrigin::Config,
                     now,
                 };
                 tx.create_contact(&new).await?

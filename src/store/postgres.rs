@@ -9,8 +9,7 @@ use sqlx::{Connection, PgPool, Postgres, Transaction};
 
 use super::sql::outbox_columns;
 pub use super::sql::*;
-use super::{IdTable, Result, StoreError};
-use crate::config::StorageConfig;
+use super::{IdTable, Options, Result, StoreError};
 use crate::domain::TenantId;
 
 /// Whether a SQLSTATE means "the database is away or busy, try again later", as opposed to
@@ -33,11 +32,11 @@ pub(super) fn is_transient_sqlstate(code: &str) -> bool {
         )
 }
 
-pub(super) async fn connect(url: &str, cfg: &StorageConfig) -> Result<PgPool> {
+pub(super) async fn connect(url: &str, password: Option<&str>, cfg: &Options) -> Result<PgPool> {
     let mut options = PgConnectOptions::from_str(url)
         .map_err(|e| StoreError::unavailable("postgres: the storage dsn is not a valid URL", e))?;
-    if let Some(password) = &cfg.password {
-        options = options.password(password.expose());
+    if let Some(password) = password {
+        options = options.password(password);
     }
     options = options.application_name("guichet");
     let server = match options.get_socket() {

@@ -1,12 +1,17 @@
 //! Rows read from and written to the store: plain structs, decoded the same way from both
-//! databases. Status, kind and priority columns decode into their domain types.
+//! databases. Name columns (status, kind, role, relation...) decode into their domain
+//! types, checked (`columns.rs`).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::FromRow;
 use sqlx::types::Json;
 
-use crate::domain::{ContactId, Priority, Status, TicketId, TicketKind, TicketRef};
+use crate::domain::{
+    ArticleId, Channel, ContactId, ContactOrigin, Direction, EventId, EventKind, FinishTimes,
+    InstitutionId, LinkRelation, OutboxId, OutboxState, ParticipantRole, Priority, QuarantineId,
+    ReceiptOutcome, Status, TicketId, TicketKind, TicketRef,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct OfferRow {
@@ -19,7 +24,7 @@ pub struct OfferRow {
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct InstitutionRow {
-    pub id: i64,
+    pub id: InstitutionId,
     pub key: String,
     pub name: String,
     /// Space-separated lower-case domains.
@@ -36,8 +41,8 @@ impl InstitutionRow {
 pub struct ContactRow {
     pub id: i64,
     pub name: Option<String>,
-    pub institution_id: Option<i64>,
-    pub origin: String,
+    pub institution_id: Option<InstitutionId>,
+    pub origin: ContactOrigin,
     pub created_at: DateTime<Utc>,
 }
 
@@ -49,26 +54,22 @@ impl ContactRow {
 
 pub struct NewContact<'a> {
     pub name: Option<&'a str>,
-    pub institution_id: Option<i64>,
-    /// `config` or `inbound`.
-    pub origin: &'a str,
+    pub institution_id: Option<InstitutionId>,
+    pub origin: ContactOrigin,
     pub now: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize)]
 pub struct TicketRow {
     pub id: i64,
-    #[sqlx(try_from = "String")]
     pub kind: TicketKind,
     pub number: i64,
     pub title: String,
-    #[sqlx(try_from = "String")]
     pub status: Status,
-    #[sqlx(try_from = "String")]
     pub priority: Priority,
-    pub requester_id: Option<i64>,
-    pub institution_id: Option<i64>,
-    pub assignee_id: Option<i64>,
+    pub requester_id: Option<ContactId>,
+    pub institution_id: Option<InstitutionId>,
+    pub assignee_id: Option<ContactId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub first_response_at: Option<DateTime<Utc>>,
@@ -88,6 +89,14 @@ impl TicketRow {
         }
     }
 
+    /// When the ticket was resolved and closed, if it was.
+    pub fn finish_times(&self) -> FinishTimes {
+        FinishTimes {
+            resolved_at: self.resolved_at,
+            closed_at: self.closed_at,
+        }
+    }
+
     /// When the ticket was finished (closed, else resolved), if it is.
     pub fn finished_at(&self) -> Option<DateTime<Utc>> {
         self.closed_at.or(self.resolved_at)
@@ -99,14 +108,14 @@ pub struct NewTicket<'a> {
     pub title: &'a str,
     pub priority: Priority,
     pub requester: Option<ContactId>,
-    pub institution_id: Option<i64>,
+    pub institution_id: Option<InstitutionId>,
     pub now: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize)]
 pub struct LinkRow {
-    pub other_id: i64,
-    pub relation: String,
+    pub other_id: TicketId,
+    pub relation: LinkRelation,
     pub created_at: DateTime<Utc>,
 }
 
@@ -117,14 +126,14 @@ pub struct OfferLinkRow {
     pub other_tenant: String,
     /// The other ticket's ref in its offer (`I-000042`).
     pub other_ref: String,
-    pub relation: String,
+    pub relation: LinkRelation,
     pub created_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize)]
 pub struct ParticipantRow {
-    pub contact_id: i64,
-    pub role: String,
+    pub contact_id: ContactId,
+    pub role: ParticipantRole,
     pub name: Option<String>,
     /// The contact's first email address, if any.
     pub email: Option<String>,
@@ -132,9 +141,8 @@ pub struct ParticipantRow {
 
 pub struct NewArticle<'a> {
     pub ticket: TicketId,
-    pub channel: &'a str,
-    /// `in`, `out` or `internal`.
-    pub direction: &'a str,
+    pub channel: Channel,
+    pub direction: Direction,
     pub author: Option<ContactId>,
     pub author_label: Option<&'a str>,
     pub message_id: Option<&'a str>,
@@ -151,10 +159,10 @@ pub struct NewArticle<'a> {
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize)]
 pub struct ArticleRow {
-    pub id: i64,
-    pub ticket_id: i64,
-    pub channel: String,
-    pub direction: String,
+    pub id: ArticleId,
+    pub ticket_id: TicketId,
+    pub channel: Channel,
+    pub direction: Direction,
     pub author_contact_id: Option<i64>,
     pub author_label: Option<String>,
     pub author_name: Option<String>,
@@ -171,7 +179,7 @@ pub struct ArticleRow {
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize)]
 pub struct AttachmentRow {
-    pub article_id: i64,
+    pub article_id: ArticleId,
     pub position: i64,
     pub filename: Option<String>,
     pub content_type: String,
@@ -182,20 +190,19 @@ pub struct AttachmentRow {
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct ReceiptRow {
     pub dedupe_key: String,
-    pub channel: String,
-    /// `article` (stored in a ticket) or `refused` (unknown sender, answered politely).
-    pub outcome: String,
+    pub channel: Channel,
+    pub outcome: ReceiptOutcome,
     /// Digest of the message's content, to tell a re-delivery from a reused Message-ID.
     pub content_sha256: String,
-    pub ticket_id: Option<i64>,
-    pub article_id: Option<i64>,
+    pub ticket_id: Option<TicketId>,
+    pub article_id: Option<ArticleId>,
     pub received_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize)]
 pub struct QuarantineRow {
-    pub id: i64,
-    pub channel: String,
+    pub id: QuarantineId,
+    pub channel: Channel,
     pub reason: String,
     pub size: i64,
     pub received_at: DateTime<Utc>,
@@ -211,7 +218,7 @@ pub struct QuarantineRow {
 #[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize)]
 pub struct ReplayRow {
     #[serde(skip)]
-    pub quarantine_id: i64,
+    pub quarantine_id: QuarantineId,
     /// 1 for the first replay, then 2...
     pub seq: i64,
     pub replayed_at: DateTime<Utc>,
@@ -235,8 +242,8 @@ pub struct NewOutbox<'a> {
 
 #[derive(Debug, Clone, PartialEq, FromRow, Serialize)]
 pub struct OutboxRow {
-    pub id: i64,
-    pub ticket_id: Option<i64>,
+    pub id: OutboxId,
+    pub ticket_id: Option<TicketId>,
     pub template: String,
     pub locale: String,
     pub context: Json<serde_json::Value>,
@@ -246,7 +253,7 @@ pub struct OutboxRow {
     pub in_reply_to: Option<String>,
     pub references_ids: Option<String>,
     pub auto_submitted: Option<String>,
-    pub status: String,
+    pub status: OutboxState,
     pub attempts: i64,
     pub next_attempt_at: DateTime<Utc>,
     pub last_error: Option<String>,
@@ -259,17 +266,17 @@ pub struct NewEvent<'a> {
     pub ticket: Option<TicketId>,
     /// `system`, `cli:<user>`, a contact's address...
     pub actor: &'a str,
-    pub kind: &'a str,
+    pub kind: EventKind,
     pub data: &'a serde_json::Value,
     pub now: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, FromRow, Serialize)]
 pub struct EventRow {
-    pub id: i64,
-    pub ticket_id: Option<i64>,
+    pub id: EventId,
+    pub ticket_id: Option<TicketId>,
     pub at: DateTime<Utc>,
     pub actor: String,
-    pub kind: String,
+    pub kind: EventKind,
     pub data: Json<serde_json::Value>,
 }

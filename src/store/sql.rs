@@ -2,8 +2,6 @@
 //! `RETURNING`, no vendor functions. Each backend module re-exports them and adds its own.
 //! Every statement filters or writes `tenant_id = $1`.
 
-use super::IdTable;
-
 macro_rules! ticket_columns {
     () => {
         "id, kind, number, title, status, priority, requester_id, institution_id, assignee_id, \
@@ -81,12 +79,9 @@ pub const LIST_TICKETS: &str = concat!(
     ticket_columns!(),
     " FROM tickets WHERE tenant_id = $1 AND ($2 IS NULL OR status = $2) ORDER BY id"
 );
-/// Resolution and closing times follow the status; reopening clears them.
+/// The finish times are the caller's ([`crate::domain::finish_times`] decides them).
 pub const UPDATE_TICKET_STATUS: &str = "UPDATE tickets SET status = $3, updated_at = $4,
-         resolved_at = CASE WHEN $3 = 'resolved' THEN $4
-                            WHEN $3 = 'closed' THEN COALESCE(resolved_at, $4)
-                            ELSE NULL END,
-         closed_at = CASE WHEN $3 = 'closed' THEN $4 ELSE NULL END
+         resolved_at = $5, closed_at = $6
      WHERE tenant_id = $1 AND id = $2";
 pub const UPDATE_TICKET_PRIORITY: &str =
     "UPDATE tickets SET priority = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2";
@@ -207,18 +202,3 @@ pub const INSERT_EVENT: &str =
      VALUES ($1, $2, $3, $4, $5, $6, $7)";
 pub const SELECT_EVENTS: &str = "SELECT id, ticket_id, at, actor, kind, data FROM events
      WHERE tenant_id = $1 AND ticket_id = $2 ORDER BY id";
-pub const TAMPER_EVENT: &str =
-    "UPDATE events SET kind = 'tampered' WHERE tenant_id = $1 AND id = $2";
-
-/// `SELECT count(*)` over a whole table, with no tenant filter: what isolation tests count.
-pub fn count_all(table: IdTable) -> &'static str {
-    match table {
-        IdTable::Institutions => "SELECT count(*) FROM institutions",
-        IdTable::Contacts => "SELECT count(*) FROM contacts",
-        IdTable::Tickets => "SELECT count(*) FROM tickets",
-        IdTable::Articles => "SELECT count(*) FROM articles",
-        IdTable::Quarantine => "SELECT count(*) FROM quarantine",
-        IdTable::Outbox => "SELECT count(*) FROM outbox",
-        IdTable::Events => "SELECT count(*) FROM events",
-    }
-}

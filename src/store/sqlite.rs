@@ -14,8 +14,7 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 
 use super::sql::outbox_columns;
 pub use super::sql::*;
-use super::{IdTable, Result, StoreError};
-use crate::config::StorageConfig;
+use super::{IdTable, Options, Result, StoreError};
 
 // How long a writer waits for another one before SQLITE_BUSY: longer than any of our
 // transactions, short enough for `deliver` to answer its MTA in time.
@@ -39,7 +38,7 @@ pub(super) fn is_transient_code(code: &str) -> bool {
         .is_ok_and(|c| matches!(c & 0xff, BUSY | LOCKED | READONLY | IOERR | FULL | CANTOPEN))
 }
 
-pub(super) async fn connect(path: &Path, cfg: &StorageConfig) -> Result<SqlitePool> {
+pub(super) async fn connect(path: &Path, cfg: &Options) -> Result<SqlitePool> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use crate::domain::Channel;
 use anyhow::Context as _;
 
 use crate::channels::maildir::Maildir;
@@ -79,7 +80,7 @@ impl MaildirIngestor {
             else {
                 continue;
             };
-            ingest(&self.ctx, &self.offer, "maildir", &data)
+            ingest(&self.ctx, &self.offer, Channel::Maildir, &data)
                 .await
                 .with_context(|| format!("message {} not taken in", name()))?;
             maildir

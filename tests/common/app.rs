@@ -11,7 +11,7 @@ use chrono::{TimeZone, Utc};
 use guichet::channels::outbound::FileSender;
 use guichet::clock::ManualClock;
 use guichet::config::OfferConfig;
-use guichet::domain::{Status, TicketRef};
+use guichet::domain::{QuarantineId, Status, TicketRef};
 use guichet::notify::Notifier;
 use guichet::service::deliver::{self, DeliverError, Delivered};
 use guichet::service::ingest::{self, IngestOutcome};
@@ -50,7 +50,7 @@ impl App {
             Backend::Postgres => format!("[storage]\ndsn = \"{}\"", create_pg_database().await),
         };
         let config = load(&dir, &setup);
-        let store = Store::connect(&config.storage, &config.daemon.data_dir)
+        let store = Store::connect(&guichet::app::store_options(&config))
             .await
             .expect("open store");
         store.migrate().await.expect("migrate");
@@ -93,9 +93,14 @@ impl App {
 
     /// Takes `raw` in for one offer, through the Maildir channel's use case.
     pub async fn ingest(&self, code: &str, raw: &[u8]) -> IngestOutcome {
-        ingest::ingest(&self.ctx, self.offer(code), "maildir", raw)
-            .await
-            .expect("ingest")
+        ingest::ingest(
+            &self.ctx,
+            self.offer(code),
+            guichet::domain::Channel::Maildir,
+            raw,
+        )
+        .await
+        .expect("ingest")
     }
 
     pub async fn tickets(&self, code: &str) -> Vec<TicketRow> {
@@ -125,14 +130,14 @@ impl App {
     }
 
     /// The bytes a quarantine entry keeps.
-    pub async fn quarantined_message(&self, code: &str, id: i64) -> Vec<u8> {
+    pub async fn quarantined_message(&self, code: &str, id: QuarantineId) -> Vec<u8> {
         operator::quarantined_message(&self.ctx, self.offer(code), id)
             .await
             .expect("quarantined message")
     }
 
     /// `guichet quarantine replay`.
-    pub async fn replay(&self, code: &str, id: i64) -> IngestOutcome {
+    pub async fn replay(&self, code: &str, id: QuarantineId) -> IngestOutcome {
         operator::replay_quarantine(&self.ctx, self.offer(code), id)
             .await
             .expect("replay")

@@ -1,0 +1,188 @@
+//! The store's vocabulary: the closed lists of names written in text columns (participant
+//! roles, article directions, link relations, event kinds, receipt outcomes, outbox states,
+//! channels, contact origins).
+//!
+//! Each name is written once, here, with [`text_enum!`](super::ticket): writers take the enum,
+//! so a typo is a compile error, and rows decode with a checked conversion, so a bad row is a
+//! clear decode error naming the expected values. Nothing here does IO.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::ticket::{NameError, text_enum};
+
+/// A contact's part in one ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParticipantRole {
+    /// Opened the ticket.
+    Requester,
+    /// Wrote into the ticket after it was opened.
+    Cc,
+    /// Took the ticket (`guichet assign`).
+    Agent,
+}
+
+text_enum!(ParticipantRole, "participant role", {
+    Requester => "requester",
+    Cc => "cc",
+    Agent => "agent",
+});
+
+/// Which way an article went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Received from a contact.
+    In,
+    /// Sent to the ticket's contacts.
+    Out,
+    /// A note the contacts never see.
+    Internal,
+}
+
+text_enum!(Direction, "article direction", { In => "in", Out => "out", Internal => "internal" });
+
+/// How two tickets are related. Links come in pairs, one name on each ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkRelation {
+    /// This ticket was opened by a reply to the other, finished too long ago to reopen.
+    FollowsUp,
+    /// The other direction of [`LinkRelation::FollowsUp`].
+    FollowedBy,
+    /// A message carried the other ticket's tag without its sender being entitled to it.
+    PossiblyRelated,
+    /// Both tickets (of two offers) were opened by the same message.
+    SameMessage,
+}
+
+text_enum!(LinkRelation, "link relation", {
+    FollowsUp => "follows_up",
+    FollowedBy => "followed_by",
+    PossiblyRelated => "possibly_related",
+    SameMessage => "same_message",
+});
+
+/// What an event in a ticket's journal records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Created,
+    ArticleAdded,
+    Reopened,
+    SenderRefused,
+    Replied,
+    Noted,
+    StatusChanged,
+    PriorityChanged,
+    Assigned,
+}
+
+text_enum!(EventKind, "event kind", {
+    Created => "created",
+    ArticleAdded => "article_added",
+    Reopened => "reopened",
+    SenderRefused => "sender_refused",
+    Replied => "replied",
+    Noted => "noted",
+    StatusChanged => "status_changed",
+    PriorityChanged => "priority_changed",
+    Assigned => "assigned",
+});
+
+/// What became of a received message, as its dedupe receipt remembers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReceiptOutcome {
+    /// Stored as an article of a ticket.
+    Article,
+    /// Refused (unknown sender, answered politely).
+    Refused,
+}
+
+text_enum!(ReceiptOutcome, "receipt outcome", { Article => "article", Refused => "refused" });
+
+/// Where an outgoing message stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxState {
+    /// Waiting for its (next) attempt.
+    Pending,
+    Sent,
+    /// Given up on: a permanent failure, or too many attempts.
+    Failed,
+}
+
+text_enum!(OutboxState, "outbox state", { Pending => "pending", Sent => "sent", Failed => "failed" });
+
+/// How a message reached guichet (or, for articles, was written).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// `guichet deliver`, run by the MTA.
+    Pipe,
+    /// A Maildir folder the daemon watches.
+    Maildir,
+    /// An operator on the command line.
+    Cli,
+    /// A quarantined message replayed by an operator.
+    Replay,
+}
+
+text_enum!(Channel, "channel", { Pipe => "pipe", Maildir => "maildir", Cli => "cli", Replay => "replay" });
+
+/// Where a contact comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactOrigin {
+    /// Listed in the configuration (synchronised at start): entitled by the operator.
+    Config,
+    /// Created from an inbound message's sender.
+    Inbound,
+}
+
+text_enum!(ContactOrigin, "contact origin", { Config => "config", Inbound => "inbound" });
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_round_trips_through_text() {
+        macro_rules! check {
+            ($($t:ty),+) => {$(
+                for v in <$t>::ALL {
+                    assert_eq!(v.as_str().parse::<$t>(), Ok(*v));
+                    assert_eq!(<$t>::try_from(v.as_str().to_owned()), Ok(*v));
+                    assert_eq!(
+                        serde_json::to_value(v).unwrap(),
+                        serde_json::Value::from(v.as_str()),
+                        "serialised as stored"
+                    );
+                }
+            )+};
+        }
+        check!(
+            ContactOrigin,
+            ParticipantRole,
+            Direction,
+            LinkRelation,
+            EventKind,
+            ReceiptOutcome,
+            OutboxState,
+            Channel
+        );
+    }
+
+    #[test]
+    fn a_bad_stored_name_says_what_was_expected() {
+        let err = LinkRelation::try_from("folows_up".to_owned()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown link relation \"folows_up\" (expected one of: follows_up, followed_by, possibly_related, same_message)"
+        );
+    }
+}

@@ -1,0 +1,121 @@
+//! Raw messages, articles and their attachments (stored once per offer, by SHA-256).
+//!
+//! SQL only, like the rest of the store: the decisions are the caller's.
+
+use chrono::{DateTime, Utc};
+
+use super::{ArticleRow, AttachmentRow, IdTable, NewArticle, Result, Tx, sha256_hex};
+use crate::domain::{ArticleId, TicketId};
+
+impl Tx {
+    /// Stores raw bytes under their SHA-256 (once per offer); returns the hex digest.
+    pub async fn put_raw_message(&mut self, data: &[u8], now: DateTime<Utc>) -> Result<String> {
+        let sha = sha256_hex(data);
+        let t = self.tenant.as_str();
+        let size = data.len() as i64;
+        exec!(self, "put_raw_message", |c| {
+            sqlx::query(sql::INSERT_RAW_MESSAGE)
+                .bind(t)
+                .bind(&sha)
+                .bind(size)
+                .bind(data)
+                .bind(now)
+                .execute(c)
+                .await?
+        });
+        Ok(sha)
+    }
+
+    pub async fn raw_message(&mut self, sha256: &str) -> Result<Option<Vec<u8>>> {
+        let t = self.tenant.as_str();
+        Ok(on!(self, "raw_message", |c| sqlx::query_scalar(
+            sql::SELECT_RAW_MESSAGE
+        )
+        .bind(t)
+        .bind(sha256)
+        .fetch_optional(c)
+        .await?))
+    }
+
+    pub async fn insert_article(&mut self, a: &NewArticle<'_>) -> Result<ArticleId> {
+        let id = self.next_id(IdTable::Articles).await?;
+        let t = self.tenant.as_str();
+        exec!(self, "insert_article", |c| {
+            sqlx::query(sql::INSERT_ARTICLE)
+                .bind(t)
+                .bind(id)
+                .bind(a.ticket.0)
+                .bind(a.channel.as_str())
+                .bind(a.direction.as_str())
+                .bind(a.author.map(|x| x.0))
+                .bind(a.author_label)
+                .bind(a.message_id)
+                .bind(a.in_reply_to)
+                .bind(a.references)
+                .bind(a.subject)
+                .bind(a.body_text)
+                .bind(a.body_html)
+                .bind(a.raw_sha256)
+                .bind(a.auto_reason)
+                .bind(a.now)
+                .execute(c)
+                .await?
+        });
+        Ok(ArticleId(id))
+    }
+
+    pub async fn articles(&mut self, ticket: TicketId) -> Result<Vec<ArticleRow>> {
+        let t = self.tenant.as_str();
+        Ok(on!(self, "articles", |c| sqlx::query_as(
+            sql::SELECT_ARTICLES
+        )
+        .bind(t)
+        .bind(ticket.0)
+        .fetch_all(c)
+        .await?))
+    }
+
+    /// Stores an attachment's bytes once per offer and records where it appears.
+    pub async fn add_attachment(
+        &mut self,
+        article: ArticleId,
+        position: i64,
+        filename: Option<&str>,
+        content_type: &str,
+        data: &[u8],
+    ) -> Result<String> {
+        let sha = sha256_hex(data);
+        let t = self.tenant.as_str().to_owned();
+        let size = data.len() as i64;
+        exec!(self, "add_attachment", |c| {
+            sqlx::query(sql::INSERT_ATTACHMENT_BLOB)
+                .bind(&t)
+                .bind(&sha)
+                .bind(size)
+                .bind(data)
+                .execute(&mut *c)
+                .await?;
+            sqlx::query(sql::INSERT_ARTICLE_ATTACHMENT)
+                .bind(&t)
+                .bind(article)
+                .bind(position)
+                .bind(filename)
+                .bind(content_type)
+                .bind(&sha)
+                .execute(&mut *c)
+                .await?
+        });
+        Ok(sha)
+    }
+
+    pub async fn attachments(&mut self, ticket: TicketId) -> Result<Vec<AttachmentRow>> {
+        let t = self.tenant.as_str();
+        Ok(on!(self, "attachments", |c| sqlx::query_as(
+            sql::SELECT_ATTACHMENTS
+        )
+        .bind(t)
+        .bind(ticket.0)
+        .fetch_all(c)
+        .await?))
+    }
+}

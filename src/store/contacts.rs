@@ -1,0 +1,237 @@
+//! Offers, institutions and contacts: the rows `service::sync` copies from the configuration,
+//! and the contacts inbound mail creates.
+//!
+//! SQL only, like the rest of the store: the decisions are the caller's.
+
+use super::{AddressKind, ContactRow, IdTable, InstitutionRow, NewContact, OfferRow, Result, Tx};
+use crate::domain::{ContactId, InstitutionId};
+
+impl Tx {
+    pub async fn upsert_offer(&mut self, o: &OfferRow) -> Result<()> {
+        let t = self.tenant.as_str();
+        exec!(self, "upsert_offer", |c| {
+            sqlx::query(sql::UPSERT_OFFER)
+                .bind(t)
+                .bind(&o.name)
+                .bind(&o.provider)
+                .bind(&o.locale)
+                .bind(&o.support_address)
+                .bind(o.updated_at)
+                .execute(c)
+                .await?
+        });
+        Ok(())
+    }
+
+    pub async fn offer(&mut self) -> Result<Option<OfferRow>> {
+        let t = self.tenant.as_str();
+        Ok(on!(self, "offer", |c| sqlx::query_as(sql::SELECT_OFFER)
+            .bind(t)
+            .fetch_optional(c)
+            .await?))
+    }
+
+    /// Inserts or updates an institution by key; returns its id.
+    pub async fn upsert_institution(
+        &mut self,
+        key: &str,
+        name: &str,
+        domains: &[String],
+    ) -> Result<InstitutionId> {
+        let t = self.tenant.as_str().to_owned();
+        let domains = domains.join(" ");
+        let existing: Option<i64> = on!(self, "upsert_institution", |c| {
+            sqlx::query_scalar(sql::SELECT_INSTITUTION_ID)
+                .bind(&t)
+                .bind(key)
+                .fetch_optional(c)
+                .await?
+        });
+        let id = match existing {
+            Some(id) => id,
+            None => self.next_id(IdTable::Institutions).await?,
+        };
+        exec!(self, "upsert_institution", |c| {
+            sqlx::query(sql::UPSERT_INSTITUTION)
+                .bind(&t)
+                .bind(id)
+                .bind(key)
+                .bind(name)
+                .bind(&domains)
+                .execute(c)
+                .await?
+        });
+        Ok(InstitutionId(id))
+    }
+
+    pub async fn institutions(&mut self) -> Result<Vec<InstitutionRow>> {
+        let t = self.tenant.as_str();
+        Ok(on!(self, "institutions", |c| sqlx::query_as(
+            sql::SELECT_INSTITUTIONS
+        )
+        .bind(t)
+        .fetch_all(c)
+        .await?))
+    }
+
+    pub async fn institution(&mut self, id: InstitutionId) -> Result<Option<InstitutionRow>> {
+        let t = self.tenant.as_str();
+        Ok(on!(self, "institution", |c| {
+            sqlx::query_as(sql::SELECT_INSTITUTION)
+                .bind(t)
+                .bind(id)
+                .fetch_optional(c)
+                .await?
+        }))
+    }
+
+    pub async fn contact_by_address(
+        &mut self,
+        kind: AddressKind,
+        address: &str,
+    ) -> Result<Option<ContactRow>> {
+        let t = self.tenant.as_str();
+        let address = address.to_ascii_lowercase();
+        Ok(on!(self, "contact_by_address", |c| {
+            sqlx::query_as(sql::SELECT_CONTACT_BY_ADDRESS)
+                .bind(t)
+                .bind(kind.as_str())
+                .bind(&address)
+                .fetch_optional(c)
+                .await?
+        }))
+    }
+
+    pub async fn contact(&mut self, id: ContactId) -> Result<Option<ContactRow>> {
+        let t = self.tenant.as_str();
+        Ok(on!(self, "contact", |c| {
+            sqlx::query_as(sql::SELECT_CONTACT)
+                .bind(t)
+                .bind(id.0)
+                .fetch_optional(c)
+                .await?
+        }))
+    }
+
+    pub async fn create_contact(&mut self, new: &NewContact<'_>) -> Result<ContactId> {
+        let id = self.next_id(IdTable::Contacts).await?;
+        let t = self.tenant.as_str();
+        exec!(self, "create_contact", |c| {
+            sqlx::query(sql::INSERT_CONTACT)
+                .bind(t)
+                .bind(id)
+                .bind(new.name)
+                .bind(new.institution_id)
+                .bind(new.origin.as_str())
+                .bind(new.now)
+                .execute(c)
+                .await?
+        });
+        Ok(ContactId(id))
+    }
+
+    pub async fn update_contact(
+        &mut self,
+        id: ContactId,
+        name: Option<&str>,
+        institution_id: Option<InstitutionId>,
+    ) -> Result<()> {
+        let t = self.tenant.as_str();
+        exec!(self, "update_contact", |c| {
+            sqlx::query(sql::UPDATE_CONTACT)
+                .bind(t)
+                .bind(id.0)
+                .bind(name)
+                .bind(institution_id)
+                .execute(c)
+                .await?
+        });
+        Ok(())
+    }
+
+    /// Gives `address` to `contact` (moving it from another contact if it had it).
+    pub async fn set_contact_address(
+        &mut self,
+        contact: ContactId,
+        kind: AddressKind,
+        address: &str,
+    ) -> Result<()> {
+        let t = self.tenant.as_str();
+        let address = address.to_ascii_lowercase();
+        exec!(self, "set_contact_address", |c| {
+            sqlx::query(sql::UPSERT_CONTACT_ADDRESS)
+                .bind(t)
+                .bind(kind.as_str())
+                .bind(&address)
+                .bind(contact.0)
+                .execute(c)
+                .await?
+        });
+        Ok(())
+    }
+
+    /// Gives `address` to `contact` unless another contact has it; returns whether it did.
+    pub async fn add_contact_address_if_absent(
+        &mut self,
+        contact: ContactId,
+        kind: AddressKind,
+        address: &str,
+    ) -> Result<bool> {
+        let t = self.tenant.as_str();
+        let address = address.to_ascii_lowercase();
+        let added = on!(self, "add_contact_address_if_absent", |c| {
+            sqlx::query(sql::INSERT_CONTACT_ADDRESS_IF_ABSENT)
+                .bind(t)
+                .bind(kind.as_str())
+                .bind(&address)
+                .bind(contact.0)
+                .execute(c)
+                .await?
+                .rows_affected()
+        });
+        Ok(added == 1)
+    }
+
+    pub async fn contact_emails(&mut self, contact: ContactId) -> Result<Vec<String>> {
+        let t = self.tenant.as_str();
+        Ok(on!(self, "contact_emails", |c| {
+            sqlx::query_scalar(sql::SELECT_CONTACT_EMAILS)
+                .bind(t)
+                .bind(contact.0)
+                .fetch_all(c)
+                .await?
+        }))
+    }
+
+    /// Replaces the contact's roles on this offer.
+    pub async fn set_contact_roles(&mut self, contact: ContactId, roles: &[&str]) -> Result<()> {
+        let t = self.tenant.as_str().to_owned();
+        exec!(self, "set_contact_roles", |c| {
+            sqlx::query(sql::DELETE_CONTACT_ROLES)
+                .bind(&t)
+                .bind(contact.0)
+                .execute(&mut *c)
+                .await?;
+            for role in roles {
+                sqlx::query(sql::INSERT_CONTACT_ROLE)
+                    .bind(&t)
+                    .bind(contact.0)
+                    .bind(*role)
+                    .execute(&mut *c)
+                    .await?;
+            }
+        });
+        Ok(())
+    }
+
+    pub async fn contact_roles(&mut self, contact: ContactId) -> Result<Vec<String>> {
+        let t = self.tenant.as_str();
+        Ok(on!(self, "contact_roles", |c| {
+            sqlx::query_scalar(sql::SELECT_CONTACT_ROLES)
+                .bind(t)
+                .bind(contact.0)
+                .fetch_all(c)
+                .await?
+        }))
+    }
+}

@@ -1,0 +1,37 @@
+//! The event log: an append-only journal per ticket.
+//!
+//! SQL only, like the rest of the store: the decisions are the caller's.
+
+use sqlx::types::Json;
+
+use super::{EventRow, IdTable, NewEvent, Result, Tx};
+use crate::domain::{EventId, TicketId};
+
+impl Tx {
+    pub async fn insert_event(&mut self, e: &NewEvent<'_>) -> Result<EventId> {
+        let id = self.next_id(IdTable::Events).await?;
+        let t = self.tenant.as_str();
+        exec!(self, "insert_event", |c| {
+            sqlx::query(sql::INSERT_EVENT)
+                .bind(t)
+                .bind(id)
+                .bind(e.ticket.map(|x| x.0))
+                .bind(e.now)
+                .bind(e.actor)
+                .bind(e.kind.as_str())
+                .bind(Json(e.data))
+                .execute(c)
+                .await?
+        });
+        Ok(EventId(id))
+    }
+
+    pub async fn events(&mut self, ticket: TicketId) -> Result<Vec<EventRow>> {
+        let t = self.tenant.as_str();
+        Ok(on!(self, "events", |c| sqlx::query_as(sql::SELECT_EVENTS)
+            .bind(t)
+            .bind(ticket.0)
+            .fetch_all(c)
+            .await?))
+    }
+}

@@ -1,0 +1,131 @@
+//! The outbox: outgoing mail queued with the change that caused it, claimed by workers
+//! under a lease, marked sent or failed.
+//!
+//! SQL only, like the rest of the store: the decisions are the caller's.
+
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+
+use super::{IdTable, NewOutbox, OutboxRow, Result, Tx};
+use crate::domain::{OutboxId, OutboxState, TicketId};
+
+impl Tx {
+    pub async fn enqueue_outbox(&mut self, o: &NewOutbox<'_>) -> Result<OutboxId> {
+        let id = self.next_id(IdTable::Outbox).await?;
+        let t = self.tenant.as_str();
+        exec!(self, "enqueue_outbox", |c| {
+            sqlx::query(sql::INSERT_OUTBOX)
+                .bind(t)
+                .bind(id)
+                .bind(o.ticket.map(|x| x.0))
+                .bind(o.template)
+                .bind(o.locale)
+                .bind(Json(o.context))
+                .bind(o.from_address)
+                .bind(o.recipients)
+                .bind(o.message_id)
+                .bind(o.in_reply_to)
+                .bind(o.references)
+                .bind(o.auto_submitted)
+                .bind(o.now)
+                .execute(c)
+                .await?
+        });
+        Ok(OutboxId(id))
+    }
+
+    /// Claims up to `limit` due messages for `lease`, in the name of `instance` (other workers
+    /// skip them meanwhile; [`Tx::release_claims_of`] gives them back after a crash). Commit
+    /// right after, send, then record the outcome in a new transaction.
+    pub async fn claim_outbox(
+        &mut self,
+        instance: &str,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>> {
+        let t = self.tenant.as_str();
+        let until = now + lease;
+        Ok(on!(self, "claim_outbox", |c| {
+            sqlx::query_as(sql::CLAIM_OUTBOX)
+                .bind(t)
+                .bind(now)
+                .bind(until)
+                .bind(limit)
+                .bind(instance)
+                .fetch_all(c)
+                .await?
+        }))
+    }
+
+    /// Releases the claims `instance` still holds (it restarted: whatever it was sending was
+    /// cut short). Returns how many rows are due again. Only for an instance's own id, at its
+    /// start: another process of the same instance would lose its claims.
+    pub async fn release_claims_of(&mut self, instance: &str) -> Result<u64> {
+        let t = self.tenant.as_str();
+        Ok(on!(self, "release_claims_of", |c| {
+            sqlx::query(sql::RELEASE_CLAIMS_OF)
+                .bind(t)
+                .bind(instance)
+                .execute(c)
+                .await?
+                .rows_affected()
+        }))
+    }
+
+    pub async fn outbox_sent(
+        &mut self,
+        id: OutboxId,
+        sent_ref: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let t = self.tenant.as_str();
+        exec!(self, "outbox_sent", |c| sqlx::query(
+            sql::UPDATE_OUTBOX_SENT
+        )
+        .bind(t)
+        .bind(id)
+        .bind(sent_ref)
+        .bind(now)
+        .execute(c)
+        .await?);
+        Ok(())
+    }
+
+    /// Records a failed attempt: retried at `retry_at`, or given up on when `None`.
+    pub async fn outbox_failed(
+        &mut self,
+        id: OutboxId,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        let t = self.tenant.as_str();
+        let status = if retry_at.is_some() {
+            OutboxState::Pending
+        } else {
+            OutboxState::Failed
+        };
+        exec!(self, "outbox_failed", |c| {
+            sqlx::query(sql::UPDATE_OUTBOX_FAILED)
+                .bind(t)
+                .bind(id)
+                .bind(error)
+                .bind(status.as_str())
+                .bind(retry_at)
+                .execute(c)
+                .await?
+        });
+        Ok(())
+    }
+
+    pub async fn list_outbox(&mut self, ticket: Option<TicketId>) -> Result<Vec<OutboxRow>> {
+        let t = self.tenant.as_str();
+        Ok(on!(self, "list_outbox", |c| sqlx::query_as(
+            sql::LIST_OUTBOX
+        )
+        .bind(t)
+        .bind(ticket.map(|x| x.0))
+        .fetch_all(c)
+        .await?))
+    }
+}

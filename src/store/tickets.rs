@@ -1,0 +1,305 @@
+//! Tickets: creation (numbers per kind), lookups by ref and by Message-ID, status, priority,
+//! assignee and times, links between tickets (in this offer and across offers), participants.
+//!
+//! SQL only, like the rest of the store: the decisions are the caller's.
+
+use chrono::{DateTime, Utc};
+
+use super::{
+    IdTable, LinkRow, NewTicket, OfferLinkRow, ParticipantRow, Result, StoreError, TicketRow, Tx,
+    TxInner, postgres, sqlite,
+};
+use crate::domain::{
+    ContactId, FinishTimes, LinkRelation, ParticipantRole, Priority, Status, TenantId, TicketId,
+    TicketRef,
+};
+
+impl Tx {
+    /// Creates a ticket with the next number of its kind in this offer.
+    pub async fn create_ticket(&mut self, new: &NewTicket<'_>) -> Result<TicketRow> {
+        let t = self.tenant.as_str().to_owned();
+        let kind = new.kind.as_str();
+        let number: i64 = on!(self, "create_ticket", |c| {
+            sqlx::query_scalar(sql::NEXT_TICKET_NUMBER)
+                .bind(&t)
+                .bind(kind)
+                .fetch_one(c)
+                .await?
+        });
+        let id = self.next_id(IdTable::Tickets).await?;
+        exec!(self, "create_ticket", |c| {
+            sqlx::query(sql::INSERT_TICKET)
+                .bind(&t)
+                .bind(id)
+                .bind(kind)
+                .bind(number)
+                .bind(new.title)
+                .bind(Status::New.as_str())
+                .bind(new.priority.as_str())
+                .bind(new.requester.map(|r| r.0))
+                .bind(new.institution_id)
+                .bind(new.now)
+                .execute(c)
+                .await?
+        });
+        let row = self.ticket(TicketId(id)).await?;
+        row.ok_or_else(|| StoreError::query("create_ticket", sqlx::Error::RowNotFound))
+    }
+
+    pub async fn ticket(&mut self, id: TicketId) -> Result<Option<TicketRow>> {
+        let t = self.tenant.as_str();
+        Ok(on!(self, "ticket", |c| sqlx::query_as(sql::SELECT_TICKET)
+            .bind(t)
+            .bind(id.0)
+            .fetch_optional(c)
+            .await?))
+    }
+
+    pub async fn ticket_by_ref(&mut self, r: TicketRef) -> Result<Option<TicketRow>> {
+        let t = self.tenant.as_str();
+        Ok(on!(self, "ticket_by_ref", |c| {
+            sqlx::query_as(sql::SELECT_TICKET_BY_REF)
+                .bind(t)
+                .bind(r.kind.as_str())
+                .bind(r.number)
+                .fetch_optional(c)
+                .await?
+        }))
+    }
+
+    /// The ticket of the first of `message_ids` (in the given order) that this offer stored,
+    /// inbound or outbound. One statement for the whole list, however long: a References
+    /// header must not hold the write transaction for one round trip per id.
+    pub async fn ticket_by_message_ids(
+        &mut self,
+        message_ids: &[&str],
+    ) -> Result<Option<TicketRow>> {
+        if message_ids.is_empty() {
+            return Ok(None);
+        }
+        let t = self.tenant.as_str();
+        let found: Option<i64> = match &mut self.inner {
+            TxInner::Sqlite(c) => {
+                // SQLite takes the list as a JSON array (json_each), not as many binds.
+                let ids = serde_json::Value::from(message_ids.to_vec()).to_string();
+                sqlx::query_scalar(sqlite::SELECT_TICKET_ID_BY_MESSAGE_IDS)
+                    .bind(t)
+                    .bind(ids)
+                    .fetch_optional(&mut **c)
+                    .await
+            }
+            TxInner::Postgres(c) => {
+                sqlx::query_scalar(postgres::SELECT_TICKET_ID_BY_MESSAGE_IDS)
+                    .bind(t)
+                    .bind(message_ids)
+                    .fetch_optional(&mut **c)
+                    .await
+            }
+        }
+        .map_err(|e| StoreError::query("ticket_by_message_ids", e))?;
+        match found {
+            Some(id) => self.ticket(TicketId(id)).await,
+            None => Ok(None),
+        }
+    }
+
+    pub async fn list_tickets(&mut self, status: Option<Status>) -> Result<Vec<TicketRow>> {
+        let t = self.tenant.as_str();
+        let status = status.map(Status::as_str);
+        Ok(on!(self, "list_tickets", |c| sqlx::query_as(
+            sql::LIST_TICKETS
+        )
+        .bind(t)
+        .bind(status)
+        .fetch_all(c)
+        .await?))
+    }
+
+    /// Sets the status and the matching timestamps (resolved, closed; cleared on reopening).
+    /// Writes a status and the finish times that go with it (the caller has them from
+    /// [`crate::domain::finish_times`]).
+    pub async fn set_status(
+        &mut self,
+        id: TicketId,
+        status: Status,
+        times: FinishTimes,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let t = self.tenant.as_str();
+        exec!(self, "set_status", |c| {
+            sqlx::query(sql::UPDATE_TICKET_STATUS)
+                .bind(t)
+                .bind(id.0)
+                .bind(status.as_str())
+                .bind(now)
+                .bind(times.resolved_at)
+                .bind(times.closed_at)
+                .execute(c)
+                .await?
+        });
+        Ok(())
+    }
+
+    pub async fn set_priority(
+        &mut self,
+        id: TicketId,
+        priority: Priority,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let t = self.tenant.as_str();
+        exec!(self, "set_priority", |c| {
+            sqlx::query(sql::UPDATE_TICKET_PRIORITY)
+                .bind(t)
+                .bind(id.0)
+                .bind(priority.as_str())
+                .bind(now)
+                .execute(c)
+                .await?
+        });
+        Ok(())
+    }
+
+    pub async fn set_assignee(
+        &mut self,
+        id: TicketId,
+        assignee: Option<ContactId>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let t = self.tenant.as_str();
+        exec!(self, "set_assignee", |c| {
+            sqlx::query(sql::UPDATE_TICKET_ASSIGNEE)
+                .bind(t)
+                .bind(id.0)
+                .bind(assignee.map(|a| a.0))
+                .bind(now)
+                .execute(c)
+                .await?
+        });
+        Ok(())
+    }
+
+    /// Records the first agent response time, once.
+    pub async fn mark_first_response(&mut self, id: TicketId, now: DateTime<Utc>) -> Result<()> {
+        let t = self.tenant.as_str();
+        exec!(self, "mark_first_response", |c| sqlx::query(
+            sql::UPDATE_TICKET_FIRST_RESPONSE
+        )
+        .bind(t)
+        .bind(id.0)
+        .bind(now)
+        .execute(c)
+        .await?);
+        Ok(())
+    }
+
+    pub async fn touch_ticket(&mut self, id: TicketId, now: DateTime<Utc>) -> Result<()> {
+        let t = self.tenant.as_str();
+        exec!(self, "touch_ticket", |c| sqlx::query(sql::TOUCH_TICKET)
+            .bind(t)
+            .bind(id.0)
+            .bind(now)
+            .execute(c)
+            .await?);
+        Ok(())
+    }
+
+    pub async fn link_tickets(
+        &mut self,
+        ticket: TicketId,
+        other: TicketId,
+        relation: LinkRelation,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let t = self.tenant.as_str();
+        exec!(self, "link_tickets", |c| {
+            sqlx::query(sql::INSERT_TICKET_LINK)
+                .bind(t)
+                .bind(ticket.0)
+                .bind(other.0)
+                .bind(relation.as_str())
+                .bind(now)
+                .execute(c)
+                .await?
+        });
+        Ok(())
+    }
+
+    pub async fn ticket_links(&mut self, ticket: TicketId) -> Result<Vec<LinkRow>> {
+        let t = self.tenant.as_str();
+        Ok(on!(self, "ticket_links", |c| sqlx::query_as(
+            sql::SELECT_TICKET_LINKS
+        )
+        .bind(t)
+        .bind(ticket.0)
+        .fetch_all(c)
+        .await?))
+    }
+
+    /// Links `ticket` to the ticket `other_ref` of the offer `other` (one mail sent to both
+    /// offers). Each offer records its own side. A second identical call is a no-op.
+    pub async fn link_other_offer(
+        &mut self,
+        ticket: TicketId,
+        other: &TenantId,
+        other_ref: TicketRef,
+        relation: LinkRelation,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let t = self.tenant.as_str();
+        let other_ref = other_ref.to_string();
+        exec!(self, "link_other_offer", |c| {
+            sqlx::query(sql::INSERT_OFFER_LINK)
+                .bind(t)
+                .bind(ticket.0)
+                .bind(other.as_str())
+                .bind(&other_ref)
+                .bind(relation.as_str())
+                .bind(now)
+                .execute(c)
+                .await?
+        });
+        Ok(())
+    }
+
+    pub async fn other_offer_links(&mut self, ticket: TicketId) -> Result<Vec<OfferLinkRow>> {
+        let t = self.tenant.as_str();
+        Ok(on!(self, "other_offer_links", |c| sqlx::query_as(
+            sql::SELECT_OFFER_LINKS
+        )
+        .bind(t)
+        .bind(ticket.0)
+        .fetch_all(c)
+        .await?))
+    }
+
+    /// Adds a participant; an existing one keeps its role.
+    pub async fn add_participant(
+        &mut self,
+        ticket: TicketId,
+        contact: ContactId,
+        role: ParticipantRole,
+    ) -> Result<()> {
+        let t = self.tenant.as_str();
+        exec!(self, "add_participant", |c| {
+            sqlx::query(sql::INSERT_PARTICIPANT)
+                .bind(t)
+                .bind(ticket.0)
+                .bind(contact.0)
+                .bind(role.as_str())
+                .execute(c)
+                .await?
+        });
+        Ok(())
+    }
+
+    pub async fn participants(&mut self, ticket: TicketId) -> Result<Vec<ParticipantRow>> {
+        let t = self.tenant.as_str();
+        Ok(on!(self, "participants", |c| sqlx::query_as(
+            sql::SELECT_PARTICIPANTS
+        )
+        .bind(t)
+        .bind(ticket.0)
+        .fetch_all(c)
+        .await?))
+    }
+}
