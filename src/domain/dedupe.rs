@@ -28,9 +28,19 @@ pub struct Seen<'a> {
 pub enum Decision {
     /// A new message: record it under `key`. `id_reused` when its Message-ID was taken by a
     /// message with other content (worth a warning: the sender reuses ids).
-    Record { key: String, id_reused: bool },
+    Record {
+        /// The key to record it under: [`key_for`] its id, or the [`suffixed_key`] when the
+        /// id was taken.
+        key: String,
+        /// Its Message-ID is already recorded with other content.
+        id_reused: bool,
+    },
     /// A copy of a message taken in before, into `ticket` if it went into one.
-    Duplicate { ticket: Option<TicketId> },
+    Duplicate {
+        /// The ticket the first copy went into; `None` when it went into none (it was
+        /// refused).
+        ticket: Option<TicketId>,
+    },
 }
 
 /// The key of a message inside its offer: `mid:` and its Message-ID.

@@ -12,15 +12,28 @@ use super::message::InboundEmail;
 /// Why a message must not be answered automatically.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AutoReason {
+    /// `Auto-Submitted` with a value other than `no` (RFC 3834); holds that value.
     AutoSubmitted(String),
+    /// `Precedence: bulk`, `list`, `junk` or `auto_reply`; holds it lower-cased.
     Precedence(String),
+    /// A non-empty `X-Auto-Response-Suppress` (Exchange).
     AutoResponseSuppress,
+    /// `X-Autoreply` or `X-Autorespond`: a vacation program's answer.
     XAutoreply,
+    /// An `X-Loop` naming one of our support addresses: our own mail came back.
     XLoop,
+    /// A `multipart/report`: a delivery status notification (RFC 3464), a read receipt or a
+    /// feedback report.
     DeliveryReport,
+    /// The null reverse path `Return-Path: <>`, which bounces and automatic replies carry
+    /// (RFC 5321 section 4.5.5).
     NullReturnPath,
+    /// A `List-Id` (RFC 2919): mailing-list traffic.
     MailingList,
+    /// `X-Failed-Recipients`: a bounce.
     FailedRecipients,
+    /// The Message-ID is one we generate ([`MessageId::is_ours`](super::ids::MessageId::is_ours)):
+    /// our own mail came back.
     OurOwnMessage,
     /// From or Sender is a mail system's own mailbox (`mailer-daemon@`, `postmaster@`, ...);
     /// holds that address.
@@ -52,6 +65,8 @@ fn local_part_is(address: &str, locals: &[&str]) -> bool {
 }
 
 impl AutoReason {
+    /// A short English phrase naming what gave the message away, stored with the message and
+    /// in the ticket event as the reason it was not answered.
     pub fn describe(&self) -> String {
         match self {
             AutoReason::AutoSubmitted(v) => format!("Auto-Submitted: {v}"),
@@ -76,6 +91,9 @@ impl AutoReason {
     }
 }
 
+/// Why `email` must not be answered automatically, the first reason found; `None` for mail a
+/// person wrote.
+///
 /// `our_id_domain` is the domain of the Message-IDs we generate and `our_addresses` the
 /// offer's support addresses (lower-case): an `X-Loop` naming one of them, or a Message-ID of
 /// ours, means the message is our own coming back.

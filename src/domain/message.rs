@@ -7,14 +7,18 @@ use chrono::{DateTime, Utc};
 
 use super::ids::MessageId;
 
+/// One mailbox of an address header: who a message is from or to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mailbox {
+    /// The display name, trimmed; `None` when there is none or it is blank.
     pub name: Option<String>,
     /// Lower-cased `local@domain`.
     pub address: String,
 }
 
 impl Mailbox {
+    /// A mailbox from a header's parts: the name trimmed (blank reads as none), the address
+    /// trimmed and lower-cased, so that comparing addresses needs no case folding.
     pub fn new(name: Option<&str>, address: &str) -> Self {
         Self {
             name: name
@@ -32,15 +36,29 @@ impl Mailbox {
 }
 
 /// Headers that say a message was written by a machine, kept verbatim for the loop guard.
+///
+/// A single value is the first such header, unfolded and trimmed but not decoded; `None` when
+/// the message has none. What the values mean is the business of
+/// [`loop_guard::classify`](super::loop_guard::classify).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AutoHeaders {
+    /// `Auto-Submitted` (RFC 3834): any value but `no` marks machine mail.
     pub auto_submitted: Option<String>,
+    /// `Precedence`, the de-facto header older than RFC 3834 (`bulk`, `list`, `junk`, ...).
     pub precedence: Option<String>,
+    /// `X-Auto-Response-Suppress`: Exchange's request that no automatic reply answer the
+    /// message, which it writes on the mail it generates.
     pub x_auto_response_suppress: Option<String>,
+    /// `X-Autoreply`, written by vacation programs; present is enough, the value is not read.
     pub x_autoreply: Option<String>,
+    /// `X-Autorespond`, the same as `X-Autoreply` under another name.
     pub x_autorespond: Option<String>,
+    /// Every `X-Loop` value, in header order (one per list or forwarder the message went
+    /// through; the parser keeps the first 100). One naming us means our mail came back.
     pub x_loop: Vec<String>,
+    /// `List-Id` (RFC 2919): the message came through a mailing list.
     pub list_id: Option<String>,
+    /// `X-Failed-Recipients`, written on bounces (Exim and others).
     pub x_failed_recipients: Option<String>,
     /// `Return-Path` as written; `Some("")` for the null sender `<>`.
     pub return_path: Option<String>,
@@ -48,13 +66,25 @@ pub struct AutoHeaders {
     pub is_report: bool,
 }
 
+/// A part of a message that is not its body: a file, an inline picture, a forwarded message,
+/// or a text part that names a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attachment {
+    /// The name the sender gave it, decoded: a label, never a path. `None` when it has none.
     pub filename: Option<String>,
+    /// `type/subtype`, lower-cased, without parameters; `text/plain` when the part declares
+    /// none (RFC 2045 section 5.2).
     pub content_type: String,
+    /// The bytes as the sender's file held them (transfer encoding undone, charset kept); a
+    /// forwarded message whole, as its raw text.
     pub data: Vec<u8>,
 }
 
+/// One inbound message, parsed once by the adapter and then only read: routing, dedupe, the
+/// loop guard and threading all decide on this value.
+///
+/// Address lists keep their first 100 mailboxes (a bound the parser sets); no string holds
+/// U+0000, which PostgreSQL text refuses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboundEmail {
     /// The Message-ID header, or, when it is missing, one derived from what does not change
@@ -62,20 +92,40 @@ pub struct InboundEmail {
     pub message_id: MessageId,
     /// True when `message_id` was derived, not read.
     pub message_id_generated: bool,
+    /// The first usable From mailbox. `None` only when `sender` is there: the parser refuses a
+    /// message that has neither.
     pub from: Option<Mailbox>,
+    /// The Sender mailbox (who sent it on behalf of From); stands for the author when From is
+    /// missing.
     pub sender: Option<Mailbox>,
+    /// Reply-To mailboxes. Answers follow one only within the sender's domain, see
+    /// [`reply_target`](super::recipients::reply_target).
     pub reply_to: Vec<Mailbox>,
+    /// To mailboxes, in order.
     pub to: Vec<Mailbox>,
+    /// Cc mailboxes, in order.
     pub cc: Vec<Mailbox>,
     /// `Delivered-To` and `X-Original-To`, lower-cased: the envelope recipients an MTA saw.
     pub delivered_to: Vec<String>,
+    /// The decoded subject, trimmed; empty when there is none.
     pub subject: String,
+    /// The Date header: when the sender's client says it was written, not when we received it.
+    /// `None` when missing or not a valid date.
     pub date: Option<DateTime<Utc>>,
+    /// In-Reply-To ids, in order: the parent's, several only when it answers several (the
+    /// parser keeps the first 10).
     pub in_reply_to: Vec<MessageId>,
+    /// References ids, oldest first. A long chain is cut to its root and its newest ids (the
+    /// parser keeps 100).
     pub references: Vec<MessageId>,
+    /// The headers the loop guard reads.
     pub auto: AutoHeaders,
+    /// The inline text parts, decoded and joined in order, HTML ones turned into text; empty
+    /// when there is none.
     pub text_body: String,
+    /// The inline HTML parts, joined like the text; `None` when the message has no HTML part.
     pub html_body: Option<String>,
+    /// The parts that are not the body, in MIME order.
     pub attachments: Vec<Attachment>,
 }
 

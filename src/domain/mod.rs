@@ -5,6 +5,8 @@
 //! values and `now`, and get decisions back. That is what lets the rules be tested by the
 //! hundred in milliseconds, and what keeps the store and the adapters free of rules.
 
+#![warn(missing_docs)]
+
 pub mod dedupe;
 pub mod ids;
 pub mod loop_guard;

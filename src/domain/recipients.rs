@@ -27,6 +27,7 @@ pub const MAX_REFERENCES: usize = 20;
 pub struct OwnAddresses(HashSet<String>);
 
 impl OwnAddresses {
+    /// The support addresses of every offer, each kept as its lower-cased base address.
     pub fn new<'a>(addresses: impl IntoIterator<Item = &'a str>) -> Self {
         Self(addresses.into_iter().map(|a| split_plus(a).0).collect())
     }

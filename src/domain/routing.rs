@@ -37,7 +37,9 @@ impl std::str::FromStr for UnknownSenderPolicy {
 /// An offer's support addresses, for recipient routing.
 #[derive(Debug, Clone)]
 pub struct OfferAddresses<'a> {
+    /// The offer's code.
     pub offer: &'a TenantId,
+    /// Its support addresses as configured: lower-case, never plus-addresses.
     pub addresses: &'a [String],
 }
 
@@ -100,18 +102,25 @@ pub fn route_unparsed(raw: &[u8], offers: &[OfferAddresses<'_>]) -> Vec<TenantId
 /// An institution as routing sees it: its store id and mail domains (lower-case).
 #[derive(Debug, Clone)]
 pub struct InstitutionDomains<'a> {
+    /// The institution's row id in the store.
     pub id: InstitutionId,
+    /// Its mail domains, lower-case (`univ.fr`); their sub-domains match too.
     pub domains: &'a [String],
 }
 
 /// Who a sender is for this offer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SenderDecision {
+    /// The offer has a contact for this address already: this one.
     Known(ContactId),
     /// Create a contact, in this institution when there is one.
     Create {
+        /// The institution whose domain matches the sender's (see [`institution_for_domain`]);
+        /// `None` to create the contact without one.
         institution: Option<InstitutionId>,
     },
+    /// Take nothing in: no contact, no ticket. The service answers with a polite refusal,
+    /// unless the message is machine-written.
     Refuse,
 }
 
@@ -130,6 +139,9 @@ pub fn institution_for_domain(
         .map(|(id, _)| id)
 }
 
+/// Who the sender of a message is for the offer: `known` is the offer's contact for the
+/// sender's address when it has one; otherwise the offer's unknown-sender `policy` decides,
+/// with the institution matching `sender_domain` (the domain of the sender's address).
 pub fn decide_sender(
     known: Option<ContactId>,
     sender_domain: &str,

@@ -24,7 +24,9 @@ use super::vocab::LinkRelation;
 /// A ticket found for the message, with what the decision needs of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
+    /// The ticket found.
     pub ticket: TicketId,
+    /// Its status now, which decides between appending, reopening and a follow-up ticket.
     pub status: Status,
     /// When it was resolved or closed, if it is.
     pub finished_at: Option<DateTime<Utc>>,
@@ -32,6 +34,8 @@ pub struct Candidate {
     pub sender_entitled: bool,
 }
 
+/// The tickets a message points at, one per rule, each looked up inside the offer; `None` when
+/// the rule finds none.
 #[derive(Debug, Clone, Default)]
 pub struct Candidates {
     /// The ticket owning the first parent Message-ID found in the offer.
@@ -40,9 +44,12 @@ pub struct Candidates {
     pub by_subject_tag: Option<Candidate>,
 }
 
+/// Which rule found the ticket a message joins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Via {
+    /// In-Reply-To or References named one of its messages.
     Header,
+    /// The subject carried its tag.
     SubjectTag,
 }
 
@@ -51,7 +58,7 @@ pub enum Via {
 pub enum Relation {
     /// A reply to a ticket finished longer ago than the reopen window.
     FollowsUp,
-    /// Carried the tag of a ticket its sender is not entitled to.
+    /// Named (by header or tag) a ticket its sender is not entitled to.
     PossiblyRelated,
 }
 
@@ -67,16 +74,23 @@ impl Relation {
     }
 }
 
+/// Where an inbound message goes: into a ticket it names, or into a new one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ThreadDecision {
     /// Add the message to this ticket; `reopen` when it was resolved or closed.
     Append {
+        /// The ticket the message joins.
         ticket: TicketId,
+        /// The rule that found it; the header wins when both name one.
         via: Via,
+        /// Put the ticket back in progress: it was resolved or closed, and a person answered
+        /// within the reopen window.
         reopen: bool,
     },
     /// Open a ticket, linked to an existing one when there is a reason to.
     New {
+        /// The ticket the message pointed at and how the new one relates to it; `None` when
+        /// it pointed at none.
         related: Option<(TicketId, Relation)>,
     },
 }
@@ -117,6 +131,9 @@ pub fn may_thread_by_header(facts: SenderFacts, automatic: bool, answers_ours: b
     entitled(facts) || (automatic && answers_ours)
 }
 
+/// Where a message goes, from the tickets it points at (`candidates`); a finished ticket is
+/// reopened when `now` is within `reopen_window` of its finish.
+///
 /// `automatic`: the loop guard found the message machine-written. It is kept with its ticket
 /// but never reopens it nor opens a follow-up (an out-of-office answer to our closing mail
 /// must not bring the ticket back).
