@@ -4,6 +4,11 @@
 //!
 //! `cargo bench --bench ingest` (optionally `-- N` messages, default 2000).
 //! Figures go to stdout; run it on an otherwise idle machine and read the ratio.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a benchmark program: an unexpected error ends the run, loudly"
+)]
 
 use std::str::FromStr;
 use std::sync::Arc;

@@ -5,7 +5,8 @@
 //! - [`domain`]: pure values and decisions (ids, tickets, threading, loop guard, routing);
 //! - [`store`]: the tenant-partitioned database (SQLite or PostgreSQL), SQL only;
 //! - [`channels`]: adapters that turn bytes into values and values into bytes (mail parsing,
-//!   Maildir, MTA pipe, `.eml` files);
+//!   Maildir, MTA pipe), and the `Sender` seam every outbound message goes through (`.eml`
+//!   files first);
 //! - [`notify`] renders the templates;
 //! - [`service`]: use cases, one transaction each (ingest, operator commands, quarantine);
 //! - [`workers`]: supervised loops (Maildir watcher, outbox sender);

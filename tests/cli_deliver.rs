@@ -1,6 +1,11 @@
 //! `guichet deliver` and the operator commands as a process: what only a process shows, the
 //! exit code Postfix's pipe transport acts on (0, 67, 75), mail written at once, one-line
 //! errors, the arguments. What the services decide is tested in process (tests/ingest.rs).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: an unexpected error fails the test, loudly"
+)]
 
 mod common;
 

@@ -1,6 +1,11 @@
 //! What the binary prints, as the MTA's log and an operator's terminal receive it: one short
 //! outcome line per offer before any log line, logs as configured, an error said once, no
 //! panic on a closed pipe, and no raw control characters from mail on the terminal.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: an unexpected error fails the test, loudly"
+)]
 
 mod common;
 

@@ -1,6 +1,11 @@
 //! Every message of the corpus's MIME parsing sets goes through parse *and* ingest into a
 //! real (SQLite) store: no panic, and every message ends up somewhere: a ticket, a duplicate
 //! of one, or the quarantine with a reason. Nothing is lost.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: an unexpected error fails the test, loudly"
+)]
 
 mod common;
 

@@ -9,6 +9,11 @@
 //! rates must stay at or above the floors below, so a regression in `parse` shows as a drop.
 //!
 //! The corpus must be present: when it is missing the test fails and says where it looked.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: an unexpected error fails the test, loudly"
+)]
 
 mod common;
 

@@ -1,4 +1,9 @@
 //! `guichet run` as a process: Maildir intake, outbox, graceful stop on SIGTERM.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: an unexpected error fails the test, loudly"
+)]
 
 mod common;
 

@@ -1,6 +1,11 @@
 //! Regression tests for the hardening issue: the guarantees of DESIGN.md that broke when the
 //! foundation was tried from outside. Each runs the real service path in process, on SQLite and
 //! on PostgreSQL.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: an unexpected error fails the test, loudly"
+)]
 
 mod common;
 

@@ -1,6 +1,11 @@
 //! Taking mail in and acting on tickets, in process on both backends: what the services decide
 //! (outcomes, rows, queued and sent mail), not how the command line words it
 //! (tests/cli_deliver.rs and tests/cli_output.rs keep what only a process shows).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: an unexpected error fails the test, loudly"
+)]
 
 mod common;
 

@@ -4,6 +4,11 @@
 //! administrator would: the tickets, and the mail log's `status=` with our outcome line.
 //!
 //! Without the Postfix of tests/run.sh these tests fail, loudly: they never skip.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: an unexpected error fails the test, loudly"
+)]
 
 mod common;
 

@@ -4,6 +4,11 @@
 //!
 //! Superusers and BYPASSRLS roles skip every policy, so the test first checks that it runs as
 //! the daemon would: as a role that is neither.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: an unexpected error fails the test, loudly"
+)]
 
 mod common;
 

@@ -1,6 +1,11 @@
 //! Every replay of a quarantined message is kept with its outcome: a second replay does not
 //! overwrite what the first one did. In process on both backends; `quarantine show` through
 //! the binary, which prints them all, oldest first.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: an unexpected error fails the test, loudly"
+)]
 
 mod common;
 

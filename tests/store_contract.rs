@@ -1,6 +1,11 @@
 //! The store contract: the same cases, run on SQLite (a temporary file) and on PostgreSQL
 //! (the test environment's server, as the non-superuser application role). Each case uses
 //! fresh offer codes, so cases share the PostgreSQL database without seeing each other.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: an unexpected error fails the test, loudly"
+)]
 
 mod common;
 

@@ -1,6 +1,11 @@
 //! When the store cannot be opened, the error says what to fix: the SQLite file or directory
 //! that is not writable, whose it is and who we run as; the PostgreSQL address that refused
 //! the connection, at once rather than "pool timed out" after the acquire timeout.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: an unexpected error fails the test, loudly"
+)]
 
 mod common;
 

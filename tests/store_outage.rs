@@ -8,6 +8,11 @@
 //! its receipt lookup and raw message insert, before numbering the ticket); it finds the
 //! delivery's backend in `pg_stat_activity` (application_name `guichet`, waiting on a lock),
 //! then cuts it off.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: an unexpected error fails the test, loudly"
+)]
 
 mod common;
 

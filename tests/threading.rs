@@ -2,6 +2,11 @@
 //! window of a finished ticket (on the manual clock), a stranger naming someone else's ticket,
 //! machine mail that must never bring a ticket back. The rules themselves are
 //! `domain::threading`; these check the service applies them and records their links.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: an unexpected error fails the test, loudly"
+)]
 
 mod common;
 

@@ -31,7 +31,9 @@ impl Maildir {
     pub async fn open(root: &Path) -> io::Result<Self> {
         let root = root.to_owned();
         blocking(move || {
-            for sub in ["new", "cur", "tmp"] {
+            // `new/` last: whoever waits for it to deliver (an MDA, a test) writes into
+            // `tmp/` first and renames into `new/`, so both must exist once `new/` does.
+            for sub in ["tmp", "cur", "new"] {
                 std::fs::create_dir_all(root.join(sub))?;
             }
             Ok(Self { root })
