@@ -18,6 +18,8 @@ use super::ticket::TicketKind;
 pub struct TenantId(String);
 
 impl TenantId {
+    /// Checks an offer code as written in the configuration; the error says what a code must
+    /// look like.
     pub fn parse(code: &str) -> Result<Self, String> {
         let ok_len = (2..=16).contains(&code.len());
         let mut chars = code.chars();
@@ -34,6 +36,7 @@ impl TenantId {
         }
     }
 
+    /// The code as stored in every row's `tenant_id`.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -110,7 +113,9 @@ row_id!(
 /// Numbers have at least six digits when printed, more once they pass 999 999.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TicketRef {
+    /// The kind, written as the ref's letter.
     pub kind: TicketKind,
+    /// The ticket's number, counted per offer and kind from 1.
     pub number: i64,
 }
 
@@ -211,6 +216,7 @@ impl MessageId {
             .is_some_and(|rest| rest.ends_with(".guichet@"))
     }
 
+    /// The id without brackets, as stored.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -12,8 +12,12 @@ use serde::{Deserialize, Serialize};
 macro_rules! text_enum {
     ($name:ident, $what:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
         impl $name {
+            #[doc = concat!("Every ", $what, ", in the order error messages list them.")]
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
+            #[doc = concat!(
+                "The ", $what, "'s name as stored in text columns and typed on the command line."
+            )]
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text),+ }
             }
@@ -51,17 +55,23 @@ pub(crate) use text_enum;
 #[error("{0}")]
 pub struct NameError(pub String);
 
+/// What a ticket asks for, chosen by the support address (or plus-suffix) it was sent to;
+/// each kind has its own letter and numbering in a ref (`I-000042`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TicketKind {
+    /// Something is broken (`I`).
     Incident,
+    /// A service is asked for (`R`).
     Request,
+    /// A change to the service is asked for (`C`).
     Change,
 }
 
 text_enum!(TicketKind, "ticket kind", { Incident => "incident", Request => "request", Change => "change" });
 
 impl TicketKind {
+    /// The letter that opens the kind's refs: `I`, `R` or `C`.
     pub fn letter(self) -> char {
         match self {
             TicketKind::Incident => 'I',
@@ -70,6 +80,7 @@ impl TicketKind {
         }
     }
 
+    /// The kind a ref's letter stands for, in either case; `None` for any other letter.
     pub fn from_letter(c: char) -> Option<Self> {
         match c.to_ascii_uppercase() {
             'I' => Some(TicketKind::Incident),
@@ -80,14 +91,22 @@ impl TicketKind {
     }
 }
 
+/// Where a ticket stands; [`Status::transition`] says which changes are allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    /// Opened and not yet taken by an agent.
     New,
+    /// Taken by an agent (`guichet ticket assign`), not yet worked on.
     Assigned,
+    /// Being worked on; also where a reopened ticket goes.
     InProgress,
+    /// Waiting for an answer from the requester.
     WaitingCustomer,
+    /// The work is done; a reply within the offer's reopen window reopens it.
     Resolved,
+    /// Done for good, and always stamped as resolved too; a reply within the offer's reopen
+    /// window still reopens it, a later one opens a linked follow-up ticket.
     Closed,
 }
 
@@ -100,10 +119,13 @@ text_enum!(Status, "status", {
     Closed => "closed",
 });
 
+/// A status change [`Status::transition`] refuses.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("a ticket cannot go from {from} to {to}")]
 pub struct TransitionError {
+    /// The ticket's current status.
     pub from: Status,
+    /// The status asked for.
     pub to: Status,
 }
 
@@ -142,7 +164,9 @@ impl Status {
 /// When a ticket was resolved and when it was closed, as its row keeps them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct FinishTimes {
+    /// When the ticket was last resolved; `None` while it is open (a reopening clears it).
     pub resolved_at: Option<DateTime<Utc>>,
+    /// When the ticket was last closed; `None` unless its status is `closed`.
     pub closed_at: Option<DateTime<Utc>>,
 }
 
@@ -167,12 +191,19 @@ pub fn finish_times(new: Status, old: FinishTimes, now: DateTime<Utc>) -> Finish
     }
 }
 
+/// How urgent a ticket is, lowest first (the order `Ord` follows). New tickets start at
+/// `normal`; an operator changes it (`guichet ticket priority`). The design keys an offer's
+/// SLA targets by priority.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
+    /// Below the usual urgency.
     Low,
+    /// The usual urgency, and every new ticket's.
     Normal,
+    /// Above the usual urgency.
     High,
+    /// The most urgent.
     Critical,
 }
 

@@ -21,7 +21,7 @@ pub enum ParticipantRole {
     Requester,
     /// Wrote into the ticket after it was opened.
     Cc,
-    /// Took the ticket (`guichet assign`).
+    /// Took the ticket (`guichet ticket assign`).
     Agent,
 }
 
@@ -70,14 +70,24 @@ text_enum!(LinkRelation, "link relation", {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
+    /// An inbound message opened the ticket.
     Created,
+    /// An inbound message was added to an existing ticket.
     ArticleAdded,
+    /// A reply reopened a resolved or closed ticket (to `in_progress`).
     Reopened,
+    /// A message from a sender not entitled to open a ticket was refused; the event belongs
+    /// to no ticket.
     SenderRefused,
+    /// An operator replied to the ticket's contacts.
     Replied,
+    /// An operator added an internal note.
     Noted,
+    /// An operator changed the status.
     StatusChanged,
+    /// An operator changed the priority.
     PriorityChanged,
+    /// An operator assigned the ticket to an agent (a `new` ticket becomes `assigned`).
     Assigned,
 }
 
@@ -111,6 +121,7 @@ text_enum!(ReceiptOutcome, "receipt outcome", { Article => "article", Refused =>
 pub enum OutboxState {
     /// Waiting for its (next) attempt.
     Pending,
+    /// Accepted by the transport; never sent again.
     Sent,
     /// Given up on: a permanent failure, or too many attempts.
     Failed,

@@ -26,6 +26,7 @@ impl Tx {
         Ok(sha)
     }
 
+    /// The raw message stored under `sha256` (hex), if this offer has it.
     pub async fn raw_message(&mut self, sha256: &str) -> Result<Option<Vec<u8>>> {
         let t = self.tenant.as_str();
         Ok(on!(self, "raw_message", |c| sqlx::query_scalar(
@@ -37,6 +38,7 @@ impl Tx {
         .await?))
     }
 
+    /// Adds an article to its ticket; returns its id.
     pub async fn insert_article(&mut self, a: &NewArticle<'_>) -> Result<ArticleId> {
         let id = self.next_id(IdTable::Articles).await?;
         let t = self.tenant.as_str();
@@ -64,6 +66,7 @@ impl Tx {
         Ok(ArticleId(id))
     }
 
+    /// The ticket's articles, oldest first, with their authors' names.
     pub async fn articles(&mut self, ticket: TicketId) -> Result<Vec<ArticleRow>> {
         let t = self.tenant.as_str();
         Ok(on!(self, "articles", |c| sqlx::query_as(
@@ -108,6 +111,8 @@ impl Tx {
         Ok(sha)
     }
 
+    /// Where attachments appear in the ticket's articles (not their bytes), in article and position
+    /// order.
     pub async fn attachments(&mut self, ticket: TicketId) -> Result<Vec<AttachmentRow>> {
         let t = self.tenant.as_str();
         Ok(on!(self, "attachments", |c| sqlx::query_as(

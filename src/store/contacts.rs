@@ -7,6 +7,7 @@ use super::{AddressKind, ContactRow, IdTable, InstitutionRow, NewContact, OfferR
 use crate::domain::{ContactId, InstitutionId};
 
 impl Tx {
+    /// Writes this offer's row from the configuration (`service::sync`).
     pub async fn upsert_offer(&mut self, o: &OfferRow) -> Result<()> {
         let t = self.tenant.as_str();
         exec!(self, "upsert_offer", |c| {
@@ -23,6 +24,7 @@ impl Tx {
         Ok(())
     }
 
+    /// This offer's row; `None` before its first synchronisation.
     pub async fn offer(&mut self) -> Result<Option<OfferRow>> {
         let t = self.tenant.as_str();
         Ok(on!(self, "offer", |c| sqlx::query_as(sql::SELECT_OFFER)
@@ -64,6 +66,7 @@ impl Tx {
         Ok(InstitutionId(id))
     }
 
+    /// The offer's institutions, by id.
     pub async fn institutions(&mut self) -> Result<Vec<InstitutionRow>> {
         let t = self.tenant.as_str();
         Ok(on!(self, "institutions", |c| sqlx::query_as(
@@ -74,6 +77,7 @@ impl Tx {
         .await?))
     }
 
+    /// One institution of the offer, if it exists.
     pub async fn institution(&mut self, id: InstitutionId) -> Result<Option<InstitutionRow>> {
         let t = self.tenant.as_str();
         Ok(on!(self, "institution", |c| {
@@ -85,6 +89,7 @@ impl Tx {
         }))
     }
 
+    /// The contact known by `address` (compared lower-case), if any.
     pub async fn contact_by_address(
         &mut self,
         kind: AddressKind,
@@ -102,6 +107,7 @@ impl Tx {
         }))
     }
 
+    /// One contact of the offer, if it exists.
     pub async fn contact(&mut self, id: ContactId) -> Result<Option<ContactRow>> {
         let t = self.tenant.as_str();
         Ok(on!(self, "contact", |c| {
@@ -113,6 +119,7 @@ impl Tx {
         }))
     }
 
+    /// Creates a contact without addresses; returns its id.
     pub async fn create_contact(&mut self, new: &NewContact<'_>) -> Result<ContactId> {
         let id = self.next_id(IdTable::Contacts).await?;
         let t = self.tenant.as_str();
@@ -130,6 +137,7 @@ impl Tx {
         Ok(ContactId(id))
     }
 
+    /// Replaces a contact's name and institution (`None` clears them).
     pub async fn update_contact(
         &mut self,
         id: ContactId,
@@ -192,6 +200,7 @@ impl Tx {
         Ok(added == 1)
     }
 
+    /// The contact's mail addresses, lower-case, in alphabetical order.
     pub async fn contact_emails(&mut self, contact: ContactId) -> Result<Vec<String>> {
         let t = self.tenant.as_str();
         Ok(on!(self, "contact_emails", |c| {
@@ -224,6 +233,7 @@ impl Tx {
         Ok(())
     }
 
+    /// The contact's roles on this offer (`agent`, `governance`...), in alphabetical order.
     pub async fn contact_roles(&mut self, contact: ContactId) -> Result<Vec<String>> {
         let t = self.tenant.as_str();
         Ok(on!(self, "contact_roles", |c| {

@@ -8,6 +8,7 @@ use super::{EventRow, IdTable, NewEvent, Result, Tx};
 use crate::domain::{EventId, TicketId};
 
 impl Tx {
+    /// Appends an entry to the event log; returns its id. Entries are never updated or deleted.
     pub async fn insert_event(&mut self, e: &NewEvent<'_>) -> Result<EventId> {
         let id = self.next_id(IdTable::Events).await?;
         let t = self.tenant.as_str();
@@ -26,6 +27,7 @@ impl Tx {
         Ok(EventId(id))
     }
 
+    /// The ticket's event log, in order of appending.
     pub async fn events(&mut self, ticket: TicketId) -> Result<Vec<EventRow>> {
         let t = self.tenant.as_str();
         Ok(on!(self, "events", |c| sqlx::query_as(sql::SELECT_EVENTS)

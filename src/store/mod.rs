@@ -17,6 +17,8 @@
 //! articles, attachments), `receipts.rs`, `quarantine.rs`, `outbox.rs` and `events.rs`.
 //! Rows are in `rows.rs`; how ids and names map to SQL columns is in `columns.rs`.
 
+#![warn(missing_docs)]
+
 mod columns;
 mod postgres;
 mod rows;
@@ -44,18 +46,22 @@ pub enum StoreError {
     Unavailable {
         /// What failed, with what to fix when we know it (a path and its owner, an address).
         what: String,
+        /// The driver's error, when there is one.
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
     },
     /// A statement (or the commit) failed: transient or not according to the database's code,
-    /// see [`is_transient_sqlx`].
+    /// see `is_transient_sqlx`.
     #[error("database error in {op}")]
     Query {
         /// The store operation that failed (`insert_article`, `commit`...).
         op: &'static str,
+        /// The driver's error.
         #[source]
         source: sqlx::Error,
     },
+    /// A migration could not be applied at start; transient only when the database failed
+    /// under it, not when the migrations themselves are wrong.
     #[error("migration failed")]
     Migrate(#[source] sqlx::migrate::MigrateError),
 }
@@ -120,12 +126,14 @@ fn is_transient_sqlx(e: &sqlx::Error) -> bool {
     }
 }
 
+/// What every store operation returns.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// What [`Store::connect`] needs, in the store's own terms: the wiring (`app::open_store`)
 /// translates the configuration into it, so the store knows nothing of `config`.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// Which database to open.
     pub database: Database,
     /// Pool size (at least 1 is used).
     pub max_connections: u32,
@@ -143,11 +151,16 @@ impl Options {
 #[derive(Clone)]
 pub enum Database {
     /// A SQLite file (created when missing, with its folders).
-    Sqlite { path: PathBuf },
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+    },
     /// A PostgreSQL URL, and the password when it is kept out of the URL (so the URL can be
     /// printed).
     Postgres {
+        /// The connection URL, without a password when `password` is set.
         url: String,
+        /// The password, when the configuration keeps it apart; `None` to use the URL's, if any.
         password: Option<String>,
     },
 }
@@ -166,9 +179,12 @@ impl std::fmt::Debug for Database {
     }
 }
 
+/// Which database a [`Store`] runs on (logged at start; tests branch on it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
+    /// An embedded SQLite file.
     Sqlite,
+    /// A PostgreSQL server.
     Postgres,
 }
 
@@ -272,6 +288,7 @@ impl Store {
         Store::connect(&options).await
     }
 
+    /// Which database the pool is on.
     pub fn backend(&self) -> Backend {
         match self.pool {
             Pool::Sqlite(_) => Backend::Sqlite,
@@ -306,6 +323,7 @@ impl Store {
         })
     }
 
+    /// Closes the pool, waiting for connections in use to come back (at shutdown).
     pub async fn close(&self) {
         match &self.pool {
             Pool::Sqlite(p) => p.close().await,
@@ -315,10 +333,12 @@ impl Store {
 }
 
 impl Tx {
+    /// The offer the transaction is scoped to.
     pub fn tenant(&self) -> &TenantId {
         &self.tenant
     }
 
+    /// Commits everything done in the transaction, at once.
     pub async fn commit(self) -> Result<()> {
         let done = match self.inner {
             TxInner::Sqlite(t) => t.commit().await,
@@ -327,6 +347,8 @@ impl Tx {
         done.map_err(|e| StoreError::query("commit", e))
     }
 
+    /// Undoes everything done in the transaction; dropping it does the same, without
+    /// reporting an error.
     pub async fn rollback(self) -> Result<()> {
         let done = match self.inner {
             TxInner::Sqlite(t) => t.rollback().await,
@@ -358,22 +380,33 @@ impl Tx {
 /// Tables whose rows get a per-table id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IdTable {
+    /// `institutions`.
     Institutions,
+    /// `contacts`.
     Contacts,
+    /// `tickets`.
     Tickets,
+    /// `articles`.
     Articles,
+    /// `quarantine`.
     Quarantine,
+    /// `outbox`.
     Outbox,
+    /// `events`.
     Events,
 }
 
+/// Which kind of address a contact is known by (`contact_addresses.kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AddressKind {
+    /// A mail address, stored lower-case.
     Email,
+    /// A Matrix user id.
     Matrix,
 }
 
 impl AddressKind {
+    /// The name stored in `contact_addresses.kind`.
     pub fn as_str(self) -> &'static str {
         match self {
             AddressKind::Email => "email",
@@ -382,6 +415,8 @@ impl AddressKind {
     }
 }
 
+/// Lower-case hex SHA-256 of `data`: the key of raw messages, attachments and quarantined
+/// messages.
 pub fn sha256_hex(data: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(data))

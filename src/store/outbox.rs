@@ -10,6 +10,8 @@ use super::{IdTable, NewOutbox, OutboxRow, Result, Tx};
 use crate::domain::{OutboxId, OutboxState, TicketId};
 
 impl Tx {
+    /// Queues an outgoing message, `pending` and due at once; returns its id. Call it in the
+    /// transaction of the change that causes it, so both commit together.
     pub async fn enqueue_outbox(&mut self, o: &NewOutbox<'_>) -> Result<OutboxId> {
         let id = self.next_id(IdTable::Outbox).await?;
         let t = self.tenant.as_str();
@@ -73,6 +75,8 @@ impl Tx {
         }))
     }
 
+    /// Records that the transport accepted the message (`sent_ref` says where it went), and
+    /// releases its claim.
     pub async fn outbox_sent(
         &mut self,
         id: OutboxId,
@@ -118,6 +122,7 @@ impl Tx {
         Ok(())
     }
 
+    /// The offer's outgoing messages (only `ticket`'s when given), in queueing order.
     pub async fn list_outbox(&mut self, ticket: Option<TicketId>) -> Result<Vec<OutboxRow>> {
         let t = self.tenant.as_str();
         Ok(on!(self, "list_outbox", |c| sqlx::query_as(

@@ -8,6 +8,8 @@ use super::{IdTable, QuarantineRow, ReplayRow, Result, Tx, sha256_hex};
 use crate::domain::{Channel, QuarantineId};
 
 impl Tx {
+    /// Quarantines a message with its reason; returns its number. The same bytes are quarantined
+    /// once: a second time only updates the reason and returns the first number.
     pub async fn insert_quarantine(
         &mut self,
         channel: Channel,
@@ -59,6 +61,7 @@ impl Tx {
         Ok(rows)
     }
 
+    /// The raw bytes of a quarantined message, for a replay; `None` if the number is unknown.
     pub async fn quarantine_data(&mut self, id: QuarantineId) -> Result<Option<Vec<u8>>> {
         let t = self.tenant.as_str();
         Ok(on!(self, "quarantine_data", |c| sqlx::query_scalar(

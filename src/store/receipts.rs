@@ -5,6 +5,7 @@
 use super::{ReceiptRow, Result, Tx};
 
 impl Tx {
+    /// The receipt of a dedupe key, if a message with that key was already taken in.
     pub async fn receipt(&mut self, key: &str) -> Result<Option<ReceiptRow>> {
         let t = self.tenant.as_str();
         Ok(on!(self, "receipt", |c| sqlx::query_as(

@@ -46,6 +46,7 @@ impl Tx {
         row.ok_or_else(|| StoreError::query("create_ticket", sqlx::Error::RowNotFound))
     }
 
+    /// One ticket of the offer, if it exists.
     pub async fn ticket(&mut self, id: TicketId) -> Result<Option<TicketRow>> {
         let t = self.tenant.as_str();
         Ok(on!(self, "ticket", |c| sqlx::query_as(sql::SELECT_TICKET)
@@ -55,6 +56,7 @@ impl Tx {
             .await?))
     }
 
+    /// The offer's ticket with this ref, if it exists.
     pub async fn ticket_by_ref(&mut self, r: TicketRef) -> Result<Option<TicketRow>> {
         let t = self.tenant.as_str();
         Ok(on!(self, "ticket_by_ref", |c| {
@@ -103,6 +105,7 @@ impl Tx {
         }
     }
 
+    /// The offer's tickets (only those in `status` when given), in creation order.
     pub async fn list_tickets(&mut self, status: Option<Status>) -> Result<Vec<TicketRow>> {
         let t = self.tenant.as_str();
         let status = status.map(Status::as_str);
@@ -140,6 +143,7 @@ impl Tx {
         Ok(())
     }
 
+    /// Writes a new priority and stamps `updated_at`.
     pub async fn set_priority(
         &mut self,
         id: TicketId,
@@ -159,6 +163,7 @@ impl Tx {
         Ok(())
     }
 
+    /// Writes the assignee (`None` unassigns) and stamps `updated_at`.
     pub async fn set_assignee(
         &mut self,
         id: TicketId,
@@ -192,6 +197,7 @@ impl Tx {
         Ok(())
     }
 
+    /// Stamps `updated_at` (a new article, with no other change to the row).
     pub async fn touch_ticket(&mut self, id: TicketId, now: DateTime<Utc>) -> Result<()> {
         let t = self.tenant.as_str();
         exec!(self, "touch_ticket", |c| sqlx::query(sql::TOUCH_TICKET)
@@ -203,6 +209,8 @@ impl Tx {
         Ok(())
     }
 
+    /// Records one side of a link between two tickets of this offer (the caller writes the other
+    /// side). A second link between the same tickets is a no-op.
     pub async fn link_tickets(
         &mut self,
         ticket: TicketId,
@@ -224,6 +232,7 @@ impl Tx {
         Ok(())
     }
 
+    /// The ticket's links inside the offer, by other ticket id.
     pub async fn ticket_links(&mut self, ticket: TicketId) -> Result<Vec<LinkRow>> {
         let t = self.tenant.as_str();
         Ok(on!(self, "ticket_links", |c| sqlx::query_as(
@@ -261,6 +270,7 @@ impl Tx {
         Ok(())
     }
 
+    /// The ticket's links to tickets of other offers, by offer and ref.
     pub async fn other_offer_links(&mut self, ticket: TicketId) -> Result<Vec<OfferLinkRow>> {
         let t = self.tenant.as_str();
         Ok(on!(self, "other_offer_links", |c| sqlx::query_as(
@@ -292,6 +302,7 @@ impl Tx {
         Ok(())
     }
 
+    /// The ticket's participants, by contact id, with each one's name and first address.
     pub async fn participants(&mut self, ticket: TicketId) -> Result<Vec<ParticipantRow>> {
         let t = self.tenant.as_str();
         Ok(on!(self, "participants", |c| sqlx::query_as(
