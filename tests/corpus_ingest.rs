@@ -108,7 +108,7 @@ async fn every_parsing_corpus_message_is_stored_or_quarantined() {
     let mut tx = ctx.store.begin(&offer.code).await.unwrap();
     let mut articles = 0;
     for t in tx.list_tickets(None).await.unwrap() {
-        articles += tx.articles(t.ticket_id()).await.unwrap().len();
+        articles += tx.articles(t.id).await.unwrap().len();
     }
     assert_eq!(articles, stored, "one article per stored message");
     // Byte-identical files share one quarantine entry (the corpus has such a pair).

@@ -129,7 +129,7 @@ async fn a_participant_with_our_address_is_never_mailed(app: App) {
     tx.add_contact_address_if_absent(id, guichet::store::AddressKind::Email, GEFORP)
         .await
         .unwrap();
-    tx.add_participant(ticket.ticket_id(), id, guichet::domain::ParticipantRole::Cc)
+    tx.add_participant(ticket.id, id, guichet::domain::ParticipantRole::Cc)
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -340,7 +340,7 @@ async fn a_stranger_with_a_leaked_message_id_gets_a_new_linked_ticket(app: App) 
     let links = app.show("SMSU", &other).await.links;
     assert_eq!(links.len(), 1);
     assert_eq!(links[0].relation.as_str(), "possibly_related");
-    assert_eq!(links[0].other_id, view.ticket.ticket_id());
+    assert_eq!(links[0].other_id, view.ticket.id);
 
     // Mallory's own earlier mail made her a contact: still no key to Alice's ticket, by
     // header or by tag, nor by calling her mail automatic.

@@ -68,7 +68,7 @@ async fn new_ticket(tx: &mut Tx, kind: TicketKind, title: &str) -> TicketRow {
 
 fn article<'a>(ticket: &TicketRow, message_id: Option<&'a str>) -> NewArticle<'a> {
     NewArticle {
-        ticket: ticket.ticket_id(),
+        ticket: ticket.id,
         channel: Channel::Pipe,
         direction: Direction::In,
         author: None,
@@ -185,40 +185,38 @@ async fn status_times_follow_the_status(store: &Store) {
     let t = new_ticket(&mut tx, TicketKind::Incident, "x").await;
     let later = t0() + Duration::hours(2);
     let times = finish_times(Status::Resolved, t.finish_times(), later);
-    tx.set_status(t.ticket_id(), Status::Resolved, times, later)
+    tx.set_status(t.id, Status::Resolved, times, later)
         .await
         .unwrap();
-    let r = tx.ticket(t.ticket_id()).await.unwrap().unwrap();
+    let r = tx.ticket(t.id).await.unwrap().unwrap();
     assert_eq!(
         (r.status, r.resolved_at, r.closed_at),
         (Status::Resolved, Some(later), None)
     );
     let closing = later + Duration::days(1);
     let times = finish_times(Status::Closed, r.finish_times(), closing);
-    tx.set_status(t.ticket_id(), Status::Closed, times, closing)
+    tx.set_status(t.id, Status::Closed, times, closing)
         .await
         .unwrap();
-    let r = tx.ticket(t.ticket_id()).await.unwrap().unwrap();
+    let r = tx.ticket(t.id).await.unwrap().unwrap();
     assert_eq!(
         (r.resolved_at, r.closed_at),
         (Some(later), Some(closing)),
         "closing keeps the resolution time"
     );
     let times = finish_times(Status::InProgress, r.finish_times(), closing);
-    tx.set_status(t.ticket_id(), Status::InProgress, times, closing)
+    tx.set_status(t.id, Status::InProgress, times, closing)
         .await
         .unwrap();
-    let r = tx.ticket(t.ticket_id()).await.unwrap().unwrap();
+    let r = tx.ticket(t.id).await.unwrap().unwrap();
     assert_eq!(
         (r.status, r.resolved_at, r.closed_at),
         (Status::InProgress, None, None),
         "reopening clears them"
     );
-    tx.mark_first_response(t.ticket_id(), later).await.unwrap();
-    tx.mark_first_response(t.ticket_id(), closing)
-        .await
-        .unwrap();
-    let r = tx.ticket(t.ticket_id()).await.unwrap().unwrap();
+    tx.mark_first_response(t.id, later).await.unwrap();
+    tx.mark_first_response(t.id, closing).await.unwrap();
+    let r = tx.ticket(t.id).await.unwrap().unwrap();
     assert_eq!(
         r.first_response_at,
         Some(later),
@@ -235,7 +233,7 @@ async fn message_ids_are_found_only_inside_their_offer(store: &Store) {
         .unwrap();
     let ctx = serde_json::json!({});
     let out = NewOutbox {
-        ticket: Some(ta.ticket_id()),
+        ticket: Some(ta.id),
         template: "ticket_created",
         locale: "fr",
         context: &ctx,
@@ -342,7 +340,7 @@ async fn raw_messages_and_attachments_are_stored_once(store: &Store) {
         .await
         .unwrap();
     assert_eq!(s1, s2, "same bytes, same blob");
-    let listed = tx.attachments(t.ticket_id()).await.unwrap();
+    let listed = tx.attachments(t.id).await.unwrap();
     let names: Vec<_> = listed
         .iter()
         .map(|a| (a.article_id, a.filename.clone().unwrap(), a.size))
@@ -354,7 +352,7 @@ async fn raw_messages_and_attachments_are_stored_once(store: &Store) {
             (a2, "devis (1).pdf".to_owned(), 3000)
         ]
     );
-    let articles = tx.articles(t.ticket_id()).await.unwrap();
+    let articles = tx.articles(t.id).await.unwrap();
     assert_eq!(
         articles.iter().map(|a| a.id).collect::<Vec<_>>(),
         [a1, a2],
@@ -444,7 +442,7 @@ async fn events_are_append_only(store: &Store) {
     let data = serde_json::json!({ "from": "new", "to": "assigned" });
     let id = tx
         .insert_event(&NewEvent {
-            ticket: Some(t.ticket_id()),
+            ticket: Some(t.id),
             actor: "cli:paul",
             kind: EventKind::StatusChanged,
             data: &data,
@@ -460,7 +458,7 @@ async fn events_are_append_only(store: &Store) {
     );
     tx.rollback().await.unwrap();
     let mut tx = store.begin(&tenant).await.unwrap();
-    let events = tx.events(t.ticket_id()).await.unwrap();
+    let events = tx.events(t.id).await.unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(
         (events[0].kind.as_str(), &events[0].data.0, events[0].at),
@@ -504,7 +502,7 @@ async fn contact_addresses_are_case_insensitive_and_movable(store: &Store) {
         .contact_by_address(AddressKind::Email, "jeanne.durand@univ.example")
         .await
         .unwrap();
-    assert_eq!(found.map(|c| c.contact_id()), Some(a));
+    assert_eq!(found.map(|c| c.id), Some(a));
     assert_eq!(
         tx.contact_by_address(AddressKind::Matrix, "jeanne.durand@univ.example")
             .await
@@ -519,7 +517,7 @@ async fn contact_addresses_are_case_insensitive_and_movable(store: &Store) {
         .await
         .unwrap();
     assert_eq!(
-        found.map(|c| c.contact_id()),
+        found.map(|c| c.id),
         Some(b),
         "an address belongs to one contact"
     );
@@ -599,7 +597,7 @@ async fn a_long_list_of_message_ids_finds_the_first_known_one_in_order(store: &S
         .unwrap();
     let ctx = serde_json::json!({});
     tx.enqueue_outbox(&NewOutbox {
-        ticket: Some(ours.ticket_id()),
+        ticket: Some(ours.id),
         template: "ticket_created",
         locale: "fr",
         context: &ctx,
@@ -664,30 +662,18 @@ async fn links_to_other_offers_are_recorded_once_per_side(store: &Store) {
     tx.commit().await.unwrap();
     let mut tx = store.begin(&b).await.unwrap();
     let tb = new_ticket(&mut tx, TicketKind::Request, "b").await;
-    tx.link_other_offer(
-        tb.ticket_id(),
-        &a,
-        ta.reference(),
-        LinkRelation::SameMessage,
-        t0(),
-    )
-    .await
-    .unwrap();
+    tx.link_other_offer(tb.id, &a, ta.reference(), LinkRelation::SameMessage, t0())
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
 
     let mut tx = store.begin(&a).await.unwrap();
     for _ in 0..2 {
-        tx.link_other_offer(
-            ta.ticket_id(),
-            &b,
-            tb.reference(),
-            LinkRelation::SameMessage,
-            t0(),
-        )
-        .await
-        .unwrap();
+        tx.link_other_offer(ta.id, &b, tb.reference(), LinkRelation::SameMessage, t0())
+            .await
+            .unwrap();
     }
-    let links = tx.other_offer_links(ta.ticket_id()).await.unwrap();
+    let links = tx.other_offer_links(ta.id).await.unwrap();
     assert_eq!(links.len(), 1, "a second identical link is a no-op");
     assert_eq!(
         (
@@ -701,7 +687,7 @@ async fn links_to_other_offers_are_recorded_once_per_side(store: &Store) {
     tx.commit().await.unwrap();
 
     let mut tx = store.begin(&b).await.unwrap();
-    let links = tx.other_offer_links(tb.ticket_id()).await.unwrap();
+    let links = tx.other_offer_links(tb.id).await.unwrap();
     assert_eq!(
         links
             .iter()
@@ -713,10 +699,7 @@ async fn links_to_other_offers_are_recorded_once_per_side(store: &Store) {
     tx.rollback().await.unwrap();
     let mut tx = store.begin(&common::unique_tenant()).await.unwrap();
     assert!(
-        tx.other_offer_links(ta.ticket_id())
-            .await
-            .unwrap()
-            .is_empty(),
+        tx.other_offer_links(ta.id).await.unwrap().is_empty(),
         "a third offer sees no link"
     );
 }
@@ -876,7 +859,7 @@ async fn long_message_ids_and_addresses_are_stored_and_found(store: &Store) {
         channel: Channel::Pipe,
         outcome: ReceiptOutcome::Article,
         content_sha256: "cd".repeat(32),
-        ticket_id: Some(t.ticket_id()),
+        ticket_id: Some(t.id),
         article_id: Some(ArticleId(1)),
         received_at: t0(),
     };
@@ -903,7 +886,7 @@ async fn long_message_ids_and_addresses_are_stored_and_found(store: &Store) {
         tx.contact_by_address(AddressKind::Email, &long_address.to_uppercase())
             .await
             .unwrap()
-            .map(|c| c.contact_id()),
+            .map(|c| c.id),
         Some(contact)
     );
     assert_eq!(
@@ -937,7 +920,7 @@ async fn a_stored_name_outside_the_vocabulary_is_a_clear_decode_error() {
         })
         .await
         .unwrap();
-    tx.add_participant(t.ticket_id(), contact, ParticipantRole::Cc)
+    tx.add_participant(t.id, contact, ParticipantRole::Cc)
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -960,7 +943,7 @@ async fn a_stored_name_outside_the_vocabulary_is_a_clear_decode_error() {
     raw.close().await;
 
     let mut tx = b.store.begin(&tenant).await.unwrap();
-    let err = tx.participants(t.ticket_id()).await.unwrap_err();
+    let err = tx.participants(t.id).await.unwrap_err();
     assert!(!err.is_transient(), "{}", err.detail());
     assert!(
         err.detail()

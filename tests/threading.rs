@@ -12,7 +12,7 @@ mod common;
 
 use common::app::{App, recipients};
 use common::{AGENT, SMSU_ADDRESS as SMSU, mail};
-use guichet::domain::Status;
+use guichet::domain::{Status, TicketId};
 use guichet::service::ingest::IngestOutcome;
 
 const JEANNE: &str = "jeanne@univ-lorraine.example";
@@ -42,10 +42,10 @@ fn participant_emails(view: &guichet::service::operator::TicketView) -> Vec<Stri
 }
 
 /// (relation, other ticket id) of each link of a ticket.
-fn links(view: &guichet::service::operator::TicketView) -> Vec<(String, i64)> {
+fn links(view: &guichet::service::operator::TicketView) -> Vec<(String, TicketId)> {
     view.links
         .iter()
-        .map(|l| (l.relation.to_string(), l.other_id.0))
+        .map(|l| (l.relation.to_string(), l.other_id))
         .collect()
 }
 
@@ -98,7 +98,7 @@ async fn a_strangers_guessed_tag_opens_a_linked_ticket_instead(app: App) {
     // Mallory is acknowledged on her own ticket, under its own ref; Jeanne's gets no mail.
     let outbox = app.outbox("SMSU").await;
     assert_eq!(outbox.len(), 2);
-    assert_eq!(outbox[1].ticket_id, Some(mallory.ticket.ticket_id()));
+    assert_eq!(outbox[1].ticket_id, Some(mallory.ticket.id));
     assert_eq!(recipients(&outbox[1]), ["mallory@univ-rennes.example"]);
     assert_eq!(jeanne.outbox.len(), 1, "only Jeanne's own acknowledgement");
 

@@ -305,7 +305,7 @@ async fn ingest_parsed(
             };
             if reopen {
                 let times = finish_times(Status::InProgress, row.finish_times(), now);
-                tx.set_status(row.ticket_id(), Status::InProgress, times, now)
+                tx.set_status(row.id, Status::InProgress, times, now)
                     .await?;
                 let data =
                     json!({ "from": row.status.as_str(), "to": "in_progress", "reason": "reply" });
@@ -317,8 +317,8 @@ async fn ingest_parsed(
             let row = open_ticket(&mut tx, email, contact.id, contact.institution, now).await?;
             if let Some((old, relation)) = related {
                 let (here, there) = relation.names();
-                tx.link_tickets(row.ticket_id(), old, here, now).await?;
-                tx.link_tickets(old, row.ticket_id(), there, now).await?;
+                tx.link_tickets(row.id, old, here, now).await?;
+                tx.link_tickets(old, row.id, there, now).await?;
             }
             (row, false, true)
         }
@@ -327,7 +327,7 @@ async fn ingest_parsed(
     // joins it: it may have threaded by header without being entitled.
     if created || auto.is_none() {
         tx.add_participant(
-            ticket.ticket_id(),
+            ticket.id,
             contact.id,
             if created {
                 ParticipantRole::Requester
@@ -342,7 +342,7 @@ async fn ingest_parsed(
     let in_reply_to = email.in_reply_to.first().map(|m| m.as_str());
     let article = tx
         .insert_article(&NewArticle {
-            ticket: ticket.ticket_id(),
+            ticket: ticket.id,
             channel,
             direction: Direction::In,
             author: Some(contact.id),
@@ -369,7 +369,7 @@ async fn ingest_parsed(
         .await?;
     }
     if !created {
-        tx.touch_ticket(ticket.ticket_id(), now).await?;
+        tx.touch_ticket(ticket.id, now).await?;
     }
     let data = json!({ "article": article, "channel": channel, "automatic": auto_reason });
     event(
@@ -426,7 +426,7 @@ async fn ingest_parsed(
         channel,
         ReceiptOutcome::Article,
         &digest,
-        Some(ticket.ticket_id()),
+        Some(ticket.id),
         Some(article),
         now,
     );
@@ -501,7 +501,7 @@ async fn resolve_sender(
         .await?;
     if let Some(c) = &known {
         return Ok(Some(SenderContact {
-            id: c.contact_id(),
+            id: c.id,
             institution: c.institution_id,
             configured: c.origin == ContactOrigin::Config,
         }));
@@ -542,7 +542,7 @@ async fn resolve_sender(
                     .await?
                 {
                     return Ok(Some(SenderContact {
-                        id: c.contact_id(),
+                        id: c.id,
                         institution: c.institution_id,
                         configured: c.origin == ContactOrigin::Config,
                     }));
@@ -624,7 +624,7 @@ async fn sender_facts(
     ticket: &TicketRow,
     sender: &SenderContact,
 ) -> Result<SenderFacts, ServiceError> {
-    let participants = tx.participants(ticket.ticket_id()).await?;
+    let participants = tx.participants(ticket.id).await?;
     let facts = SenderFacts {
         participant: participants.iter().any(|p| p.contact_id == sender.id),
         agent: tx
@@ -640,7 +640,7 @@ async fn sender_facts(
 
 fn candidate(row: TicketRow, sender_entitled: bool) -> Candidate {
     Candidate {
-        ticket: row.ticket_id(),
+        ticket: row.id,
         status: row.status,
         finished_at: row.finished_at(),
         sender_entitled,
@@ -681,7 +681,7 @@ async fn event(
 ) -> Result<(), ServiceError> {
     let actor = format!("mail:{}", sender.address);
     let new = NewEvent {
-        ticket: ticket.map(TicketRow::ticket_id),
+        ticket: ticket.map(|t| t.id),
         actor: &actor,
         kind,
         data,

@@ -64,7 +64,7 @@ async fn link_pair(
         tx.rollback().await?;
         return Ok(());
     };
-    tx.link_other_offer(theirs.ticket_id(), here, ticket, SAME_MESSAGE, now)
+    tx.link_other_offer(theirs.id, here, ticket, SAME_MESSAGE, now)
         .await?;
     tx.commit().await?;
     let mut tx = ctx.store.begin(here).await?;
@@ -72,14 +72,8 @@ async fn link_pair(
         tx.rollback().await?;
         return Ok(());
     };
-    tx.link_other_offer(
-        ours.ticket_id(),
-        there,
-        theirs.reference(),
-        SAME_MESSAGE,
-        now,
-    )
-    .await?;
+    tx.link_other_offer(ours.id, there, theirs.reference(), SAME_MESSAGE, now)
+        .await?;
     tx.commit().await?;
     Ok(())
 }

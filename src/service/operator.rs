@@ -76,7 +76,7 @@ pub async fn show(
 ) -> Result<TicketView, ServiceError> {
     let mut tx = ctx.store.begin(&offer.code).await?;
     let ticket = find(&mut tx, offer, reference).await?;
-    let id = ticket.ticket_id();
+    let id = ticket.id;
     let view = TicketView {
         offer: offer.code.to_string(),
         reference: ticket.reference().to_string(),
@@ -103,7 +103,7 @@ async fn record(
 ) -> Result<(), ServiceError> {
     let actor = who.actor();
     let event = NewEvent {
-        ticket: Some(ticket.ticket_id()),
+        ticket: Some(ticket.id),
         actor: &actor,
         kind,
         data: &data,
@@ -122,7 +122,7 @@ fn operator_article<'a>(
     now: chrono::DateTime<chrono::Utc>,
 ) -> NewArticle<'a> {
     NewArticle {
-        ticket: ticket.ticket_id(),
+        ticket: ticket.id,
         channel: Channel::Cli,
         direction,
         author: None,
@@ -155,7 +155,7 @@ pub async fn reply(
     let now = ctx.clock.now();
     let mut tx = ctx.store.begin(&offer.code).await?;
     let ticket = find(&mut tx, offer, reference).await?;
-    let participants = tx.participants(ticket.ticket_id()).await?;
+    let participants = tx.participants(ticket.id).await?;
     let to: Vec<Mailbox> = participants
         .iter()
         .filter_map(|p| {
@@ -171,7 +171,7 @@ pub async fn reply(
             ticket.reference()
         )));
     }
-    let articles = tx.articles(ticket.ticket_id()).await?;
+    let articles = tx.articles(ticket.id).await?;
     // The requester's last message, not an out-of-office or a bounce that answered ours: the
     // reply takes its subject and threads under it, as the agent means to answer the person.
     let last_in = articles
@@ -214,7 +214,7 @@ pub async fn reply(
             ..operator_article(&ticket, who, Direction::Out, body, now)
         })
         .await?;
-    tx.mark_first_response(ticket.ticket_id(), now).await?;
+    tx.mark_first_response(ticket.id, now).await?;
     record(
         &mut tx,
         &ticket,
@@ -252,7 +252,7 @@ pub async fn note(
             now,
         ))
         .await?;
-    tx.touch_ticket(ticket.ticket_id(), now).await?;
+    tx.touch_ticket(ticket.id, now).await?;
     record(
         &mut tx,
         &ticket,
@@ -287,25 +287,20 @@ pub async fn assign(
                 offer.code
             ))
         })?;
-    let roles = tx.contact_roles(contact.contact_id()).await?;
+    let roles = tx.contact_roles(contact.id).await?;
     if !roles.iter().any(|r| r == "agent") {
         return Err(ServiceError::Refused(format!(
             "offer {}: {agent} is not an agent of this offer",
             offer.code
         )));
     }
-    tx.set_assignee(ticket.ticket_id(), Some(contact.contact_id()), now)
+    tx.set_assignee(ticket.id, Some(contact.id), now).await?;
+    tx.add_participant(ticket.id, contact.id, ParticipantRole::Agent)
         .await?;
-    tx.add_participant(
-        ticket.ticket_id(),
-        contact.contact_id(),
-        ParticipantRole::Agent,
-    )
-    .await?;
     let mut data = json!({ "assignee": contact.id, "previous": ticket.assignee_id });
     if ticket.status == Status::New {
         let times = finish_times(Status::Assigned, ticket.finish_times(), now);
-        tx.set_status(ticket.ticket_id(), Status::Assigned, times, now)
+        tx.set_status(ticket.id, Status::Assigned, times, now)
             .await?;
         data["status"] = json!({ "from": "new", "to": "assigned" });
     }
@@ -329,7 +324,7 @@ pub async fn set_status(
         .transition(to)
         .map_err(|e| ServiceError::Refused(format!("{}: {e}", ticket.reference())))?;
     let times = finish_times(to, ticket.finish_times(), now);
-    tx.set_status(ticket.ticket_id(), to, times, now).await?;
+    tx.set_status(ticket.id, to, times, now).await?;
     record(
         &mut tx,
         &ticket,
@@ -359,7 +354,7 @@ pub async fn set_priority(
             ticket.reference()
         )));
     }
-    tx.set_priority(ticket.ticket_id(), to, now).await?;
+    tx.set_priority(ticket.id, to, now).await?;
     record(
         &mut tx,
         &ticket,
@@ -478,11 +473,7 @@ support_addresses = ["support-smsu@esup-portail.example"]
             .unwrap();
         let mut tx = ctx.store.begin(&offer.code).await.unwrap();
         let ticket = tx.list_tickets(None).await.unwrap().remove(0);
-        let ack = tx
-            .list_outbox(Some(ticket.ticket_id()))
-            .await
-            .unwrap()
-            .remove(0);
+        let ack = tx.list_outbox(Some(ticket.id)).await.unwrap().remove(0);
         tx.rollback().await.unwrap();
 
         // Her out-of-office answers our acknowledgement, and lands in the ticket.
@@ -516,8 +507,8 @@ support_addresses = ["support-smsu@esup-portail.example"]
         .await
         .unwrap();
         let mut tx = ctx.store.begin(&offer.code).await.unwrap();
-        let outbox = tx.list_outbox(Some(ticket.ticket_id())).await.unwrap();
-        let articles = tx.articles(ticket.ticket_id()).await.unwrap();
+        let outbox = tx.list_outbox(Some(ticket.id)).await.unwrap();
+        let articles = tx.articles(ticket.id).await.unwrap();
         tx.rollback().await.unwrap();
         let sent = outbox
             .iter()

@@ -122,7 +122,7 @@ pub async fn queue_mail(
         .map(String::as_str)
         .unwrap_or_default();
     let row = NewOutbox {
-        ticket: mail.ticket.map(TicketRow::ticket_id),
+        ticket: mail.ticket.map(|t| t.id),
         template: mail.template.name(),
         locale: &offer.locale,
         context: mail.context,

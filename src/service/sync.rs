@@ -39,7 +39,7 @@ pub async fn sync_offer(ctx: &Context, offer: &OfferConfig) -> Result<(), StoreE
         let mut existing = None;
         for email in &contact.emails {
             if let Some(c) = tx.contact_by_address(AddressKind::Email, email).await? {
-                existing = Some(c.contact_id());
+                existing = Some(c.id);
                 break;
             }
         }

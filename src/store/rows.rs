@@ -51,8 +51,8 @@ impl InstitutionRow {
 /// A person known to the offer, by one or more addresses (kept in `contact_addresses`).
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct ContactRow {
-    /// Row id inside the offer; see [`ContactRow::contact_id`].
-    pub id: i64,
+    /// Row id inside the offer.
+    pub id: ContactId,
     /// Display name; `None` when neither the configuration nor a `From` header gave one.
     pub name: Option<String>,
     /// The contact's institution; `None` when it belongs to none the offer knows.
@@ -61,13 +61,6 @@ pub struct ContactRow {
     pub origin: ContactOrigin,
     /// When the row was created.
     pub created_at: DateTime<Utc>,
-}
-
-impl ContactRow {
-    /// The row id as a typed id.
-    pub fn contact_id(&self) -> ContactId {
-        ContactId(self.id)
-    }
 }
 
 /// A contact to create with [`Tx::create_contact`](super::Tx::create_contact).
@@ -85,8 +78,8 @@ pub struct NewContact<'a> {
 /// A ticket as stored.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize)]
 pub struct TicketRow {
-    /// Row id inside the offer; see [`TicketRow::ticket_id`].
-    pub id: i64,
+    /// Row id inside the offer.
+    pub id: TicketId,
     /// The kind, which with `number` makes the public ref.
     pub kind: TicketKind,
     /// Number inside the offer and kind, from 1.
@@ -116,11 +109,6 @@ pub struct TicketRow {
 }
 
 impl TicketRow {
-    /// The row id as a typed id.
-    pub fn ticket_id(&self) -> TicketId {
-        TicketId(self.id)
-    }
-
     /// The public ref (`I-000042`).
     pub fn reference(&self) -> TicketRef {
         TicketRef {
