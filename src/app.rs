@@ -40,7 +40,7 @@ pub fn init_logging(format: LogFormat, level: &str, hold: bool) -> LogHold {
 }
 
 /// Log lines kept back while a one-shot command runs, written to stderr on release. Holding
-/// is bounded: past [`HELD_BYTES`] lines are counted, not kept (a command that logs more than
+/// is bounded: past `HELD_BYTES` lines are counted, not kept (a command that logs more than
 /// that is not one an MTA runs).
 #[derive(Clone)]
 pub struct LogHold(Arc<Mutex<Option<Held>>>);

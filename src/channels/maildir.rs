@@ -63,7 +63,7 @@ impl Maildir {
         .await
     }
 
-    /// Moves a message from `new/` to `cur/`, flagged Seen, see [`mark_done_in`].
+    /// Moves a message from `new/` to `cur/`, flagged Seen, see `mark_done_in`.
     pub async fn mark_done(&self, path: &Path) -> io::Result<PathBuf> {
         let (path, cur) = (path.to_owned(), self.root.join("cur"));
         blocking(move || mark_done_in(&cur, &path)).await

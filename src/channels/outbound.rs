@@ -3,7 +3,7 @@
 //! Owns the mapping to headers (our Message-ID, threading headers, `Auto-Submitted`) and the
 //! MIME layout; knows nothing of tickets or templates, and never decides whom to write to.
 //!
-//! Errors say whether a retry can help ([`classify`], the one place that decides it for the
+//! Errors say whether a retry can help (`classify`, the one place that decides it for the
 //! file transport): a message that cannot be built (bad address, no recipient) is permanent;
 //! a write failure (disk full, permissions) is transient. Error texts name no address or
 //! subject, since they are logged.
