@@ -281,27 +281,7 @@ mod tests {
     use crate::clock::ManualClock;
 
     fn config(dir: &Path) -> Config {
-        let text = format!(
-            r#"
-[daemon]
-data_dir = "{data}"
-maildir_poll_ms = 20
-outbox_poll_ms = 20
-
-[[institutions]]
-key = "univ-rennes"
-name = "Université de Rennes"
-domains = ["univ-rennes.example"]
-
-[[offers]]
-code = "SMSU"
-name = "SMS Universitaire"
-provider = "univ-rennes"
-support_addresses = ["support-smsu@esup-portail.example"]
-"#,
-            data = dir.display()
-        );
-        crate::config::load_from_str(&text, &[]).unwrap()
+        crate::config::for_unit_tests(dir, "maildir_poll_ms = 20\noutbox_poll_ms = 20")
     }
 
     /// The files in `dir`, none when it does not exist yet.

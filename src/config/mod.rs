@@ -24,6 +24,33 @@ use crate::domain::routing::{OfferAddresses, UnknownSenderPolicy};
 
 pub use load::{ConfigError, ConfigErrors, load, load_from_str};
 
+/// The smallest configuration the crate's own unit tests run on: one institution and offer
+/// SMSU (`support-smsu@esup-portail.example`), data in `data_dir`, `daemon` lines added to
+/// `[daemon]`. Integration tests have theirs in `tests/common`.
+#[cfg(test)]
+pub(crate) fn for_unit_tests(data_dir: &std::path::Path, daemon: &str) -> Config {
+    let text = format!(
+        r#"
+[daemon]
+data_dir = "{data}"
+{daemon}
+
+[[institutions]]
+key = "univ-rennes"
+name = "Université de Rennes"
+domains = ["univ-rennes.example"]
+
+[[offers]]
+code = "SMSU"
+name = "SMS Universitaire"
+provider = "univ-rennes"
+support_addresses = ["support-smsu@esup-portail.example"]
+"#,
+        data = data_dir.display()
+    );
+    load_from_str(&text, &[]).unwrap_or_else(|e| panic!("unit test configuration: {e}"))
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub daemon: DaemonConfig,

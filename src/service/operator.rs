@@ -429,25 +429,7 @@ mod tests {
 
     /// A service context over a fresh SQLite store with offer SMSU, on a manual clock.
     async fn context(dir: &std::path::Path) -> (Context, Arc<ManualClock>) {
-        let text = format!(
-            r#"
-[daemon]
-data_dir = "{data}"
-
-[[institutions]]
-key = "univ-rennes"
-name = "Université de Rennes"
-domains = ["univ-rennes.example"]
-
-[[offers]]
-code = "SMSU"
-name = "SMS Universitaire"
-provider = "univ-rennes"
-support_addresses = ["support-smsu@esup-portail.example"]
-"#,
-            data = dir.display()
-        );
-        let config = crate::config::load_from_str(&text, &[]).unwrap();
+        let config = crate::config::for_unit_tests(dir, "");
         let store = Store::connect(&crate::app::store_options(&config))
             .await
             .unwrap();
