@@ -115,6 +115,7 @@ contract!(
     a_restarted_instance_takes_back_its_own_claims_only,
     every_quarantine_replay_is_kept,
     long_message_ids_and_addresses_are_stored_and_found,
+    a_status_change_waits_for_a_concurrent_one,
 );
 
 async fn ticket_numbers_count_per_offer_and_kind(store: &Store) {
@@ -950,5 +951,77 @@ async fn a_stored_name_outside_the_vocabulary_is_a_clear_decode_error() {
             .contains(r#"unknown participant role "boss" (expected one of: requester, cc, agent)"#),
         "{}",
         err.detail()
+    );
+}
+
+/// Two status changes at once: the second reads the ticket only once the first committed, so
+/// closing keeps the resolution time the first one wrote (the times are decided in Rust from
+/// what was read, no longer in the UPDATE itself).
+async fn a_status_change_waits_for_a_concurrent_one(store: &Store) {
+    let tenant = common::unique_tenant();
+    let mut tx = store.begin(&tenant).await.unwrap();
+    let id = new_ticket(&mut tx, TicketKind::Incident, "x").await.id;
+    tx.commit().await.unwrap();
+
+    let resolved = t0() + Duration::hours(1);
+    let closed = t0() + Duration::hours(2);
+    let mut first = store.begin(&tenant).await.unwrap();
+    let read = first.ticket_for_update(id).await.unwrap().unwrap();
+    let second = {
+        let (store, tenant) = (store.clone(), tenant.clone());
+        tokio::spawn(async move {
+            let mut tx = store.begin(&tenant).await.unwrap();
+            let read = tx.ticket_for_update(id).await.unwrap().unwrap();
+            let times = finish_times(Status::Closed, read.finish_times(), closed);
+            tx.set_status(id, Status::Closed, times, closed)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            read.status
+        })
+    };
+    if store.backend() == guichet::store::Backend::Postgres {
+        // The second change must be waiting on the row lock before the first one writes (on
+        // SQLite it waits in `BEGIN IMMEDIATE`, which needs no check).
+        use sqlx::Connection as _;
+        let mut watch = sqlx::PgConnection::connect(&common::pg_url())
+            .await
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'
+                   AND query LIKE '%FOR UPDATE%'",
+            )
+            .fetch_one(&mut watch)
+            .await
+            .unwrap();
+            if waiting > 0 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the second status change never waited for the first one's row lock"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+    let times = finish_times(Status::Resolved, read.finish_times(), resolved);
+    first
+        .set_status(id, Status::Resolved, times, resolved)
+        .await
+        .unwrap();
+    first.commit().await.unwrap();
+    assert_eq!(
+        second.await.unwrap(),
+        Status::Resolved,
+        "the second change read the first one's result"
+    );
+    let mut tx = store.begin(&tenant).await.unwrap();
+    let row = tx.ticket(id).await.unwrap().unwrap();
+    assert_eq!(
+        (row.status, row.resolved_at, row.closed_at),
+        (Status::Closed, Some(resolved), Some(closed))
     );
 }

@@ -298,7 +298,7 @@ async fn ingest_parsed(
     let auto_reason = auto.as_ref().map(AutoReason::describe);
     let (ticket, reopened, created) = match decision {
         ThreadDecision::Append { ticket, reopen, .. } => {
-            let Some(row) = tx.ticket(ticket).await? else {
+            let Some(row) = tx.ticket_for_update(ticket).await? else {
                 return Err(ServiceError::Refused(format!(
                     "ticket {ticket} vanished during ingest"
                 )));

@@ -69,6 +69,19 @@ async fn find(
         .ok_or_else(|| ServiceError::Refused(format!("offer {}: no ticket {r}", offer.code)))
 }
 
+/// [`find`], then the ticket read again under a lock ([`Tx::ticket_for_update`]): for the
+/// commands whose change depends on the ticket's current status.
+async fn find_for_update(
+    tx: &mut Tx,
+    offer: &OfferConfig,
+    reference: &str,
+) -> Result<TicketRow, ServiceError> {
+    let id = find(tx, offer, reference).await?.id;
+    tx.ticket_for_update(id).await?.ok_or_else(|| {
+        ServiceError::Refused(format!("offer {}: ticket {reference} vanished", offer.code))
+    })
+}
+
 pub async fn show(
     ctx: &Context,
     offer: &OfferConfig,
@@ -277,7 +290,7 @@ pub async fn assign(
 ) -> Result<TicketRef, ServiceError> {
     let now = ctx.clock.now();
     let mut tx = ctx.store.begin(&offer.code).await?;
-    let ticket = find(&mut tx, offer, reference).await?;
+    let ticket = find_for_update(&mut tx, offer, reference).await?;
     let contact = tx
         .contact_by_address(AddressKind::Email, agent)
         .await?
@@ -318,7 +331,7 @@ pub async fn set_status(
 ) -> Result<TicketRef, ServiceError> {
     let now = ctx.clock.now();
     let mut tx = ctx.store.begin(&offer.code).await?;
-    let ticket = find(&mut tx, offer, reference).await?;
+    let ticket = find_for_update(&mut tx, offer, reference).await?;
     let to = ticket
         .status
         .transition(to)

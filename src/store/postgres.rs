@@ -7,8 +7,8 @@ use std::str::FromStr;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::{Connection, PgPool, Postgres, Transaction};
 
-use super::sql::outbox_columns;
 pub use super::sql::*;
+use super::sql::{outbox_columns, ticket_columns};
 use super::{IdTable, Options, Result, StoreError};
 use crate::domain::TenantId;
 
@@ -143,6 +143,14 @@ pub const SELECT_RECEIPT: &str =
 /// The ticket of the first Message-ID of the array `$2`, in its order, that the offer stored:
 /// inbound articles first, then our own outbound mail. One statement: each id probes the
 /// message-id indexes.
+/// [`super::sql::SELECT_TICKET`] locking the row until the transaction ends: a status change
+/// reads the ticket's times, decides the new ones and writes them, and a concurrent change
+/// must wait rather than be decided on a stale row.
+pub const SELECT_TICKET_FOR_UPDATE: &str = concat!(
+    "SELECT ",
+    ticket_columns!(),
+    " FROM tickets WHERE tenant_id = $1 AND id = $2 FOR UPDATE"
+);
 pub const SELECT_TICKET_ID_BY_MESSAGE_IDS: &str =
     "SELECT f.ticket_id FROM unnest($2::text[]) WITH ORDINALITY AS ids(mid, pos)
      JOIN LATERAL (

@@ -17,6 +17,7 @@ macro_rules! outbox_columns {
     };
 }
 pub(super) use outbox_columns;
+pub(super) use ticket_columns;
 
 pub const UPSERT_OFFER: &str = "INSERT INTO offers (tenant_id, name, provider, locale, support_address, updated_at)
      VALUES ($1, $2, $3, $4, $5, $6)

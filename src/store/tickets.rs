@@ -56,6 +56,20 @@ impl Tx {
             .await?))
     }
 
+    /// [`Tx::ticket`] for a change that depends on what is read (a status and its times): on
+    /// PostgreSQL the row stays locked until the transaction ends, so a concurrent change
+    /// waits and then reads this one's result.
+    pub async fn ticket_for_update(&mut self, id: TicketId) -> Result<Option<TicketRow>> {
+        let t = self.tenant.as_str();
+        Ok(on!(self, "ticket_for_update", |c| sqlx::query_as(
+            sql::SELECT_TICKET_FOR_UPDATE
+        )
+        .bind(t)
+        .bind(id.0)
+        .fetch_optional(c)
+        .await?))
+    }
+
     /// The offer's ticket with this ref, if it exists.
     pub async fn ticket_by_ref(&mut self, r: TicketRef) -> Result<Option<TicketRow>> {
         let t = self.tenant.as_str();
