@@ -228,7 +228,7 @@ pub struct ArticleRow {
     /// In, out, or an internal note.
     pub direction: Direction,
     /// The contact who wrote it; `None` for an operator on the command line.
-    pub author_contact_id: Option<i64>,
+    pub author_contact_id: Option<ContactId>,
     /// The operator's name for command-line articles.
     pub author_label: Option<String>,
     /// The author contact's display name, if it has one.
