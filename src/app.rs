@@ -204,11 +204,6 @@ impl Daemon {
         })
     }
 
-    /// The service context the workers run on (tests read the store through it).
-    pub fn context(&self) -> &Context {
-        &self.ctx
-    }
-
     /// Starts the workers, runs until `shutdown` is cancelled, then drains within the
     /// configured grace period. Fails when a worker panicked or did not stop in time.
     pub async fn run_until(self, shutdown: Shutdown) -> anyhow::Result<()> {
@@ -309,13 +304,16 @@ mod tests {
 
         let shutdown = Shutdown::new();
         let running = tokio::spawn(daemon.run_until(shutdown.clone()));
-        std::fs::create_dir_all(maildir.join("new")).unwrap();
-        std::fs::write(
-            maildir.join("new/1.eml"),
-            "From: Alice <alice@univ-rennes.example>\r\nTo: support-smsu@esup-portail.example\r\n\
-             Subject: Panne\r\nMessage-ID: <1@univ-rennes.example>\r\n\r\nBonjour\r\n",
-        )
-        .unwrap();
+        // Through tmp/ as an MTA does: the worker never sees a half-written file.
+        crate::channels::maildir::Maildir::open(&maildir)
+            .await
+            .unwrap()
+            .deliver(
+                "1.eml",
+                b"From: Alice <alice@univ-rennes.example>\r\nTo: support-smsu@esup-portail.example\r\n\
+                  Subject: Panne\r\nMessage-ID: <1@univ-rennes.example>\r\n\r\nBonjour\r\n",
+            )
+            .unwrap();
         // Taken in (moved to cur/) and acknowledged (an .eml in the outbox directory).
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         while files(&maildir.join("cur")) == 0 || files(&outbox) == 0 {

@@ -1,4 +1,4 @@
-//! The `guichet` binary: everything is in the library; see `cli.rs`.
+//! The `guichet` binary: everything is in the library; see `cli/mod.rs`.
 
 fn main() -> std::process::ExitCode {
     guichet::cli::main()

@@ -49,6 +49,13 @@ fn a_delivered_mail_is_stored_and_acknowledged_before_deliver_exits() {
     assert!(read(&files[0]).contains("[SMSU I-000001]"));
     let view = env.json(&["ticket", "show", "I-000001", "--offer", "SMSU", "--json"]);
     assert_eq!(view["outbox"][0]["status"], "sent");
+    // The JSON an operator's scripts read: names as stored, ids as bare numbers.
+    assert_eq!(view["ticket"]["id"], 1);
+    assert_eq!(view["ticket"]["status"], "new");
+    assert_eq!(view["participants"][0]["role"], "requester");
+    assert_eq!(view["articles"][0]["direction"], "in");
+    assert_eq!(view["articles"][0]["channel"], "pipe");
+    assert_eq!(view["events"][0]["kind"], "created");
 }
 
 #[test]

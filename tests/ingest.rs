@@ -10,7 +10,7 @@
 mod common;
 
 use common::app::{App, operator, recipients};
-use common::{AGENT, GEFORP_ADDRESS as GEFORP, SMSU_ADDRESS as SMSU, mail};
+use common::{AGENT, GEFORP_ADDRESS as GEFORP, SMSU_ADDRESS as SMSU, mail, read};
 use guichet::domain::{Priority, QuarantineId, Status};
 use guichet::service::deliver::DeliverError;
 use guichet::service::ingest::IngestOutcome;
@@ -58,10 +58,6 @@ fn header<'a>(eml: &'a str, name: &str) -> Option<&'a str> {
                 && l[name.len()..].starts_with(':')
         })
         .map(|l| l[name.len() + 1..].trim())
-}
-
-fn read(path: &std::path::Path) -> String {
-    String::from_utf8_lossy(&std::fs::read(path).expect("read file")).into_owned()
 }
 
 // ----- a new ticket and its acknowledgement -----

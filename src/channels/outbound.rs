@@ -187,7 +187,9 @@ fn classify(failure: Failure) -> SendError {
         Failure::CreateDir(reason) | Failure::Write(reason) => {
             SendError::transient(format!("cannot write message: {reason}"))
         }
-        Failure::Task(reason) => SendError::transient(format!("writer task failed: {reason}")),
+        Failure::Task(reason) => SendError::transient(format!(
+            "cannot write message: writer task failed: {reason}"
+        )),
     }
 }
 
@@ -544,7 +546,11 @@ mod tests {
             (Failure::Build(r()), false, "cannot build message: x"),
             (Failure::CreateDir(r()), true, "cannot write message: x"),
             (Failure::Write(r()), true, "cannot write message: x"),
-            (Failure::Task(r()), true, "writer task failed: x"),
+            (
+                Failure::Task(r()),
+                true,
+                "cannot write message: writer task failed: x",
+            ),
         ];
         for (failure, transient, text) in table {
             let err = classify(failure.clone());

@@ -11,7 +11,6 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::outbound::OutboundMail;
@@ -25,13 +24,6 @@ pub trait Sender: Send + Sync {
     /// Delivers one message. IO runs off the runtime's async threads (on the blocking pool
     /// for file and other blocking IO).
     fn send<'a>(&'a self, mail: &'a OutboundMail) -> SendFuture<'a>;
-}
-
-/// A shared sender is a sender: the daemon holds `Arc<dyn Sender>` and hands `&sender` on.
-impl<S: Sender + ?Sized> Sender for Arc<S> {
-    fn send<'a>(&'a self, mail: &'a OutboundMail) -> SendFuture<'a> {
-        (**self).send(mail)
-    }
 }
 
 /// A delivered message.

@@ -59,7 +59,7 @@ pub(super) async fn deliver(
                 continue;
             };
             if let Err(e) = send_due(ctx, &notifier, sender.as_ref(), offer).await {
-                tracing::warn!(tenant = %offer.code, error = %e, "outbox not sent now, the daemon will");
+                tracing::warn!(tenant = %offer.code, error = %e.detail(), "outbox not sent now, the daemon will");
             }
         }
     }

@@ -4,7 +4,8 @@
 //! Pure string work; which tag belongs to which ticket is `ids::subject_tag`'s business.
 
 /// Prefixes mail clients put in front of a subject when replying or forwarding, in the
-/// languages our users write in (English, French, German), compared case-insensitively.
+/// languages our users write in (English, French, German), compared ignoring ASCII case
+/// (`RÉF :` is matched only as written here).
 const REPLY_PREFIXES: [&str; 7] = ["re:", "tr:", "fw:", "fwd:", "réf :", "ref:", "aw:"];
 
 /// `Re: [SMSU I-000042] Panne` -> `Panne`, so that templates can add their own prefix and

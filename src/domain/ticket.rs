@@ -16,7 +16,7 @@ macro_rules! text_enum {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
             #[doc = concat!(
-                "The ", $what, "'s name as stored in text columns and typed on the command line."
+                "The ", $what, "'s name as stored in text columns."
             )]
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text),+ }

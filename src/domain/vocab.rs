@@ -2,7 +2,8 @@
 //! roles, article directions, link relations, event kinds, receipt outcomes, outbox states,
 //! channels, contact origins).
 //!
-//! Each name is written once, here, with [`text_enum!`](super::ticket): writers take the enum,
+//! Each name is written here, with [`text_enum!`](super::ticket) (serde's names for the JSON
+//! output follow `rename_all`; a round-trip test checks they agree): writers take the enum,
 //! so a typo is a compile error, and rows decode with a checked conversion, so a bad row is a
 //! clear decode error naming the expected values. Nothing here does IO.
 

@@ -218,7 +218,7 @@ async fn quarantine(
         .insert_quarantine(channel, reason, raw, ctx.clock.now())
         .await?;
     tx.commit().await?;
-    tracing::warn!(tenant = %offer.code, %channel, quarantine = %id, reason, "message quarantined");
+    tracing::warn!(tenant = %offer.code, %channel, quarantine = id.0, reason, "message quarantined");
     Ok(IngestOutcome::Quarantined {
         id,
         reason: reason.to_owned(),

@@ -14,9 +14,6 @@ use crate::domain::LinkRelation;
 use crate::domain::routing::route_recipients;
 use crate::domain::{InboundEmail, TenantId, TicketRef};
 
-/// The relation both tickets carry: opened from the same message.
-pub const SAME_MESSAGE: LinkRelation = LinkRelation::SameMessage;
-
 /// Links `ticket`, just opened in `offer` from `email`, with the tickets the same message
 /// opened in the other offers its To and Cc name.
 pub async fn link_across_offers(
@@ -64,7 +61,7 @@ async fn link_pair(
         tx.rollback().await?;
         return Ok(());
     };
-    tx.link_other_offer(theirs.id, here, ticket, SAME_MESSAGE, now)
+    tx.link_other_offer(theirs.id, here, ticket, LinkRelation::SameMessage, now)
         .await?;
     tx.commit().await?;
     let mut tx = ctx.store.begin(here).await?;
@@ -72,8 +69,14 @@ async fn link_pair(
         tx.rollback().await?;
         return Ok(());
     };
-    tx.link_other_offer(ours.id, there, theirs.reference(), SAME_MESSAGE, now)
-        .await?;
+    tx.link_other_offer(
+        ours.id,
+        there,
+        theirs.reference(),
+        LinkRelation::SameMessage,
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -172,7 +172,7 @@ pub async fn send_due(
         match result {
             Ok(sent) => {
                 tx.outbox_sent(row.id, &sent.reference, now).await?;
-                tracing::info!(tenant = %offer.code, outbox = %row.id, template = %row.template, "mail sent");
+                tracing::info!(tenant = %offer.code, outbox = row.id.0, template = %row.template, "mail sent");
                 report.sent += 1;
             }
             Err(e) => {
@@ -180,7 +180,7 @@ pub async fn send_due(
                     .then(|| now + retry_delay(row.attempts, e.retry_after()));
                 tx.outbox_failed(row.id, &e.to_string(), retry_at).await?;
                 // Handled here (recorded on the row), so logged here and not returned.
-                tracing::warn!(tenant = %offer.code, outbox = %row.id, error = %format!("{e:#}"), retry = retry_at.is_some(), "mail not sent");
+                tracing::warn!(tenant = %offer.code, outbox = row.id.0, error = %format!("{e:#}"), retry = retry_at.is_some(), "mail not sent");
                 if retry_at.is_some() {
                     report.retried += 1;
                 } else {

@@ -129,7 +129,7 @@ fn is_transient_sqlx(e: &sqlx::Error) -> bool {
 /// What every store operation returns.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// What [`Store::connect`] needs, in the store's own terms: the wiring (`app::open_store`)
+/// What [`Store::connect`] needs, in the store's own terms: the wiring (`app::store_options`)
 /// translates the configuration into it, so the store knows nothing of `config`.
 #[derive(Debug, Clone)]
 pub struct Options {

@@ -140,9 +140,6 @@ pub const SELECT_RECEIPT: &str =
      FROM inbound_receipts
      WHERE tenant_id = $1 AND dedupe_key_sha256 = guichet_key($2) AND dedupe_key = $2";
 
-/// The ticket of the first Message-ID of the array `$2`, in its order, that the offer stored:
-/// inbound articles first, then our own outbound mail. One statement: each id probes the
-/// message-id indexes.
 /// [`super::sql::SELECT_TICKET`] locking the row until the transaction ends: a status change
 /// reads the ticket's times, decides the new ones and writes them, and a concurrent change
 /// must wait rather than be decided on a stale row.
@@ -151,6 +148,10 @@ pub const SELECT_TICKET_FOR_UPDATE: &str = concat!(
     ticket_columns!(),
     " FROM tickets WHERE tenant_id = $1 AND id = $2 FOR UPDATE"
 );
+
+/// The ticket of the first Message-ID of the array `$2`, in its order, that the offer stored:
+/// inbound articles first, then our own outbound mail. One statement: each id probes the
+/// message-id indexes.
 pub const SELECT_TICKET_ID_BY_MESSAGE_IDS: &str =
     "SELECT f.ticket_id FROM unnest($2::text[]) WITH ORDINALITY AS ids(mid, pos)
      JOIN LATERAL (

@@ -206,15 +206,16 @@ pub const SELECT_RECEIPT: &str =
     "SELECT dedupe_key, channel, outcome, content_sha256, ticket_id, article_id, received_at
      FROM inbound_receipts WHERE tenant_id = $1 AND dedupe_key = $2";
 
+/// Transactions begin `IMMEDIATE` (one writer at a time): what a transaction reads is
+/// current until it ends, so reading for update needs no lock of its own.
+pub const SELECT_TICKET_FOR_UPDATE: &str = SELECT_TICKET;
+
 /// The ticket of the first Message-ID of the JSON array `$2`, in its order, that the offer
 /// stored: inbound articles first, then our own outbound mail. `json_each` walks the array and
 /// each id probes the `(tenant_id, message_id)` indexes, in one statement. `CROSS JOIN` makes
 /// SQLite keep the ids as the outer loop: with a plain JOIN its planner scans every article of
 /// the offer and probes the ids for each (checked with EXPLAIN QUERY PLAN: ingest slowed down
 /// as the offer grew).
-/// Transactions begin `IMMEDIATE` (one writer at a time): what a transaction reads is
-/// current until it ends, so reading for update needs no lock of its own.
-pub const SELECT_TICKET_FOR_UPDATE: &str = SELECT_TICKET;
 pub const SELECT_TICKET_ID_BY_MESSAGE_IDS: &str = "SELECT ticket_id FROM (
          SELECT ids.key AS pos, 0 AS src, a.id AS row_id, a.ticket_id
          FROM json_each($2) AS ids

@@ -132,7 +132,6 @@ impl Tx {
         .await?))
     }
 
-    /// Sets the status and the matching timestamps (resolved, closed; cleared on reopening).
     /// Writes a status and the finish times that go with it (the caller has them from
     /// [`crate::domain::finish_times`]).
     pub async fn set_status(
