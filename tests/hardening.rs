@@ -9,19 +9,12 @@
 
 mod common;
 
-use common::app::{App, recipients};
+use common::app::{App, created, recipients};
 use common::{AGENT, COLLEAGUE, GEFORP_ADDRESS as GEFORP, SMSU_ADDRESS as SMSU, mail};
 use guichet::service::deliver::{DeliverError, Route, deliver};
 use guichet::service::ingest::IngestOutcome;
 
 const ALICE: &str = "alice@univ-lorraine.example";
-
-fn created(outcome: &IngestOutcome) -> String {
-    match outcome {
-        IngestOutcome::Created { ticket, .. } => ticket.to_string(),
-        other => panic!("expected a new ticket, got {other:?}"),
-    }
-}
 
 fn participant_emails(view: &guichet::service::operator::TicketView) -> Vec<String> {
     view.participants

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::app::{App, operator, recipients};
+use common::app::{App, created, operator, recipients};
 use common::{AGENT, GEFORP_ADDRESS as GEFORP, SMSU_ADDRESS as SMSU, mail, read};
 use guichet::domain::{Priority, QuarantineId, Status};
 use guichet::service::deliver::DeliverError;
@@ -17,14 +17,6 @@ use guichet::service::ingest::IngestOutcome;
 use guichet::service::operator;
 
 const JEANNE: &str = "jeanne@univ-lorraine.example";
-
-/// The reference of the ticket `outcome` opened; panics on any other outcome.
-fn created(outcome: &IngestOutcome) -> String {
-    match outcome {
-        IngestOutcome::Created { ticket, .. } => ticket.to_string(),
-        other => panic!("expected a new ticket, got {other:?}"),
-    }
-}
 
 /// The reference of the ticket `outcome` added the message to.
 fn appended(outcome: &IngestOutcome) -> String {

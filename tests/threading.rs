@@ -10,19 +10,12 @@
 
 mod common;
 
-use common::app::{App, recipients};
+use common::app::{App, created, recipients};
 use common::{AGENT, SMSU_ADDRESS as SMSU, mail};
 use guichet::domain::{Status, TicketId};
 use guichet::service::ingest::IngestOutcome;
 
 const JEANNE: &str = "jeanne@univ-lorraine.example";
-
-fn created(outcome: &IngestOutcome) -> String {
-    match outcome {
-        IngestOutcome::Created { ticket, .. } => ticket.to_string(),
-        other => panic!("expected a new ticket, got {other:?}"),
-    }
-}
 
 /// The ticket the message was added to, and whether that reopened it.
 fn appended(outcome: &IngestOutcome) -> (String, bool) {

@@ -10,7 +10,7 @@ use serde_json::json;
 use super::outbox::{QueuedMail, Thread, mail_context, queue_mail};
 use super::{Context, ServiceError};
 use crate::channels::mail::{self, ParseError};
-use crate::config::{Config, OfferConfig};
+use crate::config::{Config, OfferConfig, Role};
 use crate::domain::loop_guard::{self, AutoReason};
 use crate::domain::recipients::reply_target;
 use crate::domain::routing::{InstitutionDomains, SenderDecision, decide_sender};
@@ -548,7 +548,8 @@ async fn resolve_sender(
                     }));
                 }
             }
-            tx.set_contact_roles(id, &["requester"]).await?;
+            tx.set_contact_roles(id, &[Role::Requester.as_str()])
+                .await?;
             Ok(Some(SenderContact {
                 id,
                 institution,
@@ -631,7 +632,7 @@ async fn sender_facts(
             .contact_roles(sender.id)
             .await?
             .iter()
-            .any(|r| r == "agent"),
+            .any(|r| r == Role::Agent.as_str()),
         same_institution: threading::same_institution(sender.institution, ticket.institution_id),
         configured: sender.configured,
     };

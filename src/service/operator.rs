@@ -8,7 +8,7 @@ use serde_json::json;
 use super::ingest::{IngestOutcome, ingest};
 use super::outbox::{QueuedMail, Thread, mail_context, queue_mail};
 use super::{Context, ServiceError};
-use crate::config::OfferConfig;
+use crate::config::{OfferConfig, Role};
 use crate::domain::finish_times;
 use crate::domain::recipients::outbound_recipients;
 use crate::domain::{Channel, Direction, EventKind, ParticipantRole, QuarantineId};
@@ -301,7 +301,7 @@ pub async fn assign(
             ))
         })?;
     let roles = tx.contact_roles(contact.id).await?;
-    if !roles.iter().any(|r| r == "agent") {
+    if !roles.iter().any(|r| r == Role::Agent.as_str()) {
         return Err(ServiceError::Refused(format!(
             "offer {}: {agent} is not an agent of this offer",
             offer.code

@@ -225,3 +225,11 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// The reference of the ticket `outcome` opened; panics on any other outcome.
+pub fn created(outcome: &IngestOutcome) -> String {
+    match outcome {
+        IngestOutcome::Created { ticket, .. } => ticket.to_string(),
+        other => panic!("expected a new ticket, got {other:?}"),
+    }
+}
