@@ -15,6 +15,7 @@ use crate::notify::Notifier;
 use crate::service::{Context, sync};
 use crate::shutdown::Shutdown;
 use crate::store::{self, Store};
+use crate::workers::imap::MailboxIngestor;
 use crate::workers::maildir::MaildirIngestor;
 use crate::workers::outbox::OutboxWorker;
 
@@ -221,6 +222,15 @@ impl Daemon {
                 shutdown: shutdown.clone(),
             };
             shutdown.spawn(format!("maildir:{}", offer.code), worker.run());
+            for mailbox in &offer.mailboxes {
+                let worker = MailboxIngestor {
+                    ctx: ctx.clone(),
+                    offer: offer.clone(),
+                    mailbox: mailbox.clone(),
+                    shutdown: shutdown.clone(),
+                };
+                shutdown.spawn(format!("imap:{}", mailbox.name), worker.run());
+            }
         }
         let outbox = OutboxWorker {
             ctx: ctx.clone(),

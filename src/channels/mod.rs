@@ -3,6 +3,7 @@
 //! tickets; each says whether its failures are transient (retry) or permanent (quarantine).
 //! All outbound delivery goes through the [`Sender`] seam ([`sender`]).
 
+pub mod imap;
 pub mod mail;
 pub mod maildir;
 pub mod outbound;

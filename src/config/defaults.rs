@@ -7,7 +7,7 @@
 
 use crate::domain::routing::UnknownSenderPolicy;
 
-use super::LogFormat;
+use super::{LogFormat, TlsMode};
 
 /// `daemon.data_dir`: a folder next to where guichet is started, so the demo in the README
 /// runs without any setup (production sets an absolute path).
@@ -52,3 +52,21 @@ pub const REOPEN_WINDOW_DAYS: u64 = 10;
 pub const UNKNOWN_SENDER: UnknownSenderPolicy = UnknownSenderPolicy::CreateInInstitution;
 /// `offers[].maildir` is this folder, relative to `data_dir`, then the offer's code.
 pub const MAILDIR_DIR: &str = "maildir";
+/// `offers[].mailboxes[].tls`: mail servers of the members offer IMAPS; a password never
+/// travels in clear by default.
+pub const IMAP_TLS: TlsMode = TlsMode::Implicit;
+/// `offers[].mailboxes[].port` with implicit TLS: IMAPS (RFC 8314).
+pub const IMAPS_PORT: u16 = 993;
+/// `offers[].mailboxes[].port` with STARTTLS or plain: IMAP (RFC 3501).
+pub const IMAP_PORT: u16 = 143;
+/// `offers[].mailboxes[].folder`: where servers deliver.
+pub const IMAP_FOLDER: &str = "INBOX";
+/// `offers[].mailboxes[].poll_secs`: only for servers without IDLE; a minute matches the
+/// quickest of the peers' polling (FreeScout) at the cost of one command a minute.
+pub const IMAP_POLL_SECS: u64 = 60;
+/// `offers[].mailboxes[].idle_renew_secs`: 25 minutes, under the 29 of RFC 2177 with room
+/// for a slow answer.
+pub const IMAP_IDLE_RENEW_SECS: u64 = 25 * 60;
+/// `offers[].mailboxes[].batch`: a hundred messages per `UID FETCH` keeps a backlog's round
+/// trips few; a batch also stops at 64 MiB of mail (the IMAP adapter's own bound).
+pub const IMAP_BATCH: usize = 100;

@@ -11,6 +11,7 @@ pub mod defaults;
 mod describe;
 mod env;
 mod load;
+mod mailboxes;
 mod schema;
 #[cfg(test)]
 mod tests;
@@ -150,6 +151,88 @@ pub struct OfferConfig {
     pub unknown_sender: UnknownSenderPolicy,
     /// `offers[].maildir` (default [`defaults::MAILDIR_DIR`]`/CODE` in data_dir).
     pub maildir: PathBuf,
+    /// `[[offers.mailboxes]]`: the IMAP mailboxes the offer reads (default none).
+    pub mailboxes: Vec<MailboxConfig>,
+}
+
+/// One IMAP mailbox an offer reads (`[[offers.mailboxes]]`).
+#[derive(Debug, Clone)]
+pub struct MailboxConfig {
+    /// `name` (default `USER@HOST/FOLDER`): names the mailbox in logs, metrics and the store,
+    /// where its UIDVALIDITY and last UID are kept. Unique in the file.
+    pub name: String,
+    /// `host`, lower-cased.
+    pub host: String,
+    /// `port` (default [`defaults::IMAPS_PORT`] with implicit TLS, else
+    /// [`defaults::IMAP_PORT`]).
+    pub port: u16,
+    /// `tls`: `implicit`, `starttls` or `plain` (default [`defaults::IMAP_TLS`]); `plain` only
+    /// for a server on this machine.
+    pub tls: TlsMode,
+    /// `user`: the login name.
+    pub user: String,
+    /// `auth` (`login` by default, `plain` or `xoauth2`) with its secret.
+    pub auth: ImapAuth,
+    /// `ca_file` (optional): a PEM file of CAs trusted besides the public ones (a university's
+    /// own CA, a test server's self-signed certificate).
+    pub ca_file: Option<PathBuf>,
+    /// `folder` (default [`defaults::IMAP_FOLDER`]).
+    pub folder: String,
+    /// `after` (`seen` by default, `move` with `move_to`, or `leave`): what is done to a
+    /// message on the server once it is safely stored.
+    pub after: AfterCommit,
+    /// `poll_secs` (default [`defaults::IMAP_POLL_SECS`]): how often a server without IDLE is
+    /// asked for new mail.
+    pub poll: Duration,
+    /// `idle_renew_secs` (default [`defaults::IMAP_IDLE_RENEW_SECS`]): IDLE is ended and sent
+    /// again after this long, under the 29 minutes of RFC 2177.
+    pub idle_renew: Duration,
+    /// `batch` (default [`defaults::IMAP_BATCH`]): messages asked for in one `UID FETCH`.
+    pub batch: usize,
+}
+
+/// How the IMAP connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// TLS from the first byte (IMAPS, port 993).
+    Implicit,
+    /// Plain connection upgraded with STARTTLS before logging in (port 143).
+    StartTls,
+    /// No TLS: only for a server on this machine.
+    Plain,
+}
+
+/// How guichet logs in to an IMAP server.
+#[derive(Debug, Clone)]
+pub enum ImapAuth {
+    /// The LOGIN command with a password.
+    Login(Secret),
+    /// AUTHENTICATE PLAIN (RFC 4616) with a password.
+    Plain(Secret),
+    /// AUTHENTICATE XOAUTH2 (Microsoft 365, Google) with an access token read anew at each
+    /// connection, so that an operator's refresher can keep it current.
+    XOAuth2(TokenSource),
+}
+
+/// Where an OAuth2 access token comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    /// `oauth2_token_file`: the token is the file's content (trailing newline removed).
+    File(PathBuf),
+    /// `oauth2_token_command`: run with `sh -c`, the token is what it prints.
+    Command(String),
+}
+
+/// What happens to a message on the server once it is stored. The UID bookkeeping never
+/// depends on it: guichet remembers the last UID it stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AfterCommit {
+    /// Flag it `\Seen`.
+    Seen,
+    /// Move it to this folder.
+    Move(String),
+    /// Leave it as it is.
+    Leave,
 }
 
 #[derive(Debug, Clone)]

@@ -17,6 +17,7 @@ use super::checks::{
 };
 use super::cursor::{Fields, Node, Report, Unique, child};
 use super::defaults;
+use super::mailboxes::read_mailboxes;
 use super::{
     Config, ContactConfig, DaemonConfig, Dsn, InstitutionConfig, LogFormat, MailConfig,
     OfferConfig, Role, Secret, StorageConfig,
@@ -38,7 +39,7 @@ pub(super) fn read_config(root: &Table, credentials: Option<&Path>, r: &mut Repo
     let (offers, offer_codes) = read_offers(
         top.tables("offers", r),
         &institution_keys,
-        &daemon.data_dir,
+        (&daemon.data_dir, credentials),
         r,
     );
     let own = OwnAddresses::new(
@@ -151,7 +152,7 @@ fn read_mail(
 /// A secret given inline (or by environment) or as a file to read. A relative file path is
 /// resolved against `$CREDENTIALS_DIRECTORY` when set (systemd `LoadCredential=`), else against
 /// the working directory. Errors name the key and the file, never the content.
-fn read_secret(
+pub(super) fn read_secret(
     t: &mut Fields<'_>,
     (key, file_key): (&'static str, &'static str),
     credentials: Option<&Path>,
@@ -245,7 +246,7 @@ fn read_institutions(
 fn read_offers(
     tables: Vec<Fields<'_>>,
     institutions: &[String],
-    data_dir: &Path,
+    (data_dir, credentials): (&Path, Option<&Path>),
     r: &mut Report,
 ) -> (Vec<OfferConfig>, Vec<String>) {
     let mut offers = Vec::new();
@@ -253,6 +254,7 @@ fn read_offers(
     let mut codes = Unique::default();
     let mut addresses = Unique::default();
     let mut maildirs = Unique::default();
+    let (mut mailbox_names, mut mailbox_sources) = (Unique::default(), Unique::default());
     for mut t in tables {
         let code = t.need("code", r).and_then(|n| {
             let code = n.parse(r, TenantId::parse)?;
@@ -315,6 +317,12 @@ fn read_offers(
             // Two offers reading one Maildir would take each other's mail.
             maildirs.claim(&dir.display().to_string(), &path, r);
         }
+        let mailboxes = read_mailboxes(
+            t.tables("mailboxes", r),
+            credentials,
+            (&mut mailbox_names, &mut mailbox_sources),
+            r,
+        );
         t.finish(r);
         let (
             Some(code),
@@ -347,6 +355,7 @@ fn read_offers(
             reopen_window,
             unknown_sender,
             maildir,
+            mailboxes,
         });
     }
     (offers, declared)

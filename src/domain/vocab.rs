@@ -138,13 +138,15 @@ pub enum Channel {
     Pipe,
     /// A Maildir folder the daemon watches.
     Maildir,
+    /// An IMAP mailbox the daemon reads.
+    Imap,
     /// An operator on the command line.
     Cli,
     /// A quarantined message replayed by an operator.
     Replay,
 }
 
-text_enum!(Channel, "channel", { Pipe => "pipe", Maildir => "maildir", Cli => "cli", Replay => "replay" });
+text_enum!(Channel, "channel", { Pipe => "pipe", Maildir => "maildir", Imap => "imap", Cli => "cli", Replay => "replay" });
 
 /// Where a contact comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

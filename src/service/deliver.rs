@@ -81,7 +81,8 @@ pub async fn deliver(
             .await
             .map_err(|e| DeliverError::Service(e.into()))?;
         let outcome =
-            ingest::ingest_read(ctx, offer, crate::domain::Channel::Pipe, raw, &read).await?;
+            ingest::ingest_read(ctx, offer, crate::domain::Channel::Pipe.into(), raw, &read)
+                .await?;
         outcomes.push((offer.code.clone(), outcome));
     }
     Ok(Delivered { outcomes })

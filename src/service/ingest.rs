@@ -25,8 +25,36 @@ use crate::domain::{
 use crate::domain::{ContactOrigin, dedupe};
 use crate::notify::Template;
 use crate::store::{
-    AddressKind, NewArticle, NewContact, NewEvent, NewTicket, ReceiptRow, TicketRow, Tx,
+    AddressKind, MailboxTally, NewArticle, NewContact, NewEvent, NewTicket, ReceiptRow, TicketRow,
+    Tx,
 };
+
+/// Where a message was read: its channel and, from an IMAP mailbox, its place there.
+#[derive(Debug, Clone, Copy)]
+pub struct Source<'a> {
+    pub channel: Channel,
+    pub mark: Option<&'a MailboxMark>,
+}
+
+impl From<Channel> for Source<'static> {
+    fn from(channel: Channel) -> Self {
+        Source {
+            channel,
+            mark: None,
+        }
+    }
+}
+
+/// A message's place in an IMAP mailbox. The transaction that deals with the message (stores
+/// it, quarantines it, or finds it a duplicate) also records its UID as the mailbox's last, so
+/// the message is dealt with once whatever happens before the server hears of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxMark {
+    /// The mailbox's name in the configuration.
+    pub mailbox: String,
+    pub uidvalidity: u32,
+    pub uid: u32,
+}
 
 /// What happened to a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,15 +187,16 @@ pub(super) async fn ticket_of_copy(
     ))
 }
 
-/// Takes one raw message in for `offer`, arrived through `channel` (`pipe`, `maildir`...).
-pub async fn ingest(
+/// Takes one raw message in for `offer`, arrived through a channel (`pipe`, `maildir`...) or
+/// a [`Source`] that also names its place in a mailbox.
+pub async fn ingest<'a>(
     ctx: &Context,
     offer: &OfferConfig,
-    channel: Channel,
+    source: impl Into<Source<'a>>,
     raw: &[u8],
 ) -> Result<IngestOutcome, ServiceError> {
     let read = read(ctx, raw).await;
-    ingest_read(ctx, offer, channel, raw, &read).await
+    ingest_read(ctx, offer, source.into(), raw, &read).await
 }
 
 /// [`ingest`] for a message already [`read`] (the pipe reads once, then routes and takes the
@@ -175,21 +204,22 @@ pub async fn ingest(
 pub async fn ingest_read(
     ctx: &Context,
     offer: &OfferConfig,
-    channel: Channel,
+    source: Source<'_>,
     raw: &[u8],
     read: &Read,
 ) -> Result<IngestOutcome, ServiceError> {
+    let channel = source.channel;
     let email = match read {
         Ok(email) => email,
-        Err(reason) => return quarantine(ctx, offer, channel, reason, raw).await,
+        Err(reason) => return quarantine(ctx, offer, source, reason, raw).await,
     };
-    let outcome = match ingest_parsed(ctx, offer, channel, raw, email).await {
+    let outcome = match ingest_parsed(ctx, offer, source, raw, email).await {
         Ok(outcome) => outcome,
         // The database is there but refuses this message (a value it cannot hold, a rule it
         // enforces): retrying cannot help, and must not block the messages behind it.
         Err(e) if !e.is_transient() => {
             let reason = format!("cannot be stored: {}", e.detail());
-            return quarantine(ctx, offer, channel, &reason, raw).await;
+            return quarantine(ctx, offer, source, &reason, raw).await;
         }
         Err(e) => return Err(e),
     };
@@ -199,26 +229,51 @@ pub async fn ingest_read(
         }
         _ => None,
     };
-    tracing::info!(tenant = %offer.code, %channel, outcome = outcome.label(), ticket, "message taken in");
+    let (mailbox, uid) = (
+        source.mark.map(|m| m.mailbox.as_str()),
+        source.mark.map(|m| m.uid),
+    );
+    tracing::info!(tenant = %offer.code, %channel, mailbox, uid, outcome = outcome.label(), ticket, "message taken in");
     if let IngestOutcome::Created { ticket, .. } = &outcome {
         super::links::link_across_offers(ctx, offer, *ticket, email).await;
     }
     Ok(outcome)
 }
 
+/// Quarantines a message too large to take in, read no further than its header: the header
+/// and the size are kept, not the body.
+pub async fn quarantine_oversized(
+    ctx: &Context,
+    offer: &OfferConfig,
+    source: Source<'_>,
+    header: &[u8],
+    size: u64,
+) -> Result<IngestOutcome, ServiceError> {
+    let limit = ctx.config.daemon.max_message_bytes;
+    let reason = format!(
+        "message of {size} bytes is over the limit of {limit} bytes (only its header is kept)"
+    );
+    quarantine(ctx, offer, source, &reason, header).await
+}
+
 async fn quarantine(
     ctx: &Context,
     offer: &OfferConfig,
-    channel: Channel,
+    source: Source<'_>,
     reason: &str,
     raw: &[u8],
 ) -> Result<IngestOutcome, ServiceError> {
+    let channel = source.channel;
+    let now = ctx.clock.now();
     let mut tx = ctx.store.begin(&offer.code).await?;
-    let id = tx
-        .insert_quarantine(channel, reason, raw, ctx.clock.now())
-        .await?;
+    let id = tx.insert_quarantine(channel, reason, raw, now).await?;
+    mark(&mut tx, source, MailboxTally::Quarantined, now).await?;
     tx.commit().await?;
-    tracing::warn!(tenant = %offer.code, %channel, quarantine = id.0, reason, "message quarantined");
+    let (mailbox, uid) = (
+        source.mark.map(|m| m.mailbox.as_str()),
+        source.mark.map(|m| m.uid),
+    );
+    tracing::warn!(tenant = %offer.code, %channel, mailbox, uid, quarantine = id.0, reason, "message quarantined");
     Ok(IngestOutcome::Quarantined {
         id,
         reason: reason.to_owned(),
@@ -228,17 +283,23 @@ async fn quarantine(
 async fn ingest_parsed(
     ctx: &Context,
     offer: &OfferConfig,
-    channel: Channel,
+    source: Source<'_>,
     raw: &[u8],
     email: &InboundEmail,
 ) -> Result<IngestOutcome, ServiceError> {
+    let channel = source.channel;
     let now = ctx.clock.now();
     let digest = email.content_digest();
     let mut tx = ctx.store.begin(&offer.code).await?;
     let key = match dedupe(&mut tx, email, &digest).await? {
         dedupe::Decision::Record { key, .. } => key,
         dedupe::Decision::Duplicate { ticket } => {
-            tx.rollback().await?;
+            if source.mark.is_some() {
+                mark(&mut tx, source, MailboxTally::Duplicate, now).await?;
+                tx.commit().await?;
+            } else {
+                tx.rollback().await?;
+            }
             return Ok(IngestOutcome::Duplicate {
                 ticket: ticket_ref_of(ctx, offer, ticket).await?,
             });
@@ -254,14 +315,14 @@ async fn ingest_parsed(
     // `parse` guarantees a sender; the fallback keeps this total anyway.
     let Some(sender) = email.from.as_ref().or(email.sender.as_ref()) else {
         tx.rollback().await?;
-        return quarantine(ctx, offer, channel, &ParseError::NoSender.to_string(), raw).await;
+        return quarantine(ctx, offer, source, &ParseError::NoSender.to_string(), raw).await;
     };
     // Our own addresses are never people: such a message is our own mail coming back (a loop)
     // or a forgery, and taking it in would make us a contact, a participant, a recipient.
     if ctx.own_addresses().contains(&sender.address) {
         tx.rollback().await?;
         let reason = "sent from one of our own support addresses (a mail loop or a forgery)";
-        return quarantine(ctx, offer, channel, reason, raw).await;
+        return quarantine(ctx, offer, source, reason, raw).await;
     }
     let contact = match resolve_sender(&mut tx, offer, sender, now).await? {
         Some(contact) => contact,
@@ -276,7 +337,14 @@ async fn ingest_parsed(
                 None,
                 now,
             );
-            return finish(tx, &receipt, IngestOutcome::Refused { answered }).await;
+            let tally = tally_of(auto.as_ref());
+            return finish(
+                tx,
+                (source, tally),
+                &receipt,
+                IngestOutcome::Refused { answered },
+            )
+            .await;
         }
     };
 
@@ -430,13 +498,14 @@ async fn ingest_parsed(
         Some(article),
         now,
     );
-    finish(tx, &receipt, outcome).await
+    finish(tx, (source, tally_of(auto.as_ref())), &receipt, outcome).await
 }
 
-/// Records the dedupe key and commits; if another transaction recorded the same key first,
-/// rolls back and reports a duplicate.
+/// Records the dedupe key (and the mailbox mark) and commits; if another transaction recorded
+/// the same key first, rolls back and reports a duplicate.
 async fn finish(
     mut tx: Tx,
+    (source, tally): (Source<'_>, MailboxTally),
     receipt: &ReceiptRow,
     outcome: IngestOutcome,
 ) -> Result<IngestOutcome, ServiceError> {
@@ -444,8 +513,42 @@ async fn finish(
         tx.rollback().await?;
         return Ok(IngestOutcome::Duplicate { ticket: None });
     }
+    mark(&mut tx, source, tally, receipt.received_at).await?;
     tx.commit().await?;
     Ok(outcome)
+}
+
+/// Machine mail is counted apart: stored, never answered.
+fn tally_of(auto: Option<&AutoReason>) -> MailboxTally {
+    if auto.is_some() {
+        MailboxTally::LoopSuppressed
+    } else {
+        MailboxTally::Ingested
+    }
+}
+
+/// Records the message's place in its mailbox, in the transaction that deals with it. Fails
+/// (transient) when the mailbox was started over meanwhile: the message is read again.
+async fn mark(
+    tx: &mut Tx,
+    source: Source<'_>,
+    tally: MailboxTally,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), ServiceError> {
+    let Some(m) = source.mark else {
+        return Ok(());
+    };
+    if tx
+        .advance_mailbox(&m.mailbox, (m.uidvalidity, m.uid), tally, now)
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(ServiceError::Retry(format!(
+            "mailbox {} is no longer at uidvalidity {}",
+            m.mailbox, m.uidvalidity
+        )))
+    }
 }
 
 fn receipt(

@@ -91,11 +91,19 @@ pub enum ServiceError {
     Store(#[from] crate::store::StoreError),
     #[error("{0}")]
     Refused(String),
+    /// The source moved under the use case (an IMAP mailbox started over by another instance):
+    /// nothing was stored, and trying again later is right.
+    #[error("{0}")]
+    Retry(String),
 }
 
 impl ServiceError {
     pub fn is_transient(&self) -> bool {
-        matches!(self, ServiceError::Store(e) if e.is_transient())
+        match self {
+            ServiceError::Store(e) => e.is_transient(),
+            ServiceError::Refused(_) => false,
+            ServiceError::Retry(_) => true,
+        }
     }
 
     /// The error and its causes on one line, each once (see [`crate::error::chain`]; a

@@ -14,7 +14,8 @@
 //! This file holds the handle, the transaction and the error; the operations are split by
 //! aggregate, each an `impl Tx` block of its own: `contacts.rs` (offers, institutions,
 //! contacts), `tickets.rs` (tickets, links, participants), `articles.rs` (raw messages,
-//! articles, attachments), `receipts.rs`, `quarantine.rs`, `outbox.rs` and `events.rs`.
+//! articles, attachments), `receipts.rs`, `quarantine.rs`, `outbox.rs`, `events.rs` and `mailboxes.rs` (IMAP
+//! mailboxes' place and counters).
 //! Rows are in `rows.rs`; how ids and names map to SQL columns is in `columns.rs`.
 
 #![warn(missing_docs)]
@@ -30,6 +31,7 @@ use std::time::Duration;
 
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
+pub use mailboxes::{MailboxStateRow, MailboxTally};
 pub use rows::*;
 
 use crate::domain::TenantId;
@@ -256,6 +258,7 @@ macro_rules! exec {
 mod articles;
 mod contacts;
 mod events;
+mod mailboxes;
 mod outbox;
 mod quarantine;
 mod receipts;

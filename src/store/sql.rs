@@ -203,3 +203,27 @@ pub const INSERT_EVENT: &str =
      VALUES ($1, $2, $3, $4, $5, $6, $7)";
 pub const SELECT_EVENTS: &str = "SELECT id, ticket_id, at, actor, kind, data FROM events
      WHERE tenant_id = $1 AND ticket_id = $2 ORDER BY id";
+
+pub const SELECT_MAILBOX_STATE: &str = "SELECT mailbox, uidvalidity, last_uid, acked_uid,
+         ingested, duplicates, quarantined, loop_suppressed, mode, last_sync_at
+     FROM mailbox_state WHERE tenant_id = $1 AND mailbox = $2";
+/// A new mailbox, or one whose UIDVALIDITY changed: nothing stored or acknowledged at the new
+/// UIDVALIDITY yet. The counters stay.
+pub const START_MAILBOX: &str =
+    "INSERT INTO mailbox_state (tenant_id, mailbox, uidvalidity, last_uid, acked_uid, updated_at)
+     VALUES ($1, $2, $3, 0, 0, $4)
+     ON CONFLICT (tenant_id, mailbox) DO UPDATE SET uidvalidity = excluded.uidvalidity,
+         last_uid = 0, acked_uid = 0, updated_at = excluded.updated_at";
+/// The last UID only grows (CASE rather than MAX/GREATEST, which differ between the two).
+pub const ADVANCE_MAILBOX: &str = "UPDATE mailbox_state SET
+         last_uid = CASE WHEN $4 > last_uid THEN $4 ELSE last_uid END,
+         ingested = ingested + $5, duplicates = duplicates + $6,
+         quarantined = quarantined + $7, loop_suppressed = loop_suppressed + $8,
+         updated_at = $9
+     WHERE tenant_id = $1 AND mailbox = $2 AND uidvalidity = $3";
+pub const ACK_MAILBOX: &str = "UPDATE mailbox_state SET
+         acked_uid = CASE WHEN $4 > acked_uid THEN $4 ELSE acked_uid END, updated_at = $5
+     WHERE tenant_id = $1 AND mailbox = $2 AND uidvalidity = $3";
+pub const MARK_MAILBOX_SYNCED: &str = "UPDATE mailbox_state SET mode = $3, last_sync_at = $4,
+         updated_at = $4
+     WHERE tenant_id = $1 AND mailbox = $2";

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use guichet::domain::TenantId;
 
 pub mod app;
+pub mod dovecot;
 
 /// The PostgreSQL the suite runs against. `tests/run.sh` starts one and sets the variable;
 /// running `cargo test` without it fails here, loudly, rather than skipping.
@@ -70,6 +71,8 @@ pub struct Setup {
     pub storage: String,
     /// GEFORP answers senders it does not know with a polite refusal instead of a ticket.
     pub geforp_refuses_strangers: bool,
+    /// Tables added to the SMSU offer: its `[[offers.mailboxes]]`.
+    pub smsu_tables: String,
 }
 
 /// The configuration text of every test: institutions univ-rennes and univ-lorraine, offers
@@ -106,6 +109,7 @@ code = "SMSU"
 name = "SMS Universitaire"
 provider = "univ-rennes"
 support_addresses = ["{SMSU_ADDRESS}"]
+{smsu_tables}
 
 [[offers]]
 code = "GEFORP"
@@ -128,6 +132,7 @@ institution = "univ-lorraine"
         data = data.display(),
         daemon = setup.daemon,
         storage = setup.storage,
+        smsu_tables = setup.smsu_tables,
     )
 }
 
@@ -146,6 +151,7 @@ impl TestEnv {
             daemon: extra_daemon.to_owned(),
             storage: storage.to_owned(),
             geforp_refuses_strangers: true,
+            ..Setup::default()
         };
         let config = dir.path().join("guichet.toml");
         std::fs::write(&config, config_text(&dir.path().join("data"), &setup))

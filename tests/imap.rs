@@ -1,0 +1,406 @@
+//! IMAP intake against a real Dovecot (one per test, tests/common/dovecot.rs): the daemon in
+//! process on the system clock, mail put in with an IMAP client of our own, tickets read back
+//! from the store. The crash test runs the binary and kills it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed step is a failed test"
+)]
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::dovecot::{Dovecot, poll};
+use common::{SMSU_ADDRESS, Setup, config_text, mail};
+use guichet::app::Daemon;
+use guichet::clock::SystemClock;
+use guichet::config::Config;
+use guichet::domain::TenantId;
+use guichet::shutdown::Shutdown;
+use guichet::store::{MailboxStateRow, Store, TicketRow};
+
+const MAILBOX: &str = "smsu-inbox";
+const USER: &str = "support-smsu";
+
+/// A guichet daemon running in process on a data directory of its own.
+struct Guichet {
+    dir: tempfile::TempDir,
+    config: Config,
+    store: Store,
+    running: Option<(Shutdown, tokio::task::JoinHandle<anyhow::Result<()>>)>,
+}
+
+fn configuration(data: &Path, mailboxes: &str) -> Config {
+    let setup = Setup {
+        smsu_tables: mailboxes.to_owned(),
+        ..Setup::default()
+    };
+    guichet::config::load_from_str(&config_text(data, &setup), &[])
+        .unwrap_or_else(|e| panic!("test configuration: {e}"))
+}
+
+impl Guichet {
+    /// Starts the daemon with SMSU reading `mailboxes` (`[[offers.mailboxes]]` tables).
+    async fn start(mailboxes: &str) -> Guichet {
+        // Silent unless GUICHET_LOG asks (`GUICHET_LOG=guichet=debug cargo test --test imap`).
+        guichet::app::init_logging(guichet::config::LogFormat::Human, "off", false);
+        let dir = tempfile::tempdir().unwrap();
+        let config = configuration(&dir.path().join("data"), mailboxes);
+        let mut g = Guichet {
+            store: guichet::app::open_store(&config).await.unwrap(),
+            dir,
+            config,
+            running: None,
+        };
+        g.run().await;
+        g
+    }
+
+    async fn run(&mut self) {
+        let daemon = Daemon::build_on(self.config.clone(), Arc::new(SystemClock))
+            .await
+            .unwrap();
+        let shutdown = Shutdown::new();
+        let task = tokio::spawn(daemon.run_until(shutdown.clone()));
+        self.running = Some((shutdown, task));
+    }
+
+    async fn stop(&mut self) {
+        let (shutdown, task) = self.running.take().expect("running");
+        shutdown.cancel();
+        task.await.unwrap().unwrap();
+    }
+
+    /// Starts again, stopped, on the same data with these mailbox tables.
+    async fn start_again(&mut self, mailboxes: &str) {
+        self.config = configuration(&self.dir.path().join("data"), mailboxes);
+        self.run().await;
+    }
+
+    async fn tickets(&self) -> Vec<TicketRow> {
+        let mut tx = self.store.begin(&smsu()).await.unwrap();
+        let rows = tx.list_tickets(None).await.unwrap();
+        tx.rollback().await.unwrap();
+        rows
+    }
+
+    async fn articles(&self, ticket: &TicketRow) -> usize {
+        let mut tx = self.store.begin(&smsu()).await.unwrap();
+        let n = tx.articles(ticket.id).await.unwrap().len();
+        tx.rollback().await.unwrap();
+        n
+    }
+
+    async fn state(&self) -> Option<MailboxStateRow> {
+        let mut tx = self.store.begin(&smsu()).await.unwrap();
+        let row = tx.mailbox_state(MAILBOX).await.unwrap();
+        tx.rollback().await.unwrap();
+        row
+    }
+
+    /// Waits until the mailbox was drained at least once after `since` connections.
+    async fn synced(&self) -> MailboxStateRow {
+        poll(
+            Duration::from_secs(20),
+            "the mailbox's first sync",
+            || async { self.state().await.filter(|s| s.last_sync_at.is_some()) },
+        )
+        .await
+    }
+
+    async fn ticket_count(&self, n: usize, what: &str) -> Vec<TicketRow> {
+        poll(Duration::from_secs(20), what, || async {
+            let t = self.tickets().await;
+            (t.len() >= n).then_some(t)
+        })
+        .await
+    }
+}
+
+impl Drop for Guichet {
+    fn drop(&mut self) {
+        if let Some((shutdown, _)) = &self.running {
+            shutdown.cancel();
+        }
+    }
+}
+
+fn smsu() -> TenantId {
+    TenantId::parse("SMSU").unwrap()
+}
+
+fn named(extra: &str) -> String {
+    format!("name = \"{MAILBOX}\"\n{extra}")
+}
+
+#[tokio::test]
+async fn a_new_mail_becomes_a_ticket_within_two_seconds_while_idle() {
+    let dovecot = Dovecot::start();
+    // Polling an hour apart: only IDLE can bring the mail in time.
+    let g = Guichet::start(&dovecot.mailbox_toml(USER, &named("poll_secs = 3600"))).await;
+    let state = g.synced().await;
+    assert_eq!(state.mode.as_deref(), Some("idle"));
+
+    let appended = Instant::now();
+    let m = mail(
+        "alice@univ-rennes.example",
+        SMSU_ADDRESS,
+        "Panne",
+        "idle-1@univ-rennes.example",
+        "",
+    );
+    dovecot.append(USER, "INBOX", &m).await;
+    let tickets = g.ticket_count(1, "the ticket of the new mail").await;
+    let took = appended.elapsed();
+    eprintln!("time to ticket under IDLE: {took:?}");
+    assert_eq!(tickets[0].reference().to_string(), "I-000001");
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+
+    // Flagged \Seen once stored, and the UID recorded.
+    let flags = poll(Duration::from_secs(5), "the \\Seen flag", || async {
+        let f = dovecot.flags(USER, "INBOX").await;
+        f.iter()
+            .all(|(_, fl)| fl.iter().any(|x| x.contains("Seen")))
+            .then_some(f)
+    })
+    .await;
+    assert_eq!(flags.len(), 1);
+    let state = g.state().await.unwrap();
+    assert_eq!((state.last_uid, state.acked_uid, state.ingested), (1, 1, 1));
+}
+
+#[tokio::test]
+async fn a_reply_joins_its_ticket_and_a_backlog_is_taken_in_at_start() {
+    let dovecot = Dovecot::start();
+    // Mail waiting before the daemon starts.
+    let first = mail(
+        "alice@univ-rennes.example",
+        SMSU_ADDRESS,
+        "Panne",
+        "first@univ-rennes.example",
+        "",
+    );
+    let other = mail(
+        "bob@univ-rennes.example",
+        SMSU_ADDRESS,
+        "Autre",
+        "other@univ-rennes.example",
+        "",
+    );
+    dovecot.append(USER, "INBOX", &first).await;
+    dovecot.append(USER, "INBOX", &other).await;
+    let g = Guichet::start(&dovecot.mailbox_toml(USER, &named(""))).await;
+    let tickets = g.ticket_count(2, "the backlog's two tickets").await;
+    assert_eq!(tickets.len(), 2);
+
+    let reply = mail(
+        "alice@univ-rennes.example",
+        SMSU_ADDRESS,
+        "Re: Panne",
+        "reply@univ-rennes.example",
+        "In-Reply-To: <first@univ-rennes.example>\r\n",
+    );
+    dovecot.append(USER, "INBOX", &reply).await;
+    let first_ticket = tickets
+        .iter()
+        .find(|t| t.title == "Panne")
+        .expect("the first ticket")
+        .clone();
+    poll(
+        Duration::from_secs(10),
+        "the reply in its ticket",
+        || async { (g.articles(&first_ticket).await == 2).then_some(()) },
+    )
+    .await;
+    assert_eq!(g.tickets().await.len(), 2, "no new ticket for the reply");
+}
+
+#[tokio::test]
+async fn a_uidvalidity_change_doubles_nothing() {
+    let dovecot = Dovecot::start();
+    for i in 0..3 {
+        let m = mail(
+            "alice@univ-rennes.example",
+            SMSU_ADDRESS,
+            &format!("Panne {i}"),
+            &format!("uv-{i}@univ-rennes.example"),
+            "",
+        );
+        dovecot.append(USER, "INBOX", &m).await;
+    }
+    let mut g = Guichet::start(&dovecot.mailbox_toml(USER, &named(""))).await;
+    g.ticket_count(3, "three tickets").await;
+    let before = poll(Duration::from_secs(10), "three acknowledged", || async {
+        g.state().await.filter(|s| s.acked_uid == 3)
+    })
+    .await;
+
+    g.stop().await;
+    let new_validity = u32::try_from(before.uidvalidity).unwrap() + 1000;
+    dovecot.set_uidvalidity(USER, "INBOX", new_validity);
+    g.start_again(&dovecot.mailbox_toml(USER, &named(""))).await;
+    let after = poll(
+        Duration::from_secs(20),
+        "the mailbox read again",
+        || async {
+            g.state()
+                .await
+                .filter(|s| s.uidvalidity == i64::from(new_validity) && s.last_uid == 3)
+        },
+    )
+    .await;
+    assert_eq!(g.tickets().await.len(), 3, "nothing doubled");
+    assert_eq!((after.ingested, after.duplicates), (3, 3));
+}
+
+#[tokio::test]
+async fn a_dovecot_restart_while_idle_is_survived() {
+    let dovecot = Dovecot::start();
+    let g = Guichet::start(&dovecot.mailbox_toml(USER, &named("poll_secs = 3600"))).await;
+    g.synced().await;
+    dovecot.restart();
+    let m = mail(
+        "alice@univ-rennes.example",
+        SMSU_ADDRESS,
+        "Après redémarrage",
+        "restart@univ-rennes.example",
+        "",
+    );
+    dovecot.append(USER, "INBOX", &m).await;
+    let tickets = g.ticket_count(1, "the mail sent after the restart").await;
+    assert_eq!(tickets.len(), 1);
+}
+
+#[tokio::test]
+async fn stored_mail_is_moved_or_left_as_configured() {
+    let dovecot = Dovecot::start();
+    let m = mail(
+        "alice@univ-rennes.example",
+        SMSU_ADDRESS,
+        "Panne",
+        "move-1@univ-rennes.example",
+        "",
+    );
+    dovecot.append(USER, "INBOX", &m).await;
+    let g = Guichet::start(
+        &dovecot.mailbox_toml(USER, &named("after = \"move\"\nmove_to = \"Traités\"")),
+    )
+    .await;
+    g.ticket_count(1, "the ticket").await;
+    poll(Duration::from_secs(10), "the message moved", || async {
+        (dovecot.count(USER, "INBOX").await == 0).then_some(())
+    })
+    .await;
+    assert_eq!(dovecot.count(USER, "Traités").await, 1);
+
+    let dovecot = Dovecot::start();
+    dovecot.append(USER, "INBOX", &m).await;
+    let g = Guichet::start(&dovecot.mailbox_toml(USER, &named("after = \"leave\""))).await;
+    g.ticket_count(1, "the ticket").await;
+    poll(
+        Duration::from_secs(10),
+        "the message acknowledged",
+        || async { g.state().await.filter(|s| s.acked_uid == 1) },
+    )
+    .await;
+    let flags = dovecot.flags(USER, "INBOX").await;
+    assert_eq!(flags.len(), 1);
+    assert!(
+        !flags[0].1.iter().any(|f| f.contains("Seen")),
+        "left unseen: {flags:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_message_over_the_limit_is_quarantined_with_its_header_only() {
+    let dovecot = Dovecot::start();
+    let mut big = mail(
+        "alice@univ-rennes.example",
+        SMSU_ADDRESS,
+        "Énorme",
+        "big@univ-rennes.example",
+        "",
+    );
+    big.extend(std::iter::repeat_n(b'x', 50_000));
+    big.extend_from_slice(b"\r\n");
+    dovecot.append(USER, "INBOX", &big).await;
+    let small = mail(
+        "bob@univ-rennes.example",
+        SMSU_ADDRESS,
+        "Petit",
+        "small@univ-rennes.example",
+        "",
+    );
+    dovecot.append(USER, "INBOX", &small).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let setup = Setup {
+        daemon: "max_message_bytes = 20000".to_owned(),
+        smsu_tables: dovecot.mailbox_toml(USER, &named("")),
+        ..Setup::default()
+    };
+    let config =
+        guichet::config::load_from_str(&config_text(&dir.path().join("data"), &setup), &[])
+            .unwrap();
+    let mut g = Guichet {
+        store: guichet::app::open_store(&config).await.unwrap(),
+        dir,
+        config,
+        running: None,
+    };
+    g.run().await;
+    // The small one behind it is not held up.
+    g.ticket_count(1, "the small message's ticket").await;
+    let state = poll(Duration::from_secs(10), "both dealt with", || async {
+        g.state().await.filter(|s| s.last_uid == 2)
+    })
+    .await;
+    assert_eq!((state.ingested, state.quarantined), (1, 1));
+    let mut tx = g.store.begin(&smsu()).await.unwrap();
+    let q = tx.list_quarantine().await.unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(q.len(), 1);
+    assert!(q[0].reason.contains("over the limit"), "{}", q[0].reason);
+    assert!(q[0].size < 2000, "the header only: {} bytes", q[0].size);
+}
+
+#[tokio::test]
+async fn implicit_tls_starttls_and_authenticate_plain_reach_the_mailbox() {
+    let dovecot = Dovecot::start();
+    let ca = dovecot.ca_file.display().to_string();
+    // `host = "localhost"`, the name in the server's certificate.
+    let table = [
+        format!(
+            "tls = \"implicit\"\nport = {}\nca_file = \"{ca}\"",
+            dovecot.imaps_port
+        ),
+        format!(
+            "tls = \"starttls\"\nport = {}\nca_file = \"{ca}\"",
+            dovecot.imap_port
+        ),
+        format!(
+            "tls = \"plain\"\nport = {}\nauth = \"plain\"",
+            dovecot.imap_port
+        ),
+    ];
+    for (i, keys) in table.iter().enumerate() {
+        let m = mail(
+            "alice@univ-rennes.example",
+            SMSU_ADDRESS,
+            &format!("Panne {i}"),
+            &format!("tls-{i}@univ-rennes.example"),
+            "",
+        );
+        dovecot.append(USER, "INBOX", &m).await;
+        let mailbox = format!(
+            "[[offers.mailboxes]]\nname = \"{MAILBOX}\"\nhost = \"localhost\"\n\
+             user = \"{USER}@example.test\"\npassword = \"secret\"\n{keys}\n"
+        );
+        let mut g = Guichet::start(&mailbox).await;
+        g.ticket_count(1, &format!("a ticket through {keys}")).await;
+        g.stop().await;
+    }
+}
