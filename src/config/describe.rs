@@ -3,7 +3,7 @@
 
 use super::checks::mask_dsn;
 use super::{Config, Dsn, Role, Secret};
-use crate::domain::routing::UnknownSenderPolicy;
+use crate::domain::routing::{KindRules, UnknownSenderPolicy};
 
 impl Config {
     /// A human summary of what would run, for `guichet check-config`. Secrets show as set or
@@ -77,6 +77,7 @@ impl Config {
                 offer.support_addresses.join(", ")
             ));
             line(format!("    maildir: {}", offer.maildir.display()));
+            line(describe_kinds(&offer.kinds));
             let policy = policy_name(offer.unknown_sender);
             line(format!(
                 "    reopen window {} days; unknown senders: {policy}",
@@ -118,4 +119,21 @@ pub(super) fn policy_name(policy: UnknownSenderPolicy) -> &'static str {
         UnknownSenderPolicy::CreateUnaffiliated => "create_unaffiliated",
         UnknownSenderPolicy::Refuse => "refuse",
     }
+}
+
+/// `    tickets: incident unless +incident: incident, +demande: request, ...`.
+fn describe_kinds(kinds: &KindRules) -> String {
+    let rules: Vec<String> = kinds
+        .rules
+        .iter()
+        .map(|(key, kind)| format!("{key}: {kind}"))
+        .collect();
+    if rules.is_empty() {
+        return format!("    tickets: {}", kinds.default);
+    }
+    format!(
+        "    tickets: {} unless sent to {}",
+        kinds.default,
+        rules.join(", ")
+    )
 }

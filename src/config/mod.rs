@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::domain::TenantId;
-use crate::domain::routing::{OfferAddresses, UnknownSenderPolicy};
+use crate::domain::routing::{KindRules, OfferAddresses, UnknownSenderPolicy};
 
 pub use load::{ConfigError, ConfigErrors, load, load_from_str};
 
@@ -150,6 +150,10 @@ pub struct OfferConfig {
     pub unknown_sender: UnknownSenderPolicy,
     /// `offers[].maildir` (default [`defaults::MAILDIR_DIR`]`/CODE` in data_dir).
     pub maildir: PathBuf,
+    /// `offers[].default_kind` (default [`defaults::DEFAULT_KIND`]) and
+    /// `offers[].kind_by_address` over [`defaults::KIND_SUFFIXES`]: the kind of the tickets
+    /// its mail opens ([`crate::domain::routing::kind_for`]).
+    pub kinds: KindRules,
 }
 
 #[derive(Debug, Clone)]
