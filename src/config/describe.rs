@@ -3,6 +3,7 @@
 
 use super::checks::mask_dsn;
 use super::{Config, Dsn, Role, Secret};
+use crate::domain::TicketKind;
 use crate::domain::routing::{KindRules, UnknownSenderPolicy};
 
 impl Config {
@@ -121,19 +122,22 @@ pub(super) fn policy_name(policy: UnknownSenderPolicy) -> &'static str {
     }
 }
 
-/// `    tickets: incident unless +incident: incident, +demande: request, ...`.
+/// `    kinds: incident (default, +incident), request (+demande, +request), change (...)`.
 fn describe_kinds(kinds: &KindRules) -> String {
-    let rules: Vec<String> = kinds
-        .rules
-        .iter()
-        .map(|(key, kind)| format!("{key}: {kind}"))
-        .collect();
-    if rules.is_empty() {
-        return format!("    tickets: {}", kinds.default);
+    let mut parts = Vec::new();
+    for kind in TicketKind::ALL {
+        let mut keys: Vec<&str> = kinds
+            .rules
+            .iter()
+            .filter(|(_, k)| k == kind)
+            .map(|(key, _)| key.as_str())
+            .collect();
+        if *kind == kinds.default {
+            keys.insert(0, "default");
+        }
+        if !keys.is_empty() {
+            parts.push(format!("{kind} ({})", keys.join(", ")));
+        }
     }
-    format!(
-        "    tickets: {} unless sent to {}",
-        kinds.default,
-        rules.join(", ")
-    )
+    format!("    kinds: {}", parts.join(", "))
 }

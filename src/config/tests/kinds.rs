@@ -37,8 +37,10 @@ fn describe_lists_the_kinds() {
     let config = ok(&format!("{BASE}default_kind = \"change\"\n"), &[]);
     let described = config.describe();
     assert!(
-        described
-            .contains("    tickets: change unless sent to +incident: incident, +demande: request"),
+        described.contains(
+            "    kinds: incident (+incident), request (+demande, +request), \
+             change (default, +changement, +change)\n"
+        ),
         "{described}"
     );
 }
