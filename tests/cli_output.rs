@@ -300,3 +300,53 @@ fn deliver_with_bad_arguments_keeps_the_mail_queued() {
     let other = env.run(&["tickets", "lisst"], b"");
     assert_eq!(other.status.code(), Some(2), "{}", stderr(&other));
 }
+
+#[test]
+fn ticket_kind_prints_the_old_and_the_new_ref() {
+    let env = TestEnv::new("", "");
+    let m = mail(
+        "jeanne@univ-lorraine.example",
+        SMSU_ADDRESS,
+        "Ouverture de compte",
+        "kind@univ-lorraine.example",
+        "",
+    );
+    assert!(env.deliver("SMSU", &m).status.success());
+    let args = ["ticket", "kind", "i-1", "request", "--offer", "SMSU"];
+    let out = env.run(&args, b"");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "kind changed: I-000001 is now R-000001\n");
+
+    let show = env.run(&["ticket", "show", "I-000001", "--offer", "SMSU"], b"");
+    assert!(show.status.success(), "{}", stderr(&show));
+    let text = stdout(&show);
+    let head: Vec<&str> = text.lines().take(3).collect();
+    assert_eq!(head[0], "[SMSU R-000001] Ouverture de compte", "{text}");
+    assert_eq!(
+        head[1], "kind request  status new  priority normal",
+        "{text}"
+    );
+    assert_eq!(head[2], "formerly I-000001", "{text}");
+
+    let again = env.run(
+        &["ticket", "kind", "R-000001", "request", "--offer", "SMSU"],
+        b"",
+    );
+    assert_eq!(again.status.code(), Some(1), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("R-000001: kind is already request"),
+        "{}",
+        stderr(&again)
+    );
+    let bad = env.run(
+        &["ticket", "kind", "R-000001", "question", "--offer", "SMSU"],
+        b"",
+    );
+    assert!(
+        stderr(&bad).contains(
+            "unknown ticket kind \"question\" (expected one of: incident, request, change)"
+        ),
+        "{}",
+        stderr(&bad)
+    );
+}

@@ -28,7 +28,9 @@ const SETS: [&str; 5] = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_parsing_corpus_message_is_stored_or_quarantined() {
-    let corpus = common::corpus_dir();
+    let Some(corpus) = common::corpus_dir() else {
+        return;
+    };
     let env = common::TestEnv::new("max_message_bytes = 10000000", "");
     let config = guichet::config::load(Some(&env.config), &[]).expect("test config");
     let mut config = config;

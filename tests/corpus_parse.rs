@@ -8,7 +8,8 @@
 //! matches are counted per set and per field, printed as a table (`--nocapture`), and the match
 //! rates must stay at or above the floors below, so a regression in `parse` shows as a drop.
 //!
-//! The corpus must be present: when it is missing the test fails and says where it looked.
+//! Without the corpus the test is skipped and says so (`SKIPPED: corpus not found at ...`,
+//! counted by `tests/run.sh`); with `GUICHET_REQUIRE_CORPUS=1` (CI) it fails instead.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -915,7 +916,9 @@ fn run_set(report: &mut Report, set_index: usize, set: &'static str, cases: Vec<
 
 #[test]
 fn corpus_messages_parse_without_panic_and_match_their_expected_files() {
-    let corpus = common::corpus_dir();
+    let Some(corpus) = common::corpus_dir() else {
+        return;
+    };
     type Reader = fn(&Path) -> Vec<Case>;
     let sets: [(&'static str, Reader); 5] = [
         ("stalwart-mail-parser", stalwart),

@@ -128,6 +128,13 @@ pub(super) enum TicketCommand {
         t: TicketArgs,
         priority: String,
     },
+    /// Change the kind (incident, request, change): the ticket takes the next ref of that
+    /// kind, and its old ref still finds it (here, and in a reply's subject tag)
+    Kind {
+        #[command(flatten)]
+        t: TicketArgs,
+        kind: String,
+    },
 }
 
 #[derive(Subcommand)]

@@ -9,7 +9,7 @@ use anyhow::{Context as _, anyhow};
 use super::args::{TicketArgs, TicketCommand};
 use super::output::{line, printable};
 use super::{offer, offers};
-use crate::domain::{Priority, Status};
+use crate::domain::{Priority, Status, TicketKind};
 use crate::service::Context;
 use crate::service::operator::{self, Operator};
 
@@ -160,6 +160,19 @@ pub(super) async fn ticket(ctx: &Context, command: TicketCommand) -> anyhow::Res
             .await?;
             "priority changed"
         }
+        TicketCommand::Kind { t, kind } => {
+            let kind: TicketKind = kind.parse().map_err(|e: String| anyhow!(e))?;
+            let (old, new) = operator::set_kind(
+                ctx,
+                offer(&ctx.config, &t.offer)?,
+                &t.reference,
+                &operator_of(&t),
+                kind,
+            )
+            .await?;
+            writeln!(out, "kind changed: {old} is now {new}")?;
+            return Ok(ExitCode::SUCCESS);
+        }
     };
     writeln!(out, "{done}")?;
     Ok(ExitCode::SUCCESS)
@@ -174,6 +187,9 @@ fn print_ticket(out: &mut impl Write, v: &operator::TicketView) -> std::io::Resu
         "kind {}  status {}  priority {}",
         t.kind, t.status, t.priority
     )?;
+    if !v.former_refs.is_empty() {
+        writeln!(out, "formerly {}", v.former_refs.join(", "))?;
+    }
     writeln!(
         out,
         "created {}  updated {}",

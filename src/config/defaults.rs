@@ -5,6 +5,7 @@
 //! Each constant says where its value comes from. Changing one changes what runs: update the
 //! example file's comment in the same commit (the test fails until then).
 
+use crate::domain::TicketKind;
 use crate::domain::routing::UnknownSenderPolicy;
 
 use super::{LogFormat, TlsMode};
@@ -70,3 +71,16 @@ pub const IMAP_IDLE_RENEW_SECS: u64 = 25 * 60;
 /// `offers[].mailboxes[].batch`: a hundred messages per `UID FETCH` keeps a backlog's round
 /// trips few; a batch also stops at 64 MiB of mail (the IMAP adapter's own bound).
 pub const IMAP_BATCH: usize = 100;
+/// `offers[].default_kind`: mail to a plain support address most often reports something
+/// broken, and the ITIL desks ESUP's members know (iTop, GLPI) open incidents by default too.
+pub const DEFAULT_KIND: TicketKind = TicketKind::Incident;
+/// The plus-suffixes every offer understands, before its own `offers[].kind_by_address`
+/// (which may add to them or give one another kind): ESUP's catalogue entries (report an
+/// incident, request a service, request a change), in French and English.
+pub const KIND_SUFFIXES: &[(&str, TicketKind)] = &[
+    ("+incident", TicketKind::Incident),
+    ("+demande", TicketKind::Request),
+    ("+request", TicketKind::Request),
+    ("+changement", TicketKind::Change),
+    ("+change", TicketKind::Change),
+];

@@ -3,7 +3,8 @@
 
 use super::checks::mask_dsn;
 use super::{Config, Dsn, Role, Secret};
-use crate::domain::routing::UnknownSenderPolicy;
+use crate::domain::TicketKind;
+use crate::domain::routing::{KindRules, UnknownSenderPolicy};
 
 impl Config {
     /// A human summary of what would run, for `guichet check-config`. Secrets show as set or
@@ -77,6 +78,7 @@ impl Config {
                 offer.support_addresses.join(", ")
             ));
             line(format!("    maildir: {}", offer.maildir.display()));
+            line(describe_kinds(&offer.kinds));
             let policy = policy_name(offer.unknown_sender);
             line(format!(
                 "    reopen window {} days; unknown senders: {policy}",
@@ -118,4 +120,24 @@ pub(super) fn policy_name(policy: UnknownSenderPolicy) -> &'static str {
         UnknownSenderPolicy::CreateUnaffiliated => "create_unaffiliated",
         UnknownSenderPolicy::Refuse => "refuse",
     }
+}
+
+/// `    kinds: incident (default, +incident), request (+demande, +request), change (...)`.
+fn describe_kinds(kinds: &KindRules) -> String {
+    let mut parts = Vec::new();
+    for kind in TicketKind::ALL {
+        let mut keys: Vec<&str> = kinds
+            .rules
+            .iter()
+            .filter(|(_, k)| k == kind)
+            .map(|(key, _)| key.as_str())
+            .collect();
+        if *kind == kinds.default {
+            keys.insert(0, "default");
+        }
+        if !keys.is_empty() {
+            parts.push(format!("{kind} ({})", keys.join(", ")));
+        }
+    }
+    format!("    kinds: {}", parts.join(", "))
 }

@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::domain::TenantId;
-use crate::domain::routing::{OfferAddresses, UnknownSenderPolicy};
+use crate::domain::routing::{KindRules, OfferAddresses, UnknownSenderPolicy};
 
 pub use load::{ConfigError, ConfigErrors, load, load_from_str};
 
@@ -153,6 +153,10 @@ pub struct OfferConfig {
     pub maildir: PathBuf,
     /// `[[offers.mailboxes]]`: the IMAP mailboxes the offer reads (default none).
     pub mailboxes: Vec<MailboxConfig>,
+    /// `offers[].default_kind` (default [`defaults::DEFAULT_KIND`]) and
+    /// `offers[].kind_by_address` over [`defaults::KIND_SUFFIXES`]: the kind of the tickets
+    /// its mail opens ([`crate::domain::routing::kind_for`]).
+    pub kinds: KindRules,
 }
 
 /// One IMAP mailbox an offer reads (`[[offers.mailboxes]]`).

@@ -23,8 +23,9 @@ use super::{
     OfferConfig, Role, Secret, StorageConfig,
 };
 use crate::domain::TenantId;
+use crate::domain::TicketKind;
 use crate::domain::recipients::OwnAddresses;
-use crate::domain::routing::UnknownSenderPolicy;
+use crate::domain::routing::{KindRules, UnknownSenderPolicy};
 
 /// An HMAC-SHA256 key shorter than its 32-byte output lets reply tokens be forged by brute
 /// force offline; `openssl rand -hex 32` gives 64 characters.
@@ -306,6 +307,7 @@ fn read_offers(
             .map_or(Some(defaults::UNKNOWN_SENDER), |n| {
                 n.parse(r, UnknownSenderPolicy::from_str)
             });
+        let kinds = read_kinds(&mut t, support_addresses.as_deref(), r);
         let maildir_node = t.get("maildir");
         let maildir = match (&maildir_node, &code) {
             (Some(n), _) => n.path_buf(r).map(|p| data_dir.join(p)),
@@ -356,9 +358,78 @@ fn read_offers(
             unknown_sender,
             maildir,
             mailboxes,
+            kinds,
         });
     }
     (offers, declared)
+}
+
+/// `default_kind = "incident"` and `kind_by_address = { "+demande" = "request",
+/// "demandes-smsu@univ.fr" = "request" }` of one offer, over the built-in suffixes
+/// ([`defaults::KIND_SUFFIXES`]). An address key must be one of the offer's `addresses`
+/// (unchecked when those did not read). A bad key or value is reported; the rest still apply.
+fn read_kinds(t: &mut Fields<'_>, addresses: Option<&[String]>, r: &mut Report) -> KindRules {
+    let default = t
+        .get("default_kind")
+        .and_then(|n| n.parse(r, TicketKind::from_str))
+        .unwrap_or(defaults::DEFAULT_KIND);
+    let mut rules: Vec<(String, TicketKind)> = defaults::KIND_SUFFIXES
+        .iter()
+        .map(|(key, kind)| ((*key).to_owned(), *kind))
+        .collect();
+    let Some(node) = t.get("kind_by_address") else {
+        return KindRules { default, rules };
+    };
+    let Some(table) = node.table(r) else {
+        return KindRules { default, rules };
+    };
+    let mut seen = Unique::default();
+    for (key, value) in table {
+        let entry = Node {
+            path: child(&node.path, key),
+            value,
+        };
+        let key = match parse_kind_key(key, addresses) {
+            Ok(key) if seen.claim(&key, &entry.path, r) => key,
+            Ok(_) => continue,
+            Err(message) => {
+                r.error(&entry.path, message);
+                continue;
+            }
+        };
+        let Some(kind) = entry.parse(r, TicketKind::from_str) else {
+            continue;
+        };
+        rules.retain(|(k, _)| *k != key);
+        rules.push((key, kind));
+    }
+    KindRules { default, rules }
+}
+
+/// A key of `kind_by_address`: `+suffix`, or one of the offer's support addresses.
+fn parse_kind_key(key: &str, addresses: Option<&[String]>) -> Result<String, String> {
+    if let Some(suffix) = key.strip_prefix('+') {
+        let ok = !suffix.is_empty()
+            && suffix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        return if ok {
+            Ok(key.to_ascii_lowercase())
+        } else {
+            Err(format!(
+                "{key:?} is not a plus-suffix: '+' then ASCII letters, digits, '-', '_' or '.'"
+            ))
+        };
+    }
+    let address = parse_email(key)
+        .map_err(|_| format!("{key:?} is neither a plus-suffix (\"+demande\") nor an address"))?;
+    match addresses {
+        Some(list) if !list.contains(&address) => Err(format!(
+            "{address:?} is not one of this offer's support_addresses (for a plus-address, \
+             write its suffix: \"+demande\")"
+        )),
+        _ => Ok(address),
+    }
 }
 
 fn read_contacts(

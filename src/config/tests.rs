@@ -8,6 +8,7 @@ use super::checks::mask_dsn;
 use super::*;
 
 mod documented_defaults;
+mod kinds;
 
 const EXAMPLE: &str = include_str!("../../deploy/guichet.example.toml");
 

@@ -1,4 +1,5 @@
-//! Which offer a message is for (by recipient address) and who sent it (by sender address).
+//! Which offer a message is for (by recipient address), which kind of ticket it opens there
+//! (by address or plus-suffix), and who sent it (by sender address).
 //!
 //! Plus-addresses (`support-smsu+I-000042@univ.fr`) route like their base address. The sender
 //! decision applies the offer's unknown-sender policy; creating the contact is the service's job.
@@ -6,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ids::{ContactId, InstitutionId, TenantId};
+use super::ticket::TicketKind;
 
 /// What to do with mail from an address no contact of the offer has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,6 +99,60 @@ pub fn route_unparsed(raw: &[u8], offers: &[OfferAddresses<'_>]) -> Vec<TenantId
         .map(|(_, code)| code.clone())
         .into_iter()
         .collect()
+}
+
+/// How an offer's mail picks the kind of the tickets it opens (`offers[].default_kind`,
+/// `offers[].kind_by_address`): ESUP's catalogue has three entries per service (report an
+/// incident, request a service, request a change), each a support address or a plus-suffix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KindRules {
+    /// The kind when no rule names the address the message was sent to.
+    pub default: TicketKind,
+    /// `(key, kind)`, keys lower-case: a plus-suffix with its `+` (`+demande`, on any of the
+    /// offer's addresses) or one of the offer's support addresses (`demandes-smsu@univ.fr`).
+    pub rules: Vec<(String, TicketKind)>,
+}
+
+impl KindRules {
+    /// The kind a rule gives this key, if one does (keys compare case-insensitively).
+    fn rule(&self, key: &str) -> Option<TicketKind> {
+        self.rules
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, kind)| *kind)
+    }
+}
+
+/// The kind of the ticket a message opens in an offer whose support addresses are `addresses`.
+///
+/// Only recipients that are the offer's addresses (plus-addresses included) count, and the
+/// envelope ones (`envelope`: `Delivered-To`, `X-Original-To`) alone when there are any, since
+/// they say where this copy was delivered; else those of To and Cc (`listed`). The first of
+/// them that a rule names decides: its plus-suffix (`+demande`), else its address; when none
+/// does (the plain address, a ref or a token after the `+`), `rules.default`.
+pub fn kind_for(
+    envelope: &[&str],
+    listed: &[&str],
+    addresses: &[String],
+    rules: &KindRules,
+) -> TicketKind {
+    let ours = |list: &[&str]| -> Vec<(String, Option<String>)> {
+        list.iter()
+            .map(|r| split_plus(r))
+            .filter(|(base, _)| addresses.iter().any(|a| a.eq_ignore_ascii_case(base)))
+            .collect()
+    };
+    let mut recipients = ours(envelope);
+    if recipients.is_empty() {
+        recipients = ours(listed);
+    }
+    recipients
+        .iter()
+        .find_map(|(base, tag)| {
+            let by_suffix = tag.as_ref().and_then(|t| rules.rule(&format!("+{t}")));
+            by_suffix.or_else(|| rules.rule(base))
+        })
+        .unwrap_or(rules.default)
 }
 
 /// An institution as routing sees it: its store id and mail domains (lower-case).
@@ -220,6 +276,150 @@ mod tests {
             let got = route_recipients(recipients, &offers);
             let want: Vec<TenantId> = want.iter().map(|t| (*t).clone()).collect();
             assert_eq!(got, want, "{recipients:?}");
+        }
+    }
+
+    #[test]
+    fn the_address_or_plus_suffix_picks_the_kind() {
+        use TicketKind::*;
+        let addresses = vec![
+            "support-smsu@esup.fr".to_owned(),
+            "demandes-smsu@esup.fr".to_owned(),
+        ];
+        let rule = |k: &str, kind| (k.to_owned(), kind);
+        // The built-in suffixes (config::defaults::KIND_SUFFIXES) and one configured address.
+        let rules = KindRules {
+            default: Incident,
+            rules: vec![
+                rule("+incident", Incident),
+                rule("+demande", Request),
+                rule("+request", Request),
+                rule("+changement", Change),
+                rule("+change", Change),
+                rule("demandes-smsu@esup.fr", Request),
+            ],
+        };
+        // (name, envelope, To/Cc, kind)
+        let table: &[(&str, &[&str], &[&str], TicketKind)] = &[
+            (
+                "plain address: the default",
+                &[],
+                &["support-smsu@esup.fr"],
+                Incident,
+            ),
+            (
+                "French request",
+                &[],
+                &["support-smsu+demande@esup.fr"],
+                Request,
+            ),
+            (
+                "English request",
+                &[],
+                &["support-smsu+request@esup.fr"],
+                Request,
+            ),
+            (
+                "French change",
+                &[],
+                &["support-smsu+changement@esup.fr"],
+                Change,
+            ),
+            (
+                "English change",
+                &[],
+                &["support-smsu+change@esup.fr"],
+                Change,
+            ),
+            (
+                "incident",
+                &[],
+                &["support-smsu+incident@esup.fr"],
+                Incident,
+            ),
+            ("any case", &[], &["Support-SMSU+DEMANDE@ESUP.FR"], Request),
+            (
+                "configured address",
+                &[],
+                &["demandes-smsu@esup.fr"],
+                Request,
+            ),
+            (
+                "suffix before address",
+                &[],
+                &["demandes-smsu+change@esup.fr"],
+                Change,
+            ),
+            (
+                "unknown suffix: the address",
+                &[],
+                &["demandes-smsu+x@esup.fr"],
+                Request,
+            ),
+            (
+                "a ref after the +",
+                &[],
+                &["support-smsu+I-000042@esup.fr"],
+                Incident,
+            ),
+            ("nothing of ours", &[], &["someone@esup.fr"], Incident),
+            (
+                "another offer's suffix",
+                &[],
+                &["support-geforp+change@esup.fr", "support-smsu@esup.fr"],
+                Incident,
+            ),
+            (
+                "other domain",
+                &[],
+                &["support-smsu+change@other.fr"],
+                Incident,
+            ),
+            (
+                "the first named by a rule",
+                &[],
+                &["support-smsu@esup.fr", "support-smsu+change@esup.fr"],
+                Change,
+            ),
+            (
+                "envelope before To",
+                &["support-smsu+demande@esup.fr"],
+                &["support-smsu+change@esup.fr"],
+                Request,
+            ),
+            (
+                "plain envelope: the default, whatever To says",
+                &["support-smsu@esup.fr"],
+                &["support-smsu+change@esup.fr"],
+                Incident,
+            ),
+            (
+                "envelope of another offer: To decides",
+                &["support-geforp@esup.fr"],
+                &["support-smsu+change@esup.fr"],
+                Change,
+            ),
+        ];
+        for (name, envelope, listed, want) in table {
+            assert_eq!(
+                kind_for(envelope, listed, &addresses, &rules),
+                *want,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_offer_without_rules_opens_its_default_kind() {
+        let addresses = vec!["support-smsu@esup.fr".to_owned()];
+        for default in TicketKind::ALL {
+            let rules = KindRules {
+                default: *default,
+                rules: vec![],
+            };
+            for to in ["support-smsu@esup.fr", "support-smsu+demande@esup.fr"] {
+                assert_eq!(kind_for(&[], &[to], &addresses, &rules), *default, "{to}");
+            }
         }
     }
 

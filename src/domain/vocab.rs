@@ -90,6 +90,9 @@ pub enum EventKind {
     PriorityChanged,
     /// An operator assigned the ticket to an agent (a `new` ticket becomes `assigned`).
     Assigned,
+    /// An operator changed the ticket's kind: it took the next ref of the new kind, and its
+    /// old ref still finds it.
+    Reclassified,
 }
 
 text_enum!(EventKind, "event kind", {
@@ -102,6 +105,7 @@ text_enum!(EventKind, "event kind", {
     StatusChanged => "status_changed",
     PriorityChanged => "priority_changed",
     Assigned => "assigned",
+    Reclassified => "reclassified",
 });
 
 /// What became of a received message, as its dedupe receipt remembers.

@@ -13,14 +13,13 @@ use crate::channels::mail::{self, ParseError};
 use crate::config::{Config, OfferConfig, Role};
 use crate::domain::loop_guard::{self, AutoReason};
 use crate::domain::recipients::reply_target;
-use crate::domain::routing::{InstitutionDomains, SenderDecision, decide_sender};
+use crate::domain::routing::{InstitutionDomains, SenderDecision, decide_sender, kind_for};
 use crate::domain::routing::{route_recipients, route_unparsed};
 use crate::domain::threading::{self, Candidate, Candidates, SenderFacts, ThreadDecision};
 use crate::domain::{ArticleId, InstitutionId, QuarantineId, TicketId, finish_times};
 use crate::domain::{Channel, Direction, EventKind, ParticipantRole, ReceiptOutcome};
 use crate::domain::{
-    ContactId, InboundEmail, Mailbox, Priority, Status, TicketKind, TicketRef,
-    ids::find_subject_refs,
+    ContactId, InboundEmail, Mailbox, Priority, Status, TicketRef, ids::find_subject_refs,
 };
 use crate::domain::{ContactOrigin, dedupe};
 use crate::notify::Template;
@@ -382,7 +381,8 @@ async fn ingest_parsed(
             (row, reopen, false)
         }
         ThreadDecision::New { related } => {
-            let row = open_ticket(&mut tx, email, contact.id, contact.institution, now).await?;
+            let row =
+                open_ticket(&mut tx, offer, email, contact.id, contact.institution, now).await?;
             if let Some((old, relation)) = related {
                 let (here, there) = relation.names();
                 tx.link_tickets(row.id, old, here, now).await?;
@@ -751,8 +751,11 @@ fn candidate(row: TicketRow, sender_entitled: bool) -> Candidate {
     }
 }
 
+/// Opens the ticket, of the kind the address the message was sent to names
+/// ([`kind_for`]: plus-suffix or address, the envelope first, else the offer's default).
 async fn open_ticket(
     tx: &mut Tx,
+    offer: &OfferConfig,
     email: &InboundEmail,
     requester: ContactId,
     institution_id: Option<InstitutionId>,
@@ -764,8 +767,15 @@ async fn open_ticket(
     } else {
         subject
     };
+    let envelope: Vec<&str> = email.delivered_to.iter().map(String::as_str).collect();
+    let kind = kind_for(
+        &envelope,
+        &email.listed_recipients(),
+        &offer.support_addresses,
+        &offer.kinds,
+    );
     let new = NewTicket {
-        kind: TicketKind::Incident,
+        kind,
         title,
         priority: Priority::Normal,
         requester: Some(requester),

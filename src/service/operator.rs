@@ -1,5 +1,5 @@
 //! What an operator does from a shell: list and show tickets, reply, add notes, assign, change
-//! status and priority, and look after the quarantine. Each change is one transaction with
+//! status, priority and kind, and look after the quarantine. Each change is one transaction with
 //! its event; a reply is also an article and a queued mail.
 
 use serde::Serialize;
@@ -12,7 +12,7 @@ use crate::config::{OfferConfig, Role};
 use crate::domain::finish_times;
 use crate::domain::recipients::outbound_recipients;
 use crate::domain::{Channel, Direction, EventKind, ParticipantRole, QuarantineId};
-use crate::domain::{Mailbox, Priority, Status, TicketRef};
+use crate::domain::{Mailbox, Priority, Status, TicketKind, TicketRef};
 use crate::notify::Template;
 use crate::store::{
     AddressKind, ArticleRow, AttachmentRow, EventRow, LinkRow, NewArticle, NewEvent, OfferLinkRow,
@@ -26,6 +26,8 @@ pub struct TicketView {
     #[serde(rename = "ref")]
     pub reference: String,
     pub ticket: TicketRow,
+    /// The refs it had before its kind changed, oldest first; they still find it.
+    pub former_refs: Vec<String>,
     pub participants: Vec<ParticipantRow>,
     pub articles: Vec<ArticleRow>,
     pub attachments: Vec<AttachmentRow>,
@@ -93,6 +95,12 @@ pub async fn show(
     let view = TicketView {
         offer: offer.code.to_string(),
         reference: ticket.reference().to_string(),
+        former_refs: tx
+            .former_refs(id)
+            .await?
+            .iter()
+            .map(TicketRef::to_string)
+            .collect(),
         participants: tx.participants(id).await?,
         articles: tx.articles(id).await?,
         attachments: tx.attachments(id).await?,
@@ -379,6 +387,37 @@ pub async fn set_priority(
     .await?;
     tx.commit().await?;
     Ok(ticket.reference())
+}
+
+/// Changes the ticket's kind (`guichet ticket kind I-000042 request`): it takes the next ref
+/// of the new kind, and its old ref still finds it (`ticket show`, a reply's subject tag).
+/// Returns the ref it had and the one it has now.
+pub async fn set_kind(
+    ctx: &Context,
+    offer: &OfferConfig,
+    reference: &str,
+    who: &Operator,
+    to: TicketKind,
+) -> Result<(TicketRef, TicketRef), ServiceError> {
+    let now = ctx.clock.now();
+    let mut tx = ctx.store.begin(&offer.code).await?;
+    let ticket = find_for_update(&mut tx, offer, reference).await?;
+    if ticket.kind == to {
+        return Err(ServiceError::Refused(format!(
+            "{}: kind is already {to}",
+            ticket.reference()
+        )));
+    }
+    let changed = tx.change_ticket_kind(&ticket, to, now).await?;
+    let data = json!({
+        "from": ticket.kind,
+        "to": to,
+        "old_ref": ticket.reference().to_string(),
+        "new_ref": changed.reference().to_string(),
+    });
+    record(&mut tx, &changed, who, EventKind::Reclassified, data, now).await?;
+    tx.commit().await?;
+    Ok((ticket.reference(), changed.reference()))
 }
 
 pub async fn list_quarantine(

@@ -70,11 +70,24 @@ pub const SELECT_TICKET: &str = concat!(
     ticket_columns!(),
     " FROM tickets WHERE tenant_id = $1 AND id = $2"
 );
+/// By its ref, or by a ref it had before a change of kind (`ticket_former_refs`).
 pub const SELECT_TICKET_BY_REF: &str = concat!(
     "SELECT ",
     ticket_columns!(),
-    " FROM tickets WHERE tenant_id = $1 AND kind = $2 AND number = $3"
+    " FROM tickets WHERE tenant_id = $1 AND kind = $2 AND number = $3
+     UNION ALL SELECT ",
+    ticket_columns!(),
+    " FROM tickets WHERE tenant_id = $1 AND id = (SELECT ticket_id FROM ticket_former_refs
+         WHERE tenant_id = $1 AND kind = $2 AND number = $3)"
 );
+/// Keeps the ref a ticket leaves when its kind changes.
+pub const INSERT_FORMER_REF: &str =
+    "INSERT INTO ticket_former_refs (tenant_id, kind, number, ticket_id, changed_at)
+     VALUES ($1, $2, $3, $4, $5)";
+pub const SELECT_FORMER_REFS: &str = "SELECT kind, number FROM ticket_former_refs
+     WHERE tenant_id = $1 AND ticket_id = $2 ORDER BY changed_at, kind, number";
+pub const UPDATE_TICKET_KIND: &str = "UPDATE tickets SET kind = $3, number = $4, updated_at = $5
+     WHERE tenant_id = $1 AND id = $2";
 pub const LIST_TICKETS: &str = concat!(
     "SELECT ",
     ticket_columns!(),

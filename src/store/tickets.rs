@@ -1,5 +1,6 @@
-//! Tickets: creation (numbers per kind), lookups by ref and by Message-ID, status, priority,
-//! assignee and times, links between tickets (in this offer and across offers), participants.
+//! Tickets: creation (numbers per kind), a change of kind (the former refs kept), lookups by
+//! ref (current or former) and by Message-ID, status, priority, assignee and times, links
+//! between tickets (in this offer and across offers), participants.
 //!
 //! SQL only, like the rest of the store: the decisions are the caller's.
 
@@ -11,7 +12,7 @@ use super::{
 };
 use crate::domain::{
     ContactId, FinishTimes, LinkRelation, ParticipantRole, Priority, Status, TenantId, TicketId,
-    TicketRef,
+    TicketKind, TicketRef,
 };
 
 impl Tx {
@@ -46,6 +47,64 @@ impl Tx {
         row.ok_or_else(|| StoreError::query("create_ticket", sqlx::Error::RowNotFound))
     }
 
+    /// Gives the ticket the next number of `kind` (a reclassification) and keeps the ref it
+    /// leaves in `ticket_former_refs`, where [`Tx::ticket_by_ref`] still finds it. Returns the
+    /// ticket as it now is. The caller has read it under a lock ([`Tx::ticket_for_update`]) and
+    /// decided the change is one.
+    pub async fn change_ticket_kind(
+        &mut self,
+        ticket: &TicketRow,
+        kind: TicketKind,
+        now: DateTime<Utc>,
+    ) -> Result<TicketRow> {
+        let t = self.tenant.as_str().to_owned();
+        let number: i64 = on!(self, "change_ticket_kind", |c| {
+            sqlx::query_scalar(sql::NEXT_TICKET_NUMBER)
+                .bind(&t)
+                .bind(kind.as_str())
+                .fetch_one(c)
+                .await?
+        });
+        exec!(self, "change_ticket_kind", |c| {
+            sqlx::query(sql::INSERT_FORMER_REF)
+                .bind(&t)
+                .bind(ticket.kind.as_str())
+                .bind(ticket.number)
+                .bind(ticket.id.0)
+                .bind(now)
+                .execute(c)
+                .await?
+        });
+        exec!(self, "change_ticket_kind", |c| {
+            sqlx::query(sql::UPDATE_TICKET_KIND)
+                .bind(&t)
+                .bind(ticket.id.0)
+                .bind(kind.as_str())
+                .bind(number)
+                .bind(now)
+                .execute(c)
+                .await?
+        });
+        let row = self.ticket(ticket.id).await?;
+        row.ok_or_else(|| StoreError::query("change_ticket_kind", sqlx::Error::RowNotFound))
+    }
+
+    /// The refs the ticket had before its kind changed, oldest first.
+    pub async fn former_refs(&mut self, id: TicketId) -> Result<Vec<TicketRef>> {
+        let t = self.tenant.as_str();
+        let rows: Vec<(TicketKind, i64)> = on!(self, "former_refs", |c| sqlx::query_as(
+            sql::SELECT_FORMER_REFS
+        )
+        .bind(t)
+        .bind(id.0)
+        .fetch_all(c)
+        .await?);
+        Ok(rows
+            .into_iter()
+            .map(|(kind, number)| TicketRef { kind, number })
+            .collect())
+    }
+
     /// One ticket of the offer, if it exists.
     pub async fn ticket(&mut self, id: TicketId) -> Result<Option<TicketRow>> {
         let t = self.tenant.as_str();
@@ -70,7 +129,7 @@ impl Tx {
         .await?))
     }
 
-    /// The offer's ticket with this ref, if it exists.
+    /// The offer's ticket with this ref, or that had it before a change of kind, if any.
     pub async fn ticket_by_ref(&mut self, r: TicketRef) -> Result<Option<TicketRow>> {
         let t = self.tenant.as_str();
         Ok(on!(self, "ticket_by_ref", |c| {

@@ -150,10 +150,24 @@ fn example_file_and_docs_state_the_defaults_the_reader_uses() {
             ),
         ),
         ("maildir", format!("Default \"{MAILDIR_DIR}/CODE\"")),
+        (
+            "default_kind",
+            format!("{:?} (default)", DEFAULT_KIND.as_str()),
+        ),
     ];
     for (key, says) in offers {
         let comment = offer_key_comment(key);
         assert!(comment.contains(&says), "{key}: {says:?} not in\n{comment}");
+    }
+    // Every built-in suffix and the kind it opens, as `"+demande"` ... `= "request"`.
+    let comment = offer_key_comment("kind_by_address").replace("\n#", "");
+    for (suffix, kind) in KIND_SUFFIXES {
+        let (suffix, kind) = (format!("{suffix:?}"), format!("= {:?}", kind.as_str()));
+        let at = comment.find(&suffix);
+        assert!(
+            at.is_some_and(|at| comment[at..].contains(&kind)),
+            "kind_by_address: {suffix} {kind} not in\n{comment}"
+        );
     }
     let postfix = include_str!("../../../deploy/postfix.md");
     let maildir = format!("default\n`DATA_DIR/{MAILDIR_DIR}/CODE`");
@@ -180,4 +194,12 @@ fn offer_keys_have_their_defaults() {
     );
     assert_eq!(offer.maildir, Path::new("./data/maildir/SMSU"));
     assert_eq!(config.mail.message_id_domain, "esup-portail.example");
+    assert_eq!(offer.kinds.default, crate::domain::TicketKind::Incident);
+    let suffixes: Vec<(&str, crate::domain::TicketKind)> = offer
+        .kinds
+        .rules
+        .iter()
+        .map(|(key, kind)| (key.as_str(), *kind))
+        .collect();
+    assert_eq!(suffixes, crate::config::defaults::KIND_SUFFIXES);
 }
