@@ -57,6 +57,10 @@ fn split_reply<'l, 'a>(lines: &'l [&'a str]) -> Split<'l, 'a> {
             i = after_quoted_block(lines, i);
             continue;
         }
+        if MOBILE_SIGNATURE.is_match(line) {
+            // The client appends it below what was typed: what follows is the quote.
+            break;
+        }
         if let Some(header) = quote_header(lines, i) {
             if !header.prefix.is_empty() {
                 reply.push(header.prefix);
@@ -105,15 +109,20 @@ fn after_blank_lines(lines: &[&str], mut i: usize) -> usize {
 
 /// The index after the quoted block starting at `start` and the blank lines that follow it.
 ///
-/// A quoted block may hold a line its writer's client wrapped without the `>` (a long link cut
-/// in two): a lone unbroken or link-bearing line between two quoted lines is part of it.
+/// A quoted block may hold a line the client wrapped without its `>` (a long link cut in two, a
+/// long line re-wrapped after quoting): an unquoted line right below a quoted line, when the
+/// line above was long enough to have been wrapped, or when it is a link or a single word
+/// between two quoted lines.
 fn after_quoted_block(lines: &[&str], start: usize) -> usize {
     let mut i = start;
     while let Some(&line) = lines.get(i) {
-        let wrapped_link = i > start
-            && lines.get(i + 1).is_some_and(|l| is_quoted(l))
-            && (line.contains("://") || !line.trim().contains(char::is_whitespace));
-        if is_quoted(line) || is_blank(line) || wrapped_link {
+        let above = i.checked_sub(1).and_then(|a| lines.get(a));
+        let below_quote = i > start && above.is_some_and(|l| is_quoted(l));
+        let wrapped = below_quote
+            && (above.is_some_and(|l| l.chars().count() >= WRAPPED_QUOTE_CHARS)
+                || lines.get(i + 1).is_some_and(|l| is_quoted(l))
+                    && (line.contains("://") || !line.trim().contains(char::is_whitespace)));
+        if is_quoted(line) || is_blank(line) || wrapped {
             i += 1;
         } else {
             break;
@@ -121,6 +130,11 @@ fn after_quoted_block(lines: &[&str], start: usize) -> usize {
     }
     i
 }
+
+/// A quoted line this long was probably re-wrapped by the client, so an unquoted line right
+/// below it is its end, not an answer. Clients wrap at 72 to 80 characters; the `> ` prefix
+/// and the word carried over leave the cut line at 60 or more (crisp's `email_7`).
+const WRAPPED_QUOTE_CHARS: usize = 60;
 
 /// A quote header found at some line: where it ends and what the writer typed before it on
 /// its first line (`reply On Wed, … wrote:` keeps `reply`).
@@ -148,7 +162,11 @@ fn quote_header<'a>(lines: &[&'a str], start: usize) -> Option<QuoteHeader<'a>> 
         if offset > 0 {
             // A folded header continues on the next line, never after a blank one, and only
             // when its first line already looks like the start of one.
-            if is_blank(line) || is_quoted(line) || !HEADER_START.is_match(first) {
+            let folds =
+                HEADER_START.is_match(first) || first.contains(|c: char| c.is_ascii_digit());
+            // `>:` or `> wrote:` ends some folded headers, and is not a quote.
+            let quoted_end = is_quoted(line) && line.trim().chars().count() <= 12;
+            if is_blank(line) || is_quoted(line) && !quoted_end || !folds {
                 return None;
             }
             joined.push(' ');
@@ -239,11 +257,11 @@ fn field_kind(line: &str) -> Option<FieldKind> {
         | "发送时间"
         | "日期"
         | "送信日時"
-        | "보낸 날짜" => FieldKind::Date,
+        | "보낸 날짜"
+        | "message du" => FieldKind::Date,
         "to" | "à" | "a" | "an" | "aan" | "para" | "per" | "til" | "till" | "do" | "кому"
-        | "vastaanottaja" | "收件人" | "宛先" | "받는 사람" | "cc" | "cci" | "kopie" => {
-            FieldKind::To
-        }
+        | "vastaanottaja" | "收件人" | "宛先" | "받는 사람" | "cc" | "cci" | "copie à"
+        | "kopie" => FieldKind::To,
         "subject" | "objet" | "sujet" | "betreff" | "onderwerp" | "oggetto" | "asunto"
         | "assunto" | "emne" | "ämne" | "temat" | "тема" | "aihe" | "主题" | "件名" | "제목" => {
             FieldKind::Subject
@@ -287,21 +305,21 @@ fn pattern(source: &str) -> Regex {
 /// Polish, Czech, Hungarian, Finnish, Russian, Ukrainian, Turkish, Greek, Vietnamese, Chinese,
 /// Korean, Japanese.
 const WROTE_WORDS: &str = "wrote|sent|a [ée]crit|escribi[óo]|ha escrit|escreveu|schrieb|\
-    schreef|geschreven|skrev|napisa[łl]a?|pisze|napsal|ha scritto|scrisse|írta|kirjoitti|\
+    schreef|geschreven|skrev|napisa[łl](?:a|\\(a\\))?|pisze|napsal|ha scritto|scrisse|írta|kirjoitti|\
     написал[аи]?|написав|пишет|yazdı|έγραψε|đã viết|写道|작성|のメッセージ";
 
 /// The English header, which may share its line with the end of the reply (`reply On …`).
 static ON_WROTE: LazyLock<Regex> = LazyLock::new(|| {
     pattern(
-        r"(?i)^(?P<prefix>.*?)(?:^|[\s-])(?-i:On)\s.*\d.*\s(?:wrote|sent)\s*:\s*$|^On\s.*\s(?:wrote|sent)\s*:\s*$",
+        r"(?i)^(?P<prefix>.*?)(?:^|[\s-])(?-i:On)\s.*\d.*\s(?:wrote|sent)\s*:\s*$|^On\s.*\s(?:wrote|sent)\s*:\s*$|^On\s.*\d.*@.*\swrote\s*$",
     )
 });
 
 /// Any header ending in a "wrote" word and a colon (or dashes: `---- John wrote ----`); German
-/// and the Scandinavian languages put the name after it (`Am … schrieb Test user:`).
+/// Dutch and the Scandinavian languages put the name after it (`Am … schrieb Test user:`).
 static WROTE: LazyLock<Regex> = LazyLock::new(|| {
     pattern(&format!(
-        r"(?i)(?:{WROTE_WORDS})\s*(?:[:：]|-{{2,}})\s*$|(?:schrieb|skrev)\s[^:：]{{1,80}}[:：]\s*$"
+        r"(?i)(?:{WROTE_WORDS})\s*(?:[:：]|-{{2,}})\s*$|(?:schrieb|schreef|skrev)\s[^:：]{{1,80}}[:：]\s*$"
     ))
 });
 
@@ -310,15 +328,20 @@ static HEADER_START: LazyLock<Regex> = LazyLock::new(|| {
     pattern(r"(?i)^\s*[-*]*\s*(?:on|le|el|em|am|op|il|w dniu|dnia|den|på|d\.|vào|在|\d)(?:\s|\d|$)")
 });
 
-/// Gmail's date-and-address header, in any language: `2014-03-20 8:48 GMT+01:00 Name <a@b>:`.
-static DATE_ADDRESS: LazyLock<Regex> =
-    LazyLock::new(|| pattern(r"^\s*\d{4}[-/.]\s*\d{1,2}[-/.]\s*\d{1,2}\b.*@.*[>:：]\s*$"));
+/// The headers that name a date and an address but no "wrote" word, in any language: Gmail's
+/// `2014-03-20 8:48 GMT+01:00 Name <a@b>:`, Yandex's `26.06.2014, 14:41, "Name" <a@b>:`,
+/// Mail.ru's `Thu, 26 Jun 2014 14:00:51 +0400 от Name <a@b>:`.
+static DATE_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
+    pattern(
+        r"^\s*\d{4}[-/.]\s*\d{1,2}[-/.]\s*\d{1,2}\b.*@.*[>:：]\s*$|\d{1,2}[:.]\d{2}\b.*<[^<>\s]+@[^<>\s]+>\s*[:：]\s*$",
+    )
+});
 
 /// Outlook's and Zimbra's separators: `-----Original Message-----`, `----- Mail original -----`,
 /// `-----Message d'origine-----`, `-----Ursprüngliche Nachricht-----`, …
 static ORIGINAL_MESSAGE: LazyLock<Regex> = LazyLock::new(|| {
     pattern(
-        r"(?i)^\s*[-=_*]{2,}\s*(?:original message|reply message|message d'origine|message original|mail original|ursprüngliche nachricht|original-nachricht|antwort nachricht|oprindelig meddelelse|opprinnelig melding|originalt meddelande|mensaje original|messaggio originale|mensagem original|oorspronkelijk bericht|alkuperäinen viesti|wiadomość oryginalna|původní zpráva|исходное сообщение|原始邮件)\s*[-=_*]*\s*$",
+        r"(?i)^\s*[-=_*]{2,}\s*(?:original message|reply message|message d'origine|message original|mail original|ursprüngliche nachricht|original-nachricht|antwort nachricht|oprindelig meddelelse|oprindelig besked|opprinnelig melding|originalt meddelande|mensaje original|messaggio originale|mensagem original|oorspronkelijk bericht|alkuperäinen viesti|wiadomość oryginalna|původní zpráva|исходное сообщение|原始邮件)\s*[-=_*]*\s*$",
     )
 });
 
@@ -344,7 +367,7 @@ static SIGNATURE_DELIMITER: LazyLock<Regex> = LazyLock::new(|| pattern(r"^(?:--\
 /// for iOS", … A sentence ("Sent from my desk, is much easier …") has punctuation and stays.
 static MOBILE_SIGNATURE: LazyLock<Regex> = LazyLock::new(|| {
     pattern(
-        r"(?i)^\s*(?:sent (?:from|with|via) [^,.;:!?]{1,50}|get outlook for (?:ios|android)|envoyé (?:de|depuis) [^,.;:!?]{1,50}|obtenir outlook pour (?:ios|android)|von meinem [^,.;:!?]{1,50} gesendet|gesendet (?:von|mit) [^,.;:!?]{1,50}|enviado desde [^,.;:!?]{1,50}|inviato da [^,.;:!?]{1,50}|verzonden (?:met|vanaf) [^,.;:!?]{1,50})\s*$",
+        r"(?i)^\s*(?:sent (?:from|with|via) [^,.;:!?<]{1,50}|get outlook for (?:ios|android)|envoyé (?:de|depuis|à partir de) [^,.;:!?<]{1,50}|obtenir outlook pour (?:ios|android)|von meinem [^,.;:!?]{1,50} gesendet|gesendet (?:von|mit) [^,.;:!?<]{1,50}|enviado desde [^,.;:!?]{1,50}|inviato da [^,.;:!?]{1,50}|verzonden (?:met|vanaf) [^,.;:!?<]{1,50})(?:\s*<\S*>)?\s*$",
     )
 });
 

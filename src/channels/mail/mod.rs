@@ -11,7 +11,7 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use mail_parser::decoders::charsets::map::charset_decoder;
-use mail_parser::decoders::html::{html_to_text, text_to_html};
+use mail_parser::decoders::html::text_to_html;
 use mail_parser::parsers::MessageStream;
 use mail_parser::{
     Encoding, HeaderName, Message, MessageParser, MessagePart, MimeHeaders, PartType,
@@ -19,6 +19,8 @@ use mail_parser::{
 use sha2::{Digest, Sha256};
 
 use crate::domain::{Attachment, AutoHeaders, InboundEmail, Mailbox, MessageId};
+
+pub mod html;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
@@ -569,7 +571,7 @@ fn text_body(message: &Message<'_>, raw: &[u8]) -> String {
     for part in message.text_bodies() {
         let text = match (&part.body, part_text(part, raw)) {
             (PartType::Text(_), Some(text)) => text,
-            (PartType::Html(_), Some(html)) => Cow::Owned(html_to_text(&html)),
+            (PartType::Html(_), Some(source)) => Cow::Owned(html::to_text(&source)),
             _ => continue,
         };
         if !out.is_empty() && !out.ends_with('\n') {
