@@ -584,7 +584,8 @@ fn text_body(message: &Message<'_>, raw: &[u8]) -> String {
 
 /// The HTML body, only when the message has an HTML part: mail-parser also offers the text of
 /// a text-only message as its HTML body, which is not HTML anyone wrote. Several inline parts
-/// are joined like the text body, plain ones turned into HTML.
+/// are joined like the text body, plain ones turned into HTML. What is returned, and so
+/// stored, is [`html::sanitise`]d: the sender's HTML as written is in the raw message.
 fn html_body(message: &Message<'_>, raw: &[u8]) -> Option<String> {
     if !message
         .html_bodies()
@@ -600,7 +601,7 @@ fn html_body(message: &Message<'_>, raw: &[u8]) -> Option<String> {
             _ => {}
         }
     }
-    Some(out)
+    Some(html::sanitise(&out))
 }
 
 /// The decoded text of a text or HTML part.
