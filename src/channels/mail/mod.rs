@@ -18,7 +18,7 @@ use mail_parser::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::domain::{Attachment, AutoHeaders, InboundEmail, Mailbox, MessageId};
+use crate::domain::{Attachment, AutoHeaders, InboundEmail, Mailbox, MessageId, reply};
 
 pub mod html;
 
@@ -249,10 +249,13 @@ fn read_message(message: &Message<'_>, raw: &[u8]) -> Result<InboundEmail, Parse
         references: references(message),
         auto: auto_headers(message, raw),
         text_body: text_body(message, raw),
+        // Read from the text body once it is clean, below.
+        new_text: String::new(),
         html_body: html_body(message, raw),
         attachments: attachments(message, raw),
     };
     remove_nul(&mut email);
+    email.new_text = reply::new_text(&email.text_body);
     if message_id_generated {
         let date = raw_values(message, raw, &["Date"])
             .next()
@@ -345,6 +348,8 @@ fn remove_nul(email: &mut InboundEmail) {
         references: _,
         auto,
         text_body,
+        // Read from the cleaned text body, after this.
+        new_text: _,
         html_body,
         attachments,
     } = email;
