@@ -497,6 +497,46 @@ mod tests {
             "Hi\r\n\r\nOn Tue, Mar 1, 2011, Bob <b@example.com> wrote:\r\n> x\r\n",
             "Hi",
         ),
+        (
+            "zimbra french header after a dash",
+            "Bonjour,\n\nMichel\n\n- Le 2021-04-09 23:25, Toby a écrit :\n> Bonjour\n",
+            "Bonjour,\n\nMichel",
+        ),
+        (
+            "french header block opened by message du",
+            "Merci.\n\n====\n\nMessage du : 12/12/2016 13:20\nDe : \"Support\" <s@example.fr>\nA : moi@example.fr\nSujet : x\n\nold",
+            "Merci.",
+        ),
+        (
+            "polish header with napisał(a)",
+            "Dzięki.\n\nDnia 27 grudnia 2016 12:08 Firma <q@example.com> napisał(a):\n\nstary tekst\n",
+            "Dzięki.",
+        ),
+        (
+            "russian date and address header without a wrote word",
+            "Да.\n\nср, 30 апр. 2025 г. в 15:19, John Doe <doe@example.com>:\n\nпривет\n",
+            "Да.",
+        ),
+        (
+            "outlook mobile signature with its link, quote below unmarked",
+            "Ok pour moi.\n\nEnvoyé à partir de Outlook pour iOS<https://aka.ms/o0ukef>\n\nancien message\n",
+            "Ok pour moi.",
+        ),
+        (
+            "a quoted line the client re-wrapped stays in the quote",
+            "Oui.\n\nOn Thu, Dec 8, 2016, Bob <b@example.com> wrote:\n> Lorem ipsum dolor sit amet, consectetur adipiscing elit, pharetra d\nignissim odio?\n>\n",
+            "Oui.",
+        ),
+        (
+            "danish separator",
+            "Tak.\n\n-------- Oprindelig besked --------\nFra: x\n",
+            "Tak.",
+        ),
+        (
+            "from in a sentence is not a header block",
+            "The data comes From: our database, not From: external sources.",
+            "The data comes From: our database, not From: external sources.",
+        ),
         ("empty body", "", ""),
     ];
 
