@@ -348,5 +348,37 @@ fn ticket_kind_prints_the_old_and_the_new_ref() {
         ),
         "{}",
         stderr(&bad)
+
+fn ticket_show_prints_the_new_text_and_json_keeps_the_whole_body() {
+    let env = TestEnv::new("", "");
+    let m = "From: jeanne@univ-lorraine.example\r\nTo: support-smsu@esup-portail.example\r\n\
+Subject: Re: Panne\r\nMessage-ID: <quoted@univ-lorraine.example>\r\nMIME-Version: 1.0\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\r\n\
+C'est reparti, merci.\r\n\r\nLe 23 nov. 2026 à 09:00, Support <support-smsu@esup-portail.example> a écrit :\r\n\
+> Pouvez-vous réessayer ?\r\n\r\n-- \r\nJeanne\r\n";
+    let out = env.deliver("SMSU", m.as_bytes());
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let show = env.run(&["ticket", "show", "I-000001", "--offer", "SMSU"], b"");
+    let text = stdout(&show);
+    assert!(text.contains("C'est reparti, merci.\n"), "{text}");
+    assert!(!text.contains("réessayer"), "{text}");
+    assert!(text.contains("quoted text and signature hidden"), "{text}");
+
+    let json: serde_json::Value = serde_json::from_slice(
+        &env.run(
+            &["ticket", "show", "I-000001", "--offer", "SMSU", "--json"],
+            b"",
+        )
+        .stdout,
+    )
+    .expect("json");
+    let article = &json["articles"][0];
+    assert_eq!(article["new_text"], "C'est reparti, merci.", "{json}");
+    assert!(
+        article["body_text"]
+            .as_str()
+            .is_some_and(|b| b.contains("> Pouvez-vous réessayer ?")),
+        "{json}"
     );
 }

@@ -118,11 +118,14 @@ async fn every_parsing_corpus_message_is_stored_or_quarantined() {
         tx.list_quarantine().await.unwrap().len(),
         quarantine_ids.len()
     );
-    // Measured: 216 of the 296 are stored, 49 quarantined (fragments and RFC examples with no
-    // usable From, or no header at all), 31 repeat an earlier message (same id and content, or
+    // Measured: 215 of the 296 are stored, 49 quarantined (fragments and RFC examples with no
+    // usable From, or no header at all), 32 repeat an earlier message (same id and content, or
     // no id and the same sender, date, subject and content). Three of those are mikel-mail's
     // `*_lf.eml` twins (`attachment_pdf_lf.eml`, `basic_email_lf.eml`...): the same message with
     // LF line ends, copies since the content digest normalises line ends (before: 219 stored).
+    // One is cpython's `msg_12.txt`, the same empty "Lyrics" mail from the same sender at the
+    // same date as `msg_08.txt` in another MIME layout: its HTML body differed only by how many
+    // empty `<html><body></body></html>` the empty parts made, one once sanitised (before: 216).
     // Fewer stored means the parser started refusing mail it used to take.
     assert!(
         stored >= STORED_FLOOR,
@@ -130,7 +133,7 @@ async fn every_parsing_corpus_message_is_stored_or_quarantined() {
     );
 }
 
-const STORED_FLOOR: usize = 216;
+const STORED_FLOOR: usize = 215;
 
 /// A quarantine is right only when the message really has no sender or no header: checked
 /// here on the raw bytes, independently of the parser.

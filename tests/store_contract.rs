@@ -78,6 +78,7 @@ fn article<'a>(ticket: &TicketRow, message_id: Option<&'a str>) -> NewArticle<'a
         references: None,
         subject: Some("Objet"),
         body_text: "Bonjour",
+        new_text: Some("Bonjour"),
         body_html: None,
         raw_sha256: None,
         auto_reason: None,
@@ -358,6 +359,11 @@ async fn raw_messages_and_attachments_are_stored_once(store: &Store) {
         articles.iter().map(|a| a.id).collect::<Vec<_>>(),
         [a1, a2],
         "articles in order"
+    );
+    assert_eq!(
+        articles[0].new_text.as_deref(),
+        Some("Bonjour"),
+        "new text kept"
     );
 }
 

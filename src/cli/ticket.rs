@@ -243,7 +243,20 @@ fn print_ticket(out: &mut impl Write, v: &operator::TicketView) -> std::io::Resu
         if let Some(s) = &a.subject {
             writeln!(out, "Subject: {}", line(s))?;
         }
-        writeln!(out, "{}", printable(a.body_text.trim_end(), true))?;
+        // What the writer added; the quote it answers is the article above, and the whole
+        // body is in `--json` (`body_text`) and the raw message.
+        let new_text = a.new_text.as_deref().filter(|t| !t.trim().is_empty());
+        writeln!(
+            out,
+            "{}",
+            printable(new_text.unwrap_or(&a.body_text).trim_end(), true)
+        )?;
+        if new_text.is_some_and(|t| t.trim_end() != a.body_text.trim_end()) {
+            writeln!(
+                out,
+                "(quoted text and signature hidden: --json has the whole body)"
+            )?;
+        }
         for att in v.attachments.iter().filter(|x| x.article_id == a.id) {
             writeln!(
                 out,

@@ -123,7 +123,12 @@ pub struct InboundEmail {
     /// The inline text parts, decoded and joined in order, HTML ones turned into text; empty
     /// when there is none.
     pub text_body: String,
-    /// The inline HTML parts, joined like the text; `None` when the message has no HTML part.
+    /// What the writer added to `text_body`: quoted messages, their headers and the signature
+    /// removed ([`reply::new_text`](super::reply::new_text)). What agents read first; the
+    /// full body stays beside it.
+    pub new_text: String,
+    /// The inline HTML parts, joined like the text, sanitised for display; `None` when the
+    /// message has no HTML part.
     pub html_body: Option<String>,
     /// The parts that are not the body, in MIME order.
     pub attachments: Vec<Attachment>,
@@ -298,6 +303,7 @@ pub(crate) mod sample {
             references: vec![],
             auto: AutoHeaders::default(),
             text_body: "Bonjour".to_owned(),
+            new_text: "Bonjour".to_owned(),
             html_body: None,
             attachments: vec![],
         }

@@ -12,6 +12,7 @@ pub mod ids;
 pub mod loop_guard;
 pub mod message;
 pub mod recipients;
+pub mod reply;
 pub mod routing;
 pub mod subject;
 pub mod threading;

@@ -420,6 +420,7 @@ async fn ingest_parsed(
             references: references.as_deref(),
             subject: Some(&email.subject),
             body_text: &email.text_body,
+            new_text: Some(&email.new_text),
             body_html: email.html_body.as_deref(),
             raw_sha256: Some(&raw_sha),
             auto_reason: auto_reason.as_deref(),

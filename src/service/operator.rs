@@ -153,6 +153,7 @@ fn operator_article<'a>(
         references: None,
         subject: None,
         body_text: body,
+        new_text: None,
         body_html: None,
         raw_sha256: None,
         auto_reason: None,

@@ -56,6 +56,7 @@ impl Tx {
                 .bind(a.references)
                 .bind(a.subject)
                 .bind(a.body_text)
+                .bind(a.new_text)
                 .bind(a.body_html)
                 .bind(a.raw_sha256)
                 .bind(a.auto_reason)

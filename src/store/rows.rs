@@ -206,7 +206,10 @@ pub struct NewArticle<'a> {
     pub subject: Option<&'a str>,
     /// The text body.
     pub body_text: &'a str,
-    /// The HTML body, as received.
+    /// What the writer added to the text body (quotes and signature removed); `None` when
+    /// that is the whole body (articles written here).
+    pub new_text: Option<&'a str>,
+    /// The HTML body, sanitised.
     pub body_html: Option<&'a str>,
     /// Key of the raw message in `raw_messages`; `None` for articles written here.
     pub raw_sha256: Option<&'a str>,
@@ -243,7 +246,10 @@ pub struct ArticleRow {
     pub subject: Option<String>,
     /// The text body.
     pub body_text: String,
-    /// The HTML body, as received.
+    /// What the writer added to the text body (quotes and signature removed); `None` for
+    /// articles written here and those stored before it was kept.
+    pub new_text: Option<String>,
+    /// The HTML body, sanitised (as received for articles stored before sanitising).
     pub body_html: Option<String>,
     /// Key of the raw message in `raw_messages`; `None` for articles written here.
     pub raw_sha256: Option<String>,

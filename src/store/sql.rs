@@ -138,12 +138,12 @@ pub const SELECT_RAW_MESSAGE: &str =
 
 pub const INSERT_ARTICLE: &str =
     "INSERT INTO articles (tenant_id, id, ticket_id, channel, direction, author_contact_id,
-         author_label, message_id, in_reply_to, references_ids, subject, body_text, body_html,
-         raw_sha256, auto_reason, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
+         author_label, message_id, in_reply_to, references_ids, subject, body_text, new_text,
+         body_html, raw_sha256, auto_reason, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
 pub const SELECT_ARTICLES: &str = "SELECT a.id, a.ticket_id, a.channel, a.direction, a.author_contact_id, a.author_label,
          c.name AS author_name, a.message_id, a.in_reply_to, a.references_ids, a.subject,
-         a.body_text, a.body_html, a.raw_sha256, a.auto_reason, a.created_at
+         a.body_text, a.new_text, a.body_html, a.raw_sha256, a.auto_reason, a.created_at
      FROM articles a LEFT JOIN contacts c ON c.tenant_id = a.tenant_id AND c.id = a.author_contact_id
      WHERE a.tenant_id = $1 AND a.ticket_id = $2 ORDER BY a.id";
 

@@ -11,14 +11,16 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use mail_parser::decoders::charsets::map::charset_decoder;
-use mail_parser::decoders::html::{html_to_text, text_to_html};
+use mail_parser::decoders::html::text_to_html;
 use mail_parser::parsers::MessageStream;
 use mail_parser::{
     Encoding, HeaderName, Message, MessageParser, MessagePart, MimeHeaders, PartType,
 };
 use sha2::{Digest, Sha256};
 
-use crate::domain::{Attachment, AutoHeaders, InboundEmail, Mailbox, MessageId};
+use crate::domain::{Attachment, AutoHeaders, InboundEmail, Mailbox, MessageId, reply};
+
+pub mod html;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
@@ -247,10 +249,13 @@ fn read_message(message: &Message<'_>, raw: &[u8]) -> Result<InboundEmail, Parse
         references: references(message),
         auto: auto_headers(message, raw),
         text_body: text_body(message, raw),
+        // Read from the text body once it is clean, below.
+        new_text: String::new(),
         html_body: html_body(message, raw),
         attachments: attachments(message, raw),
     };
     remove_nul(&mut email);
+    email.new_text = reply::new_text(&email.text_body);
     if message_id_generated {
         let date = raw_values(message, raw, &["Date"])
             .next()
@@ -343,6 +348,8 @@ fn remove_nul(email: &mut InboundEmail) {
         references: _,
         auto,
         text_body,
+        // Read from the cleaned text body, after this.
+        new_text: _,
         html_body,
         attachments,
     } = email;
@@ -569,7 +576,7 @@ fn text_body(message: &Message<'_>, raw: &[u8]) -> String {
     for part in message.text_bodies() {
         let text = match (&part.body, part_text(part, raw)) {
             (PartType::Text(_), Some(text)) => text,
-            (PartType::Html(_), Some(html)) => Cow::Owned(html_to_text(&html)),
+            (PartType::Html(_), Some(source)) => Cow::Owned(html::to_text(&source)),
             _ => continue,
         };
         if !out.is_empty() && !out.ends_with('\n') {
@@ -582,7 +589,8 @@ fn text_body(message: &Message<'_>, raw: &[u8]) -> String {
 
 /// The HTML body, only when the message has an HTML part: mail-parser also offers the text of
 /// a text-only message as its HTML body, which is not HTML anyone wrote. Several inline parts
-/// are joined like the text body, plain ones turned into HTML.
+/// are joined like the text body, plain ones turned into HTML. What is returned, and so
+/// stored, is [`html::sanitise`]d: the sender's HTML as written is in the raw message.
 fn html_body(message: &Message<'_>, raw: &[u8]) -> Option<String> {
     if !message
         .html_bodies()
@@ -598,7 +606,7 @@ fn html_body(message: &Message<'_>, raw: &[u8]) -> Option<String> {
             _ => {}
         }
     }
-    Some(out)
+    Some(html::sanitise(&out))
 }
 
 /// The decoded text of a text or HTML part.
