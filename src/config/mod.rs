@@ -129,6 +129,9 @@ pub struct MailConfig {
     pub hmac_key: Option<Secret>,
     /// `mail.templates_dir` (optional): templates here override the built-in ones.
     pub templates_dir: Option<PathBuf>,
+    /// `mail.bounce_suppress_days` (default [`defaults::BOUNCE_SUPPRESS_DAYS`]): how long an
+    /// address that hard-bounced gets no mail from us.
+    pub bounce_suppress: chrono::Duration,
 }
 
 #[derive(Debug, Clone)]

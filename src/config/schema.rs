@@ -128,6 +128,18 @@ fn read_mail(
         r,
     );
     let templates_dir = t.get("templates_dir").and_then(|n| n.path_buf(r));
+    let bounce_suppress = t
+        .get("bounce_suppress_days")
+        .map_or(Some(defaults::BOUNCE_SUPPRESS_DAYS), |n| n.positive(r))
+        .and_then(|days| {
+            let days = i64::try_from(days)
+                .ok()
+                .and_then(chrono::Duration::try_days);
+            if days.is_none() {
+                r.error("mail.bounce_suppress_days", "is too large");
+            }
+            days
+        });
     t.finish(r);
     let default_domain = || {
         offers
@@ -145,6 +157,9 @@ fn read_mail(
         message_id_domain: message_id_domain.unwrap_or_else(default_domain),
         hmac_key,
         templates_dir: templates_dir.map(|p| data_dir.join(p)),
+        bounce_suppress: bounce_suppress.unwrap_or(chrono::Duration::days(
+            defaults::BOUNCE_SUPPRESS_DAYS as i64,
+        )),
     }
 }
 

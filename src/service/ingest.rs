@@ -251,7 +251,35 @@ async fn ingest_parsed(
         &offer.support_addresses,
     );
 
-    // `parse` guarantees a sender; the fallback keeps this total anyway.
+    // A bounce of one of our mails is a note in that mail's ticket (issue 7 item 6).
+    if let Some(reason) = &auto
+        && let Some(noted) =
+            super::bounces::note(&ctx.config, &mut tx, channel, email, &raw_sha, reason, now)
+                .await?
+    {
+        let (id, article) = (noted.ticket.id, noted.article);
+        let receipt = receipt(
+            &key,
+            channel,
+            ReceiptOutcome::Article,
+            &digest,
+            Some(id),
+            Some(article),
+            now,
+        );
+        let (ticket, reopened) = (noted.ticket.reference(), false);
+        return finish(
+            tx,
+            &receipt,
+            IngestOutcome::Appended {
+                ticket,
+                article,
+                reopened,
+            },
+        )
+        .await;
+    }
+    // `parse` guarantees a sender, except to machine mail; the fallback keeps this total.
     let Some(sender) = email.from.as_ref().or(email.sender.as_ref()) else {
         tx.rollback().await?;
         return quarantine(ctx, offer, channel, &ParseError::NoSender.to_string(), raw).await;

@@ -30,6 +30,7 @@ use std::time::Duration;
 
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
+pub use bounces::NewBounce;
 pub use rows::*;
 
 use crate::domain::TenantId;
@@ -254,6 +255,7 @@ macro_rules! exec {
 
 // After the macros, which they use.
 mod articles;
+mod bounces;
 mod contacts;
 mod events;
 mod outbox;
