@@ -274,8 +274,23 @@ fn machine_mail_is_recognised_and_human_mail_is_not() {
 // ----- bounce reports -----
 
 /// At least this share of the labelled bounces must name a failed recipient (issue 7 item 6:
-/// matching a bounce by its recipient needs one), per set.
-const RECIPIENT_FLOOR: f64 = 0.90;
+/// suppressing an address needs one), per set, and this share of the recipients whose label
+/// gives a status class must agree on it (permanent for `5.x.x`, transient for `4.x.x`). Set
+/// just below what was measured when this was written:
+///
+/// | set | bounces | recipient found | original Message-ID found | hard/soft agree | address agrees |
+/// | --- | --- | --- | --- | --- | --- |
+/// | sisimai-set-of-emails | 125 | 120 (96.0 %) | 99 (79.2 %) | 113 / 121 (93.4 %) | - |
+/// | flanker | 9 | 9 | 5 | 2 / 2 | - |
+/// | mikel-mail | 5 | 5 | 5 | 2 / 2 | 2 / 2 |
+///
+/// The bounces without a recipient: Apache James and Verizon MMS notices naming none, a
+/// Japanese carrier's (KDDI) and Biglobe's notices, and an fml list server's refusal. The
+/// severity misses are an Exim "retry time not reached" read from its 5xx transcript, and the
+/// second recipient of two multi-recipient bounces that only name one. Raise the floors when
+/// `domain::bounce` gets better; never lower them to let a change through.
+const RECIPIENT_FLOOR: f64 = 0.95;
+const SEVERITY_FLOOR: f64 = 0.92;
 
 /// What a set's labels say about one bounce: how many recipients failed, and for those where
 /// it is known, whether each failure is permanent (`Some(true)`) and its address.
@@ -481,6 +496,16 @@ fn bounces_name_their_failed_recipients() {
         }
     }
     for (set, t) in &tallies {
+        assert!(
+            rate(t.severity_matches, t.severity_checks) >= SEVERITY_FLOOR,
+            "{set}: hard/soft agrees on {:.1}% of the labelled recipients, under {:.0}%",
+            rate(t.severity_matches, t.severity_checks) * 100.0,
+            SEVERITY_FLOOR * 100.0
+        );
+        assert!(
+            t.address_matches == t.address_checks,
+            "{set}: a labelled recipient address was not found (above)"
+        );
         assert!(
             rate(t.with_recipient, t.bounces) >= RECIPIENT_FLOOR,
             "{set}: a recipient found in {:.1}% of the bounces, under {:.0}%",

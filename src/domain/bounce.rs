@@ -10,6 +10,7 @@
 //! on. Pure: no IO, no decision about tickets.
 
 use super::ids::MessageId;
+use super::loop_guard::names_mail_system;
 use super::message::InboundEmail;
 
 /// How a recipient failed: for good (RFC 3463 class 5) or for now (class 4).
@@ -81,6 +82,8 @@ const COPY_MARKERS: &[&str] = &[
     "-- original message --",
     "message header follows",
     "unsent message below",
+    "unsent message follows",
+    "message headers follow",
     "the text of your message was",
     "your message reads (in part)",
     "------ this is a copy of",
@@ -94,7 +97,7 @@ const ADDRESS_HEADERS: &[&str] = &["from", "reply-to", "to", "cc"];
 /// neither a failed recipient nor a returned message (an out-of-office, a read receipt).
 pub fn extract(email: &InboundEmail) -> Option<BounceReport> {
     let mut report = BounceReport::default();
-    let mut excluded: Vec<&str> = email
+    let excluded: Vec<&str> = email
         .from
         .iter()
         .chain(&email.sender)
@@ -102,7 +105,6 @@ pub fn extract(email: &InboundEmail) -> Option<BounceReport> {
         .chain(&email.cc)
         .map(|m| m.address.as_str())
         .collect();
-    excluded.extend(email.delivered_to.iter().map(String::as_str));
 
     for part in &email.attachments {
         if STATUS_TYPES.contains(&part.content_type.as_str()) {
@@ -134,11 +136,30 @@ pub fn extract(email: &InboundEmail) -> Option<BounceReport> {
             );
         }
     }
-    if report.recipients.is_empty() {
+    // Reading addresses out of prose is for the mail system's own notices only: an
+    // out-of-office naming a colleague to write to must not mark that colleague as failed.
+    let mail_system = from_mail_system(email);
+    if report.recipients.is_empty() && mail_system {
+        // A report whose MIME structure is broken: its status fields ended up in the text,
+        // or in a part mail-parser could not split.
+        let texts = std::iter::once(email.text_body.clone()).chain(
+            email
+                .attachments
+                .iter()
+                .filter(|p| p.content_type.starts_with("multipart/"))
+                .map(|p| String::from_utf8_lossy(&p.data).into_owned()),
+        );
+        for text in texts {
+            for r in delivery_status(&text) {
+                push_recipient(&mut report.recipients, r);
+            }
+        }
+    }
+    if report.recipients.is_empty() && mail_system {
         let severity = severity_of(notice).unwrap_or(Severity::Permanent);
         let status = enhanced_status(notice).map(str::to_owned);
         for address in notice_addresses(notice) {
-            if excluded.contains(&address.as_str()) || is_mail_system(&address) {
+            if excluded.contains(&address.as_str()) || names_mail_system(&address) {
                 continue;
             }
             push_recipient(
@@ -180,7 +201,53 @@ pub fn extract(email: &InboundEmail) -> Option<BounceReport> {
             }
         }
     }
+    // Last resort for a mail system's notice that names nobody (old Sendmail's "Deferred:
+    // Connection timed out"): the returned message's own recipients.
+    if report.recipients.is_empty() && mail_system {
+        let severity = severity_of(notice).unwrap_or(Severity::Permanent);
+        let returned_to = returned
+            .iter()
+            .map(String::as_str)
+            .chain(pasted)
+            .flat_map(header_lines)
+            .filter(|(name, _)| name == "to" || name == "cc")
+            .flat_map(|(_, value)| addresses_in(&value));
+        for address in returned_to {
+            if !excluded.contains(&address.as_str()) && !names_mail_system(&address) {
+                push_recipient(
+                    &mut report.recipients,
+                    FailedRecipient {
+                        address,
+                        severity,
+                        status: enhanced_status(notice).map(str::to_owned),
+                    },
+                );
+            }
+        }
+    }
     (!report.recipients.is_empty() || report.original_message_id.is_some()).then_some(report)
+}
+
+/// Whether a mail system wrote `email`: its From, Sender or Return-Path is a mail system's own
+/// mailbox (`MAILER-DAEMON`, `postmaster`), or it carries a delivery report or
+/// `X-Failed-Recipients`.
+fn from_mail_system(email: &InboundEmail) -> bool {
+    let a = &email.auto;
+    let report = email
+        .attachments
+        .iter()
+        .any(|p| STATUS_TYPES.contains(&p.content_type.as_str()));
+    report
+        || a.x_failed_recipients.is_some()
+        || email
+            .from
+            .iter()
+            .chain(&email.sender)
+            .any(|m| names_mail_system(&m.address))
+        || [&a.unusable_from, &a.return_path]
+            .into_iter()
+            .flatten()
+            .any(|w| names_mail_system(w))
 }
 
 fn push_recipient(list: &mut Vec<FailedRecipient>, r: FailedRecipient) {
@@ -344,15 +411,6 @@ fn notice_addresses(notice: &str) -> Vec<String> {
         }
     }
     out
-}
-
-/// A mail system's own mailbox, never a failed recipient.
-fn is_mail_system(address: &str) -> bool {
-    let local = address.rsplit_once('@').map_or(address, |(l, _)| l);
-    matches!(
-        local,
-        "mailer-daemon" | "postmaster" | "mail-daemon" | "mailer_daemon" | "post_master"
-    )
 }
 
 /// The first RFC 3463 enhanced status code (`5.1.1`, `4.2.2`) in `text`.
@@ -533,6 +591,38 @@ mod tests {
     }
 
     #[test]
+    fn status_fields_in_a_broken_report_are_read_from_the_text() {
+        // A multipart/report whose boundary mail-parser could not find: all of it is text.
+        let e = bounce(
+            "--XX\nContent-Type: text/plain\n\nI could not deliver it.\n\n--XX\n\
+             Content-Type: message/delivery-status\n\nReporting-MTA: dns; mx.x.example\n\n\
+             Final-Recipient: rfc822; gone@x.example\nAction: failed\nStatus: 5.1.1\n",
+        );
+        let r = extract(&e).unwrap();
+        assert_eq!(r.recipients.len(), 1);
+        assert_eq!(r.recipients[0].address, "gone@x.example");
+        assert_eq!(r.recipients[0].status.as_deref(), Some("5.1.1"));
+    }
+
+    #[test]
+    fn a_notice_naming_nobody_falls_back_on_the_returned_recipients() {
+        let e = bounce(
+            "   ----- Transcript of session follows -----\n\
+             421 x.example (smtp)... Deferred: Connection timed out\n\
+                ----- Unsent message follows -----\n\
+             Received: by mx9.x.example; Thu, 29 Apr 1995 23:34:45 +0900\n\
+             From: support-smsu@esup.fr\nTo: late@x.example\nSubject: x\n\nbody\n",
+        );
+        let r = extract(&e).unwrap();
+        let got: Vec<(&str, Severity)> = r
+            .recipients
+            .iter()
+            .map(|x| (x.address.as_str(), x.severity))
+            .collect();
+        assert_eq!(got, [("late@x.example", Severity::Transient)]);
+    }
+
+    #[test]
     fn pasted_copy_gives_the_original_message_id() {
         let e = bounce(
             "I'm afraid I wasn't able to deliver to <gone@x.example>:\n\n\
@@ -555,6 +645,15 @@ mod tests {
     #[test]
     fn an_auto_reply_reports_nothing() {
         let e = bounce("I am away until Monday, I will answer when I am back.");
+        assert_eq!(extract(&e), None);
+        // A person's out-of-office naming a colleague: no failed recipient.
+        let mut e = email(
+            "alice@univ.fr",
+            "support-smsu@esup.fr",
+            "Automatic reply: x",
+        );
+        e.auto.return_path = Some(String::new());
+        e.text_body = "I am away, please write to bob@univ.fr (550 rooms booked).".into();
         assert_eq!(extract(&e), None);
     }
 
