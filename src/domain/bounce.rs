@@ -93,8 +93,9 @@ const COPY_MARKERS: &[&str] = &[
 /// Headers of a returned message's copy, read for its addresses.
 const ADDRESS_HEADERS: &[&str] = &["from", "reply-to", "to", "cc"];
 
-/// The report of `email`, a message the loop guard called machine mail; `None` when it names
-/// neither a failed recipient nor a returned message (an out-of-office, a read receipt).
+/// The report of `email`, a message the loop guard called machine mail; `None` when a mail
+/// system did not write it (an out-of-office, a read receipt, an abuse report: see
+/// `from_mail_system`) or it names neither a failed recipient nor a returned message.
 pub fn extract(email: &InboundEmail) -> Option<BounceReport> {
     let mut report = BounceReport::default();
     let excluded: Vec<&str> = email
@@ -225,7 +226,10 @@ pub fn extract(email: &InboundEmail) -> Option<BounceReport> {
             }
         }
     }
-    (!report.recipients.is_empty() || report.original_message_id.is_some()).then_some(report)
+    // A read receipt or an abuse report also returns our message: only a mail system's notice
+    // is a bounce.
+    let found = !report.recipients.is_empty() || report.original_message_id.is_some();
+    (mail_system && found).then_some(report)
 }
 
 /// Whether a mail system wrote `email`: its From, Sender or Return-Path is a mail system's own
@@ -640,6 +644,23 @@ mod tests {
                 .contains(&"support-smsu+tok@esup.fr".to_owned())
         );
         assert_eq!(r.recipients.len(), 1);
+    }
+
+    #[test]
+    fn a_read_receipt_returning_our_message_is_no_bounce() {
+        let mut e = email("alice@univ.fr", "support-smsu@esup.fr", "Read: Panne");
+        e.auto.is_report = true;
+        e.attachments = vec![
+            part(
+                "message/disposition-notification",
+                "Final-Recipient: rfc822; alice@univ.fr\nDisposition: manual-action/MDN-sent-manually; displayed\n",
+            ),
+            part(
+                "text/rfc822-headers",
+                "Message-ID: <abc.guichet@esup.fr>\nTo: alice@univ.fr\n",
+            ),
+        ];
+        assert_eq!(extract(&e), None);
     }
 
     #[test]
