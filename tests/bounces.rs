@@ -2,7 +2,8 @@
 //! internal note in that mail's ticket (never a ticket of its own, never a quarantine entry,
 //! even signed `MAILER-DAEMON` without an address), and a recipient that failed for good gets
 //! no mail until `mail.bounce_suppress_days` have passed. What a bounce says is
-//! `domain::bounce`; these check the service applies it.
+//! `domain::bounce`; these check the service applies it. Also the other brake on loops: the
+//! per-sender limit on acknowledgements.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -12,7 +13,7 @@
 mod common;
 
 use common::app::{App, created, recipients};
-use common::{SMSU_ADDRESS as SMSU, mail};
+use common::{COLLEAGUE, SMSU_ADDRESS as SMSU, mail};
 use guichet::domain::Direction;
 use guichet::service::ingest::IngestOutcome;
 
@@ -142,7 +143,40 @@ async fn a_bounce_of_mail_we_never_sent_is_no_note(app: App) {
     );
 }
 
+// ----- the acknowledgement rate limit -----
+
+async fn acknowledgements_to_one_sender_stop_at_the_limit_until_the_window_passes(app: App) {
+    // The defaults: 5 per 60 minutes.
+    for n in 1..=5 {
+        let m = mail(
+            JEANNE,
+            SMSU,
+            "Panne",
+            &format!("r{n}@univ-lorraine.example"),
+            "",
+        );
+        assert!(acknowledged(&app.ingest("SMSU", &m).await), "mail {n}");
+    }
+    let sixth = mail(JEANNE, SMSU, "Panne", "r6@univ-lorraine.example", "");
+    assert!(
+        !acknowledged(&app.ingest("SMSU", &sixth).await),
+        "a ticket, but no sixth acknowledgement within the hour"
+    );
+    // Someone else is not held back by Jeanne's count.
+    let other = mail(COLLEAGUE, SMSU, "Panne", "r7@univ-lorraine.example", "");
+    assert!(acknowledged(&app.ingest("SMSU", &other).await));
+    app.advance(chrono::Duration::minutes(61));
+    let later = mail(JEANNE, SMSU, "Panne", "r8@univ-lorraine.example", "");
+    assert!(acknowledged(&app.ingest("SMSU", &later).await));
+    assert_eq!(
+        app.tickets("SMSU").await.len(),
+        8,
+        "every mail opened its ticket"
+    );
+}
+
 on_both_backends!(
+    acknowledgements_to_one_sender_stop_at_the_limit_until_the_window_passes,
     a_hard_bounce_of_our_mail_is_a_note_and_suppresses_its_recipient,
     a_soft_bounce_is_a_note_and_suppresses_nothing,
     a_plain_text_bounce_is_matched_by_the_copy_it_returns,

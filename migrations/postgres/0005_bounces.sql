@@ -1,4 +1,4 @@
--- guichet 0005, PostgreSQL flavour: addresses that bounce.
+-- guichet 0005, PostgreSQL flavour: addresses that bounce, and acknowledgements sent (rate limit).
 --
 -- One row per offer and address: the latest bounce that reported it. While
 -- suppressed_until is ahead, the outbox queues no mail to it (a hard bounce: unknown user,
@@ -18,5 +18,21 @@ CREATE TABLE bouncing_addresses (
 ALTER TABLE bouncing_addresses ENABLE ROW LEVEL SECURITY;
 ALTER TABLE bouncing_addresses FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON bouncing_addresses
+    USING (tenant_id = current_setting('guichet.tenant', true))
+    WITH CHECK (tenant_id = current_setting('guichet.tenant', true));
+
+-- Acknowledgements sent, per offer and address, for the per-sender rate limit
+-- (mail.ack_limit per mail.ack_limit_window_minutes). Addresses are at most 254 characters
+-- (RFC 5321), which the service checks before writing.
+CREATE TABLE acknowledgements (
+    tenant_id  TEXT NOT NULL,
+    address    TEXT NOT NULL,
+    sent_at    TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX acknowledgements_by_address ON acknowledgements (tenant_id, address, sent_at);
+
+ALTER TABLE acknowledgements ENABLE ROW LEVEL SECURITY;
+ALTER TABLE acknowledgements FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON acknowledgements
     USING (tenant_id = current_setting('guichet.tenant', true))
     WITH CHECK (tenant_id = current_setting('guichet.tenant', true));

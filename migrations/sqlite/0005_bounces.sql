@@ -1,4 +1,4 @@
--- guichet 0005, SQLite flavour: addresses that bounce.
+-- guichet 0005, SQLite flavour: addresses that bounce, and acknowledgements sent (rate limit).
 --
 -- One row per offer and address: the latest bounce that reported it. While
 -- suppressed_until is ahead, the outbox queues no mail to it (a hard bounce: unknown user,
@@ -14,3 +14,13 @@ CREATE TABLE bouncing_addresses (
     suppressed_until  TEXT NOT NULL,
     PRIMARY KEY (tenant_id, address)
 );
+
+-- Acknowledgements sent, per offer and address, for the per-sender rate limit
+-- (mail.ack_limit per mail.ack_limit_window_minutes). Addresses are at most 254 characters
+-- (RFC 5321), which the service checks before writing.
+CREATE TABLE acknowledgements (
+    tenant_id  TEXT NOT NULL,
+    address    TEXT NOT NULL,
+    sent_at    TEXT NOT NULL
+);
+CREATE INDEX acknowledgements_by_address ON acknowledgements (tenant_id, address, sent_at);

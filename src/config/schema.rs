@@ -140,6 +140,21 @@ fn read_mail(
             }
             days
         });
+    let ack_count = t
+        .get("ack_limit")
+        .map_or(Some(defaults::ACK_LIMIT), |n| n.positive(r));
+    let ack_window = t
+        .get("ack_limit_window_minutes")
+        .map_or(Some(defaults::ACK_LIMIT_WINDOW_MINUTES), |n| n.positive(r))
+        .and_then(|minutes| {
+            let window = i64::try_from(minutes)
+                .ok()
+                .and_then(chrono::Duration::try_minutes);
+            if window.is_none() {
+                r.error("mail.ack_limit_window_minutes", "is too large");
+            }
+            window
+        });
     t.finish(r);
     let default_domain = || {
         offers
@@ -160,6 +175,12 @@ fn read_mail(
         bounce_suppress: bounce_suppress.unwrap_or(chrono::Duration::days(
             defaults::BOUNCE_SUPPRESS_DAYS as i64,
         )),
+        ack_limit: crate::domain::loop_guard::AckLimit {
+            count: ack_count.unwrap_or(defaults::ACK_LIMIT),
+            window: ack_window.unwrap_or(chrono::Duration::minutes(
+                defaults::ACK_LIMIT_WINDOW_MINUTES as i64,
+            )),
+        },
     }
 }
 

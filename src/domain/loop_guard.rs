@@ -243,6 +243,28 @@ pub fn classify(
     None
 }
 
+/// How many acknowledgements one sender gets at most within a sliding window: the last
+/// brake on a loop with an autoresponder that [`classify`] did not recognise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AckLimit {
+    /// Acknowledgements allowed within `window`.
+    pub count: u64,
+    /// The sliding window.
+    pub window: chrono::Duration,
+}
+
+impl AckLimit {
+    /// The start of the window ending at `now`: acknowledgements sent since count.
+    pub fn since(&self, now: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+        now - self.window
+    }
+
+    /// Whether one more acknowledgement may go to a sender who got `sent` within the window.
+    pub fn allows(&self, sent: u64) -> bool {
+        sent < self.count
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -487,6 +509,19 @@ mod tests {
             edit(&mut e);
             assert_eq!(classify(&e, DOMAIN, &us).is_some(), *machine, "{name}");
         }
+    }
+
+    #[test]
+    fn acknowledgements_stop_at_the_limit_within_the_window() {
+        let limit = AckLimit {
+            count: 3,
+            window: chrono::Duration::minutes(60),
+        };
+        for (sent, allowed) in [(0, true), (2, true), (3, false), (40, false)] {
+            assert_eq!(limit.allows(sent), allowed, "{sent} sent");
+        }
+        let now = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH + chrono::Duration::days(1);
+        assert_eq!(limit.since(now), now - chrono::Duration::hours(1));
     }
 
     #[test]

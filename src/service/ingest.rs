@@ -418,6 +418,7 @@ async fn ingest_parsed(
     if created
         && auto.is_none()
         && let Some(to) = reply_target(sender, &email.reply_to, ctx.own_addresses())
+        && super::acks::take_slot(&ctx.config, &mut tx, &to.address, now).await?
     {
         let context = mail_context(offer, Some(&ticket), &to, &email.subject, None);
         let queued = queue_mail(

@@ -14,7 +14,8 @@
 //! This file holds the handle, the transaction and the error; the operations are split by
 //! aggregate, each an `impl Tx` block of its own: `contacts.rs` (offers, institutions,
 //! contacts), `tickets.rs` (tickets, links, participants), `articles.rs` (raw messages,
-//! articles, attachments), `receipts.rs`, `quarantine.rs`, `outbox.rs` and `events.rs`.
+//! articles, attachments), `receipts.rs`, `quarantine.rs`, `outbox.rs`, `events.rs`,
+//! `bounces.rs` (addresses that bounce) and `acks.rs` (acknowledgements sent, for their limit).
 //! Rows are in `rows.rs`; how ids and names map to SQL columns is in `columns.rs`.
 
 #![warn(missing_docs)]
@@ -254,6 +255,7 @@ macro_rules! exec {
 }
 
 // After the macros, which they use.
+mod acks;
 mod articles;
 mod bounces;
 mod contacts;
