@@ -9,8 +9,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::ServiceError;
-use crate::config::Config;
+use super::ingest::IngestOutcome;
+use super::{Context, ServiceError};
 use crate::domain::bounce::{self, BounceReport, Severity};
 use crate::domain::loop_guard::AutoReason;
 use crate::domain::{ArticleId, Channel, Direction, EventKind, InboundEmail, Mailbox, MessageId};
@@ -32,24 +32,40 @@ pub struct Noted {
     pub article: ArticleId,
 }
 
-/// Notes `email` in the ticket of the outbound mail it reports on, and records its failed
-/// recipients; `None` (nothing written) when it is not a bounce or names none of our messages.
+impl Noted {
+    /// What ingest reports: an article added to the ticket, which a bounce never reopens.
+    pub fn outcome(&self) -> IngestOutcome {
+        IngestOutcome::Appended {
+            ticket: self.ticket.reference(),
+            article: self.article,
+            reopened: false,
+        }
+    }
+}
+
+/// Notes `email`, machine mail for the loop guard (`reason`), in the ticket of the outbound
+/// mail it reports on, and records its failed recipients; `None` (nothing written) when it is
+/// not a bounce or names none of our messages.
 ///
 /// The outbound mail is found by the returned message's Message-ID, else by the bounce's own
 /// In-Reply-To/References; only ids we generated count, so a bounce of someone else's mail
 /// that happens to quote a stored id of theirs never lands in a ticket.
 pub async fn note(
-    config: &Config,
+    ctx: &Context,
     tx: &mut Tx,
     channel: Channel,
     email: &InboundEmail,
     raw_sha256: &str,
-    reason: &AutoReason,
-    now: DateTime<Utc>,
+    reason: Option<&AutoReason>,
 ) -> Result<Option<Noted>, ServiceError> {
+    // Only machine mail can be a bounce: a person's mail quoting one is theirs.
+    let Some(reason) = reason else {
+        return Ok(None);
+    };
     let Some(report) = bounce::extract(email) else {
         return Ok(None);
     };
+    let (config, now) = (&ctx.config, ctx.clock.now());
     let domain = config.mail.message_id_domain.as_str();
     let ours: Vec<&str> = report
         .original_message_id

@@ -252,32 +252,19 @@ async fn ingest_parsed(
     );
 
     // A bounce of one of our mails is a note in that mail's ticket (issue 7 item 6).
-    if let Some(reason) = &auto
-        && let Some(noted) =
-            super::bounces::note(&ctx.config, &mut tx, channel, email, &raw_sha, reason, now)
-                .await?
-    {
-        let (id, article) = (noted.ticket.id, noted.article);
+    let bounce = super::bounces::note(ctx, &mut tx, channel, email, &raw_sha, auto.as_ref());
+    if let Some(noted) = bounce.await? {
+        let (ticket, article) = (Some(noted.ticket.id), Some(noted.article));
         let receipt = receipt(
             &key,
             channel,
             ReceiptOutcome::Article,
             &digest,
-            Some(id),
-            Some(article),
+            ticket,
+            article,
             now,
         );
-        let (ticket, reopened) = (noted.ticket.reference(), false);
-        return finish(
-            tx,
-            &receipt,
-            IngestOutcome::Appended {
-                ticket,
-                article,
-                reopened,
-            },
-        )
-        .await;
+        return finish(tx, &receipt, noted.outcome()).await;
     }
     // `parse` guarantees a sender, except to machine mail; the fallback keeps this total.
     let Some(sender) = email.from.as_ref().or(email.sender.as_ref()) else {
