@@ -2,7 +2,8 @@
 # tests/run.sh [CARGO TEST ARGS...] - the whole test suite.
 #
 # Starts a throwaway PostgreSQL on 127.0.0.1 (tests/env/start-postgres.sh) and, as root, the
-# Postfix of deploy/postfix.md (tests/env/start-postfix.sh), runs
+# Postfix of deploy/postfix.md (tests/env/start-postfix.sh), installs Dovecot (the IMAP tests
+# start their own servers with tests/env/start-dovecot.sh), runs
 # `cargo test --all-targets --no-fail-fast "$@"` against them (--all-targets only when the
 # arguments pick no targets: `tests/run.sh --test daemon` runs that file alone), stops them
 # (by their pid files), and exits with cargo's status.
@@ -68,6 +69,14 @@ elif [ "$(id -u)" -eq 0 ]; then
   source "$state/postfix/env"
 else
   echo "# tests/run.sh: not root, no Postfix started: tests/postfix_pipe.rs will fail" >&2
+fi
+
+# Dovecot: tests/imap.rs starts one per test (tests/common/dovecot.rs) on free ports; only the
+# packages are needed here. Not root and not installed, tests/imap.rs fails, saying so.
+if [ "$(id -u)" -eq 0 ]; then
+  tests/env/start-dovecot.sh --install >&2
+elif [ ! -x /usr/sbin/dovecot ]; then
+  echo "# tests/run.sh: not root and Dovecot is not installed: tests/imap.rs will fail" >&2
 fi
 export GUICHET_TEST_POSTFIX_DIR GUICHET_TEST_SMTP_PORT
 

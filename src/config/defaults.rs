@@ -43,6 +43,15 @@ pub const OUTBOX_DIR: &str = "outbox";
 /// address's domain): `.invalid` is reserved by RFC 2606, so Message-IDs built on it can never
 /// collide with a real domain's. Nothing is sent then anyway.
 pub const FALLBACK_MESSAGE_ID_DOMAIN: &str = "guichet.invalid";
+/// `mail.bounce_suppress_days`: an address that hard-bounced (unknown user, domain gone) gets no
+/// mail for a month; a mailbox recreated after a move is tried again after that.
+pub const BOUNCE_SUPPRESS_DAYS: u64 = 30;
+/// `mail.ack_limit` per `mail.ack_limit_window_minutes`: a person rarely opens more than a
+/// few tickets in an hour, while a loop with an autoresponder that slipped past the loop guard
+/// sends one mail a second; it is stopped after five answers.
+pub const ACK_LIMIT: u64 = 5;
+/// See [`ACK_LIMIT`].
+pub const ACK_LIMIT_WINDOW_MINUTES: u64 = 60;
 /// `offers[].locale`: the consortium's members are French universities.
 pub const LOCALE: &str = "fr";
 /// `offers[].reopen_window_days`: a reply within ten days ("it happens again") most likely

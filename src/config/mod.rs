@@ -130,6 +130,13 @@ pub struct MailConfig {
     pub hmac_key: Option<Secret>,
     /// `mail.templates_dir` (optional): templates here override the built-in ones.
     pub templates_dir: Option<PathBuf>,
+    /// `mail.bounce_suppress_days` (default [`defaults::BOUNCE_SUPPRESS_DAYS`]): how long an
+    /// address that hard-bounced gets no mail from us.
+    pub bounce_suppress: chrono::Duration,
+    /// `mail.ack_limit` and `mail.ack_limit_window_minutes` (defaults
+    /// [`defaults::ACK_LIMIT`] per [`defaults::ACK_LIMIT_WINDOW_MINUTES`]): acknowledgements
+    /// one sender gets at most within the window.
+    pub ack_limit: crate::domain::loop_guard::AckLimit,
 }
 
 #[derive(Debug, Clone)]

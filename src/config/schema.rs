@@ -130,6 +130,33 @@ fn read_mail(
         r,
     );
     let templates_dir = t.get("templates_dir").and_then(|n| n.path_buf(r));
+    let bounce_suppress = t
+        .get("bounce_suppress_days")
+        .map_or(Some(defaults::BOUNCE_SUPPRESS_DAYS), |n| n.positive(r))
+        .and_then(|days| {
+            let days = i64::try_from(days)
+                .ok()
+                .and_then(chrono::Duration::try_days);
+            if days.is_none() {
+                r.error("mail.bounce_suppress_days", "is too large");
+            }
+            days
+        });
+    let ack_count = t
+        .get("ack_limit")
+        .map_or(Some(defaults::ACK_LIMIT), |n| n.positive(r));
+    let ack_window = t
+        .get("ack_limit_window_minutes")
+        .map_or(Some(defaults::ACK_LIMIT_WINDOW_MINUTES), |n| n.positive(r))
+        .and_then(|minutes| {
+            let window = i64::try_from(minutes)
+                .ok()
+                .and_then(chrono::Duration::try_minutes);
+            if window.is_none() {
+                r.error("mail.ack_limit_window_minutes", "is too large");
+            }
+            window
+        });
     t.finish(r);
     let default_domain = || {
         offers
@@ -147,6 +174,15 @@ fn read_mail(
         message_id_domain: message_id_domain.unwrap_or_else(default_domain),
         hmac_key,
         templates_dir: templates_dir.map(|p| data_dir.join(p)),
+        bounce_suppress: bounce_suppress.unwrap_or(chrono::Duration::days(
+            defaults::BOUNCE_SUPPRESS_DAYS as i64,
+        )),
+        ack_limit: crate::domain::loop_guard::AckLimit {
+            count: ack_count.unwrap_or(defaults::ACK_LIMIT),
+            window: ack_window.unwrap_or(chrono::Duration::minutes(
+                defaults::ACK_LIMIT_WINDOW_MINUTES as i64,
+            )),
+        },
     }
 }
 

@@ -40,6 +40,9 @@ pub enum AutoReason {
     MailSystemSender(String),
     /// The Return-Path is `<MAILER-DAEMON>` or `<MAILER-DAEMON@host>`; holds it as written.
     MailSystemReturnPath(String),
+    /// The subject starts with the prefix a mail client's automatic answer writes
+    /// (`Automatic reply:`, `Réponse automatique :`, ...); holds that prefix.
+    AutoReplySubject(String),
 }
 
 /// Local parts of the mailboxes an MTA writes its bounces from (RFC 3834 section 2, RFC 2142
@@ -49,7 +52,74 @@ const MAIL_SYSTEM_SENDERS: &[&str] = &[
     "postmaster",
     "mail-daemon",
     "mailer_daemon",
+    // Apache James signs its bounces so.
+    "post_master",
 ];
+
+/// Subject prefixes (compared ignoring case, up to the colon) that mail clients and servers put
+/// on their automatic answers: Outlook/Exchange in the languages of ESUP's members and their
+/// neighbours, Apple Mail, Mimecast, Zimbra. A person answering one writes `Re: ` first, so the
+/// prefix is no longer at the start.
+const AUTO_REPLY_SUBJECTS: &[&str] = &[
+    "auto reply",
+    "auto-reply",
+    "autoreply",
+    "automatic reply",
+    "auto response",
+    "auto-response",
+    "autorespons",
+    "autoresponse",
+    "out of office",
+    "out of office reply",
+    "out of office autoreply",
+    "out of the office",
+    "réponse automatique",
+    "reponse automatique",
+    "absence du bureau",
+    "automatische antwort",
+    "abwesenheitsnotiz",
+    "respuesta automática",
+    "risposta automatica",
+    "resposta automática",
+    "automatisch antwoord",
+    "automatyczna odpowiedź",
+    "automatiskt svar",
+    "automatisk svar",
+    "automaattinen vastaus",
+    "automatická odpověď",
+    "מענה אוטומטי",
+    "מענה 'אני לא נמצא'",
+];
+
+/// The auto-reply prefix `subject` starts with, as listed in [`AUTO_REPLY_SUBJECTS`].
+fn auto_reply_prefix(subject: &str) -> Option<&'static str> {
+    let (head, _) = subject.split_once(':')?;
+    let head = head.trim().to_lowercase();
+    AUTO_REPLY_SUBJECTS.iter().copied().find(|p| *p == head)
+}
+
+/// Whether a From or Sender value as written (`MAILER-DAEMON <>`, `Mail Delivery Subsystem
+/// <MAILER-DAEMON>`, a bare `mailer-daemon`, `MAILER DAEMON <>`) names a mail system's own
+/// mailbox: the address in angle brackets when there is one, else the whole value, read with
+/// spaces and separators ignored.
+pub fn names_mail_system(written: &str) -> bool {
+    let inner = written
+        .split_once('<')
+        .and_then(|(_, rest)| rest.split_once('>'))
+        .map(|(inner, _)| inner.trim())
+        .filter(|inner| !inner.is_empty());
+    let mailbox = inner.unwrap_or(written);
+    let local = mailbox.rsplit_once('@').map_or(mailbox, |(local, _)| local);
+    let squashed: String = local
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    matches!(
+        squashed.as_str(),
+        "mailerdaemon" | "maildaemon" | "postmaster"
+    )
+}
 
 /// The same, for the envelope sender. `postmaster` is left out: unlike `MAILER-DAEMON`, it is
 /// a mailbox people write from, and a bounce has a null or daemon reverse path anyway.
@@ -87,6 +157,7 @@ impl AutoReason {
             AutoReason::MailSystemReturnPath(r) => {
                 format!("Return-Path {r} (mail system): a bounce or delivery notice")
             }
+            AutoReason::AutoReplySubject(p) => format!("subject starts with \"{p}:\""),
         }
     }
 }
@@ -135,6 +206,9 @@ pub fn classify(
     {
         return Some(AutoReason::MailSystemSender(m.address.clone()));
     }
+    if let Some(written) = a.unusable_from.as_deref().filter(|w| names_mail_system(w)) {
+        return Some(AutoReason::MailSystemSender(written.trim().to_owned()));
+    }
     if let Some(p) = &a.precedence {
         let p = p.trim().to_ascii_lowercase();
         if matches!(p.as_str(), "bulk" | "list" | "junk" | "auto_reply") {
@@ -163,7 +237,32 @@ pub fn classify(
     if a.list_id.is_some() {
         return Some(AutoReason::MailingList);
     }
+    if let Some(prefix) = auto_reply_prefix(&email.subject) {
+        return Some(AutoReason::AutoReplySubject(prefix.to_owned()));
+    }
     None
+}
+
+/// How many acknowledgements one sender gets at most within a sliding window: the last
+/// brake on a loop with an autoresponder that [`classify`] did not recognise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AckLimit {
+    /// Acknowledgements allowed within `window`.
+    pub count: u64,
+    /// The sliding window.
+    pub window: chrono::Duration,
+}
+
+impl AckLimit {
+    /// The start of the window ending at `now`: acknowledgements sent since count.
+    pub fn since(&self, now: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+        now - self.window
+    }
+
+    /// Whether one more acknowledgement may go to a sender who got `sent` within the window.
+    pub fn allows(&self, sent: u64) -> bool {
+        sent < self.count
+    }
 }
 
 #[cfg(test)]
@@ -330,11 +429,119 @@ mod tests {
                 |e| e.auto.return_path = Some("<postmaster@univ.fr>".into()),
                 false,
             ),
+            (
+                "from post_master (apache james)",
+                |e| e.from = Some(Mailbox::new(None, "post_master@vtext.example.com")),
+                true,
+            ),
+            (
+                "unusable from MAILER-DAEMON <>",
+                |e| {
+                    e.from = None;
+                    e.auto.unusable_from = Some("MAILER-DAEMON <>".into());
+                },
+                true,
+            ),
+            (
+                "unusable from bare mailer-daemon",
+                |e| {
+                    e.from = None;
+                    e.auto.unusable_from = Some("mailer-daemon".into());
+                },
+                true,
+            ),
+            (
+                "unusable from of a person",
+                |e| {
+                    e.from = None;
+                    e.auto.unusable_from = Some("Moderator-Address <moderator>".into());
+                },
+                false,
+            ),
+            (
+                "subject automatic reply",
+                |e| e.subject = "Automatic reply: Nyaan".into(),
+                true,
+            ),
+            (
+                "subject auto reply",
+                |e| e.subject = "Auto reply: panne".into(),
+                true,
+            ),
+            (
+                "subject french outlook",
+                |e| e.subject = "Réponse automatique : votre demande".into(),
+                true,
+            ),
+            (
+                "subject mimecast autorespons",
+                |e| e.subject = "AutoRespons :Nyaan".into(),
+                true,
+            ),
+            (
+                "subject polish",
+                |e| e.subject = "Automatyczna odpowiedź: test".into(),
+                true,
+            ),
+            (
+                "subject out of office",
+                |e| e.subject = "Out of Office: back on Monday".into(),
+                true,
+            ),
+            (
+                "a person answers an auto-reply",
+                |e| e.subject = "Re: Automatic reply: Nyaan".into(),
+                false,
+            ),
+            (
+                "auto reply in the middle of a subject",
+                |e| e.subject = "question about the automatic reply: it is in English".into(),
+                false,
+            ),
+            (
+                "subject without a colon",
+                |e| e.subject = "Automatic reply".into(),
+                false,
+            ),
         ];
         for (name, edit, machine) in table {
             let mut e = email("alice@univ.fr", "support-smsu@esup.fr", "x");
             edit(&mut e);
             assert_eq!(classify(&e, DOMAIN, &us).is_some(), *machine, "{name}");
+        }
+    }
+
+    #[test]
+    fn acknowledgements_stop_at_the_limit_within_the_window() {
+        let limit = AckLimit {
+            count: 3,
+            window: chrono::Duration::minutes(60),
+        };
+        for (sent, allowed) in [(0, true), (2, true), (3, false), (40, false)] {
+            assert_eq!(limit.allows(sent), allowed, "{sent} sent");
+        }
+        let now = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH + chrono::Duration::days(1);
+        assert_eq!(limit.since(now), now - chrono::Duration::hours(1));
+    }
+
+    #[test]
+    fn mail_system_names_are_read_from_written_headers() {
+        let table = [
+            ("MAILER-DAEMON <>", true),
+            ("MAILER DAEMON <>", true),
+            ("mailer-daemon", true),
+            ("Mail Delivery Subsystem <MAILER-DAEMON>", true),
+            ("Mail Delivery System <Mailer-Daemon@mx.example.com>", true),
+            ("postmaster", true),
+            ("\"Postmaster\" <>", true),
+            ("foo", false),
+            ("Moderator-Address <moderator>", false),
+            ("MAILER-DAEMON <alice@univ.fr>", false),
+            ("", false),
+            ("<>", false),
+        ];
+        for (written, want) in table {
+            assert_eq!(names_mail_system(written), want, "{written:?}");
         }
     }
 

@@ -62,8 +62,14 @@ pub struct AutoHeaders {
     pub x_failed_recipients: Option<String>,
     /// `Return-Path` as written; `Some("")` for the null sender `<>`.
     pub return_path: Option<String>,
-    /// The top-level content type is `multipart/report` (a DSN, MDN or feedback report).
+    /// The top-level content type is `multipart/report` (a DSN, MDN or feedback report), or a
+    /// bare report body (`message/delivery-status`, `message/disposition-notification`,
+    /// `message/feedback-report`) that lost its envelope.
     pub is_report: bool,
+    /// The From header (else Sender) as written, kept only when neither holds a usable
+    /// address: mail systems sign their bounces `MAILER-DAEMON <>` or a bare `MAILER-DAEMON`,
+    /// which no [`Mailbox`] can hold.
+    pub unusable_from: Option<String>,
 }
 
 /// A part of a message that is not its body: a file, an inline picture, a forwarded message,
@@ -92,8 +98,9 @@ pub struct InboundEmail {
     pub message_id: MessageId,
     /// True when `message_id` was derived, not read.
     pub message_id_generated: bool,
-    /// The first usable From mailbox. `None` only when `sender` is there: the parser refuses a
-    /// message that has neither.
+    /// The first usable From mailbox. `None` when `sender` is there, or for machine mail
+    /// without a usable address (a report, a `MAILER-DAEMON <>` bounce, see
+    /// [`AutoHeaders::unusable_from`]): the parser refuses any other message that has neither.
     pub from: Option<Mailbox>,
     /// The Sender mailbox (who sent it on behalf of From); stands for the author when From is
     /// missing.

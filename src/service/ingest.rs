@@ -311,7 +311,23 @@ async fn ingest_parsed(
         &offer.support_addresses,
     );
 
-    // `parse` guarantees a sender; the fallback keeps this total anyway.
+    // A bounce of one of our mails is a note in that mail's ticket (issue 7 item 6).
+    let bounce = super::bounces::note(ctx, &mut tx, channel, email, &raw_sha, auto.as_ref());
+    if let Some(noted) = bounce.await? {
+        let (ticket, article) = (Some(noted.ticket.id), Some(noted.article));
+        let receipt = receipt(
+            &key,
+            channel,
+            ReceiptOutcome::Article,
+            &digest,
+            ticket,
+            article,
+            now,
+        );
+        let tally = MailboxTally::LoopSuppressed;
+        return finish(tx, (source, tally), &receipt, noted.outcome()).await;
+    }
+    // `parse` guarantees a sender, except to machine mail; the fallback keeps this total.
     let Some(sender) = email.from.as_ref().or(email.sender.as_ref()) else {
         tx.rollback().await?;
         return quarantine(ctx, offer, source, &ParseError::NoSender.to_string(), raw).await;
@@ -459,6 +475,7 @@ async fn ingest_parsed(
     if created
         && auto.is_none()
         && let Some(to) = reply_target(sender, &email.reply_to, ctx.own_addresses())
+        && super::acks::take_slot(&ctx.config, &mut tx, &to.address, now).await?
     {
         let context = mail_context(offer, Some(&ticket), &to, &email.subject, None);
         let queued = queue_mail(

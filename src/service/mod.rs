@@ -5,6 +5,8 @@
 //! outcome together with its dedupe key, events and outbox rows. They hold no SQL and no
 //! protocol code.
 
+pub mod acks;
+pub mod bounces;
 pub mod deliver;
 pub mod ingest;
 pub mod links;

@@ -88,7 +88,8 @@ pub struct QueuedMail<'a> {
 }
 
 /// Queues a mail in the caller's transaction; returns our Message-ID for it, or `None` when
-/// no recipient is left once our own addresses are taken out (nothing is queued then).
+/// no recipient is left once our own addresses and the addresses a hard bounce suppresses are
+/// taken out (nothing is queued then).
 pub async fn queue_mail(
     ctx: &Context,
     tx: &mut Tx,
@@ -96,6 +97,7 @@ pub async fn queue_mail(
     mail: QueuedMail<'_>,
 ) -> Result<Option<MessageId>, ServiceError> {
     let to = outbound_recipients(mail.to, ctx.own_addresses());
+    let to = super::bounces::deliverable(tx, to, ctx.clock.now()).await?;
     if to.is_empty() {
         return Ok(None);
     }

@@ -14,8 +14,9 @@
 //! This file holds the handle, the transaction and the error; the operations are split by
 //! aggregate, each an `impl Tx` block of its own: `contacts.rs` (offers, institutions,
 //! contacts), `tickets.rs` (tickets, links, participants), `articles.rs` (raw messages,
-//! articles, attachments), `receipts.rs`, `quarantine.rs`, `outbox.rs`, `events.rs` and `mailboxes.rs` (IMAP
-//! mailboxes' place and counters).
+//! articles, attachments), `receipts.rs`, `quarantine.rs`, `outbox.rs`, `events.rs`,
+//! `bounces.rs` (addresses that bounce), `acks.rs` (acknowledgements sent, for their limit)
+//! and `mailboxes.rs` (IMAP mailboxes' place and counters).
 //! Rows are in `rows.rs`; how ids and names map to SQL columns is in `columns.rs`.
 
 #![warn(missing_docs)]
@@ -31,6 +32,7 @@ use std::time::Duration;
 
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
+pub use bounces::NewBounce;
 pub use mailboxes::{MailboxStateRow, MailboxTally};
 pub use rows::*;
 
@@ -255,7 +257,9 @@ macro_rules! exec {
 }
 
 // After the macros, which they use.
+mod acks;
 mod articles;
+mod bounces;
 mod contacts;
 mod events;
 mod mailboxes;

@@ -18,6 +18,7 @@ use mail_parser::{
 };
 use sha2::{Digest, Sha256};
 
+use crate::domain::loop_guard;
 use crate::domain::{Attachment, AutoHeaders, InboundEmail, Mailbox, MessageId, reply};
 
 pub mod html;
@@ -86,8 +87,24 @@ pub fn parse(raw: &[u8]) -> Result<InboundEmail, ParseError> {
     // mail-parser is written not to panic, but its recovery paths for broken MIME hold
     // `debug_assert!`s and unchecked arithmetic that do panic in debug and test builds. One
     // hostile message must not stop a mailbox's ingest loop: it goes to the quarantine instead.
-    std::panic::catch_unwind(|| parse_message(skip_blank_lines(raw)))
+    let raw = lf_for_lone_cr(raw);
+    std::panic::catch_unwind(|| parse_message(skip_blank_lines(&raw)))
         .unwrap_or(Err(ParseError::ParserFailed))
+}
+
+/// `raw` with LF line ends when it has CR ones only (classic Mac OS, some old gateways), which
+/// mail-parser does not read as line ends: the whole message would be one header line. Any
+/// message holding an LF is left as it is.
+fn lf_for_lone_cr(raw: &[u8]) -> Cow<'_, [u8]> {
+    if raw.contains(&b'\r') && !raw.contains(&b'\n') {
+        Cow::Owned(
+            raw.iter()
+                .map(|&b| if b == b'\r' { b'\n' } else { b })
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(raw)
+    }
 }
 
 /// Lines of nothing but whitespace before the first header. mail-parser reads the first one as
@@ -213,7 +230,15 @@ fn read_message(message: &Message<'_>, raw: &[u8]) -> Result<InboundEmail, Parse
     let sender = mailboxes(message, &HeaderName::Sender, 1)
         .into_iter()
         .next();
-    if from.is_none() && sender.is_none() {
+    let auto = auto_headers(message, raw, from.is_none() && sender.is_none());
+    // A bounce signed by the mail system without an address (`MAILER-DAEMON <>`), or a report
+    // with no usable sender, is still machine mail the loop guard must see: the bounce it
+    // carries is matched to our outbound mail instead of being quarantined.
+    let mail_system = auto
+        .unusable_from
+        .as_deref()
+        .is_some_and(loop_guard::names_mail_system);
+    if from.is_none() && sender.is_none() && !auto.is_report && !mail_system {
         return Err(ParseError::NoSender);
     }
 
@@ -247,7 +272,7 @@ fn read_message(message: &Message<'_>, raw: &[u8]) -> Result<InboundEmail, Parse
             .take(MAX_IN_REPLY_TO)
             .collect(),
         references: references(message),
-        auto: auto_headers(message, raw),
+        auto,
         text_body: text_body(message, raw),
         // Read from the text body once it is clean, below.
         new_text: String::new(),
@@ -375,6 +400,7 @@ fn remove_nul(email: &mut InboundEmail) {
         x_failed_recipients,
         return_path,
         is_report: _,
+        unusable_from,
     } = auto;
     // Not `clean_option`: `Some("")` is meaningful here (`Return-Path: <>`).
     for value in [
@@ -386,6 +412,7 @@ fn remove_nul(email: &mut InboundEmail) {
         list_id,
         x_failed_recipients,
         return_path,
+        unusable_from,
     ]
     .into_iter()
     .flatten()
@@ -512,7 +539,9 @@ fn delivered_to(message: &Message<'_>, raw: &[u8]) -> Vec<String> {
     out
 }
 
-fn auto_headers(message: &Message<'_>, raw: &[u8]) -> AutoHeaders {
+/// `no_usable_sender`: neither From nor Sender held a usable address, see
+/// [`AutoHeaders::unusable_from`].
+fn auto_headers(message: &Message<'_>, raw: &[u8], no_usable_sender: bool) -> AutoHeaders {
     let first = |name: &str| raw_values(message, raw, &[name]).next();
     AutoHeaders {
         auto_submitted: first("Auto-Submitted"),
@@ -531,11 +560,20 @@ fn auto_headers(message: &Message<'_>, raw: &[u8]) -> AutoHeaders {
             if bare.is_empty() { String::new() } else { path }
         }),
         is_report: message.content_type().is_some_and(|ct| {
-            ct.ctype().eq_ignore_ascii_case("multipart")
-                && ct
-                    .subtype()
-                    .is_some_and(|s| s.eq_ignore_ascii_case("report"))
+            let subtype = ct.subtype().unwrap_or_default();
+            let is = |t: &str, s: &str| {
+                ct.ctype().eq_ignore_ascii_case(t) && subtype.eq_ignore_ascii_case(s)
+            };
+            is("multipart", "report")
+                || is("message", "delivery-status")
+                || is("message", "disposition-notification")
+                || is("message", "feedback-report")
         }),
+        unusable_from: if no_usable_sender {
+            first("From").or_else(|| first("Sender"))
+        } else {
+            None
+        },
     }
 }
 

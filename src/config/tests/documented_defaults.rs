@@ -38,7 +38,7 @@ fn empty_file_gives_the_documented_defaults() {
         load(None, &[]).unwrap_or_else(|e| panic!("{:#?}", e.0)),
     ] {
         let (d, s, m) = (&config.daemon, &config.storage, &config.mail);
-        let table: [(&str, String, &str); 16] = [
+        let table: [(&str, String, &str); 19] = [
             ("data_dir", d.data_dir.display().to_string(), "./data"),
             ("log_format", format!("{:?}", d.log_format), "Human"),
             ("log_level", d.log_level.clone(), "info"),
@@ -66,6 +66,17 @@ fn empty_file_gives_the_documented_defaults() {
             ),
             ("hmac_key", format!("{:?}", m.hmac_key), "None"),
             ("templates_dir", format!("{:?}", m.templates_dir), "None"),
+            (
+                "bounce_suppress_days",
+                m.bounce_suppress.num_days().to_string(),
+                "30",
+            ),
+            ("ack_limit", m.ack_limit.count.to_string(), "5"),
+            (
+                "ack_limit_window_minutes",
+                m.ack_limit.window.num_minutes().to_string(),
+                "60",
+            ),
             ("offers", config.offers.len().to_string(), "0"),
         ];
         for (key, actual, expected) in table {
@@ -130,6 +141,14 @@ fn example_file_and_docs_state_the_defaults_the_reader_uses() {
         (
             "message_id_domain",
             format!("{FALLBACK_MESSAGE_ID_DOMAIN:?} when no"),
+        ),
+        (
+            "bounce_suppress_days",
+            format!("Default {BOUNCE_SUPPRESS_DAYS}."),
+        ),
+        (
+            "ack_limit",
+            format!("Default {ACK_LIMIT} per {ACK_LIMIT_WINDOW_MINUTES}."),
         ),
     ];
     for (key, says) in sections {

@@ -202,6 +202,7 @@ fn machine_headers_are_kept_as_written() {
         x_failed_recipients: Some("gone@x.example, other@x.example".into()),
         return_path: Some(String::new()),
         is_report: false,
+        unusable_from: None,
     };
     assert_eq!(e.auto, want);
     assert_eq!(
@@ -502,4 +503,12 @@ fn recipient_lists_keep_their_first_mailboxes() {
         e.auto.x_loop.last().map(String::as_str),
         Some("l99@x.example")
     );
+}
+
+#[test]
+fn cr_only_line_ends_are_line_ends() {
+    let e = ok("From: a@x.example\rSubject: old mac\rTo: b@y.example\r\rbody\rline two\r");
+    assert_eq!(e.subject, "old mac");
+    assert_eq!(e.to, [Mailbox::new(None, "b@y.example")]);
+    assert!(e.text_body.contains("line two"), "{:?}", e.text_body);
 }

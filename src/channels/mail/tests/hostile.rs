@@ -41,9 +41,21 @@ fn bytes_that_are_not_a_message_are_refused_with_a_reason() {
             "no sender",
         ),
         (
-            "from without domain",
-            b"From: MAILER-DAEMON\nSubject: hi\n\nbody\n",
+            "from a person without domain",
+            b"From: alice\nSubject: hi\n\nbody\n",
             "no sender",
+        ),
+        // Machine mail without a usable sender is still read: the loop guard recognises it
+        // and its bounce is matched to our mail instead of being quarantined.
+        (
+            "from the mail system without domain",
+            b"From: MAILER-DAEMON\nSubject: hi\n\nbody\n",
+            "a message",
+        ),
+        (
+            "a report without a sender",
+            b"Content-Type: message/delivery-status\n\nFinal-Recipient: rfc822; a@x.example\n",
+            "a message",
         ),
         (
             "from with a name only",
@@ -168,7 +180,7 @@ proptest! {
     }
 
     /// Messages stitched from MIME fragments (boundaries, encodings, nesting, truncation)
-    /// never panic, and whatever parses has a sender and an id.
+    /// never panic, and whatever parses has a sender (or is a report) and an id.
     #[test]
     fn mime_fragments_never_panic(pieces in prop::collection::vec(prop::sample::select(vec![
         "From: a@x.example\r\n", "Sender: <s@y.example>\r\n", "Message-ID: <m@x>\r\n",
@@ -185,7 +197,10 @@ proptest! {
     ]), 0..60)) {
         let raw = pieces.concat();
         if let Ok(e) = parse(raw.as_bytes()) {
-            prop_assert!(e.from.is_some() || e.sender.is_some());
+            prop_assert!(
+                e.from.is_some() || e.sender.is_some() || e.auto.is_report
+                    || e.auto.unusable_from.is_some()
+            );
             prop_assert!(!e.message_id.as_str().is_empty());
         }
     }
