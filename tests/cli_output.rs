@@ -348,7 +348,10 @@ fn ticket_kind_prints_the_old_and_the_new_ref() {
         ),
         "{}",
         stderr(&bad)
+    );
+}
 
+#[test]
 fn ticket_show_prints_the_new_text_and_json_keeps_the_whole_body() {
     let env = TestEnv::new("", "");
     let m = "From: jeanne@univ-lorraine.example\r\nTo: support-smsu@esup-portail.example\r\n\
