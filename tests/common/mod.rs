@@ -150,13 +150,17 @@ pub struct TestEnv {
 impl TestEnv {
     /// `extra_daemon` is added to the `[daemon]` table; `storage` replaces the default SQLite.
     pub fn new(extra_daemon: &str, storage: &str) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let setup = Setup {
+        Self::with(Setup {
             daemon: extra_daemon.to_owned(),
             storage: storage.to_owned(),
             geforp_refuses_strangers: true,
             ..Setup::default()
-        };
+        })
+    }
+
+    /// The configuration changed by `setup`.
+    pub fn with(setup: Setup) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
         let config = dir.path().join("guichet.toml");
         std::fs::write(&config, config_text(&dir.path().join("data"), &setup))
             .expect("write config");
