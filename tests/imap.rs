@@ -404,3 +404,47 @@ async fn implicit_tls_starttls_and_authenticate_plain_reach_the_mailbox() {
         g.stop().await;
     }
 }
+
+/// XOAUTH2 against Dovecot's own check of the bearer token (its XOAUTH2 mechanism compares
+/// the token with the user's password: a local token check, no mock of IMAP). The token is
+/// read anew at each connection, from a file or a command's output.
+#[tokio::test]
+async fn xoauth2_logs_in_with_a_token_from_a_file_or_a_command() {
+    let token = "ya29.test-token-123";
+    let users = format!("{USER}:{token}");
+    let dovecot = Dovecot::start_with(&[
+        ("AUTH_MECHANISMS", "plain login xoauth2"),
+        ("TEST_USERS", &users),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, format!("{token}\n")).unwrap();
+    let table = [
+        format!("oauth2_token_file = \"{}\"", token_file.display()),
+        format!("oauth2_token_command = \"printf %s {token}\""),
+    ];
+    for (i, keys) in table.iter().enumerate() {
+        let m = mail(
+            "alice@univ-rennes.example",
+            SMSU_ADDRESS,
+            &format!("Jeton {i}"),
+            &format!("oauth-{i}@univ-rennes.example"),
+            "",
+        );
+        dovecot.append(USER, "INBOX", &m).await;
+        let mailbox = dovecot
+            .mailbox_toml(USER, &named(&format!("auth = \"xoauth2\"\n{keys}")))
+            .replace(
+                &format!("password = \"{}\"\n", common::dovecot::PASSWORD),
+                "",
+            );
+        let mut g = Guichet::start(&mailbox).await;
+        g.ticket_count(1, &format!("a ticket through {keys}")).await;
+        g.stop().await;
+    }
+    assert!(
+        dovecot.log().contains("method=XOAUTH2"),
+        "{}",
+        dovecot.log()
+    );
+}

@@ -25,6 +25,10 @@ pub struct Dovecot {
     pub lmtp_port: u16,
     /// The test CA that signed the server's certificate (for `ca_file`).
     pub ca_file: PathBuf,
+    /// `TEST_USERS` when the test set it (`user:password ...`), for our client's logins.
+    users: String,
+    /// What the test set, again at a restart.
+    settings: Vec<(String, String)>,
     _dir: tempfile::TempDir,
 }
 
@@ -41,6 +45,12 @@ impl Dovecot {
     /// Starts a Dovecot on three free ports (a port taken between our probe and its start
     /// makes the script exit 75: another set is tried).
     pub fn start() -> Dovecot {
+        Self::start_with(&[])
+    }
+
+    /// [`Dovecot::start`] with settings of tests/env/start-dovecot.sh (`TEST_USERS`,
+    /// `AUTH_MECHANISMS`).
+    pub fn start_with(settings: &[(&str, &str)]) -> Dovecot {
         let dir = tempfile::tempdir().expect("tempdir");
         // Dovecot's users (vmail, dovecot) must traverse it; tempdir makes it 0700.
         std::fs::set_permissions(
@@ -51,10 +61,19 @@ impl Dovecot {
         let state = dir.path().join("dovecot");
         for _ in 0..5 {
             let (imap_port, imaps_port, lmtp_port) = (free_port(), free_port(), free_port());
-            let status = Self::script(&state, (imap_port, imaps_port, lmtp_port));
+            let status = Self::script(&state, (imap_port, imaps_port, lmtp_port), settings);
             match status.code() {
                 Some(0) => {
+                    let users = settings
+                        .iter()
+                        .find(|(k, _)| *k == "TEST_USERS")
+                        .map_or_else(String::new, |(_, v)| (*v).to_owned());
                     return Dovecot {
+                        users,
+                        settings: settings
+                            .iter()
+                            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                            .collect(),
                         ca_file: state.join("ssl/ca.pem"),
                         state,
                         imap_port,
@@ -73,9 +92,14 @@ impl Dovecot {
         panic!("no free ports for Dovecot after 5 tries");
     }
 
-    fn script(state: &Path, (imap, imaps, lmtp): (u16, u16, u16)) -> ExitStatus {
+    fn script(
+        state: &Path,
+        (imap, imaps, lmtp): (u16, u16, u16),
+        settings: &[(&str, &str)],
+    ) -> ExitStatus {
         Command::new(repo().join("tests/env/start-dovecot.sh"))
             .arg(state)
+            .envs(settings.iter().copied())
             .env("IMAP_PORT", imap.to_string())
             .env("IMAPS_PORT", imaps.to_string())
             .env("LMTP_PORT", lmtp.to_string())
@@ -87,10 +111,13 @@ impl Dovecot {
     /// Stops the server (by its pid file) and starts it again on the same ports, mail kept.
     pub fn restart(&self) {
         self.stop();
-        let status = Self::script(
-            &self.state,
-            (self.imap_port, self.imaps_port, self.lmtp_port),
-        );
+        let settings: Vec<(&str, &str)> = self
+            .settings
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let ports = (self.imap_port, self.imaps_port, self.lmtp_port);
+        let status = Self::script(&self.state, ports, &settings);
         assert!(status.success(), "restarting Dovecot failed: {status}");
     }
 
@@ -145,6 +172,15 @@ impl Dovecot {
         )
     }
 
+    /// The password of `user`: its own in `TEST_USERS`, else [`PASSWORD`].
+    fn password(&self, user: &str) -> String {
+        self.users
+            .split_whitespace()
+            .find_map(|u| u.strip_prefix(user)?.strip_prefix(':'))
+            .unwrap_or(PASSWORD)
+            .to_owned()
+    }
+
     /// A session of our own test client, logged in as `user` (plain, loopback).
     pub async fn client(&self, user: &str) -> Session<TcpStream> {
         let tcp = TcpStream::connect(("127.0.0.1", self.imap_port))
@@ -153,7 +189,7 @@ impl Dovecot {
         let mut client = async_imap::Client::new(tcp);
         client.read_response().await.expect("greeting");
         client
-            .login(format!("{user}@{DOMAIN}"), PASSWORD)
+            .login(format!("{user}@{DOMAIN}"), self.password(user))
             .await
             .map_err(|(e, _)| e)
             .expect("test client login")

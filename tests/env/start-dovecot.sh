@@ -170,7 +170,7 @@ ssl_cert = <$STATE/ssl/cert.pem
 ssl_key  = <$STATE/ssl/key.pem
 ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = no          # allow LOGIN on the plain port
-auth_mechanisms = plain login
+auth_mechanisms = ${AUTH_MECHANISMS:-plain login}
 # failed logins: no 2 s reply delay (a ~0.5 s batching delay remains) ...
 auth_failure_delay = 0 secs
 auth_default_realm = $MAIL_DOMAIN    # "alice" == "alice@$MAIL_DOMAIN"
