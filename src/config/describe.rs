@@ -78,6 +78,9 @@ impl Config {
                 offer.support_addresses.join(", ")
             ));
             line(format!("    maildir: {}", offer.maildir.display()));
+            for m in &offer.mailboxes {
+                line(describe_mailbox(m));
+            }
             line(describe_kinds(&offer.kinds));
             let policy = policy_name(offer.unknown_sender);
             line(format!(
@@ -111,6 +114,32 @@ impl Config {
         }
         out
     }
+}
+
+/// `    imap NAME: USER@HOST:PORT (TLS), AUTH, folder F, then ACTION`: what a mailbox will do,
+/// never its secret.
+fn describe_mailbox(m: &super::MailboxConfig) -> String {
+    use super::{AfterCommit, ImapAuth, TlsMode, TokenSource};
+    let tls = match m.tls {
+        TlsMode::Implicit => "implicit TLS",
+        TlsMode::StartTls => "STARTTLS",
+        TlsMode::Plain => "no TLS, loopback",
+    };
+    let auth = match &m.auth {
+        ImapAuth::Login(_) => "LOGIN".to_owned(),
+        ImapAuth::Plain(_) => "AUTHENTICATE PLAIN".to_owned(),
+        ImapAuth::XOAuth2(TokenSource::File(p)) => format!("XOAUTH2, token from {}", p.display()),
+        ImapAuth::XOAuth2(TokenSource::Command(_)) => "XOAUTH2, token from a command".to_owned(),
+    };
+    let after = match &m.after {
+        AfterCommit::Seen => "flag \\Seen".to_owned(),
+        AfterCommit::Move(folder) => format!("move to {folder}"),
+        AfterCommit::Leave => "leave as is".to_owned(),
+    };
+    format!(
+        "    imap {}: {}@{}:{} ({tls}), {auth}, folder {}, then {after}",
+        m.name, m.user, m.host, m.port, m.folder
+    )
 }
 
 /// The word of `offers[].unknown_sender` for a policy.

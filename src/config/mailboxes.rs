@@ -95,15 +95,18 @@ pub(super) fn read_mailboxes(
             (None, Some(host), Some(user), Some(folder)) => Some(format!("{user}@{host}/{folder}")),
             _ => None,
         };
-        if let Some(name) = &name {
+        // The same mailbox twice is one error, not also a clash of their default names.
+        let source_ok = match (&host, port, &user, &folder) {
+            (Some(host), Some(port), Some(user), Some(folder)) => {
+                sources.claim(&format!("{user}@{host}:{port}/{folder}"), &t.path, r)
+            }
+            _ => true,
+        };
+        if let Some(name) = name.as_ref().filter(|_| source_ok) {
             let path = name_node
                 .as_ref()
                 .map_or_else(|| child(&t.path, "name"), |n| n.path.clone());
             names.claim(name, &path, r);
-        }
-        if let (Some(host), Some(port), Some(user), Some(folder)) = (&host, port, &user, &folder) {
-            let source = format!("{user}@{host}:{port}/{folder}");
-            sources.claim(&source, &t.path, r);
         }
         t.finish(r);
         let (
@@ -152,10 +155,13 @@ fn read_auth(t: &mut Fields<'_>, credentials: Option<&Path>, r: &mut Report) -> 
                 "unknown auth mechanism {s:?} (expected login, plain or xoauth2)"
             )),
         })
-    })?;
+    });
+    // Every key is asked for before a bad mechanism ends the reading: none is reported
+    // unknown for it.
     let password = read_secret(t, ("password", "password_file"), credentials, 1, r);
     let token_file = t.get("oauth2_token_file");
     let token_command = t.get("oauth2_token_command");
+    let mechanism = mechanism?;
     let path = t.path.clone();
     if mechanism == "xoauth2" {
         if password.is_some() {

@@ -9,6 +9,7 @@ use super::*;
 
 mod documented_defaults;
 mod kinds;
+mod mailboxes;
 
 const EXAMPLE: &str = include_str!("../../deploy/guichet.example.toml");
 
