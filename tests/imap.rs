@@ -34,8 +34,11 @@ struct Guichet {
 }
 
 fn configuration(data: &Path, mailboxes: &str) -> Config {
+    // `---` splits SMSU's tables from GEFORP's.
+    let (smsu, geforp) = mailboxes.split_once("---").unwrap_or((mailboxes, ""));
     let setup = Setup {
-        smsu_tables: mailboxes.to_owned(),
+        smsu_tables: smsu.to_owned(),
+        geforp_tables: geforp.to_owned(),
         ..Setup::default()
     };
     guichet::config::load_from_str(&config_text(data, &setup), &[])
@@ -81,7 +84,15 @@ impl Guichet {
     }
 
     async fn tickets(&self) -> Vec<TicketRow> {
-        let mut tx = self.store.begin(&smsu()).await.unwrap();
+        self.tickets_of("SMSU").await
+    }
+
+    async fn tickets_of(&self, code: &str) -> Vec<TicketRow> {
+        let mut tx = self
+            .store
+            .begin(&TenantId::parse(code).unwrap())
+            .await
+            .unwrap();
         let rows = tx.list_tickets(None).await.unwrap();
         tx.rollback().await.unwrap();
         rows
@@ -447,4 +458,46 @@ async fn xoauth2_logs_in_with_a_token_from_a_file_or_a_command() {
         "{}",
         dovecot.log()
     );
+}
+
+/// One mail to two offers, delivered into both offers' mailboxes: a ticket in each, linked
+/// across the offers, one acknowledgement each.
+#[tokio::test]
+async fn one_mail_to_two_offers_through_their_mailboxes_opens_a_linked_ticket_in_each() {
+    let dovecot = Dovecot::start();
+    let both = format!(
+        "{}---{}",
+        dovecot.mailbox_toml(USER, &named("")),
+        dovecot.mailbox_toml("support-geforp", "name = \"geforp-inbox\"")
+    );
+    let m = mail(
+        "alice@univ-rennes.example",
+        SMSU_ADDRESS,
+        "Panne commune",
+        "two-offers@univ-rennes.example",
+        &format!("Cc: {}\r\n", common::GEFORP_ADDRESS),
+    );
+    dovecot.append(USER, "INBOX", &m).await;
+    dovecot.append("support-geforp", "INBOX", &m).await;
+    let g = Guichet::start(&both).await;
+    let smsu = g.ticket_count(1, "the SMSU ticket").await;
+    let geforp = poll(Duration::from_secs(20), "the GEFORP ticket", || async {
+        let t = g.tickets_of("GEFORP").await;
+        (!t.is_empty()).then_some(t)
+    })
+    .await;
+    assert_eq!((smsu.len(), geforp.len()), (1, 1));
+    for (code, ticket, other) in [("SMSU", &smsu[0], "GEFORP"), ("GEFORP", &geforp[0], "SMSU")] {
+        let mut tx = g
+            .store
+            .begin(&TenantId::parse(code).unwrap())
+            .await
+            .unwrap();
+        let links = tx.other_offer_links(ticket.id).await.unwrap();
+        let outbox = tx.list_outbox(None).await.unwrap();
+        tx.rollback().await.unwrap();
+        assert_eq!(links.len(), 1, "{code}: {links:?}");
+        assert_eq!(links[0].other_tenant, other, "{code}");
+        assert_eq!(outbox.len(), 1, "{code}: one acknowledgement");
+    }
 }

@@ -33,6 +33,10 @@ use crate::shutdown::Shutdown;
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 /// One batch of `UID FETCH`: up to 64 MiB over a slow link.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(600);
+/// IDLE that hears nothing for this long is ended and sent again: a connection a firewall
+/// dropped without a word is found out then (DONE fails) instead of at the next renewal.
+/// Servers that send keep-alives during IDLE (Dovecot every 2 minutes) never reach it.
+const IDLE_SILENCE: Duration = Duration::from_secs(5 * 60);
 /// The most a batch fetches (the sizes come from `RFC822.SIZE` first): bounds the memory a
 /// backlog takes, whatever `batch` says.
 pub const MAX_BATCH_BYTES: u64 = 64 * 1024 * 1024;
@@ -508,7 +512,9 @@ impl Connection {
         })
         .await?;
         let woke = {
-            let (answer, stop) = handle.wait_with_timeout(renew);
+            // async-imap's timeout counts silence, and servers send keep-alives (Dovecot's
+            // "* OK Still here" every 2 minutes): the renewal needs a clock of its own.
+            let (answer, stop) = handle.wait_with_timeout(IDLE_SILENCE.min(renew));
             tokio::pin!(answer);
             tokio::select! {
                 r = &mut answer => match r.map_err(|e| classify(Step::Idle, &e))? {
@@ -519,6 +525,11 @@ impl Connection {
                         return Err(ImapError::transient("idle: connection closed by the server"));
                     }
                 },
+                _ = tokio::time::sleep(renew) => {
+                    drop(stop);
+                    let _ = answer.await;
+                    Woke::Renew
+                }
                 _ = shutdown.cancelled() => {
                     drop(stop);
                     let _ = answer.await;

@@ -75,6 +75,8 @@ pub struct Setup {
     pub smsu: String,
     /// Tables added to the SMSU offer, after its keys: its `[[offers.mailboxes]]`.
     pub smsu_tables: String,
+    /// The same for GEFORP.
+    pub geforp_tables: String,
 }
 
 /// The configuration text of every test: institutions univ-rennes and univ-lorraine, offers
@@ -120,6 +122,7 @@ name = "Catalogue de formation"
 provider = "univ-rennes"
 support_addresses = ["{GEFORP_ADDRESS}"]
 {geforp_policy}
+{geforp_tables}
 
 [[contacts]]
 name = "Paul Agent"
@@ -137,6 +140,7 @@ institution = "univ-lorraine"
         storage = setup.storage,
         smsu = setup.smsu,
         smsu_tables = setup.smsu_tables,
+        geforp_tables = setup.geforp_tables,
     )
 }
 
