@@ -139,6 +139,42 @@ pub struct InboundEmail {
     pub html_body: Option<String>,
     /// The parts that are not the body, in MIME order.
     pub attachments: Vec<Attachment>,
+    /// Set by the parser: [`digest_parts`] over the text parts and HTML parts as decoded from
+    /// the message, before our HTML-to-text conversion and sanitising. A later version of those
+    /// must not make a copy taken in before it look like other content (it would be stored
+    /// again, see `domain::dedupe`). `None` for values built by hand.
+    pub source_digest: Option<String>,
+}
+
+/// SHA-256 (hex) of bodies and attachments, each length-prefixed, text normalised (see
+/// [`InboundEmail::content_digest`]). The text parts come first, then the HTML parts, each
+/// group counted: a text and an HTML part with the same content are two different things.
+pub fn digest_parts<'a>(
+    texts: impl Iterator<Item = &'a str>,
+    htmls: impl Iterator<Item = &'a str>,
+    attachments: &[Attachment],
+) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let mut part = |bytes: &[u8]| {
+        h.update((bytes.len() as u64).to_be_bytes());
+        h.update(bytes);
+    };
+    for group in [texts.collect::<Vec<_>>(), htmls.collect()] {
+        part(&(group.len() as u64).to_be_bytes());
+        for text in group {
+            part(&normalise_text(text.as_bytes()));
+        }
+    }
+    for a in attachments {
+        part(a.filename.as_deref().unwrap_or_default().as_bytes());
+        if a.content_type.to_ascii_lowercase().starts_with("text/") {
+            part(&normalise_text(&a.data));
+        } else {
+            part(&a.data);
+        }
+    }
+    hex::encode(h.finalize())
 }
 
 impl InboundEmail {
@@ -160,26 +196,20 @@ impl InboundEmail {
     /// attachments) is normalised first, see [`normalise_text`]: an MTA pipe hands over LF
     /// line ends, IMAP and SMTP CRLF, and some paths add or strip trailing blanks, yet each is
     /// the same message.
+    ///
+    /// A parsed message carries [`InboundEmail::source_digest`], taken over its parts as
+    /// decoded, before any conversion of ours; a value built by hand is digested from its
+    /// bodies.
     pub fn content_digest(&self) -> String {
-        use sha2::{Digest, Sha256};
-        let mut h = Sha256::new();
-        let mut part = |bytes: &[u8]| {
-            h.update((bytes.len() as u64).to_be_bytes());
-            h.update(bytes);
-        };
-        part(&normalise_text(self.text_body.as_bytes()));
-        part(&normalise_text(
-            self.html_body.as_deref().unwrap_or_default().as_bytes(),
-        ));
-        for a in &self.attachments {
-            part(a.filename.as_deref().unwrap_or_default().as_bytes());
-            if a.content_type.to_ascii_lowercase().starts_with("text/") {
-                part(&normalise_text(&a.data));
-            } else {
-                part(&a.data);
-            }
+        if let Some(digest) = &self.source_digest {
+            return digest.clone();
         }
-        hex::encode(h.finalize())
+        let html = self.html_body.as_deref();
+        digest_parts(
+            std::iter::once(self.text_body.as_str()),
+            html.into_iter(),
+            &self.attachments,
+        )
     }
 
     /// Ids this message answers: In-Reply-To first, then References from the newest.
@@ -313,6 +343,7 @@ pub(crate) mod sample {
             new_text: "Bonjour".to_owned(),
             html_body: None,
             attachments: vec![],
+            source_digest: None,
         }
     }
 }

@@ -19,6 +19,7 @@ use mail_parser::{
 use sha2::{Digest, Sha256};
 
 use crate::domain::loop_guard;
+use crate::domain::message::digest_parts;
 use crate::domain::{Attachment, AutoHeaders, InboundEmail, Mailbox, MessageId, reply};
 
 pub mod html;
@@ -278,7 +279,9 @@ fn read_message(message: &Message<'_>, raw: &[u8]) -> Result<InboundEmail, Parse
         new_text: String::new(),
         html_body: html_body(message, raw),
         attachments: attachments(message, raw),
+        source_digest: None,
     };
+    email.source_digest = Some(source_digest(message, raw, &email.attachments));
     remove_nul(&mut email);
     email.new_text = reply::new_text(&email.text_body);
     if message_id_generated {
@@ -377,6 +380,8 @@ fn remove_nul(email: &mut InboundEmail) {
         new_text: _,
         html_body,
         attachments,
+        // A digest: hex digits only.
+        source_digest: _,
     } = email;
     from.iter_mut()
         .chain(sender.iter_mut())
@@ -623,6 +628,26 @@ fn text_body(message: &Message<'_>, raw: &[u8]) -> String {
         out.push_str(&text);
     }
     out
+}
+
+/// [`digest_parts`] over the text and HTML parts as the message carries them, decoded but not
+/// converted nor sanitised (see [`InboundEmail::source_digest`]).
+fn source_digest(message: &Message<'_>, raw: &[u8], attachments: &[Attachment]) -> String {
+    let texts: Vec<Cow<'_, str>> = message
+        .text_bodies()
+        .filter(|p| matches!(p.body, PartType::Text(_)))
+        .filter_map(|p| part_text(p, raw))
+        .collect();
+    let htmls: Vec<Cow<'_, str>> = message
+        .html_bodies()
+        .filter(|p| matches!(p.body, PartType::Html(_)))
+        .filter_map(|p| part_text(p, raw))
+        .collect();
+    digest_parts(
+        texts.iter().map(|t| t.as_ref()),
+        htmls.iter().map(|t| t.as_ref()),
+        attachments,
+    )
 }
 
 /// The HTML body, only when the message has an HTML part: mail-parser also offers the text of
