@@ -91,6 +91,47 @@ fn unusable_input_exits_0_and_its_bytes_are_shown_raw() {
 }
 
 #[test]
+fn an_oversized_message_is_read_to_its_end_and_only_its_header_is_kept() {
+    let env = sqlite_env();
+    let mut big = mail(
+        "Jeanne <jeanne@univ-lorraine.example>",
+        SMSU_ADDRESS,
+        "Journaux",
+        "big@univ-lorraine.example",
+        "",
+    );
+    let header_end = big.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    // Far over the 20000-byte limit: deliver reads (and drops) the rest, so that the MTA sees
+    // the whole message consumed, and keeps the header.
+    big.resize(8 * 1024 * 1024, b'l');
+    let out = env.deliver("SMSU", &big);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with(&format!(
+            "guichet: SMSU quarantined #1: message of {} bytes is over the limit",
+            big.len()
+        )),
+        "{}",
+        stderr(&out)
+    );
+    let raw = env.run(
+        &["quarantine", "show", "1", "--offer", "SMSU", "--raw"],
+        b"",
+    );
+    assert_eq!(raw.stdout, big[..header_end], "the header, and only it");
+    let listed = env.json(&["quarantine", "list", "--offer", "SMSU", "--json"]);
+    assert_eq!(listed[0]["size"], big.len(), "{listed}");
+    assert_eq!(listed[0]["header_only"], true, "{listed}");
+    let replay = env.run(&["quarantine", "replay", "1", "--offer", "SMSU"], b"");
+    assert!(!replay.status.success(), "a header cannot be replayed");
+    assert!(
+        stderr(&replay).contains("only its header was kept"),
+        "{}",
+        stderr(&replay)
+    );
+}
+
+#[test]
 fn an_unreachable_store_makes_the_mta_retry() {
     // Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
     let env = TestEnv::new(

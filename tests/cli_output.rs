@@ -82,10 +82,13 @@ fn deliver_outcome_lines_say_what_happened_in_a_few_words() {
         "",
     );
     big.extend(std::iter::repeat_n(b'x', 30_000));
+    // Cut to Postfix's 100 characters, as `deliver` does.
     let quarantined = format!(
-        "guichet: SMSU quarantined #1: message of {} bytes is over the limit of 20000 bytes",
+        "guichet: SMSU quarantined #1: message of {} bytes is over the limit of 20000 bytes \
+         (only its header is kept)",
         big.len()
     );
+    let quarantined = format!("{}...", quarantined.chars().take(97).collect::<String>());
     let cases: [(&str, &[u8], &str); 5] = [
         ("SMSU", &first, "guichet: SMSU I-000001 created"),
         ("SMSU", &reply, "guichet: SMSU I-000001 added"),

@@ -14,14 +14,24 @@ use common::{SMSU_ADDRESS, TestEnv, mail};
 use guichet::domain::QuarantineId;
 use guichet::service::ingest::IngestOutcome;
 
+/// Over a 2000-byte limit by its header alone, with no body: such a message is kept whole in
+/// the quarantine, so raising the limit and replaying takes it in. (A message over the limit
+/// by its body keeps only its header and cannot be replayed: tests/attachments.rs.)
 fn big() -> Vec<u8> {
-    mail(
+    let mut m = mail(
         "jeanne@univ-lorraine.example",
         SMSU_ADDRESS,
         "Trop gros",
         "big@univ-lorraine.example",
         &format!("X-Padding: {}\r\n", "x".repeat(3000)),
-    )
+    );
+    let end = m
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a header")
+        + 4;
+    m.truncate(end);
+    m
 }
 
 async fn a_second_replay_keeps_the_first_outcome(mut app: App) {
@@ -81,7 +91,11 @@ fn quarantine_show_lists_every_replay_oldest_first() {
     assert!(out.status.success());
     let replay = || {
         let out = env.run(&["quarantine", "replay", "1", "--offer", "SMSU"], b"");
-        assert!(out.status.success(), "replay");
+        assert!(
+            out.status.success(),
+            "replay: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     assert!(replay().contains("quarantined #1"));

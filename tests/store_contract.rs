@@ -10,7 +10,7 @@
 mod common;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use guichet::domain::{ArticleId, InstitutionId, TicketId, finish_times};
+use guichet::domain::{ArticleId, Attachment, InstitutionId, TicketId, finish_times};
 use guichet::domain::{
     Channel, ContactOrigin, Direction, EventKind, LinkRelation, ParticipantRole, ReceiptOutcome,
 };
@@ -332,13 +332,23 @@ async fn raw_messages_and_attachments_are_stored_once(store: &Store) {
     let t = new_ticket(&mut tx, TicketKind::Incident, "pj").await;
     let a1 = tx.insert_article(&article(&t, Some("1@x"))).await.unwrap();
     let a2 = tx.insert_article(&article(&t, Some("2@x"))).await.unwrap();
-    let pdf = vec![0x25u8; 3000];
+    let pdf = |name: &str, content_id: Option<&str>| Attachment {
+        filename: Some(name.to_owned()),
+        content_type: "application/pdf".to_owned(),
+        data: vec![0x25u8; 3000],
+        content_id: content_id.map(str::to_owned),
+    };
     let s1 = tx
-        .add_attachment(a1, 0, Some("devis.pdf"), "application/pdf", &pdf)
+        .add_attachment(a1, 0, &pdf("devis.pdf", None), None)
         .await
         .unwrap();
     let s2 = tx
-        .add_attachment(a2, 0, Some("devis (1).pdf"), "application/pdf", &pdf)
+        .add_attachment(
+            a2,
+            0,
+            &pdf("devis (1).pdf", Some("part1@x")),
+            Some("executable (content: Windows PE)"),
+        )
         .await
         .unwrap();
     assert_eq!(s1, s2, "same bytes, same blob");
@@ -352,6 +362,17 @@ async fn raw_messages_and_attachments_are_stored_once(store: &Store) {
         [
             (a1, "devis.pdf".to_owned(), 3000),
             (a2, "devis (1).pdf".to_owned(), 3000)
+        ]
+    );
+    let flags: Vec<_> = listed
+        .iter()
+        .map(|a| (a.content_id.as_deref(), a.danger.as_deref()))
+        .collect();
+    assert_eq!(
+        flags,
+        [
+            (None, None),
+            (Some("part1@x"), Some("executable (content: Windows PE)"))
         ]
     );
     let articles = tx.articles(t.id).await.unwrap();

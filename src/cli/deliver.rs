@@ -2,7 +2,7 @@
 //! outcome to the exit codes the MTA understands (0, 67 bounce, 75 retry later) and prints
 //! one short line per offer that fits in Postfix's log excerpt.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -12,7 +12,7 @@ use super::output::{cut, line, printable};
 use crate::app;
 use crate::domain::TenantId;
 use crate::notify::Notifier;
-use crate::service::deliver::{DeliverError, Route};
+use crate::service::deliver::{DeliverError, Input, Route};
 use crate::service::ingest::IngestOutcome;
 use crate::service::outbox::send_due;
 use crate::service::{self, Context};
@@ -27,11 +27,10 @@ pub(super) async fn deliver(
         (None, Some(address)) => Route::Recipient(address),
         (None, None) => Route::Headers,
     };
-    let mut raw = Vec::new();
-    std::io::stdin()
-        .read_to_end(&mut raw)
+    let limit = ctx.config.largest_message_bytes();
+    let input = Input::read_from(std::io::stdin().lock(), limit)
         .context("cannot read the message from stdin")?;
-    let delivered = match service::deliver::deliver(ctx, route, &raw).await {
+    let delivered = match service::deliver::deliver_input(ctx, route, &input).await {
         Ok(delivered) => delivered,
         Err(e @ (DeliverError::NoOffer | DeliverError::UnknownRecipient { .. })) => {
             let _ = writeln!(

@@ -258,9 +258,21 @@ fn print_ticket(out: &mut impl Write, v: &operator::TicketView) -> std::io::Resu
             )?;
         }
         for att in v.attachments.iter().filter(|x| x.article_id == a.id) {
+            // `inline` names the image the HTML body shows (`cid:`), `DANGEROUS` why not to
+            // open it.
+            let inline = att
+                .content_id
+                .as_deref()
+                .map(|id| format!(" inline cid:{}", line(id)))
+                .unwrap_or_default();
+            let danger = att
+                .danger
+                .as_deref()
+                .map(|d| format!(" DANGEROUS: {}", line(d)))
+                .unwrap_or_default();
             writeln!(
                 out,
-                "[attachment: {} {} {} bytes]",
+                "[attachment: {} {} {} bytes{inline}{danger}]",
                 line(att.filename.as_deref().unwrap_or("(unnamed)")),
                 line(&att.content_type),
                 att.size

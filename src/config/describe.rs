@@ -84,8 +84,9 @@ impl Config {
             line(describe_kinds(&offer.kinds));
             let policy = policy_name(offer.unknown_sender);
             line(format!(
-                "    reopen window {} days; unknown senders: {policy}",
-                offer.reopen_window.num_days()
+                "    reopen window {} days; unknown senders: {policy}; messages up to {} bytes",
+                offer.reopen_window.num_days(),
+                offer.max_message_bytes
             ));
             let count = |role: Role| {
                 let holders = self.contacts.iter().filter(|c| {

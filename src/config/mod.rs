@@ -164,6 +164,9 @@ pub struct OfferConfig {
     /// `offers[].kind_by_address` over [`defaults::KIND_SUFFIXES`]: the kind of the tickets
     /// its mail opens ([`crate::domain::routing::kind_for`]).
     pub kinds: KindRules,
+    /// `offers[].max_message_bytes` (default `daemon.max_message_bytes`): larger mail to this
+    /// offer goes to its quarantine, with its header and size only.
+    pub max_message_bytes: usize,
 }
 
 /// One IMAP mailbox an offer reads (`[[offers.mailboxes]]`).
@@ -288,6 +291,15 @@ pub struct ContactConfig {
 }
 
 impl Config {
+    /// The largest message any offer takes in (`offers[].max_message_bytes`, which default to
+    /// `daemon.max_message_bytes`): how much of a message is read before the offer is known.
+    pub fn largest_message_bytes(&self) -> usize {
+        self.offers
+            .iter()
+            .map(|o| o.max_message_bytes)
+            .fold(self.daemon.max_message_bytes, usize::max)
+    }
+
     pub fn offer(&self, code: &str) -> Option<&OfferConfig> {
         self.offers
             .iter()

@@ -40,7 +40,7 @@ pub(super) fn read_config(root: &Table, credentials: Option<&Path>, r: &mut Repo
     let (offers, offer_codes) = read_offers(
         top.tables("offers", r),
         &institution_keys,
-        (&daemon.data_dir, credentials),
+        (&daemon.data_dir, daemon.max_message_bytes, credentials),
         r,
     );
     let own = OwnAddresses::new(
@@ -283,7 +283,7 @@ fn read_institutions(
 fn read_offers(
     tables: Vec<Fields<'_>>,
     institutions: &[String],
-    (data_dir, credentials): (&Path, Option<&Path>),
+    (data_dir, daemon_max_bytes, credentials): (&Path, usize, Option<&Path>),
     r: &mut Report,
 ) -> (Vec<OfferConfig>, Vec<String>) {
     let mut offers = Vec::new();
@@ -344,6 +344,9 @@ fn read_offers(
                 n.parse(r, UnknownSenderPolicy::from_str)
             });
         let kinds = read_kinds(&mut t, support_addresses.as_deref(), r);
+        let max_message_bytes = t
+            .get("max_message_bytes")
+            .map_or(Some(daemon_max_bytes), |n| n.positive_as(r));
         let maildir_node = t.get("maildir");
         let maildir = match (&maildir_node, &code) {
             (Some(n), _) => n.path_buf(r).map(|p| data_dir.join(p)),
@@ -371,6 +374,7 @@ fn read_offers(
             Some(reopen_window),
             Some(unknown_sender),
             Some(maildir),
+            Some(max_message_bytes),
         ) = (
             code,
             name,
@@ -380,6 +384,7 @@ fn read_offers(
             reopen_window,
             unknown_sender,
             maildir,
+            max_message_bytes,
         )
         else {
             continue;
@@ -395,6 +400,7 @@ fn read_offers(
             maildir,
             mailboxes,
             kinds,
+            max_message_bytes,
         });
     }
     (offers, declared)

@@ -486,6 +486,7 @@ mod tests {
             filename: None,
             content_type: content_type.to_owned(),
             data: data.as_bytes().to_vec(),
+            content_id: None,
         }
     }
 

@@ -84,6 +84,9 @@ pub struct Attachment {
     /// The bytes as the sender's file held them (transfer encoding undone, charset kept); a
     /// forwarded message whole, as its raw text.
     pub data: Vec<u8>,
+    /// Its `Content-ID`, without the angle brackets: what an HTML body's `cid:` URLs name (an
+    /// inline image). `None` when it has none.
+    pub content_id: Option<String>,
 }
 
 /// One inbound message, parsed once by the adapter and then only read: routing, dedupe, the
@@ -223,6 +226,20 @@ impl InboundEmail {
     }
 }
 
+/// How much of a message without an empty line [`header_block`] keeps.
+pub const MAX_HEADER_BLOCK: usize = 256 * 1024;
+
+/// The header of a raw message: up to and including the empty line that ends it (CRLF or LF),
+/// at most [`MAX_HEADER_BLOCK`] bytes. What is kept of a message too large to take in.
+pub fn header_block(raw: &[u8]) -> &[u8] {
+    let end = [&b"\r\n\r\n"[..], b"\n\n"]
+        .iter()
+        .filter_map(|sep| memchr::memmem::find(raw, sep).map(|at| at + sep.len()))
+        .min()
+        .unwrap_or(raw.len());
+    &raw[..end.min(MAX_HEADER_BLOCK)]
+}
+
 /// Text as delivery paths leave it alike: CR LF and lone CR read as LF, blanks (spaces, tabs)
 /// at the end of each line dropped, and line ends at the end of the text dropped.
 pub fn normalise_text(text: &[u8]) -> Vec<u8> {
@@ -344,6 +361,34 @@ pub(crate) mod sample {
             html_body: None,
             attachments: vec![],
             source_digest: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod header_tests {
+    use super::*;
+
+    #[test]
+    fn the_header_block_ends_at_the_first_empty_line() {
+        let long = vec![b'a'; MAX_HEADER_BLOCK + 10];
+        let cases: [(&str, &[u8], &[u8]); 5] = [
+            (
+                "CRLF",
+                b"A: 1\r\nB: 2\r\n\r\nbody\r\n\r\nmore",
+                b"A: 1\r\nB: 2\r\n\r\n",
+            ),
+            ("LF", b"A: 1\n\nbody\n\n", b"A: 1\n\n"),
+            (
+                "LF blank line first, CRLF later",
+                b"A: 1\n\nb\r\n\r\n",
+                b"A: 1\n\n",
+            ),
+            ("no body", b"A: 1\r\n", b"A: 1\r\n"),
+            ("no empty line: capped", &long, &long[..MAX_HEADER_BLOCK]),
+        ];
+        for (case, raw, want) in cases {
+            assert_eq!(header_block(raw), want, "{case}");
         }
     }
 }

@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+pub mod attachment;
 pub mod bounce;
 pub mod dedupe;
 pub mod ids;

@@ -98,16 +98,7 @@ pub async fn note(
             now,
         })
         .await?;
-    for (position, a) in email.attachments.iter().enumerate() {
-        tx.add_attachment(
-            article,
-            position as i64,
-            a.filename.as_deref(),
-            &a.content_type,
-            &a.data,
-        )
-        .await?;
-    }
+    super::attachments::store(tx, article, &email.attachments).await?;
     tx.touch_ticket(ticket.id, now).await?;
     let permanent = report
         .recipients

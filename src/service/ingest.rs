@@ -21,7 +21,7 @@ use crate::domain::{Channel, Direction, EventKind, ParticipantRole, ReceiptOutco
 use crate::domain::{
     ContactId, InboundEmail, Mailbox, Priority, Status, TicketRef, ids::find_subject_refs,
 };
-use crate::domain::{ContactOrigin, dedupe};
+use crate::domain::{ContactOrigin, dedupe, message};
 use crate::notify::Template;
 use crate::store::{
     AddressKind, MailboxTally, NewArticle, NewContact, NewEvent, NewTicket, ReceiptRow, TicketRow,
@@ -99,7 +99,7 @@ pub type Read = Result<InboundEmail, String>;
 /// Checks the size and parses `raw`, on the blocking pool: parsing a large or hostile message
 /// is CPU work that must not hold up the runtime threads other offers' mail runs on.
 pub async fn read(ctx: &Context, raw: &[u8]) -> Read {
-    let limit = ctx.config.daemon.max_message_bytes;
+    let limit = ctx.config.largest_message_bytes();
     if raw.len() > limit {
         return Err(format!(
             "message of {} bytes is over the limit of {limit} bytes",
@@ -208,6 +208,10 @@ pub async fn ingest_read(
     read: &Read,
 ) -> Result<IngestOutcome, ServiceError> {
     let channel = source.channel;
+    if raw.len() > offer.max_message_bytes {
+        let header = message::header_block(raw);
+        return quarantine_oversized(ctx, offer, source, header, raw.len() as u64).await;
+    }
     let email = match read {
         Ok(email) => email,
         Err(reason) => return quarantine(ctx, offer, source, reason, raw).await,
@@ -248,11 +252,13 @@ pub async fn quarantine_oversized(
     header: &[u8],
     size: u64,
 ) -> Result<IngestOutcome, ServiceError> {
-    let limit = ctx.config.daemon.max_message_bytes;
+    let limit = offer.max_message_bytes;
     let reason = format!(
         "message of {size} bytes is over the limit of {limit} bytes (only its header is kept)"
     );
-    quarantine(ctx, offer, source, &reason, header).await
+    // A message that is all header (no body past the empty line) is kept whole: replayable.
+    let whole_size = (size > header.len() as u64).then_some(size);
+    quarantine_kept(ctx, offer, source, &reason, (header, whole_size)).await
 }
 
 async fn quarantine(
@@ -262,10 +268,24 @@ async fn quarantine(
     reason: &str,
     raw: &[u8],
 ) -> Result<IngestOutcome, ServiceError> {
+    quarantine_kept(ctx, offer, source, reason, (raw, None)).await
+}
+
+/// Quarantines what is `kept` of a message: the whole of it, or its header when the message
+/// (of the size given) was too large.
+async fn quarantine_kept(
+    ctx: &Context,
+    offer: &OfferConfig,
+    source: Source<'_>,
+    reason: &str,
+    (kept, whole_size): (&[u8], Option<u64>),
+) -> Result<IngestOutcome, ServiceError> {
     let channel = source.channel;
     let now = ctx.clock.now();
     let mut tx = ctx.store.begin(&offer.code).await?;
-    let id = tx.insert_quarantine(channel, reason, raw, now).await?;
+    let id = tx
+        .insert_quarantine_header(channel, reason, kept, whole_size, now)
+        .await?;
     mark(&mut tx, source, MailboxTally::Quarantined, now).await?;
     tx.commit().await?;
     let (mailbox, uid) = (
@@ -443,16 +463,7 @@ async fn ingest_parsed(
             now,
         })
         .await?;
-    for (position, a) in email.attachments.iter().enumerate() {
-        tx.add_attachment(
-            article,
-            position as i64,
-            a.filename.as_deref(),
-            &a.content_type,
-            &a.data,
-        )
-        .await?;
-    }
+    super::attachments::store(&mut tx, article, &email.attachments).await?;
     if !created {
         tx.touch_ticket(ticket.id, now).await?;
     }

@@ -454,6 +454,16 @@ pub async fn replay_quarantine(
     offer: &OfferConfig,
     id: QuarantineId,
 ) -> Result<IngestOutcome, ServiceError> {
+    let mut tx = ctx.store.begin(&offer.code).await?;
+    let header_only = tx.quarantine_header_only(id).await?;
+    tx.rollback().await?;
+    if header_only == Some(true) {
+        return Err(ServiceError::Refused(format!(
+            "offer {}: quarantined message {id} was over the size limit and only its header \
+             was kept: it cannot be taken in (ask its sender to send it again, smaller)",
+            offer.code
+        )));
+    }
     let data = quarantined_message(ctx, offer, id).await?;
     let outcome = ingest(ctx, offer, Channel::Replay, &data).await?;
     let label = match &outcome {

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{ArticleRow, AttachmentRow, IdTable, NewArticle, Result, Tx, sha256_hex};
-use crate::domain::{ArticleId, TicketId};
+use crate::domain::{ArticleId, Attachment, TicketId};
 
 impl Tx {
     /// Stores raw bytes under their SHA-256 (once per offer); returns the hex digest.
@@ -79,15 +79,16 @@ impl Tx {
         .await?))
     }
 
-    /// Stores an attachment's bytes once per offer and records where it appears.
+    /// Stores an attachment's bytes once per offer and records where it appears, with its
+    /// Content-ID and `danger`: why opening it is dangerous, as the caller found.
     pub async fn add_attachment(
         &mut self,
         article: ArticleId,
         position: i64,
-        filename: Option<&str>,
-        content_type: &str,
-        data: &[u8],
+        attachment: &Attachment,
+        danger: Option<&str>,
     ) -> Result<String> {
+        let data = &attachment.data;
         let sha = sha256_hex(data);
         let t = self.tenant.as_str().to_owned();
         let size = data.len() as i64;
@@ -103,9 +104,11 @@ impl Tx {
                 .bind(&t)
                 .bind(article)
                 .bind(position)
-                .bind(filename)
-                .bind(content_type)
+                .bind(attachment.filename.as_deref())
+                .bind(&attachment.content_type)
                 .bind(&sha)
+                .bind(attachment.content_id.as_deref())
+                .bind(danger)
                 .execute(&mut *c)
                 .await?
         });

@@ -17,10 +17,26 @@ impl Tx {
         data: &[u8],
         now: DateTime<Utc>,
     ) -> Result<QuarantineId> {
+        self.insert_quarantine_header(channel, reason, data, None, now)
+            .await
+    }
+
+    /// [`Tx::insert_quarantine`] for a message of which only `header` is kept: `whole_size` is
+    /// the size of the message. `None` means `header` is the whole message.
+    pub async fn insert_quarantine_header(
+        &mut self,
+        channel: Channel,
+        reason: &str,
+        header: &[u8],
+        whole_size: Option<u64>,
+        now: DateTime<Utc>,
+    ) -> Result<QuarantineId> {
+        let data = header;
         let id = self.next_id(IdTable::Quarantine).await?;
         let t = self.tenant.as_str();
         let sha = sha256_hex(data);
-        let size = data.len() as i64;
+        let header_only = whole_size.is_some();
+        let size = whole_size.map_or(data.len() as i64, |s| i64::try_from(s).unwrap_or(i64::MAX));
         let id: QuarantineId = on!(self, "insert_quarantine", |c| {
             sqlx::query_scalar(sql::INSERT_QUARANTINE)
                 .bind(t)
@@ -31,6 +47,7 @@ impl Tx {
                 .bind(size)
                 .bind(data)
                 .bind(now)
+                .bind(header_only)
                 .fetch_one(c)
                 .await?
         });
@@ -66,6 +83,19 @@ impl Tx {
         let t = self.tenant.as_str();
         Ok(on!(self, "quarantine_data", |c| sqlx::query_scalar(
             sql::SELECT_QUARANTINE_DATA
+        )
+        .bind(t)
+        .bind(id)
+        .fetch_optional(c)
+        .await?))
+    }
+
+    /// Whether only the header of a quarantined message was kept; `None` if the number is
+    /// unknown.
+    pub async fn quarantine_header_only(&mut self, id: QuarantineId) -> Result<Option<bool>> {
+        let t = self.tenant.as_str();
+        Ok(on!(self, "quarantine_header_only", |c| sqlx::query_scalar(
+            sql::SELECT_QUARANTINE_HEADER_ONLY
         )
         .bind(t)
         .bind(id)

@@ -274,6 +274,10 @@ pub struct AttachmentRow {
     pub sha256: String,
     /// Size in bytes.
     pub size: i64,
+    /// Its Content-ID, which the HTML body's `cid:` URLs name (an inline image).
+    pub content_id: Option<String>,
+    /// Why opening it is dangerous (see `domain::attachment`), `None` when nothing was found.
+    pub danger: Option<String>,
 }
 
 /// The dedupe receipt of a message taken in: seeing its key again makes the delivery a no-op.
@@ -306,6 +310,8 @@ pub struct QuarantineRow {
     pub reason: String,
     /// Size of the raw message in bytes.
     pub size: i64,
+    /// Only the header was kept, the message being over the size limit: it cannot be replayed.
+    pub header_only: bool,
     /// When it was quarantined.
     pub received_at: DateTime<Utc>,
     /// The latest replay's time and outcome ([`QuarantineRow::replays`] has them all).

@@ -150,10 +150,12 @@ pub const SELECT_ARTICLES: &str = "SELECT a.id, a.ticket_id, a.channel, a.direct
 pub const INSERT_ATTACHMENT_BLOB: &str =
     "INSERT INTO attachment_blobs (tenant_id, sha256, size, data)
      VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
-pub const INSERT_ARTICLE_ATTACHMENT: &str = "INSERT INTO article_attachments (tenant_id, article_id, position, filename, content_type, sha256)
-     VALUES ($1, $2, $3, $4, $5, $6)";
+pub const INSERT_ARTICLE_ATTACHMENT: &str = "INSERT INTO article_attachments (tenant_id, article_id, position, filename, content_type, sha256,
+                                      content_id, danger)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 pub const SELECT_ATTACHMENTS: &str =
-    "SELECT aa.article_id, aa.position, aa.filename, aa.content_type, aa.sha256, b.size
+    "SELECT aa.article_id, aa.position, aa.filename, aa.content_type, aa.sha256, b.size,
+            aa.content_id, aa.danger
      FROM article_attachments aa
      JOIN articles a ON a.tenant_id = aa.tenant_id AND a.id = aa.article_id
      JOIN attachment_blobs b ON b.tenant_id = aa.tenant_id AND b.sha256 = aa.sha256
@@ -167,15 +169,18 @@ pub const INSERT_RECEIPT: &str =
 /// The same bytes again (a redelivery, a re-read after a crash) keep their entry, with the
 /// latest reason; the id returned is the entry's.
 pub const INSERT_QUARANTINE: &str =
-    "INSERT INTO quarantine (tenant_id, id, channel, reason, sha256, size, data, received_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+    "INSERT INTO quarantine (tenant_id, id, channel, reason, sha256, size, data, received_at,
+                             header_only)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
      ON CONFLICT (tenant_id, sha256) DO UPDATE SET reason = excluded.reason
      RETURNING id";
 pub const LIST_QUARANTINE: &str =
-    "SELECT id, channel, reason, size, received_at, replayed_at, replay_outcome
+    "SELECT id, channel, reason, size, header_only, received_at, replayed_at, replay_outcome
      FROM quarantine WHERE tenant_id = $1 ORDER BY id";
 pub const SELECT_QUARANTINE_DATA: &str =
     "SELECT data FROM quarantine WHERE tenant_id = $1 AND id = $2";
+pub const SELECT_QUARANTINE_HEADER_ONLY: &str =
+    "SELECT header_only FROM quarantine WHERE tenant_id = $1 AND id = $2";
 pub const UPDATE_QUARANTINE_REPLAYED: &str =
     "UPDATE quarantine SET replay_outcome = $3, replayed_at = $4
      WHERE tenant_id = $1 AND id = $2";

@@ -428,6 +428,7 @@ fn remove_nul(email: &mut InboundEmail) {
     for attachment in attachments {
         clean_option(&mut attachment.filename);
         clean(&mut attachment.content_type);
+        clean_option(&mut attachment.content_id);
     }
 }
 
@@ -750,7 +751,17 @@ fn attachment(part: &MessagePart<'_>, raw: &[u8]) -> Attachment {
         filename: attachment_name(part, raw),
         content_type,
         data: attachment_data(part, raw).into_owned(),
+        content_id: content_id(part),
     }
+}
+
+/// The part's `Content-ID` without its angle brackets and blanks (`cid:` URLs name it so,
+/// RFC 2392); `None` when absent or empty.
+fn content_id(part: &MessagePart<'_>) -> Option<String> {
+    let id = part.content_id()?.trim();
+    let id = id.strip_prefix('<').unwrap_or(id);
+    let id = id.strip_suffix('>').unwrap_or(id).trim();
+    (!id.is_empty()).then(|| id.to_owned())
 }
 
 /// The filename (Content-Disposition `filename`, else Content-Type `name`), decoded, as a

@@ -173,6 +173,10 @@ fn example_file_and_docs_state_the_defaults_the_reader_uses() {
             "default_kind",
             format!("{:?} (default)", DEFAULT_KIND.as_str()),
         ),
+        (
+            "max_message_bytes",
+            "Default daemon.max_message_bytes.".to_owned(),
+        ),
     ];
     for (key, says) in offers {
         let comment = offer_key_comment(key);
