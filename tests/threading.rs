@@ -377,6 +377,39 @@ async fn a_copy_to_our_own_address_is_ignored(app: App) {
     );
 }
 
+// ----- one mail to two offers -----
+
+/// Checks, through the pipe, what `service::links` does (Maildir copies: tests/hardening.rs).
+async fn a_mail_to_two_offers_through_the_pipe_is_linked_with_one_ack_each(app: App) {
+    let m = mail(
+        JEANNE,
+        SMSU,
+        "Les deux",
+        "t1@univ-lorraine.example",
+        &format!("Cc: {GEFORP}\r\n"),
+    );
+    let delivered = app.deliver(&m).await.expect("deliver");
+    assert_eq!(delivered.outcomes.len(), 2);
+    for (code, other) in [("SMSU", "GEFORP"), ("GEFORP", "SMSU")] {
+        let view = app.show(code, "I-000001").await;
+        let linked: Vec<(String, String)> = view
+            .offer_links
+            .iter()
+            .map(|l| (l.other_tenant.to_string(), l.other_ref.to_string()))
+            .collect();
+        assert_eq!(
+            linked,
+            [(other.to_owned(), "I-000001".to_owned())],
+            "{code}"
+        );
+        assert_eq!(
+            app.outbox(code).await.len(),
+            1,
+            "{code}: one acknowledgement"
+        );
+    }
+}
+
 // ----- the reopen window -----
 
 async fn a_reply_reopens_within_the_window_and_follows_up_past_it(app: App) {
@@ -455,4 +488,5 @@ on_both_backends!(
     a_copied_entitled_contact_becomes_a_participant,
     a_copied_stranger_does_not_become_a_participant,
     a_copy_to_our_own_address_is_ignored,
+    a_mail_to_two_offers_through_the_pipe_is_linked_with_one_ack_each,
 );

@@ -513,7 +513,8 @@ mod tests {
             addresses.iter().map(|a| Mailbox::new(None, a)).collect()
         };
         // (name, to, cc, addresses to look up)
-        let table: [(&str, &[&str], &[&str], &[&str]); 6] = [
+        type Case<'a> = (&'a str, &'a [&'a str], &'a [&'a str], &'a [&'a str]);
+        let table: [Case<'_>; 6] = [
             (
                 "a colleague in cc",
                 &["support-smsu@esup.fr"],
