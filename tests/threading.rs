@@ -11,8 +11,8 @@
 mod common;
 
 use common::app::{App, created, recipients};
-use common::{AGENT, SMSU_ADDRESS as SMSU, mail};
-use guichet::domain::{Status, TicketId};
+use common::{AGENT, COLLEAGUE, GEFORP_ADDRESS as GEFORP, SMSU_ADDRESS as SMSU, mail};
+use guichet::domain::{ParticipantRole, Status, TicketId};
 use guichet::service::ingest::IngestOutcome;
 
 const JEANNE: &str = "jeanne@univ-lorraine.example";
@@ -225,6 +225,191 @@ async fn machine_mail_never_reopens_a_resolved_ticket_nor_gets_an_answer(app: Ap
     );
 }
 
+// ----- forwards -----
+
+async fn a_forward_with_a_tag_opens_a_new_linked_ticket(app: App) {
+    let first = mail(JEANNE, SMSU, "Mot de passe", "f1@univ-lorraine.example", "");
+    assert_eq!(created(&app.ingest("SMSU", &first).await), "I-000001");
+    // Jeanne herself, a participant, forwards a mail that carried her ticket's tag: what she
+    // forwards is another matter, shown with the ticket's subject, not an answer in it.
+    let forward = mail(
+        JEANNE,
+        SMSU,
+        "TR: Re: [SMSU I-000001] Mot de passe",
+        "f2@univ-lorraine.example",
+        "",
+    );
+    assert_eq!(created(&app.ingest("SMSU", &forward).await), "I-000002");
+    let old = app.show("SMSU", "I-000001").await;
+    let new = app.show("SMSU", "I-000002").await;
+    assert_eq!(old.articles.len(), 1, "nothing appended by the tag");
+    assert_eq!(
+        links(&new),
+        [("possibly_related".to_owned(), old.ticket.id)]
+    );
+    assert_eq!(
+        links(&old),
+        [("possibly_related".to_owned(), new.ticket.id)]
+    );
+    // The same forward answering one of the ticket's messages does join it: headers are not
+    // the forwarded mail's.
+    let answering = mail(
+        JEANNE,
+        SMSU,
+        "Fwd: [SMSU I-000001] Mot de passe",
+        "f3@univ-lorraine.example",
+        "In-Reply-To: <f1@univ-lorraine.example>\r\n",
+    );
+    assert_eq!(
+        appended(&app.ingest("SMSU", &answering).await),
+        ("I-000001".to_owned(), false)
+    );
+}
+
+// ----- copied addresses -----
+
+/// The role each participant of a ticket has, by address, sorted.
+fn roles(view: &guichet::service::operator::TicketView) -> Vec<(String, ParticipantRole)> {
+    let mut out: Vec<(String, ParticipantRole)> = view
+        .participants
+        .iter()
+        .map(|p| (p.email.clone().unwrap_or_default(), p.role))
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+async fn a_copied_entitled_contact_becomes_a_participant(app: App) {
+    // Marie is a configured contact of Jeanne's institution: a colleague copied in.
+    let first = mail(
+        JEANNE,
+        SMSU,
+        "Imprimante",
+        "c1@univ-lorraine.example",
+        &format!("Cc: Marie <{COLLEAGUE}>\r\n"),
+    );
+    let r = created(&app.ingest("SMSU", &first).await);
+    assert_eq!(
+        roles(&app.show("SMSU", &r).await),
+        [
+            (JEANNE.to_owned(), ParticipantRole::Requester),
+            (COLLEAGUE.to_owned(), ParticipantRole::Cc),
+        ]
+    );
+    // A reply copying the offer's agent (of another institution) brings the agent in too.
+    let reply = mail(
+        JEANNE,
+        SMSU,
+        "Re: Imprimante",
+        "c2@univ-lorraine.example",
+        &format!("In-Reply-To: <c1@univ-lorraine.example>\r\nCc: {AGENT}, {COLLEAGUE}\r\n"),
+    );
+    appended(&app.ingest("SMSU", &reply).await);
+    assert_eq!(
+        roles(&app.show("SMSU", &r).await),
+        [
+            (JEANNE.to_owned(), ParticipantRole::Requester),
+            (COLLEAGUE.to_owned(), ParticipantRole::Cc),
+            (AGENT.to_owned(), ParticipantRole::Cc),
+        ]
+    );
+    // Machine mail brings no one in, whoever it copies (here it opens a ticket of its own).
+    let robot = mail(
+        JEANNE,
+        SMSU,
+        "Absente",
+        "c3@univ-lorraine.example",
+        &format!("Auto-Submitted: auto-replied\r\nCc: {COLLEAGUE}\r\n"),
+    );
+    let robot_ticket = created(&app.ingest("SMSU", &robot).await);
+    assert_eq!(
+        participant_emails(&app.show("SMSU", &robot_ticket).await),
+        [JEANNE]
+    );
+}
+
+async fn a_copied_stranger_does_not_become_a_participant(app: App) {
+    // Paul is known only from an earlier mail of his (same institution, not configured):
+    // anyone can write from a new address, so he is no colleague; Mallory is not known at all.
+    let earlier = mail(
+        "paul@univ-lorraine.example",
+        SMSU,
+        "Autre chose",
+        "s0@univ-lorraine.example",
+        "",
+    );
+    created(&app.ingest("SMSU", &earlier).await);
+    let first = mail(
+        JEANNE,
+        SMSU,
+        "Imprimante",
+        "s1@univ-lorraine.example",
+        "Cc: paul@univ-lorraine.example, mallory@univ-rennes.example\r\n",
+    );
+    let r = created(&app.ingest("SMSU", &first).await);
+    assert_eq!(participant_emails(&app.show("SMSU", &r).await), [JEANNE]);
+    // Copying creates no contact: Mallory is still unknown to the offer.
+    let mut tx = app.ctx.store.begin(&app.offer("SMSU").code).await.unwrap();
+    let mallory = tx
+        .contact_by_address(
+            guichet::store::AddressKind::Email,
+            "mallory@univ-rennes.example",
+        )
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    assert!(mallory.is_none(), "{mallory:?}");
+}
+
+async fn a_copy_to_our_own_address_is_ignored(app: App) {
+    // Copied to another offer's address (and to herself): no participant but Jeanne, once.
+    let first = mail(
+        JEANNE,
+        SMSU,
+        "Imprimante",
+        "o1@univ-lorraine.example",
+        &format!("Cc: {GEFORP}, support-smsu+incident@esup-portail.example, {JEANNE}\r\n"),
+    );
+    let r = created(&app.ingest("SMSU", &first).await);
+    assert_eq!(
+        roles(&app.show("SMSU", &r).await),
+        [(JEANNE.to_owned(), ParticipantRole::Requester)]
+    );
+}
+
+// ----- one mail to two offers -----
+
+/// Checks, through the pipe, what `service::links` does (Maildir copies: tests/hardening.rs).
+async fn a_mail_to_two_offers_through_the_pipe_is_linked_with_one_ack_each(app: App) {
+    let m = mail(
+        JEANNE,
+        SMSU,
+        "Les deux",
+        "t1@univ-lorraine.example",
+        &format!("Cc: {GEFORP}\r\n"),
+    );
+    let delivered = app.deliver(&m).await.expect("deliver");
+    assert_eq!(delivered.outcomes.len(), 2);
+    for (code, other) in [("SMSU", "GEFORP"), ("GEFORP", "SMSU")] {
+        let view = app.show(code, "I-000001").await;
+        let linked: Vec<(String, String)> = view
+            .offer_links
+            .iter()
+            .map(|l| (l.other_tenant.to_string(), l.other_ref.to_string()))
+            .collect();
+        assert_eq!(
+            linked,
+            [(other.to_owned(), "I-000001".to_owned())],
+            "{code}"
+        );
+        assert_eq!(
+            app.outbox(code).await.len(),
+            1,
+            "{code}: one acknowledgement"
+        );
+    }
+}
+
 // ----- the reopen window -----
 
 async fn a_reply_reopens_within_the_window_and_follows_up_past_it(app: App) {
@@ -299,4 +484,9 @@ on_both_backends!(
     a_strangers_guessed_tag_opens_a_linked_ticket_instead,
     machine_mail_never_reopens_a_resolved_ticket_nor_gets_an_answer,
     a_reply_reopens_within_the_window_and_follows_up_past_it,
+    a_forward_with_a_tag_opens_a_new_linked_ticket,
+    a_copied_entitled_contact_becomes_a_participant,
+    a_copied_stranger_does_not_become_a_participant,
+    a_copy_to_our_own_address_is_ignored,
+    a_mail_to_two_offers_through_the_pipe_is_linked_with_one_ack_each,
 );

@@ -8,7 +8,11 @@
 //! through forwards and archives, so neither lets a stranger into someone else's ticket.
 //! Machine-written mail (a bounce, an out-of-office) answering one of *our* messages is the
 //! exception: it threads by header whoever sent it ([`may_thread_by_header`]),
-//! since it can neither reopen the ticket nor join it nor be answered.
+//! since it can neither reopen the ticket nor join it nor be answered. A forwarded mail never
+//! threads by its tag ([`may_thread_by_tag`]): the tag is that of the mail forwarded.
+//!
+//! Who else joins the ticket: the addresses a person's message is copied to that are contacts
+//! entitled to it ([`copied_addresses`] says which addresses to look up).
 //!
 //! The service looks the candidates up (always inside the offer, so no other offer's ticket
 //! can be one) and this module decides, including what happens to a reply on a resolved or
@@ -17,7 +21,11 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use std::collections::HashSet;
+
 use super::ids::{InstitutionId, TicketId};
+use super::message::Mailbox;
+use super::recipients::OwnAddresses;
 use super::ticket::Status;
 use super::vocab::LinkRelation;
 
@@ -129,6 +137,40 @@ pub fn entitled(f: SenderFacts) -> bool {
 /// sender's to write, so that alone lets no stranger in.
 pub fn may_thread_by_header(facts: SenderFacts, automatic: bool, answers_ours: bool) -> bool {
     entitled(facts) || (automatic && answers_ours)
+}
+
+/// May the subject tag thread this message? When its sender is [`entitled`] and the message
+/// is not a forward (`forward`: [`super::subject::is_forward`]): a forwarded mail carries the
+/// subject of the mail forwarded, tag included, so it is someone else's ticket being shown,
+/// at most a "possibly related" one. Its headers may still thread it.
+pub fn may_thread_by_tag(facts: SenderFacts, forward: bool) -> bool {
+    entitled(facts) && !forward
+}
+
+/// How many copied addresses of one message are looked up: a mail copied to a whole
+/// department must not turn into thousands of queries in the ingest transaction. Fifty is
+/// more than any real help-desk exchange copies; the rest are ignored.
+pub const MAX_COPIED: usize = 50;
+
+/// The addresses of a message's To and Cc that may become participants of its ticket, each
+/// once (lower-cased), in order, at most [`MAX_COPIED`]: neither the sender (already one) nor
+/// our own support addresses (never people). Whether each is a contact entitled to the
+/// ticket is for the caller to look up; contacts are never created from a copy.
+pub fn copied_addresses(
+    to: &[Mailbox],
+    cc: &[Mailbox],
+    sender: &str,
+    own: &OwnAddresses,
+) -> Vec<String> {
+    let sender = sender.to_lowercase();
+    let mut seen = HashSet::new();
+    to.iter()
+        .chain(cc)
+        .map(|m| m.address.to_lowercase())
+        .filter(|a| !a.is_empty() && *a != sender && !own.contains(a))
+        .filter(|a| seen.insert(a.clone()))
+        .take(MAX_COPIED)
+        .collect()
 }
 
 /// Where a message goes, from the tickets it points at (`candidates`); a finished ticket is
@@ -423,5 +465,99 @@ mod tests {
             };
             assert_eq!(decide(&c, now, window, automatic), want, "{name}");
         }
+    }
+
+    #[test]
+    fn a_forward_never_threads_by_its_tag() {
+        let participant = SenderFacts {
+            participant: true,
+            ..SenderFacts::default()
+        };
+        let agent = SenderFacts {
+            agent: true,
+            ..SenderFacts::default()
+        };
+        // (name, facts, forward, may thread by tag)
+        let table = [
+            ("participant's reply", participant, false, true),
+            ("participant's forward", participant, true, false),
+            ("agent's forward", agent, true, false),
+            ("stranger's reply", SenderFacts::default(), false, false),
+            ("stranger's forward", SenderFacts::default(), true, false),
+        ];
+        for (name, facts, forward, want) in table {
+            assert_eq!(may_thread_by_tag(facts, forward), want, "{name}");
+        }
+        // What `decide` makes of a forward's tag, found but not allowed: a new ticket, possibly
+        // related, never an append.
+        let tag = cand(7, Status::InProgress, None).map(|c| Candidate {
+            sender_entitled: may_thread_by_tag(participant, true),
+            ..c
+        });
+        let c = Candidates {
+            by_header: None,
+            by_subject_tag: tag,
+        };
+        assert_eq!(
+            decide(&c, at(20), Duration::days(10), false),
+            ThreadDecision::New {
+                related: Some((TicketId(7), Relation::PossiblyRelated))
+            }
+        );
+    }
+
+    #[test]
+    fn copied_addresses_leave_out_the_sender_ours_and_repeats() {
+        let own = OwnAddresses::new(["support-smsu@esup.fr"]);
+        let boxes = |addresses: &[&str]| -> Vec<Mailbox> {
+            addresses.iter().map(|a| Mailbox::new(None, a)).collect()
+        };
+        // (name, to, cc, addresses to look up)
+        type Case<'a> = (&'a str, &'a [&'a str], &'a [&'a str], &'a [&'a str]);
+        let table: [Case<'_>; 6] = [
+            (
+                "a colleague in cc",
+                &["support-smsu@esup.fr"],
+                &["marie@univ.fr"],
+                &["marie@univ.fr"],
+            ),
+            (
+                "our plus-address and the sender",
+                &["Support-SMSU+incident@esup.fr", "Jeanne@univ.fr"],
+                &["paul@univ.fr"],
+                &["paul@univ.fr"],
+            ),
+            (
+                "repeats across to and cc, any case",
+                &["marie@univ.fr", "paul@univ.fr"],
+                &["MARIE@univ.fr"],
+                &["marie@univ.fr", "paul@univ.fr"],
+            ),
+            ("nobody copied", &["support-smsu@esup.fr"], &[], &[]),
+            (
+                "an empty address",
+                &[""],
+                &["paul@univ.fr"],
+                &["paul@univ.fr"],
+            ),
+            (
+                "only the sender",
+                &["jeanne@univ.fr"],
+                &["jeanne@UNIV.fr"],
+                &[],
+            ),
+        ];
+        for (name, to, cc, want) in table {
+            let got = copied_addresses(&boxes(to), &boxes(cc), "jeanne@univ.fr", &own);
+            assert_eq!(got, want, "{name}");
+        }
+        // A department copied whole: the first MAX_COPIED only.
+        let many: Vec<String> = (0..3 * MAX_COPIED)
+            .map(|i| format!("p{i}@univ.fr"))
+            .collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        let got = copied_addresses(&boxes(&many), &[], "jeanne@univ.fr", &own);
+        assert_eq!(got.len(), MAX_COPIED);
+        assert_eq!(got[0], "p0@univ.fr");
     }
 }

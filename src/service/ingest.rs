@@ -15,6 +15,7 @@ use crate::domain::loop_guard::{self, AutoReason};
 use crate::domain::recipients::reply_target;
 use crate::domain::routing::{InstitutionDomains, SenderDecision, decide_sender, kind_for};
 use crate::domain::routing::{route_recipients, route_unparsed};
+use crate::domain::subject::is_forward;
 use crate::domain::threading::{self, Candidate, Candidates, SenderFacts, ThreadDecision};
 use crate::domain::{ArticleId, InstitutionId, QuarantineId, TicketId, finish_times};
 use crate::domain::{Channel, Direction, EventKind, ParticipantRole, ReceiptOutcome};
@@ -441,6 +442,9 @@ async fn ingest_parsed(
         )
         .await?;
     }
+    if auto.is_none() {
+        add_copied_participants(&mut tx, ctx, &ticket, email, sender).await?;
+    }
 
     let references = join_ids(&email.references);
     let in_reply_to = email.in_reply_to.first().map(|m| m.as_str());
@@ -741,7 +745,8 @@ async fn find_candidates(
     for r in find_subject_refs(&email.subject, &offer.code) {
         if let Some(row) = tx.ticket_by_ref(r).await? {
             let facts = sender_facts(tx, &row, sender).await?;
-            by_subject_tag = Some(candidate(row, threading::entitled(facts)));
+            let may = threading::may_thread_by_tag(facts, is_forward(&email.subject));
+            by_subject_tag = Some(candidate(row, may));
             break;
         }
     }
@@ -836,4 +841,37 @@ async fn event(
 
 fn join_ids(ids: &[crate::domain::MessageId]) -> Option<String> {
     (!ids.is_empty()).then(|| ids.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(" "))
+}
+
+/// Makes participants of `ticket` the addresses a person's message was copied to (To and Cc,
+/// [`threading::copied_addresses`]) that are contacts of the offer entitled to it
+/// ([`threading::entitled`], as if each had written): a configured colleague or an agent
+/// copied on a request hears of its answers. A stranger copied gains nothing (a sender cannot
+/// let anyone into a ticket by naming them) and no contact is created from a copy. Only
+/// called for mail a person wrote: machine mail brings no one in.
+async fn add_copied_participants(
+    tx: &mut Tx,
+    ctx: &Context,
+    ticket: &TicketRow,
+    email: &InboundEmail,
+    sender: &Mailbox,
+) -> Result<(), ServiceError> {
+    let copied =
+        threading::copied_addresses(&email.to, &email.cc, &sender.address, ctx.own_addresses());
+    for address in copied {
+        let Some(c) = tx.contact_by_address(AddressKind::Email, &address).await? else {
+            continue;
+        };
+        let contact = SenderContact {
+            id: c.id,
+            institution: c.institution_id,
+            configured: c.origin == ContactOrigin::Config,
+        };
+        let facts = sender_facts(tx, ticket, &contact).await?;
+        if !facts.participant && threading::entitled(facts) {
+            tx.add_participant(ticket.id, contact.id, ParticipantRole::Cc)
+                .await?;
+        }
+    }
+    Ok(())
 }

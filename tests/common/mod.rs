@@ -77,6 +77,8 @@ pub struct Setup {
     pub smsu_tables: String,
     /// The same for GEFORP.
     pub geforp_tables: String,
+    /// Tables added at the end of the file (more `[[institutions]]`, `[[contacts]]`).
+    pub extra_tables: String,
 }
 
 /// The configuration text of every test: institutions univ-rennes and univ-lorraine, offers
@@ -134,6 +136,8 @@ roles = {{ SMSU = ["agent"], GEFORP = ["agent"] }}
 name = "Marie Colleague"
 emails = ["{COLLEAGUE}"]
 institution = "univ-lorraine"
+
+{extra_tables}
 "#,
         data = data.display(),
         daemon = setup.daemon,
@@ -141,6 +145,7 @@ institution = "univ-lorraine"
         smsu = setup.smsu,
         smsu_tables = setup.smsu_tables,
         geforp_tables = setup.geforp_tables,
+        extra_tables = setup.extra_tables,
     )
 }
 
