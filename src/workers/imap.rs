@@ -184,7 +184,7 @@ impl MailboxIngestor {
     /// Takes in everything above the last stored UID, batch by batch, acknowledging each
     /// batch once stored. Stops between messages when shutdown is asked for.
     async fn drain(&self, conn: &mut Connection, place: &mut Place) -> Result<(), Failure> {
-        let limit = self.ctx.config.daemon.max_message_bytes;
+        let limit = self.offer.max_message_bytes;
         loop {
             let listed: Vec<Listed> = conn.list_after(place.last).await?;
             if listed.is_empty() {
