@@ -230,6 +230,49 @@ async fn a_reply_joins_its_ticket_and_a_backlog_is_taken_in_at_start() {
 }
 
 #[tokio::test]
+async fn a_stranger_with_the_tag_opens_a_new_linked_ticket() {
+    let dovecot = Dovecot::start();
+    let g = Guichet::start(&dovecot.mailbox_toml(USER, &named(""))).await;
+    g.synced().await;
+    let first = mail(
+        "alice@univ-rennes.example",
+        SMSU_ADDRESS,
+        "Panne",
+        "tagged-first@univ-rennes.example",
+        "",
+    );
+    dovecot.append(USER, "INBOX", &first).await;
+    let tickets = g.ticket_count(1, "Alice's ticket").await;
+    let alices = tickets[0].clone();
+    assert_eq!(alices.reference().to_string(), "I-000001");
+    // Someone of another institution writes with Alice's tag (a leaked or guessed ref): not a
+    // participant, not entitled, so not into her ticket.
+    let stranger = mail(
+        "eve@univ-lorraine.example",
+        SMSU_ADDRESS,
+        "Re: [SMSU I-000001] Panne",
+        "tagged-stranger@univ-lorraine.example",
+        "",
+    );
+    dovecot.append(USER, "INBOX", &stranger).await;
+    let tickets = g.ticket_count(2, "the stranger's own ticket").await;
+    assert_eq!(
+        g.articles(&alices).await,
+        1,
+        "nothing added to Alice's ticket"
+    );
+    let new = tickets.iter().find(|t| t.id != alices.id).unwrap();
+    let mut tx = g.store.begin(&smsu()).await.unwrap();
+    let links = tx.ticket_links(new.id).await.unwrap();
+    tx.rollback().await.unwrap();
+    let links: Vec<_> = links
+        .iter()
+        .map(|l| (l.other_id, l.relation.as_str()))
+        .collect();
+    assert_eq!(links, [(alices.id, "possibly_related")]);
+}
+
+#[tokio::test]
 async fn a_uidvalidity_change_doubles_nothing() {
     let dovecot = Dovecot::start();
     for i in 0..3 {
