@@ -34,11 +34,17 @@ struct Guichet {
 }
 
 fn configuration(data: &Path, mailboxes: &str) -> Config {
+    configuration_on(data, mailboxes, "")
+}
+
+/// [`configuration`] with a `[storage]` table (empty: SQLite in the data directory).
+fn configuration_on(data: &Path, mailboxes: &str, storage: &str) -> Config {
     // `---` splits SMSU's tables from GEFORP's.
     let (smsu, geforp) = mailboxes.split_once("---").unwrap_or((mailboxes, ""));
     let setup = Setup {
         smsu_tables: smsu.to_owned(),
         geforp_tables: geforp.to_owned(),
+        storage: storage.to_owned(),
         ..Setup::default()
     };
     guichet::config::load_from_str(&config_text(data, &setup), &[])
@@ -48,10 +54,15 @@ fn configuration(data: &Path, mailboxes: &str) -> Config {
 impl Guichet {
     /// Starts the daemon with SMSU reading `mailboxes` (`[[offers.mailboxes]]` tables).
     async fn start(mailboxes: &str) -> Guichet {
+        Guichet::start_on(mailboxes, "").await
+    }
+
+    /// [`Guichet::start`] on the database a `[storage]` table names.
+    async fn start_on(mailboxes: &str, storage: &str) -> Guichet {
         // Silent unless GUICHET_LOG asks (`GUICHET_LOG=guichet=debug cargo test --test imap`).
         guichet::app::init_logging(guichet::config::LogFormat::Human, "off", false);
         let dir = tempfile::tempdir().unwrap();
-        let config = configuration(&dir.path().join("data"), mailboxes);
+        let config = configuration_on(&dir.path().join("data"), mailboxes, storage);
         let mut g = Guichet {
             store: guichet::app::open_store(&config).await.unwrap(),
             dir,
@@ -270,6 +281,72 @@ async fn a_stranger_with_the_tag_opens_a_new_linked_ticket() {
         .map(|l| (l.other_id, l.relation.as_str()))
         .collect();
     assert_eq!(links, [(alices.id, "possibly_related")]);
+}
+
+/// Who holds the mailbox's lease now (asking for one that ends at once changes nothing).
+async fn lease_holder(g: &Guichet) -> Option<String> {
+    let now = chrono::Utc::now();
+    let mut tx = g.store.begin(&smsu()).await.unwrap();
+    let asked = tx
+        .claim_mailbox(MAILBOX, "observer", now, now)
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    asked.err()
+}
+
+#[tokio::test]
+async fn two_instances_on_one_database_read_a_mailbox_one_at_a_time() {
+    let dovecot = Dovecot::start();
+    let storage = format!(
+        "[storage]\ndsn = \"{}\"",
+        common::create_pg_database().await
+    );
+    let mailbox = dovecot.mailbox_toml(USER, &named(""));
+    let mut first = Guichet::start_on(&mailbox, &storage).await;
+    first.synced().await;
+    let second = Guichet::start_on(&mailbox, &storage).await;
+    let first_id = guichet::service::instance_id(&first.config);
+    let second_id = guichet::service::instance_id(&second.config);
+    assert_eq!(lease_holder(&first).await.as_deref(), Some(&*first_id));
+    for i in 0..20 {
+        let m = mail(
+            "alice@univ-rennes.example",
+            SMSU_ADDRESS,
+            &format!("Panne {i}"),
+            &format!("lease-{i}@univ-rennes.example"),
+            "",
+        );
+        dovecot.append(USER, "INBOX", &m).await;
+    }
+    first.ticket_count(20, "the 20 tickets").await;
+    // One reader: nothing was fetched twice (a second reader's copies would count as
+    // duplicates), and the lease is still the first instance's.
+    let state = first.state().await.unwrap();
+    assert_eq!((state.ingested, state.duplicates), (20, 0), "{state:?}");
+    assert_eq!(lease_holder(&first).await.as_deref(), Some(&*first_id));
+
+    // The first one stops and gives the lease back: the second takes the mailbox over.
+    first.stop().await;
+    poll(
+        Duration::from_secs(15),
+        "the second instance holding the lease",
+        || async { (lease_holder(&second).await.as_deref() == Some(&*second_id)).then_some(()) },
+    )
+    .await;
+    let m = mail(
+        "alice@univ-rennes.example",
+        SMSU_ADDRESS,
+        "Après la relève",
+        "lease-after@univ-rennes.example",
+        "",
+    );
+    dovecot.append(USER, "INBOX", &m).await;
+    second
+        .ticket_count(21, "the ticket taken in by the second instance")
+        .await;
+    let state = second.state().await.unwrap();
+    assert_eq!((state.ingested, state.duplicates), (21, 0), "{state:?}");
 }
 
 #[tokio::test]

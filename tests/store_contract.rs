@@ -107,6 +107,7 @@ contract!(
     receipts_refuse_a_second_copy,
     raw_messages_and_attachments_are_stored_once,
     outbox_rows_are_claimed_once_until_their_lease_ends,
+    a_mailbox_is_leased_to_one_instance_at_a_time,
     events_are_append_only,
     rolled_back_work_leaves_nothing,
     contact_addresses_are_case_insensitive_and_movable,
@@ -386,6 +387,74 @@ async fn raw_messages_and_attachments_are_stored_once(store: &Store) {
         Some("Bonjour"),
         "new text kept"
     );
+}
+
+async fn a_mailbox_is_leased_to_one_instance_at_a_time(store: &Store) {
+    let tenant = common::unique_tenant();
+    let minute = Duration::minutes(1);
+    let mut tx = store.begin(&tenant).await.unwrap();
+    let mut claim = async |holder: &str, now: DateTime<Utc>| {
+        tx.claim_mailbox("inbox", holder, now, now + minute)
+            .await
+            .unwrap()
+    };
+    let cases = [
+        ("a first claim is granted", "a", t0(), Ok(())),
+        ("another instance waits", "b", t0(), Err("a".to_owned())),
+        (
+            "the holder renews",
+            "a",
+            t0() + Duration::seconds(50),
+            Ok(()),
+        ),
+        (
+            "still renewed, not run out",
+            "b",
+            t0() + Duration::seconds(100),
+            Err("a".to_owned()),
+        ),
+        (
+            "run out: taken over",
+            "b",
+            t0() + Duration::seconds(111),
+            Ok(()),
+        ),
+        (
+            "the former holder waits",
+            "a",
+            t0() + Duration::seconds(112),
+            Err("b".to_owned()),
+        ),
+    ];
+    for (case, holder, now, want) in cases {
+        assert_eq!(claim(holder, now).await, want, "{case}");
+    }
+    // Given back by its holder only; then anyone may take it at once.
+    tx.release_mailbox("inbox", "a").await.unwrap();
+    let later = t0() + Duration::seconds(113);
+    assert_eq!(
+        tx.claim_mailbox("inbox", "a", later, later + minute)
+            .await
+            .unwrap(),
+        Err("b".to_owned()),
+        "a stranger cannot give it back"
+    );
+    tx.release_mailbox("inbox", "b").await.unwrap();
+    assert_eq!(
+        tx.claim_mailbox("inbox", "a", later, later + minute)
+            .await
+            .unwrap(),
+        Ok(()),
+        "given back: taken at once"
+    );
+    // Another mailbox is another lease.
+    assert_eq!(
+        tx.claim_mailbox("other", "b", later, later + minute)
+            .await
+            .unwrap(),
+        Ok(())
+    );
+    tx.commit().await.unwrap();
 }
 
 async fn outbox_rows_are_claimed_once_until_their_lease_ends(store: &Store) {

@@ -158,4 +158,51 @@ impl Tx {
         .await?);
         Ok(())
     }
+
+    /// Takes or renews the lease of `mailbox` for `holder` until `until`; `Err` carries who
+    /// holds it instead (see `mailbox_leases`, migration 0009).
+    pub async fn claim_mailbox(
+        &mut self,
+        mailbox: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<std::result::Result<(), String>> {
+        let t = self.tenant.as_str().to_owned();
+        let granted: Option<String> = on!(self, "claim_mailbox", |c| sqlx::query_scalar(
+            sql::CLAIM_MAILBOX
+        )
+        .bind(&t)
+        .bind(mailbox)
+        .bind(holder)
+        .bind(now)
+        .bind(until)
+        .fetch_optional(c)
+        .await?);
+        if granted.is_some() {
+            return Ok(Ok(()));
+        }
+        let other: Option<String> = on!(self, "claim_mailbox", |c| sqlx::query_scalar(
+            sql::SELECT_MAILBOX_HOLDER
+        )
+        .bind(&t)
+        .bind(mailbox)
+        .fetch_optional(c)
+        .await?);
+        Ok(Err(other.unwrap_or_default()))
+    }
+
+    /// Gives the lease of `mailbox` back, if `holder` has it.
+    pub async fn release_mailbox(&mut self, mailbox: &str, holder: &str) -> Result<()> {
+        let t = self.tenant.as_str().to_owned();
+        exec!(self, "release_mailbox", |c| sqlx::query(
+            sql::RELEASE_MAILBOX
+        )
+        .bind(&t)
+        .bind(mailbox)
+        .bind(holder)
+        .execute(c)
+        .await?);
+        Ok(())
+    }
 }

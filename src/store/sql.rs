@@ -242,6 +242,19 @@ pub const ADVANCE_MAILBOX: &str = "UPDATE mailbox_state SET
 pub const ACK_MAILBOX: &str = "UPDATE mailbox_state SET
          acked_uid = CASE WHEN $4 > acked_uid THEN $4 ELSE acked_uid END, updated_at = $5
      WHERE tenant_id = $1 AND mailbox = $2 AND uidvalidity = $3";
+/// Takes or renews the lease of a mailbox: granted when nobody holds it, when `$3` holds it
+/// already, or when the holder's lease ran out (`held_until <= $4`, now). Returns the row only
+/// when granted.
+pub const CLAIM_MAILBOX: &str =
+    "INSERT INTO mailbox_leases (tenant_id, mailbox, holder, held_until) VALUES ($1, $2, $3, $5)
+     ON CONFLICT (tenant_id, mailbox) DO UPDATE SET holder = excluded.holder,
+         held_until = excluded.held_until
+     WHERE mailbox_leases.holder = excluded.holder OR mailbox_leases.held_until <= $4
+     RETURNING holder";
+pub const SELECT_MAILBOX_HOLDER: &str =
+    "SELECT holder FROM mailbox_leases WHERE tenant_id = $1 AND mailbox = $2";
+pub const RELEASE_MAILBOX: &str =
+    "DELETE FROM mailbox_leases WHERE tenant_id = $1 AND mailbox = $2 AND holder = $3";
 pub const MARK_MAILBOX_SYNCED: &str = "UPDATE mailbox_state SET mode = $3, last_sync_at = $4,
          updated_at = $4
      WHERE tenant_id = $1 AND mailbox = $2";

@@ -10,6 +10,11 @@
 //! acknowledged. A new UIDVALIDITY starts the mailbox over, and Message-ID dedupe turns the
 //! re-read into duplicates.
 //!
+//! One instance at a time reads a mailbox: several instances sharing a PostgreSQL database
+//! and a configuration each ask for the mailbox's lease (`mailbox_leases`), the holder renews
+//! it while it reads, gives it back when it stops, and another takes over when it runs out.
+//! Exactly-once does not rest on the lease; it spares duplicate work and competing moves.
+//!
 //! Logging: a failure is logged when the mailbox's state changes (connected -> failing, one
 //! failure -> another), not at each retry, so a wrong password gives one line, not one a
 //! minute.
@@ -28,6 +33,15 @@ use crate::shutdown::Shutdown;
 /// hammered meanwhile.
 const PERMANENT_RETRY_CAP: Duration = Duration::from_secs(300);
 
+/// How long a mailbox's lease lasts (see `mailbox_leases`): another instance takes a mailbox
+/// over at most this long after its holder died.
+const LEASE: Duration = Duration::from_secs(60);
+/// How often the holder renews its lease: two renewals may fail before it runs out.
+const LEASE_RENEW: Duration = Duration::from_secs(20);
+/// How often an instance standing by asks for the lease: a mailbox given back (its holder
+/// stopped) is taken over within this.
+const LEASE_RETRY: Duration = Duration::from_secs(5);
+
 pub struct MailboxIngestor {
     pub ctx: Context,
     pub offer: OfferConfig,
@@ -42,6 +56,9 @@ enum Failure {
     Imap(#[from] ImapError),
     #[error("store: {}", .0.detail())]
     Store(#[from] ServiceError),
+    /// Another instance holds the mailbox's lease now (ours ran out).
+    #[error("mailbox taken over by instance {0}")]
+    LeaseLost(String),
 }
 
 impl From<crate::store::StoreError> for Failure {
@@ -55,6 +72,7 @@ impl Failure {
         match self {
             Failure::Imap(e) => !e.is_transient(),
             Failure::Store(e) => !e.is_transient(),
+            Failure::LeaseLost(_) => false,
         }
     }
 }
@@ -74,9 +92,24 @@ impl MailboxIngestor {
         let mut failures = 0u32;
         let mut logged: Option<String> = None;
         loop {
-            let result = self.session(&mut failures, &mut logged).await;
+            if !self.hold().await {
+                return;
+            }
+            // The session runs as long as the lease is ours: losing it drops the session
+            // wherever it is, which is safe (nothing is acknowledged before its commit).
+            let result = tokio::select! {
+                r = self.session(&mut failures, &mut logged) => r,
+                r = self.keep_lease() => r,
+            };
             let failure = match result {
-                Ok(()) => return,
+                Ok(()) => {
+                    self.give_lease_back().await;
+                    return;
+                }
+                Err(Failure::LeaseLost(holder)) => {
+                    tracing::warn!(tenant = %self.offer.code, mailbox = %self.mailbox.name, holder, "mailbox taken over by another instance, standing by");
+                    continue;
+                }
                 Err(f) => f,
             };
             failures += 1;
@@ -100,6 +133,75 @@ impl MailboxIngestor {
             if self.pause(wait).await {
                 return;
             }
+        }
+    }
+
+    /// Waits until this instance holds the mailbox's lease (true), or shutdown (false). Logs
+    /// once when another instance holds it, and once when it is ours.
+    async fn hold(&self) -> bool {
+        let mut waiting_for: Option<String> = None;
+        loop {
+            match self.claim().await {
+                Ok(Ok(())) => {
+                    if waiting_for.is_some() {
+                        tracing::info!(tenant = %self.offer.code, mailbox = %self.mailbox.name, "mailbox lease taken, reading it");
+                    }
+                    return true;
+                }
+                Ok(Err(holder)) => {
+                    if waiting_for.as_deref() != Some(holder.as_str()) {
+                        tracing::info!(tenant = %self.offer.code, mailbox = %self.mailbox.name, holder, "mailbox read by another instance, standing by");
+                    }
+                    waiting_for = Some(holder);
+                }
+                Err(e) => {
+                    let text = format!("store: {}", e.detail());
+                    if waiting_for.as_deref() != Some(text.as_str()) {
+                        tracing::warn!(tenant = %self.offer.code, mailbox = %self.mailbox.name, error = %text, "mailbox lease cannot be asked for, retrying");
+                    }
+                    waiting_for = Some(text);
+                }
+            }
+            if self.pause(LEASE_RETRY).await {
+                return false;
+            }
+        }
+    }
+
+    /// Renews the lease every [`LEASE_RENEW`]; returns only when it cannot (lost, or the
+    /// store fails).
+    async fn keep_lease(&self) -> Result<(), Failure> {
+        loop {
+            tokio::time::sleep(LEASE_RENEW).await;
+            if let Err(holder) = self.claim().await? {
+                return Err(Failure::LeaseLost(holder));
+            }
+        }
+    }
+
+    /// Takes or renews the lease for [`LEASE`]; `Ok(Err(holder))` when another has it.
+    async fn claim(&self) -> Result<Result<(), String>, ServiceError> {
+        let now = self.ctx.clock.now();
+        let until = now + chrono::Duration::from_std(LEASE).unwrap_or(chrono::Duration::MAX);
+        let mut tx = self.ctx.store.begin(&self.offer.code).await?;
+        let claimed = tx
+            .claim_mailbox(&self.mailbox.name, &self.ctx.instance, now, until)
+            .await?;
+        tx.commit().await?;
+        Ok(claimed)
+    }
+
+    /// At shutdown: another instance may take the mailbox at once rather than at the end of
+    /// the lease. A failure only delays that.
+    async fn give_lease_back(&self) {
+        let given = async {
+            let mut tx = self.ctx.store.begin(&self.offer.code).await?;
+            tx.release_mailbox(&self.mailbox.name, &self.ctx.instance)
+                .await?;
+            tx.commit().await
+        };
+        if let Err(e) = given.await {
+            tracing::debug!(tenant = %self.offer.code, mailbox = %self.mailbox.name, error = %e, "mailbox lease not given back, it runs out");
         }
     }
 
