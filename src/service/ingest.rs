@@ -780,7 +780,15 @@ async fn by_token(
                 }
             },
             None => {
-                let reason = "does not verify for this offer and sender (altered, another offer's, or sent to someone else)";
+                let elsewhere =
+                    ctx.config.offers.iter().any(|o| {
+                        o.code != offer.code && key.verify(&token, &o.code, from).is_some()
+                    });
+                let reason = if elsewhere {
+                    "another offer's token"
+                } else {
+                    "does not verify for this sender (altered, or sent to someone else)"
+                };
                 tracing::info!(tenant = %offer.code, reason, "reply token ignored");
             }
         }
