@@ -49,6 +49,7 @@ use std::path::{Path, PathBuf};
 use guichet::channels::mail::parse;
 use guichet::domain::bounce::Severity;
 use guichet::domain::loop_guard::{AutoReason, classify};
+use guichet::domain::token::OurIds;
 use serde_json::Value;
 
 /// Issue 7 item 6: at least 98 % of machine-written mail recognised, per set, on these sets.
@@ -178,7 +179,7 @@ fn run(samples: &[Sample]) -> Tally {
         let raw = std::fs::read(&s.path)
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", s.path.display()));
         let reason: Result<Option<AutoReason>, String> = parse(&raw)
-            .map(|email| classify(&email, OUR_ID_DOMAIN, &us))
+            .map(|email| classify(&email, &OurIds::new(OUR_ID_DOMAIN, None), &us))
             .map_err(|e| e.to_string());
         if s.machine {
             t.machine += 1;

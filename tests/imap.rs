@@ -34,16 +34,18 @@ struct Guichet {
 }
 
 fn configuration(data: &Path, mailboxes: &str) -> Config {
-    configuration_on(data, mailboxes, "")
+    configuration_with(data, mailboxes, ("", ""))
 }
 
-/// [`configuration`] with a `[storage]` table (empty: SQLite in the data directory).
-fn configuration_on(data: &Path, mailboxes: &str, storage: &str) -> Config {
+/// [`configuration`] with lines in the `[mail]` table (`hmac_key = ...`) and a `[storage]`
+/// table (empty: SQLite in the data directory).
+fn configuration_with(data: &Path, mailboxes: &str, (mail, storage): (&str, &str)) -> Config {
     // `---` splits SMSU's tables from GEFORP's.
     let (smsu, geforp) = mailboxes.split_once("---").unwrap_or((mailboxes, ""));
     let setup = Setup {
         smsu_tables: smsu.to_owned(),
         geforp_tables: geforp.to_owned(),
+        mail: mail.to_owned(),
         storage: storage.to_owned(),
         ..Setup::default()
     };
@@ -54,15 +56,20 @@ fn configuration_on(data: &Path, mailboxes: &str, storage: &str) -> Config {
 impl Guichet {
     /// Starts the daemon with SMSU reading `mailboxes` (`[[offers.mailboxes]]` tables).
     async fn start(mailboxes: &str) -> Guichet {
-        Guichet::start_on(mailboxes, "").await
+        Guichet::start_with(mailboxes, ("", "")).await
     }
 
     /// [`Guichet::start`] on the database a `[storage]` table names.
     async fn start_on(mailboxes: &str, storage: &str) -> Guichet {
+        Guichet::start_with(mailboxes, ("", storage)).await
+    }
+
+    /// [`Guichet::start`] with lines in the `[mail]` table and a `[storage]` table.
+    async fn start_with(mailboxes: &str, mail_and_storage: (&str, &str)) -> Guichet {
         // Silent unless GUICHET_LOG asks (`GUICHET_LOG=guichet=debug cargo test --test imap`).
         guichet::app::init_logging(guichet::config::LogFormat::Human, "off", false);
         let dir = tempfile::tempdir().unwrap();
-        let config = configuration_on(&dir.path().join("data"), mailboxes, storage);
+        let config = configuration_with(&dir.path().join("data"), mailboxes, mail_and_storage);
         let mut g = Guichet {
             store: guichet::app::open_store(&config).await.unwrap(),
             dir,
@@ -347,6 +354,58 @@ async fn two_instances_on_one_database_read_a_mailbox_one_at_a_time() {
         .await;
     let state = second.state().await.unwrap();
     assert_eq!((state.ingested, state.duplicates), (21, 0), "{state:?}");
+}
+
+#[tokio::test]
+async fn a_reply_with_a_verified_token_joins_and_an_altered_one_opens_a_ticket() {
+    use guichet::domain::token::{TokenKey, reply_address};
+    let key = "imap-test-reply-token-key-0123456789abcdef";
+    let dovecot = Dovecot::start();
+    let g = Guichet::start_with(
+        &dovecot.mailbox_toml(USER, &named("")),
+        (&format!("hmac_key = \"{key}\""), ""),
+    )
+    .await;
+    let alice = "alice@univ-rennes.example";
+    let first = mail(
+        alice,
+        SMSU_ADDRESS,
+        "Panne",
+        "tok-1@univ-rennes.example",
+        "",
+    );
+    dovecot.append(USER, "INBOX", &first).await;
+    let ticket = g.ticket_count(1, "the first ticket").await[0].clone();
+
+    // The token our acknowledgement's Reply-To carries (tests/tokens.rs checks the header).
+    let token = TokenKey::new(key).unwrap().sign(&smsu(), ticket.id, alice);
+    let to = reply_address(SMSU_ADDRESS, &token);
+    // Another subject, no In-Reply-To, no References: only the token can join it.
+    let reply = mail(alice, &to, "autre chose", "tok-2@univ-rennes.example", "");
+    dovecot.append(USER, "INBOX", &reply).await;
+    poll(
+        Duration::from_secs(10),
+        "the reply in its ticket",
+        || async { (g.articles(&ticket).await == 2).then_some(()) },
+    )
+    .await;
+
+    // One character of the MAC changed: unknown, so a new ticket.
+    let mut altered = token.as_str().to_owned();
+    let last = if altered.ends_with('a') { "b" } else { "a" };
+    altered.replace_range(altered.len() - 1.., last);
+    let to = SMSU_ADDRESS.replace('@', &format!("+{altered}@"));
+    let forged = mail(alice, &to, "encore", "tok-3@univ-rennes.example", "");
+    dovecot.append(USER, "INBOX", &forged).await;
+    let tickets = g
+        .ticket_count(2, "a new ticket for the altered token")
+        .await;
+    assert_eq!(tickets.len(), 2);
+    assert_eq!(
+        g.articles(&ticket).await,
+        2,
+        "nothing more in the first ticket"
+    );
 }
 
 #[tokio::test]

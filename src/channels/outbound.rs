@@ -28,6 +28,10 @@ pub struct OutboundMail {
     pub message_id: MessageId,
     pub in_reply_to: Option<MessageId>,
     pub references: Vec<MessageId>,
+    /// `Reply-To`: the support address with the recipient's reply token
+    /// (`support-smsu+TOKEN@…`), so that the answer finds its ticket; `None` when tokens are
+    /// off or the mail concerns no ticket.
+    pub reply_to: Option<Mailbox>,
     /// `Auto-Submitted` value (`auto-replied`, `auto-generated`), or none for human replies.
     pub auto_submitted: Option<String>,
     /// The `Date` header: taken from our clock, so lettre does not read the system time.
@@ -74,7 +78,7 @@ impl Header for AutoSubmitted {
 }
 
 /// Builds the RFC 5322 message: our Message-ID, `In-Reply-To` and the whole `References`
-/// chain in order, `Auto-Submitted` when set, and a `multipart/alternative` body (text, then
+/// chain in order, `Reply-To` and `Auto-Submitted` when set, and a `multipart/alternative` body (text, then
 /// HTML) or a UTF-8 `text/plain` one. lettre adds `MIME-Version` and encodes
 /// non-ASCII subjects and names (RFC 2047).
 pub fn build(mail: &OutboundMail) -> Result<Message, SendError> {
@@ -87,6 +91,9 @@ pub fn build(mail: &OutboundMail) -> Result<Message, SendError> {
         .date(std::time::SystemTime::from(mail.date));
     for (i, to) in mail.to.iter().enumerate() {
         builder = builder.to(mailbox(to, &format!("recipient {}", i + 1))?);
+    }
+    if let Some(reply_to) = &mail.reply_to {
+        builder = builder.reply_to(mailbox(reply_to, "reply-to")?);
     }
     if let Some(id) = &mail.in_reply_to {
         builder = builder.in_reply_to(id.bracketed());
@@ -236,6 +243,7 @@ mod tests {
                 id("b.guichet@esup-portail.org"),
                 id("c@univ-exemple.fr"),
             ],
+            reply_to: None,
             auto_submitted: Some("auto-replied".to_owned()),
         }
     }
@@ -309,6 +317,23 @@ mod tests {
             (content_type.ctype(), content_type.subtype()),
             ("multipart", Some("alternative"))
         );
+    }
+
+    #[test]
+    fn a_reply_to_is_written_when_set_and_only_then() {
+        let plain = MessageParser::default()
+            .parse(&to_bytes(&mail()).unwrap())
+            .map(|p| p.reply_to().is_none());
+        assert_eq!(plain, Some(true), "no Reply-To unless asked");
+        let address = "support-smsu+16-abcdefghijklmnop@esup-portail.org";
+        let with = OutboundMail {
+            reply_to: Some(Mailbox::new(Some("SMS Universitaire"), address)),
+            ..mail()
+        };
+        let raw = to_bytes(&with).unwrap();
+        let parsed = MessageParser::default().parse(&raw).unwrap();
+        let reply_to = parsed.reply_to().and_then(|a| a.first()).unwrap();
+        assert_eq!(reply_to.address(), Some(address));
     }
 
     #[test]

@@ -457,6 +457,7 @@ fn secret_files_are_read_and_never_printed() {
         described.contains("reply-token key (mail.hmac_key): set"),
         "{described}"
     );
+    assert!(described.contains("reply tokens on"), "{described}");
 }
 
 #[test]
@@ -631,6 +632,7 @@ fn describe_says_what_would_run() {
         "storage: SQLite, ./data/guichet.db",
         "outbox dir: ./data/outbox",
         "reply-token key (mail.hmac_key): not set",
+        "reply tokens off: mail.hmac_key not set",
         "institutions: 4; contacts: 4",
         "  SMSU \"SMS Universitaire\", provided by univ-rennes, locale fr",
         "    addresses: support-smsu@esup-portail.example",

@@ -209,11 +209,11 @@ impl MessageId {
         Self(format!("{unique}.guichet@{domain}"))
     }
 
-    /// Whether this id was made by [`MessageId::ours`] for `domain`.
-    pub fn is_ours(&self, domain: &str) -> bool {
-        self.0
-            .strip_suffix(domain)
-            .is_some_and(|rest| rest.ends_with(".guichet@"))
+    /// The `UNIQUE` part of an id shaped like [`MessageId::ours`] for `domain`. The shape
+    /// alone proves nothing (anyone can write it): whether an id is ours is
+    /// [`OurIds::is_ours`](super::token::OurIds::is_ours)'s call, which verifies its signature.
+    pub fn our_unique(&self, domain: &str) -> Option<&str> {
+        self.0.strip_suffix(domain)?.strip_suffix(".guichet@")
     }
 
     /// The id without brackets, as stored.
@@ -336,9 +336,12 @@ mod tests {
     fn our_ids_are_recognised_and_always_valid() {
         let id = MessageId::ours("abc <x>", "esup.fr");
         assert_eq!(id.as_str(), "abcx.guichet@esup.fr");
-        assert!(id.is_ours("esup.fr"));
-        assert!(!id.is_ours("other.fr"));
-        assert!(!MessageId::new("abc@esup.fr").unwrap().is_ours("esup.fr"));
+        assert_eq!(id.our_unique("esup.fr"), Some("abcx"));
+        assert_eq!(id.our_unique("other.fr"), None);
+        assert_eq!(
+            MessageId::new("abc@esup.fr").unwrap().our_unique("esup.fr"),
+            None
+        );
         assert_eq!(MessageId::new(&id.bracketed()), Some(id));
     }
 

@@ -8,6 +8,7 @@
 //! section 2 names as never to be answered.
 
 use super::message::InboundEmail;
+use super::token::OurIds;
 
 /// Why a message must not be answered automatically.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,8 +33,8 @@ pub enum AutoReason {
     MailingList,
     /// `X-Failed-Recipients`: a bounce.
     FailedRecipients,
-    /// The Message-ID is one we generate ([`MessageId::is_ours`](super::ids::MessageId::is_ours)):
-    /// our own mail came back.
+    /// The Message-ID is one we generate ([`OurIds::is_ours`]: it verifies): our own mail came
+    /// back.
     OurOwnMessage,
     /// From or Sender is a mail system's own mailbox (`mailer-daemon@`, `postmaster@`, ...);
     /// holds that address.
@@ -165,12 +166,12 @@ impl AutoReason {
 /// Why `email` must not be answered automatically, the first reason found; `None` for mail a
 /// person wrote.
 ///
-/// `our_id_domain` is the domain of the Message-IDs we generate and `our_addresses` the
-/// offer's support addresses (lower-case): an `X-Loop` naming one of them, or a Message-ID of
-/// ours, means the message is our own coming back.
+/// `our_ids` recognises the Message-IDs we generate and `our_addresses` are the offer's
+/// support addresses (lower-case): an `X-Loop` naming one of them, or a Message-ID of ours,
+/// means the message is our own coming back.
 pub fn classify(
     email: &InboundEmail,
-    our_id_domain: &str,
+    our_ids: &OurIds,
     our_addresses: &[String],
 ) -> Option<AutoReason> {
     let a = &email.auto;
@@ -180,7 +181,7 @@ pub fn classify(
             return Some(AutoReason::AutoSubmitted(v.to_owned()));
         }
     }
-    if email.message_id.is_ours(our_id_domain) {
+    if our_ids.is_ours(&email.message_id) {
         return Some(AutoReason::OurOwnMessage);
     }
     if a.is_report {
@@ -273,6 +274,10 @@ mod tests {
     use crate::domain::message::sample::email;
 
     const DOMAIN: &str = "esup.fr";
+
+    fn ours() -> OurIds {
+        OurIds::new(DOMAIN, None)
+    }
 
     #[test]
     fn machine_mail_is_recognised() {
@@ -507,7 +512,7 @@ mod tests {
         for (name, edit, machine) in table {
             let mut e = email("alice@univ.fr", "support-smsu@esup.fr", "x");
             edit(&mut e);
-            assert_eq!(classify(&e, DOMAIN, &us).is_some(), *machine, "{name}");
+            assert_eq!(classify(&e, &ours(), &us).is_some(), *machine, "{name}");
         }
     }
 
@@ -548,7 +553,7 @@ mod tests {
     #[test]
     fn mail_system_reasons_name_what_was_seen() {
         let mut e = email("Mailer-Daemon@mx.univ.fr", "support-smsu@esup.fr", "x");
-        let reason = classify(&e, DOMAIN, &[]);
+        let reason = classify(&e, &ours(), &[]);
         assert_eq!(
             reason,
             Some(AutoReason::MailSystemSender(
@@ -557,7 +562,7 @@ mod tests {
         );
         assert!(reason.is_some_and(|r| r.describe().contains("mailer-daemon@mx.univ.fr")));
         e.auto.return_path = Some("<MAILER-DAEMON>".into());
-        let reason = classify(&e, DOMAIN, &[]);
+        let reason = classify(&e, &ours(), &[]);
         assert_eq!(
             reason,
             Some(AutoReason::MailSystemReturnPath("<MAILER-DAEMON>".into()))

@@ -1,6 +1,9 @@
 //! Which ticket an inbound message belongs to: the first rule set.
 //!
-//! Precedence: (1) In-Reply-To/References naming a Message-ID stored in the same offer,
+//! Precedence: (0) a reply token that verifies for this offer and this sender
+//! ([`super::token`]), or a parent Message-ID of ours sent to this very sender: the token
+//! *is* the entitlement, since only that recipient was given it;
+//! (1) In-Reply-To/References naming a Message-ID stored in the same offer,
 //! (2) the offer's subject tag `[SMSU I-000042]`, each only when the sender is entitled to
 //! that ticket ([`entitled`]: a participant, an agent of the offer, or a contact of its
 //! institution that the configuration lists), otherwise (3) a new ticket, linked as "possibly
@@ -46,6 +49,9 @@ pub struct Candidate {
 /// the rule finds none.
 #[derive(Debug, Clone, Default)]
 pub struct Candidates {
+    /// The ticket a verified reply token names (or one of our Message-IDs sent to this
+    /// sender); the service only sets it when the token verifies for the sender.
+    pub by_token: Option<Candidate>,
     /// The ticket owning the first parent Message-ID found in the offer.
     pub by_header: Option<Candidate>,
     /// The ticket named by the offer's subject tag.
@@ -55,6 +61,8 @@ pub struct Candidates {
 /// Which rule found the ticket a message joins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Via {
+    /// A reply token issued to the sender named it.
+    Token,
     /// In-Reply-To or References named one of its messages.
     Header,
     /// The subject carried its tag.
@@ -89,7 +97,7 @@ pub enum ThreadDecision {
     Append {
         /// The ticket the message joins.
         ticket: TicketId,
-        /// The rule that found it; the header wins when both name one.
+        /// The rule that found it: token, then header, then tag.
         via: Via,
         /// Put the ticket back in progress: it was resolved or closed, and a person answered
         /// within the reopen window.
@@ -190,10 +198,12 @@ pub fn decide(
         .by_subject_tag
         .as_ref()
         .filter(|c| c.sender_entitled);
-    let (c, via) = match (header, tag) {
-        (Some(c), _) => (c, Via::Header),
-        (None, Some(c)) => (c, Via::SubjectTag),
-        (None, None) => {
+    let token = candidates.by_token.as_ref().filter(|c| c.sender_entitled);
+    let (c, via) = match (token, header, tag) {
+        (Some(c), _, _) => (c, Via::Token),
+        (None, Some(c), _) => (c, Via::Header),
+        (None, None, Some(c)) => (c, Via::SubjectTag),
+        (None, None, None) => {
             let pointed = candidates
                 .by_header
                 .as_ref()
@@ -460,6 +470,7 @@ mod tests {
         ];
         for (name, by_header, by_subject_tag, automatic, want) in table {
             let c = Candidates {
+                by_token: None,
                 by_header,
                 by_subject_tag,
             };
@@ -495,6 +506,7 @@ mod tests {
             ..c
         });
         let c = Candidates {
+            by_token: None,
             by_header: None,
             by_subject_tag: tag,
         };
@@ -559,5 +571,68 @@ mod tests {
         let got = copied_addresses(&boxes(&many), &[], "jeanne@univ.fr", &own);
         assert_eq!(got.len(), MAX_COPIED);
         assert_eq!(got[0], "p0@univ.fr");
+    }
+
+    #[test]
+    fn a_verified_token_wins_over_header_and_tag() {
+        let window = Duration::days(10);
+        let now = at(20);
+        let append = |id, reopen| ThreadDecision::Append {
+            ticket: TicketId(id),
+            via: Via::Token,
+            reopen,
+        };
+        // (name, token hit, header hit, tag hit, decision)
+        let table = [
+            (
+                "token alone",
+                cand(3, Status::New, None),
+                None,
+                None,
+                append(3, false),
+            ),
+            (
+                "token over header and tag",
+                cand(3, Status::InProgress, None),
+                cand(1, Status::New, None),
+                cand(2, Status::New, None),
+                append(3, false),
+            ),
+            (
+                "token reopens in window",
+                cand(3, Status::Resolved, Some(15)),
+                cand(1, Status::New, None),
+                None,
+                append(3, true),
+            ),
+            (
+                "token past the window follows up",
+                cand(3, Status::Closed, Some(1)),
+                None,
+                None,
+                ThreadDecision::New {
+                    related: Some((TicketId(3), Relation::FollowsUp)),
+                },
+            ),
+            (
+                "no token: header as before",
+                None,
+                cand(1, Status::New, None),
+                cand(2, Status::New, None),
+                ThreadDecision::Append {
+                    ticket: TicketId(1),
+                    via: Via::Header,
+                    reopen: false,
+                },
+            ),
+        ];
+        for (name, by_token, by_header, by_subject_tag, want) in table {
+            let c = Candidates {
+                by_token,
+                by_header,
+                by_subject_tag,
+            };
+            assert_eq!(decide(&c, now, window, false), want, "{name}");
+        }
     }
 }

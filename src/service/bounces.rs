@@ -66,12 +66,11 @@ pub async fn note(
         return Ok(None);
     };
     let (config, now) = (&ctx.config, ctx.clock.now());
-    let domain = config.mail.message_id_domain.as_str();
     let ours: Vec<&str> = report
         .original_message_id
         .iter()
         .chain(email.parent_ids())
-        .filter(|id| id.is_ours(domain))
+        .filter(|id| ctx.our_ids().is_ours(id))
         .map(MessageId::as_str)
         .collect();
     let Some(ticket) = tx.ticket_by_message_ids(&ours).await? else {

@@ -17,6 +17,7 @@ use crate::domain::routing::{InstitutionDomains, SenderDecision, decide_sender, 
 use crate::domain::routing::{route_recipients, route_unparsed};
 use crate::domain::subject::is_forward;
 use crate::domain::threading::{self, Candidate, Candidates, SenderFacts, ThreadDecision};
+use crate::domain::token;
 use crate::domain::{ArticleId, InstitutionId, QuarantineId, TicketId, finish_times};
 use crate::domain::{Channel, Direction, EventKind, ParticipantRole, ReceiptOutcome};
 use crate::domain::{
@@ -326,11 +327,7 @@ async fn ingest_parsed(
         }
     };
     let raw_sha = tx.put_raw_message(raw, now).await?;
-    let auto = loop_guard::classify(
-        email,
-        &ctx.config.mail.message_id_domain,
-        &offer.support_addresses,
-    );
+    let auto = loop_guard::classify(email, ctx.our_ids(), &offer.support_addresses);
 
     // A bounce of one of our mails is a note in that mail's ticket (issue 7 item 6).
     let bounce = super::bounces::note(ctx, &mut tx, channel, email, &raw_sha, auto.as_ref());
@@ -386,15 +383,13 @@ async fn ingest_parsed(
 
     // Machine mail answering one of our own messages (a bounce, an out-of-office) may thread
     // by header whoever sent it.
-    let answers_ours = email
-        .parent_ids()
-        .iter()
-        .any(|m| m.is_ours(&ctx.config.mail.message_id_domain));
+    let answers_ours = email.parent_ids().iter().any(|m| ctx.our_ids().is_ours(m));
     let candidates = find_candidates(
+        ctx,
         &mut tx,
         offer,
         email,
-        &contact,
+        (&contact, &sender.address),
         (auto.is_some(), answers_ours),
     )
     .await?;
@@ -726,12 +721,14 @@ async fn refuse(
 }
 
 async fn find_candidates(
+    ctx: &Context,
     tx: &mut Tx,
     offer: &OfferConfig,
     email: &InboundEmail,
-    sender: &SenderContact,
+    (sender, from): (&SenderContact, &str),
     (automatic, answers_ours): (bool, bool),
 ) -> Result<Candidates, ServiceError> {
+    let by_token = by_token(ctx, tx, offer, email, from).await?;
     let parents: Vec<&str> = email.parent_ids().iter().map(|m| m.as_str()).collect();
     let by_header = match tx.ticket_by_message_ids(&parents).await? {
         Some(row) => {
@@ -751,9 +748,65 @@ async fn find_candidates(
         }
     }
     Ok(Candidates {
+        by_token,
         by_header,
         by_subject_tag,
     })
+}
+
+/// The ticket a reply token issued to `from` names (envelope recipients first, then To and
+/// Cc), else the ticket of one of our Message-IDs it answers that was sent to `from` itself:
+/// either is entitlement enough, since only that address was given it. Only with a key (our
+/// ids are forgeable without one). A token that does not verify is treated as absent, and
+/// logged without the address or the token.
+async fn by_token(
+    ctx: &Context,
+    tx: &mut Tx,
+    offer: &OfferConfig,
+    email: &InboundEmail,
+    from: &str,
+) -> Result<Option<Candidate>, ServiceError> {
+    let Some(key) = ctx.token_key() else {
+        return Ok(None);
+    };
+    let mut recipients: Vec<&str> = email.delivered_to.iter().map(String::as_str).collect();
+    recipients.extend(email.listed_recipients());
+    if let Some(token) = token::find(&recipients, &offer.support_addresses) {
+        match key.verify(&token, &offer.code, from) {
+            Some(id) => match tx.ticket(id).await? {
+                Some(row) => return Ok(Some(candidate(row, true))),
+                None => {
+                    tracing::warn!(tenant = %offer.code, reason = "names no ticket of this offer", "reply token ignored")
+                }
+            },
+            None => {
+                let elsewhere =
+                    ctx.config.offers.iter().any(|o| {
+                        o.code != offer.code && key.verify(&token, &o.code, from).is_some()
+                    });
+                let reason = if elsewhere {
+                    "another offer's token"
+                } else {
+                    "does not verify for this sender (altered, or sent to someone else)"
+                };
+                tracing::info!(tenant = %offer.code, reason, "reply token ignored");
+            }
+        }
+    }
+    for id in email.parent_ids() {
+        if !ctx.our_ids().is_ours(id) {
+            continue;
+        }
+        let Some(sent) = tx.outbox_by_message_id(id.as_str()).await? else {
+            continue;
+        };
+        if let Some(ticket) = sent.ticket_id.filter(|_| sent.sent_to(from))
+            && let Some(row) = tx.ticket(ticket).await?
+        {
+            return Ok(Some(candidate(row, true)));
+        }
+    }
+    Ok(None)
 }
 
 /// Fetches what [`threading::entitled`] decides on.

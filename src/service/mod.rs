@@ -20,6 +20,7 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::config::{Config, OfferConfig};
 use crate::domain::recipients::OwnAddresses;
+use crate::domain::token::{OurIds, TokenKey};
 use crate::domain::{Mailbox, MessageId};
 use crate::store::Store;
 
@@ -34,6 +35,8 @@ pub struct Context {
     pub instance: Arc<str>,
     /// Every offer's support addresses, built once from the configuration.
     own: Arc<OwnAddresses>,
+    /// How our Message-IDs are made and recognised, signed with `mail.hmac_key` when set.
+    our_ids: Arc<OurIds>,
 }
 
 impl Context {
@@ -45,12 +48,19 @@ impl Context {
                 .iter()
                 .flat_map(|o| o.support_addresses.iter().map(String::as_str)),
         ));
+        let key = config
+            .mail
+            .hmac_key
+            .as_ref()
+            .and_then(|k| TokenKey::new(k.expose()));
+        let our_ids = Arc::new(OurIds::new(&config.mail.message_id_domain, key));
         Self {
             store,
             config,
             clock,
             instance,
             own,
+            our_ids,
         }
     }
 
@@ -63,12 +73,21 @@ impl Context {
         self
     }
 
-    /// A fresh Message-ID for mail we send, recognisable by [`MessageId::is_ours`].
+    /// A fresh Message-ID for mail we send, recognisable by [`OurIds::is_ours`].
     pub fn new_message_id(&self) -> MessageId {
-        MessageId::ours(
-            &uuid::Uuid::new_v4().simple().to_string(),
-            &self.config.mail.message_id_domain,
-        )
+        self.our_ids
+            .make(&uuid::Uuid::new_v4().simple().to_string())
+    }
+
+    /// Recognises our own Message-IDs (by signature when a key is set): the loop guard,
+    /// bounce matching and threading all ask this.
+    pub fn our_ids(&self) -> &OurIds {
+        &self.our_ids
+    }
+
+    /// The reply-token key; `None` when `mail.hmac_key` is not set (tokens off).
+    pub fn token_key(&self) -> Option<&TokenKey> {
+        self.our_ids.key()
     }
 
     /// The support addresses of every offer: never a contact, a participant or a recipient.

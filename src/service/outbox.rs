@@ -12,7 +12,8 @@ use crate::channels::{SendError, Sender};
 use crate::config::OfferConfig;
 use crate::domain::recipients::{outbound_recipients, trim_references};
 use crate::domain::subject::strip_reply_prefixes;
-use crate::domain::{InboundEmail, Mailbox, MessageId, ids::subject_tag};
+use crate::domain::token::{self, TokenKey};
+use crate::domain::{InboundEmail, Mailbox, MessageId, TicketId, ids::subject_tag};
 use crate::notify::{Notifier, Template};
 use crate::store::{NewOutbox, OutboxRow, StoreError, TicketRow, Tx};
 
@@ -166,7 +167,7 @@ pub async fn send_due(
     let mut report = PassReport::default();
     for row in rows {
         let now = ctx.clock.now();
-        let result = match render(notifier, offer, &row, now) {
+        let result = match render(notifier, offer, &row, ctx.token_key(), now) {
             Ok(mail) => sender.send(&mail).await,
             Err(e) => Err(e),
         };
@@ -228,6 +229,7 @@ fn render(
     notifier: &Notifier,
     offer: &OfferConfig,
     row: &OutboxRow,
+    key: Option<&TokenKey>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<OutboundMail, SendError> {
     let template = Template::from_name(&row.template)
@@ -253,6 +255,7 @@ fn render(
     };
     let message_id = MessageId::new(&row.message_id)
         .ok_or_else(|| permanent(format!("bad message id {:?}", row.message_id)))?;
+    let reply_to = reply_to(key, offer, row.ticket_id, &to);
     Ok(OutboundMail {
         from: Mailbox::new(Some(&offer.name), &row.from_address),
         to,
@@ -262,9 +265,29 @@ fn render(
         message_id,
         in_reply_to: ids(&row.in_reply_to).into_iter().next(),
         references: ids(&row.references_ids),
+        reply_to,
         auto_submitted: row.auto_submitted.clone(),
         date: now,
     })
+}
+
+/// The `Reply-To` of mail about `ticket`: the offer's first support address with the reply
+/// token of the first recipient (the one the mail answers or is addressed to first). Signed
+/// when the row is sent rather than stored with it, so the row needs nothing more than its
+/// ticket and recipients, and a replaced key signs from the next attempt on.
+fn reply_to(
+    key: Option<&TokenKey>,
+    offer: &OfferConfig,
+    ticket: Option<TicketId>,
+    to: &[Mailbox],
+) -> Option<Mailbox> {
+    let (key, ticket, first) = (key?, ticket?, to.first()?);
+    let support = offer.support_addresses.first()?;
+    let token = key.sign(&offer.code, ticket, &first.address);
+    Some(Mailbox::new(
+        Some(&offer.name),
+        &token::reply_address(support, &token),
+    ))
 }
 
 #[cfg(test)]

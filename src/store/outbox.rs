@@ -122,6 +122,19 @@ impl Tx {
         Ok(())
     }
 
+    /// The outgoing message we sent under `message_id` in this offer, if any: whom a reply
+    /// to it may come from.
+    pub async fn outbox_by_message_id(&mut self, message_id: &str) -> Result<Option<OutboxRow>> {
+        let t = self.tenant.as_str();
+        Ok(on!(self, "outbox_by_message_id", |c| sqlx::query_as(
+            sql::SELECT_OUTBOX_BY_MESSAGE_ID
+        )
+        .bind(t)
+        .bind(message_id)
+        .fetch_optional(c)
+        .await?))
+    }
+
     /// The offer's outgoing messages (only `ticket`'s when given), in queueing order.
     pub async fn list_outbox(&mut self, ticket: Option<TicketId>) -> Result<Vec<OutboxRow>> {
         let t = self.tenant.as_str();

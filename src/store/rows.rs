@@ -404,6 +404,18 @@ pub struct OutboxRow {
     pub created_at: DateTime<Utc>,
 }
 
+impl OutboxRow {
+    /// Whether `address` is one of its recipients (case-insensitively). A row whose recipients
+    /// do not parse was sent to no one we can name.
+    pub fn sent_to(&self, address: &str) -> bool {
+        serde_json::from_str::<Vec<serde_json::Value>>(&self.recipients)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|r| r["address"].as_str())
+            .any(|a| a.trim().eq_ignore_ascii_case(address.trim()))
+    }
+}
+
 /// An entry to append to the offer's event log with [`Tx::insert_event`](super::Tx::insert_event).
 pub struct NewEvent<'a> {
     /// The ticket it is about; `None` for a refused sender.

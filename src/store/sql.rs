@@ -210,6 +210,12 @@ pub const UPDATE_OUTBOX_FAILED: &str = "UPDATE outbox SET last_error = $3, statu
          next_attempt_at = COALESCE($5, next_attempt_at), claimed_until = NULL,
          claimed_by = NULL
      WHERE tenant_id = $1 AND id = $2";
+/// The outgoing message with this Message-ID (the first queued, should an id ever repeat).
+pub const SELECT_OUTBOX_BY_MESSAGE_ID: &str = concat!(
+    "SELECT ",
+    outbox_columns!(),
+    " FROM outbox WHERE tenant_id = $1 AND message_id = $2 ORDER BY id LIMIT 1"
+);
 pub const LIST_OUTBOX: &str = concat!(
     "SELECT ",
     outbox_columns!(),

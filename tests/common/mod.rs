@@ -79,6 +79,8 @@ pub struct Setup {
     pub geforp_tables: String,
     /// Tables added at the end of the file (more `[[institutions]]`, `[[contacts]]`).
     pub extra_tables: String,
+    /// Lines of a `[mail]` table (`hmac_key = "..."`); no table when empty.
+    pub mail: String,
 }
 
 /// The configuration text of every test: institutions univ-rennes and univ-lorraine, offers
@@ -99,6 +101,7 @@ shutdown_grace_secs = 10
 {daemon}
 
 {storage}
+{mail}
 
 [[institutions]]
 key = "univ-rennes"
@@ -142,6 +145,11 @@ institution = "univ-lorraine"
         data = data.display(),
         daemon = setup.daemon,
         storage = setup.storage,
+        mail = if setup.mail.is_empty() {
+            String::new()
+        } else {
+            format!("[mail]\n{}", setup.mail)
+        },
         smsu = setup.smsu,
         smsu_tables = setup.smsu_tables,
         geforp_tables = setup.geforp_tables,
