@@ -9,6 +9,7 @@ pub mod acks;
 pub mod bounces;
 pub mod deliver;
 pub mod ingest;
+pub mod inspect;
 pub mod links;
 pub mod operator;
 pub mod outbox;
