@@ -356,6 +356,12 @@ fn an_offer_that_refuses_strangers_says_so() {
     let v = inspect_json(&env, &path, &[]);
     assert_eq!(v["offer"], "GEFORP");
     assert_eq!(v["threading"]["decision"], "refused");
+    assert!(
+        v["threading"]["reason"].as_str().unwrap().contains(
+            "the offer takes no unknown senders: no ticket, answered with a polite refusal"
+        ),
+        "{v}"
+    );
     // `--offer` decides the offer, whatever the recipients say (SMSU takes strangers of a
     // known institution in, once its configuration is in the store).
     deliver(

@@ -767,7 +767,7 @@ pub(super) async fn find_candidates(
 }
 
 /// Fetches what [`threading::entitled`] decides on.
-pub(super) async fn sender_facts(
+async fn sender_facts(
     tx: &mut Tx,
     ticket: &TicketRow,
     sender: &SenderContact,

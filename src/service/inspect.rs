@@ -14,7 +14,7 @@ use super::{Context, ServiceError};
 use crate::channels::mail::ParseError;
 use crate::config::OfferConfig;
 use crate::domain::loop_guard::{self, AutoReason};
-use crate::domain::routing::{SenderDecision, kind_for};
+use crate::domain::routing::{SenderDecision, UnknownSenderPolicy, kind_for};
 use crate::domain::threading::{self, Candidates, Relation, ThreadDecision, Via};
 use crate::domain::{ContactId, InboundEmail, Mailbox, MessageId, TicketId, TicketKind};
 use crate::domain::{bounce, dedupe};
@@ -321,7 +321,7 @@ async fn decide(
     let (contact, newcomer) = match ingest::known_sender(tx, sender).await? {
         Some(contact) => (contact, None),
         None => match ingest::unknown_sender(tx, offer, sender).await? {
-            SenderDecision::Refuse => return Ok(refused(auto.is_some())),
+            SenderDecision::Refuse => return Ok(refused(offer, auto.is_some())),
             SenderDecision::Known(id) => (
                 SenderContact {
                     id,
@@ -467,8 +467,17 @@ fn via_name(via: Via) -> &'static str {
     }
 }
 
-/// An unknown sender in an offer that takes none in.
-fn refused(automatic: bool) -> Threading {
+/// An unknown sender the offer's policy refuses.
+fn refused(offer: &OfferConfig, automatic: bool) -> Threading {
+    let why = match offer.unknown_sender {
+        UnknownSenderPolicy::CreateInInstitution => {
+            "no institution has its domain, and the offer takes unknown senders of an \
+             institution only"
+        }
+        UnknownSenderPolicy::Refuse | UnknownSenderPolicy::CreateUnaffiliated => {
+            "the offer takes no unknown senders"
+        }
+    };
     let answer = if automatic {
         "not answered (machine mail)"
     } else {
@@ -476,9 +485,7 @@ fn refused(automatic: bool) -> Threading {
     };
     plain(
         Decision::Refused,
-        format!(
-            "the sender is unknown and the offer takes no unknown senders: no ticket, {answer}"
-        ),
+        format!("the sender is unknown and {why}: no ticket, {answer}"),
     )
 }
 
