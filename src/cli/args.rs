@@ -40,6 +40,18 @@ pub(super) enum Command {
         #[arg(long, value_name = "ADDRESS")]
         recipient: Option<String>,
     },
+    /// Show what guichet sees in one message and what it would do with it, storing nothing
+    /// (headers, machine or person, new text, offer and kind, threading decision and why)
+    Inspect {
+        /// The message, as a file (.eml)
+        file: PathBuf,
+        /// Offer code; without it, the offer the message's recipients name
+        #[arg(long)]
+        offer: Option<String>,
+        /// The fields as JSON (shape documented in the README)
+        #[arg(long)]
+        json: bool,
+    },
     /// Apply database migrations and write the configuration into the store
     Migrate,
     /// Validate the configuration, report every bad key, print what would run

@@ -3,7 +3,7 @@
 //!
 //! This file parses, loads and dispatches, and owns the exit codes; `args.rs` is the command
 //! line's shape, one file per family of commands runs them (`deliver.rs`, `ticket.rs`,
-//! `quarantine.rs`), `output.rs` makes text safe for a terminal and `owner.rs` gives files
+//! `quarantine.rs`, `inspect.rs`), `output.rs` makes text safe for a terminal and `owner.rs` gives files
 //! back when a command ran as root.
 
 use std::io::Write;
@@ -26,9 +26,12 @@ use owner::give_back_to_data_dir_owner;
 pub const EX_TEMPFAIL: u8 = 75;
 /// sysexits.h: no such user; the MTA bounces (no offer has this address).
 pub const EX_NOUSER: u8 = 67;
+/// sysexits.h: an input file did not exist or was not readable (`inspect FILE`).
+pub const EX_NOINPUT: u8 = 66;
 
 mod args;
 mod deliver;
+mod inspect;
 mod output;
 mod owner;
 mod quarantine;
@@ -218,6 +221,9 @@ async fn one_shot(config: Config, command: Command) -> anyhow::Result<ExitCode> 
     let result = match command {
         Command::Deliver { offer, recipient } => {
             deliver::deliver(&ctx, offer.as_deref(), recipient.as_deref()).await
+        }
+        Command::Inspect { file, offer, json } => {
+            inspect::inspect(&ctx, &file, offer.as_deref(), json).await
         }
         Command::Migrate => match sync::sync_all(&ctx).await {
             Ok(()) => writeln!(

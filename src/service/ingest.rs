@@ -143,7 +143,7 @@ pub fn route<'a>(config: &'a Config, read: &Read, raw: &[u8]) -> Vec<&'a OfferCo
 
 /// Looks up the receipts [`dedupe::decide`] needs: the one under the Message-ID key, and, when
 /// that key is taken, the one under the suffixed key.
-async fn dedupe(
+pub(super) async fn dedupe(
     tx: &mut Tx,
     email: &InboundEmail,
     digest: &str,
@@ -354,8 +354,7 @@ async fn ingest_parsed(
     // or a forgery, and taking it in would make us a contact, a participant, a recipient.
     if ctx.own_addresses().contains(&sender.address) {
         tx.rollback().await?;
-        let reason = "sent from one of our own support addresses (a mail loop or a forgery)";
-        return quarantine(ctx, offer, source, reason, raw).await;
+        return quarantine(ctx, offer, source, FROM_OURSELVES, raw).await;
     }
     let contact = match resolve_sender(&mut tx, offer, sender, now).await? {
         Some(contact) => contact,
@@ -529,6 +528,10 @@ async fn ingest_parsed(
     finish(tx, (source, tally_of(auto.as_ref())), &receipt, outcome).await
 }
 
+/// Why mail from one of our own support addresses is quarantined.
+pub(super) const FROM_OURSELVES: &str =
+    "sent from one of our own support addresses (a mail loop or a forgery)";
+
 /// Records the dedupe key (and the mailbox mark) and commits; if another transaction recorded
 /// the same key first, rolls back and reports a duplicate.
 async fn finish(
@@ -612,11 +615,11 @@ async fn ticket_ref_of(
 }
 
 /// The sender as this offer knows it.
-struct SenderContact {
-    id: ContactId,
-    institution: Option<InstitutionId>,
+pub(super) struct SenderContact {
+    pub(super) id: ContactId,
+    pub(super) institution: Option<InstitutionId>,
     /// The contact comes from the configuration (see [`SenderFacts::configured`]).
-    configured: bool,
+    pub(super) configured: bool,
 }
 
 /// The sender's contact and institution in this offer, created when the policy allows;
@@ -627,27 +630,10 @@ async fn resolve_sender(
     sender: &Mailbox,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Option<SenderContact>, ServiceError> {
-    let known = tx
-        .contact_by_address(AddressKind::Email, &sender.address)
-        .await?;
-    if let Some(c) = &known {
-        return Ok(Some(SenderContact {
-            id: c.id,
-            institution: c.institution_id,
-            configured: c.origin == ContactOrigin::Config,
-        }));
+    if let Some(known) = known_sender(tx, sender).await? {
+        return Ok(Some(known));
     }
-    let rows = tx.institutions().await?;
-    let domains: Vec<Vec<String>> = rows.iter().map(|r| r.domain_list()).collect();
-    let institutions: Vec<InstitutionDomains<'_>> = rows
-        .iter()
-        .zip(&domains)
-        .map(|(r, d)| InstitutionDomains {
-            id: r.id,
-            domains: d,
-        })
-        .collect();
-    match decide_sender(None, sender.domain(), offer.unknown_sender, &institutions) {
+    match unknown_sender(tx, offer, sender).await? {
         SenderDecision::Known(id) => Ok(Some(SenderContact {
             id,
             institution: None,
@@ -690,6 +676,46 @@ async fn resolve_sender(
     }
 }
 
+/// The offer's contact for `sender`'s address, if it has one.
+pub(super) async fn known_sender(
+    tx: &mut Tx,
+    sender: &Mailbox,
+) -> Result<Option<SenderContact>, ServiceError> {
+    let known = tx
+        .contact_by_address(AddressKind::Email, &sender.address)
+        .await?;
+    Ok(known.map(|c| SenderContact {
+        id: c.id,
+        institution: c.institution_id,
+        configured: c.origin == ContactOrigin::Config,
+    }))
+}
+
+/// What the offer's unknown-sender policy does with a sender it has no contact for: reads
+/// only, so `guichet inspect` can say it without creating anyone.
+pub(super) async fn unknown_sender(
+    tx: &mut Tx,
+    offer: &OfferConfig,
+    sender: &Mailbox,
+) -> Result<SenderDecision, ServiceError> {
+    let rows = tx.institutions().await?;
+    let domains: Vec<Vec<String>> = rows.iter().map(|r| r.domain_list()).collect();
+    let institutions: Vec<InstitutionDomains<'_>> = rows
+        .iter()
+        .zip(&domains)
+        .map(|(r, d)| InstitutionDomains {
+            id: r.id,
+            domains: d,
+        })
+        .collect();
+    Ok(decide_sender(
+        None,
+        sender.domain(),
+        offer.unknown_sender,
+        &institutions,
+    ))
+}
+
 /// Queues the polite refusal (never to an automatic message). Returns whether one was queued.
 async fn refuse(
     ctx: &Context,
@@ -720,7 +746,7 @@ async fn refuse(
     Ok(queue_mail(ctx, tx, offer, mail).await?.is_some())
 }
 
-async fn find_candidates(
+pub(super) async fn find_candidates(
     ctx: &Context,
     tx: &mut Tx,
     offer: &OfferConfig,

@@ -10,6 +10,7 @@ mod attachments;
 pub mod bounces;
 pub mod deliver;
 pub mod ingest;
+pub mod inspect;
 pub mod links;
 pub mod operator;
 pub mod outbox;
