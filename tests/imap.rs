@@ -292,7 +292,7 @@ async fn a_stranger_with_the_tag_opens_a_new_linked_ticket() {
 
 /// Who holds the mailbox's lease now (asking for one that ends at once changes nothing).
 async fn lease_holder(g: &Guichet) -> Option<String> {
-    let now = chrono::Utc::now();
+    let now = guichet::clock::Clock::now(&SystemClock);
     let mut tx = g.store.begin(&smsu()).await.unwrap();
     let asked = tx
         .claim_mailbox(MAILBOX, "observer", now, now)
