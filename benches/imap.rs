@@ -332,6 +332,8 @@ fn main() {
 }
 
 async fn run(n: usize, appends: usize) {
+    // Silent unless GUICHET_LOG asks (`GUICHET_LOG=sqlx::query=debug` counts statements).
+    guichet::app::init_logging(guichet::config::LogFormat::Human, "off", false);
     let dovecot = Dovecot::start();
     let dir = tempfile::tempdir().unwrap();
     let filled = Instant::now();
