@@ -272,7 +272,7 @@ fn observe_idle(
     session: async_imap::Session<TcpStream>,
 ) -> (
     tokio::sync::mpsc::UnboundedReceiver<Instant>,
-    tokio::task::JoinHandle<()>,
+    tokio::task::JoinHandle<String>,
 ) {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let task = tokio::spawn(async move {
@@ -289,7 +289,8 @@ fn observe_idle(
                     }
                 }
                 Ok(IdleResponse::Timeout) => {}
-                Ok(IdleResponse::ManualInterrupt) | Err(_) => return,
+                Ok(IdleResponse::ManualInterrupt) => return "idle interrupted".to_owned(),
+                Err(e) => return format!("idle: {e}"),
             }
         }
     });
@@ -372,42 +373,8 @@ async fn run(n: usize, appends: usize) {
     let (_, _, ingested) = watch.state().await;
     assert_eq!(ingested as usize, n, "guichet took every message in once");
 
-    // (d) Time to ticket under IDLE, one message at a time.
-    let (mut exists_at, observer) = observe_idle(login(&dovecot).await);
-    let mut appender = login(&dovecot).await;
-    // Both IDLE sessions settle (the ingestor went back to IDLE after its drain).
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let (mut to_ticket, mut to_exists) = (Vec::new(), Vec::new());
-    for k in 0..appends {
-        let raw = message(n + k, None);
-        let appended = Instant::now();
-        appender.append("INBOX", None, None, &raw).await.unwrap();
-        let target = (n + k + 1) as i64;
-        let committed = watch
-            .until(Duration::from_secs(30), |(last, _, _)| last >= target)
-            .await;
-        to_ticket.push(committed - appended);
-        let woke = tokio::time::timeout(Duration::from_secs(30), exists_at.recv())
-            .await
-            .expect("Dovecot's IDLE wake-up")
-            .expect("the observer runs");
-        to_exists.push(woke.saturating_duration_since(appended));
-        // Let the ingestor acknowledge and go back to IDLE before the next one.
-        watch
-            .until(Duration::from_secs(30), |(_, acked, _)| acked >= target)
-            .await;
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    observer.abort();
-    let _ = appender.logout().await;
-    g.stop().await;
-
-    to_ticket.sort();
-    to_exists.sort();
     let rate = |d: Duration| n as f64 / d.as_secs_f64();
     let (a, b, c) = (rate(raw_fetch), rate(bare), rate(ingestor));
-    let (tp50, tp99) = (percentile(&to_ticket, 0.5), percentile(&to_ticket, 0.99));
-    let (ep50, ep99) = (percentile(&to_exists, 0.5), percentile(&to_exists, 0.99));
     let cores = std::thread::available_parallelism().map_or(0, |c| c.get());
     println!(
         "IMAP intake, {n} messages (half new tickets, half replies), Dovecot on loopback, SQLite WAL synchronous=FULL, {cores} cores"
@@ -434,6 +401,42 @@ async fn run(n: usize, appends: usize) {
         100.0 * c / a,
         100.0 * c / b
     );
+    // (d) Time to ticket under IDLE, one message at a time.
+    let (mut exists_at, observer) = observe_idle(login(&dovecot).await);
+    let mut appender = login(&dovecot).await;
+    // Both IDLE sessions settle (the ingestor went back to IDLE after its drain).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (mut to_ticket, mut to_exists) = (Vec::new(), Vec::new());
+    for k in 0..appends {
+        let raw = message(n + k, None);
+        let appended = Instant::now();
+        appender.append("INBOX", None, None, &raw).await.unwrap();
+        let target = (n + k + 1) as i64;
+        let committed = watch
+            .until(Duration::from_secs(30), |(last, _, _)| last >= target)
+            .await;
+        to_ticket.push(committed - appended);
+        let woke = tokio::time::timeout(Duration::from_secs(30), exists_at.recv())
+            .await
+            .expect("Dovecot's IDLE wake-up");
+        let Some(woke) = woke else {
+            panic!("the IDLE observer stopped: {}", observer.await.unwrap());
+        };
+        to_exists.push(woke.saturating_duration_since(appended));
+        // Let the ingestor acknowledge and go back to IDLE before the next one.
+        watch
+            .until(Duration::from_secs(30), |(_, acked, _)| acked >= target)
+            .await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    observer.abort();
+    let _ = appender.logout().await;
+    g.stop().await;
+
+    to_ticket.sort();
+    to_exists.sort();
+    let (tp50, tp99) = (percentile(&to_ticket, 0.5), percentile(&to_ticket, 0.99));
+    let (ep50, ep99) = (percentile(&to_exists, 0.5), percentile(&to_exists, 0.99));
     println!("time to ticket under IDLE, {appends} appends one at a time:");
     println!("{:<52} {:>10} {:>12}", "", "p50 ms", "p99 ms");
     println!(
