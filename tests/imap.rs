@@ -683,3 +683,105 @@ async fn one_mail_to_two_offers_through_their_mailboxes_opens_a_linked_ticket_in
         assert_eq!(outbox.len(), 1, "{code}: one acknowledgement");
     }
 }
+
+/// One fetched batch is one transaction, each message in a savepoint of its own: a message
+/// the database refuses is rolled back alone and quarantined, one that is not a mail is
+/// quarantined, a duplicate is counted and changes nothing, and the messages around them are
+/// stored; all of them are acknowledged once the batch commits.
+#[tokio::test]
+async fn a_batch_stores_its_good_messages_around_a_refused_an_unparsable_and_a_duplicate_one() {
+    let dovecot = Dovecot::start();
+    let good = |n: u32| {
+        let id = format!("batch-{n}@univ-rennes.example");
+        mail(
+            "alice@univ-rennes.example",
+            SMSU_ADDRESS,
+            &format!("Panne {n}"),
+            &id,
+            "",
+        )
+    };
+    let refused = mail(
+        "bob@univ-rennes.example",
+        SMSU_ADDRESS,
+        "Refusé par la base",
+        "refused@univ-rennes.example",
+        "",
+    );
+    let no_sender = format!(
+        "To: {SMSU_ADDRESS}\r\nSubject: Sans expediteur\r\nMessage-ID: <nofrom@univ-rennes.example>\r\n\r\nbonjour\r\n"
+    );
+    for m in [
+        &good(1),
+        &refused,
+        no_sender.as_bytes(),
+        &good(2),
+        &good(1),
+        &good(3),
+    ] {
+        dovecot.append(USER, "INBOX", m).await;
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = configuration(
+        &dir.path().join("data"),
+        &dovecot.mailbox_toml(USER, &named("")),
+    );
+    let store = guichet::app::open_store(&config).await.unwrap();
+    // The database refuses one message: a rule of its own, as a CHECK or a value it cannot
+    // hold would be (a constraint error, not transient).
+    {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}", dir.path().join("data/guichet.db").display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query(
+            "CREATE TRIGGER refuse_one BEFORE INSERT ON articles \
+             WHEN NEW.subject = 'Refusé par la base' \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        conn.close().await.unwrap();
+    }
+    let mut g = Guichet {
+        store,
+        dir,
+        config,
+        running: None,
+    };
+    g.run().await;
+
+    let state = poll(Duration::from_secs(20), "the batch dealt with", || async {
+        g.state().await.filter(|s| s.acked_uid == 6)
+    })
+    .await;
+    assert_eq!(state.last_uid, 6);
+    assert_eq!(
+        (state.ingested, state.duplicates, state.quarantined),
+        (3, 1, 2)
+    );
+    let mut titles: Vec<String> = g.tickets().await.into_iter().map(|t| t.title).collect();
+    titles.sort();
+    assert_eq!(titles, ["Panne 1", "Panne 2", "Panne 3"]);
+    let mut tx = g.store.begin(&smsu()).await.unwrap();
+    let q = tx.list_quarantine().await.unwrap();
+    tx.rollback().await.unwrap();
+    let mut reasons: Vec<&str> = q.iter().map(|q| q.reason.as_str()).collect();
+    reasons.sort();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(
+        reasons[0].contains("cannot be stored") && reasons[0].contains("refused by the test"),
+        "{reasons:?}"
+    );
+    assert!(reasons[1].contains("no sender"), "{reasons:?}");
+    // All acknowledged (the server may show another session's flags a moment later).
+    let flags = poll(Duration::from_secs(5), "six \\Seen flags", || async {
+        let f = dovecot.flags(USER, "INBOX").await;
+        f.iter()
+            .all(|(_, fl)| fl.iter().any(|x| x.contains("Seen")))
+            .then_some(f)
+    })
+    .await;
+    assert_eq!(flags.len(), 6);
+}

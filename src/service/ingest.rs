@@ -1,9 +1,10 @@
 //! Taking one inbound message in: raw bytes -> quarantine, or article in a ticket (new or
-//! existing), with its dedupe key, events and acknowledgement, all in one transaction.
+//! existing), with its dedupe key, events and acknowledgement, all in one transaction. An IMAP
+//! batch shares one transaction ([`ingest_batch`]), each message in a savepoint of its own.
 //!
-//! The caller acknowledges the message to its source (MTA exit code, Maildir move) only after
-//! this returns `Ok`: whatever the outcome (stored, duplicate, refused, quarantined), the
-//! message is then safely in the database.
+//! The caller acknowledges the message to its source (MTA exit code, Maildir move, IMAP flag)
+//! only after this returns `Ok`: whatever the outcome (stored, duplicate, refused,
+//! quarantined), the message is then safely in the database.
 
 use serde_json::json;
 
@@ -201,7 +202,7 @@ pub async fn ingest<'a>(
 }
 
 /// [`ingest`] for a message already [`read`] (the pipe reads once, then routes and takes the
-/// message into each offer it names).
+/// message into each offer it names): one transaction of its own.
 pub async fn ingest_read(
     ctx: &Context,
     offer: &OfferConfig,
@@ -209,40 +210,166 @@ pub async fn ingest_read(
     raw: &[u8],
     read: &Read,
 ) -> Result<IngestOutcome, ServiceError> {
-    let channel = source.channel;
-    if raw.len() > offer.max_message_bytes {
-        let header = message::header_block(raw);
-        return quarantine_oversized(ctx, offer, source, header, raw.len() as u64).await;
+    let mut tx = ctx.store.begin(&offer.code).await?;
+    let outcome = take_in(ctx, &mut tx, offer, source, (raw, raw.len() as u64), read).await?;
+    tx.commit().await?;
+    taken_in(ctx, offer, source, read, &outcome).await;
+    Ok(outcome)
+}
+
+/// The most messages [`ingest_batch`] puts in one transaction. The IMAP worker's batches are
+/// already no larger (`batch`, default 100, and 64 MiB: `channels::imap::batches`); this
+/// bound holds for any caller, so that a transaction never keeps PostgreSQL's row locks (or
+/// SQLite's write lock) for long.
+pub const MAX_BATCH_MESSAGES: usize = 100;
+
+/// One message of a mailbox batch: its place in the mailbox and what was fetched of it.
+#[derive(Debug)]
+pub struct Fetched<'a> {
+    pub mark: MailboxMark,
+    pub body: Fetch<'a>,
+}
+
+/// What was fetched of a message (see `channels::imap::Body`).
+#[derive(Debug, Clone, Copy)]
+pub enum Fetch<'a> {
+    /// The whole message.
+    Whole(&'a [u8]),
+    /// A message over the size limit: its header only, and its size.
+    Oversized { header: &'a [u8], size: u64 },
+}
+
+/// Takes a batch of messages read from one mailbox in with as few commits as possible: one
+/// transaction for up to [`MAX_BATCH_MESSAGES`], each message in a savepoint of its own. A
+/// message the store refuses is rolled back alone and quarantined in the same transaction, a
+/// duplicate rolls back only its own savepoint; a transient error ends the whole batch with
+/// nothing committed (the caller acknowledges nothing, and the batch is read again). Every
+/// message's UID is recorded in the transaction that deals with it, as with [`ingest`].
+///
+/// The commit (one disk flush) is most of the cost of a message on its own (issue 7, item 2:
+/// half the time): sharing it is what makes a backlog drain at the speed of the parser.
+/// Returns the outcomes in the batch's order, once committed; the caller acknowledges the
+/// messages to the server only then.
+pub async fn ingest_batch(
+    ctx: &Context,
+    offer: &OfferConfig,
+    batch: &[Fetched<'_>],
+) -> Result<Vec<IngestOutcome>, ServiceError> {
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for chunk in batch.chunks(MAX_BATCH_MESSAGES) {
+        // Parsed before the transaction begins, side by side on the blocking pool: the
+        // transaction lasts only as long as the writes.
+        let reads =
+            futures_util::future::join_all(chunk.iter().map(|f| read_fetched(ctx, offer, f))).await;
+        let mut tx = ctx.store.begin(&offer.code).await?;
+        let mut done = Vec::with_capacity(chunk.len());
+        for (fetched, (kept, read)) in chunk.iter().zip(&reads) {
+            let source = Source {
+                channel: Channel::Imap,
+                mark: Some(&fetched.mark),
+            };
+            done.push(take_in(ctx, &mut tx, offer, source, *kept, read).await?);
+        }
+        tx.commit().await?;
+        for ((fetched, (_, read)), outcome) in chunk.iter().zip(&reads).zip(&done) {
+            let source = Source {
+                channel: Channel::Imap,
+                mark: Some(&fetched.mark),
+            };
+            taken_in(ctx, offer, source, read, outcome).await;
+        }
+        outcomes.extend(done);
     }
-    let email = match read {
-        Ok(email) => email,
-        Err(reason) => return quarantine(ctx, offer, source, reason, raw).await,
-    };
-    let outcome = match ingest_parsed(ctx, offer, source, raw, email).await {
-        Ok(outcome) => outcome,
-        // The database is there but refuses this message (a value it cannot hold, a rule it
-        // enforces): retrying cannot help, and must not block the messages behind it.
-        Err(e) if !e.is_transient() => {
-            let reason = format!("cannot be stored: {}", e.detail());
-            return quarantine(ctx, offer, source, &reason, raw).await;
+    Ok(outcomes)
+}
+
+/// The bytes of a fetched message with the size of the whole, and what [`read`] makes of
+/// them; an oversized message has its header, and its reason to be quarantined.
+async fn read_fetched<'a>(
+    ctx: &Context,
+    offer: &OfferConfig,
+    fetched: &Fetched<'a>,
+) -> ((&'a [u8], u64), Read) {
+    match fetched.body {
+        Fetch::Whole(raw) => ((raw, raw.len() as u64), read(ctx, raw).await),
+        Fetch::Oversized { header, size } => ((header, size), Err(oversized(offer, size))),
+    }
+}
+
+/// The name of the savepoint each message is taken in under.
+const MESSAGE: &str = "message";
+
+/// Deals with one message inside `tx`, in a savepoint of its own: stores it, finds it a
+/// duplicate, or quarantines it (it does not parse, or the database refuses it: retrying
+/// cannot help, and must not block the messages behind it). A transient error is returned and
+/// leaves the transaction to be dropped.
+async fn take_in(
+    ctx: &Context,
+    tx: &mut Tx,
+    offer: &OfferConfig,
+    source: Source<'_>,
+    (raw, size): (&[u8], u64),
+    read: &Read,
+) -> Result<IngestOutcome, ServiceError> {
+    tx.savepoint(MESSAGE).await?;
+    let outcome = if size > offer.max_message_bytes as u64 {
+        // Over this offer's limit: its header and size only. A message that is all header
+        // (nothing past the empty line) is kept whole, and so can be replayed.
+        let header = message::header_block(raw);
+        let whole_size = (size > header.len() as u64).then_some(size);
+        let reason = oversized(offer, size);
+        quarantine(ctx, tx, source, &reason, (header, whole_size)).await?
+    } else {
+        match read {
+            Err(reason) => quarantine(ctx, tx, source, reason, (raw, None)).await?,
+            Ok(email) => match ingest_parsed(ctx, tx, offer, source, raw, email).await {
+                Ok(outcome) => outcome,
+                // The database is there but refuses this message (a value it cannot hold, a
+                // rule it enforces).
+                Err(e) if !e.is_transient() => {
+                    tx.rollback_to(MESSAGE).await?;
+                    let reason = format!("cannot be stored: {}", e.detail());
+                    quarantine(ctx, tx, source, &reason, (raw, None)).await?
+                }
+                Err(e) => return Err(e),
+            },
         }
-        Err(e) => return Err(e),
     };
-    let ticket = match &outcome {
-        IngestOutcome::Created { ticket, .. } | IngestOutcome::Appended { ticket, .. } => {
-            Some(ticket.to_string())
-        }
-        _ => None,
-    };
+    tx.release(MESSAGE).await?;
+    Ok(outcome)
+}
+
+/// What follows a message's commit: its log line and, for a new ticket, the links to the
+/// tickets the same mail opened in other offers (their own transactions).
+async fn taken_in(
+    ctx: &Context,
+    offer: &OfferConfig,
+    source: Source<'_>,
+    read: &Read,
+    outcome: &IngestOutcome,
+) {
+    let channel = source.channel;
     let (mailbox, uid) = (
         source.mark.map(|m| m.mailbox.as_str()),
         source.mark.map(|m| m.uid),
     );
-    tracing::info!(tenant = %offer.code, %channel, mailbox, uid, outcome = outcome.label(), ticket, "message taken in");
-    if let IngestOutcome::Created { ticket, .. } = &outcome {
+    match outcome {
+        IngestOutcome::Quarantined { id, reason } => {
+            tracing::warn!(tenant = %offer.code, %channel, mailbox, uid, quarantine = id.0, reason, "message quarantined");
+        }
+        _ => {
+            let ticket = match outcome {
+                IngestOutcome::Created { ticket, .. } | IngestOutcome::Appended { ticket, .. } => {
+                    Some(ticket.to_string())
+                }
+                _ => None,
+            };
+            tracing::info!(tenant = %offer.code, %channel, mailbox, uid, outcome = outcome.label(), ticket, "message taken in");
+        }
+    }
+    if let (IngestOutcome::Created { ticket, .. }, Ok(email)) = (outcome, read) {
         super::links::link_across_offers(ctx, offer, *ticket, email).await;
     }
-    Ok(outcome)
 }
 
 /// Quarantines a message too large to take in, read no further than its header: the header
@@ -254,55 +381,46 @@ pub async fn quarantine_oversized(
     header: &[u8],
     size: u64,
 ) -> Result<IngestOutcome, ServiceError> {
-    let limit = offer.max_message_bytes;
-    let reason = format!(
-        "message of {size} bytes is over the limit of {limit} bytes (only its header is kept)"
-    );
-    // A message that is all header (no body past the empty line) is kept whole: replayable.
-    let whole_size = (size > header.len() as u64).then_some(size);
-    quarantine_kept(ctx, offer, source, &reason, (header, whole_size)).await
+    let read = Err(oversized(offer, size));
+    let mut tx = ctx.store.begin(&offer.code).await?;
+    let outcome = take_in(ctx, &mut tx, offer, source, (header, size), &read).await?;
+    tx.commit().await?;
+    taken_in(ctx, offer, source, &read, &outcome).await;
+    Ok(outcome)
 }
 
+/// Why a message over the offer's size limit is quarantined.
+fn oversized(offer: &OfferConfig, size: u64) -> String {
+    let limit = offer.max_message_bytes;
+    format!("message of {size} bytes is over the limit of {limit} bytes (only its header is kept)")
+}
+
+/// Keeps what is `kept` of the message in quarantine with the reason (the whole of it, or its
+/// header when the message, of the size given, was too large), and records its place in its
+/// mailbox.
 async fn quarantine(
     ctx: &Context,
-    offer: &OfferConfig,
-    source: Source<'_>,
-    reason: &str,
-    raw: &[u8],
-) -> Result<IngestOutcome, ServiceError> {
-    quarantine_kept(ctx, offer, source, reason, (raw, None)).await
-}
-
-/// Quarantines what is `kept` of a message: the whole of it, or its header when the message
-/// (of the size given) was too large.
-async fn quarantine_kept(
-    ctx: &Context,
-    offer: &OfferConfig,
+    tx: &mut Tx,
     source: Source<'_>,
     reason: &str,
     (kept, whole_size): (&[u8], Option<u64>),
 ) -> Result<IngestOutcome, ServiceError> {
-    let channel = source.channel;
     let now = ctx.clock.now();
-    let mut tx = ctx.store.begin(&offer.code).await?;
     let id = tx
-        .insert_quarantine_header(channel, reason, kept, whole_size, now)
+        .insert_quarantine_header(source.channel, reason, kept, whole_size, now)
         .await?;
-    mark(&mut tx, source, MailboxTally::Quarantined, now).await?;
-    tx.commit().await?;
-    let (mailbox, uid) = (
-        source.mark.map(|m| m.mailbox.as_str()),
-        source.mark.map(|m| m.uid),
-    );
-    tracing::warn!(tenant = %offer.code, %channel, mailbox, uid, quarantine = id.0, reason, "message quarantined");
+    mark(tx, source, MailboxTally::Quarantined, now).await?;
     Ok(IngestOutcome::Quarantined {
         id,
         reason: reason.to_owned(),
     })
 }
 
+/// Takes a parsed message in, inside `tx` and the savepoint [`MESSAGE`] that [`take_in`]
+/// opened: a path that keeps nothing rolls back to it.
 async fn ingest_parsed(
     ctx: &Context,
+    tx: &mut Tx,
     offer: &OfferConfig,
     source: Source<'_>,
     raw: &[u8],
@@ -311,18 +429,12 @@ async fn ingest_parsed(
     let channel = source.channel;
     let now = ctx.clock.now();
     let digest = email.content_digest();
-    let mut tx = ctx.store.begin(&offer.code).await?;
-    let key = match dedupe(&mut tx, email, &digest).await? {
+    let key = match dedupe(tx, email, &digest).await? {
         dedupe::Decision::Record { key, .. } => key,
         dedupe::Decision::Duplicate { ticket } => {
-            if source.mark.is_some() {
-                mark(&mut tx, source, MailboxTally::Duplicate, now).await?;
-                tx.commit().await?;
-            } else {
-                tx.rollback().await?;
-            }
+            mark(tx, source, MailboxTally::Duplicate, now).await?;
             return Ok(IngestOutcome::Duplicate {
-                ticket: ticket_ref_of(ctx, offer, ticket).await?,
+                ticket: ticket_ref_of(tx, ticket).await?,
             });
         }
     };
@@ -330,7 +442,7 @@ async fn ingest_parsed(
     let auto = loop_guard::classify(email, ctx.our_ids(), &offer.support_addresses);
 
     // A bounce of one of our mails is a note in that mail's ticket (issue 7 item 6).
-    let bounce = super::bounces::note(ctx, &mut tx, channel, email, &raw_sha, auto.as_ref());
+    let bounce = super::bounces::note(ctx, tx, channel, email, &raw_sha, auto.as_ref());
     if let Some(noted) = bounce.await? {
         let (ticket, article) = (Some(noted.ticket.id), Some(noted.article));
         let receipt = receipt(
@@ -347,19 +459,20 @@ async fn ingest_parsed(
     }
     // `parse` guarantees a sender, except to machine mail; the fallback keeps this total.
     let Some(sender) = email.from.as_ref().or(email.sender.as_ref()) else {
-        tx.rollback().await?;
-        return quarantine(ctx, offer, source, &ParseError::NoSender.to_string(), raw).await;
+        tx.rollback_to(MESSAGE).await?;
+        let reason = ParseError::NoSender.to_string();
+        return quarantine(ctx, tx, source, &reason, (raw, None)).await;
     };
     // Our own addresses are never people: such a message is our own mail coming back (a loop)
     // or a forgery, and taking it in would make us a contact, a participant, a recipient.
     if ctx.own_addresses().contains(&sender.address) {
-        tx.rollback().await?;
-        return quarantine(ctx, offer, source, FROM_OURSELVES, raw).await;
+        tx.rollback_to(MESSAGE).await?;
+        return quarantine(ctx, tx, source, FROM_OURSELVES, (raw, None)).await;
     }
-    let contact = match resolve_sender(&mut tx, offer, sender, now).await? {
+    let contact = match resolve_sender(tx, offer, sender, now).await? {
         Some(contact) => contact,
         None => {
-            let answered = refuse(ctx, &mut tx, offer, email, sender, auto.as_ref()).await?;
+            let answered = refuse(ctx, tx, offer, email, sender, auto.as_ref()).await?;
             let receipt = receipt(
                 &key,
                 channel,
@@ -385,7 +498,7 @@ async fn ingest_parsed(
     let answers_ours = email.parent_ids().iter().any(|m| ctx.our_ids().is_ours(m));
     let candidates = find_candidates(
         ctx,
-        &mut tx,
+        tx,
         offer,
         email,
         (&contact, &sender.address),
@@ -407,13 +520,12 @@ async fn ingest_parsed(
                     .await?;
                 let data =
                     json!({ "from": row.status.as_str(), "to": "in_progress", "reason": "reply" });
-                event(&mut tx, Some(&row), sender, EventKind::Reopened, &data, now).await?;
+                event(tx, Some(&row), sender, EventKind::Reopened, &data, now).await?;
             }
             (row, reopen, false)
         }
         ThreadDecision::New { related } => {
-            let row =
-                open_ticket(&mut tx, offer, email, contact.id, contact.institution, now).await?;
+            let row = open_ticket(tx, offer, email, contact.id, contact.institution, now).await?;
             if let Some((old, relation)) = related {
                 let (here, there) = relation.names();
                 tx.link_tickets(row.id, old, here, now).await?;
@@ -437,7 +549,7 @@ async fn ingest_parsed(
         .await?;
     }
     if auto.is_none() {
-        add_copied_participants(&mut tx, ctx, &ticket, email, sender).await?;
+        add_copied_participants(tx, ctx, &ticket, email, sender).await?;
     }
 
     let references = join_ids(&email.references);
@@ -461,13 +573,13 @@ async fn ingest_parsed(
             now,
         })
         .await?;
-    super::attachments::store(&mut tx, article, &email.attachments).await?;
+    super::attachments::store(tx, article, &email.attachments).await?;
     if !created {
         tx.touch_ticket(ticket.id, now).await?;
     }
     let data = json!({ "article": article, "channel": channel, "automatic": auto_reason });
     event(
-        &mut tx,
+        tx,
         Some(&ticket),
         sender,
         if created {
@@ -484,12 +596,12 @@ async fn ingest_parsed(
     if created
         && auto.is_none()
         && let Some(to) = reply_target(sender, &email.reply_to, ctx.own_addresses())
-        && super::acks::take_slot(&ctx.config, &mut tx, &to.address, now).await?
+        && super::acks::take_slot(&ctx.config, tx, &to.address, now).await?
     {
         let context = mail_context(offer, Some(&ticket), &to, &email.subject, None);
         let queued = queue_mail(
             ctx,
-            &mut tx,
+            tx,
             offer,
             QueuedMail {
                 ticket: Some(&ticket),
@@ -532,20 +644,19 @@ async fn ingest_parsed(
 pub(super) const FROM_OURSELVES: &str =
     "sent from one of our own support addresses (a mail loop or a forgery)";
 
-/// Records the dedupe key (and the mailbox mark) and commits; if another transaction recorded
-/// the same key first, rolls back and reports a duplicate.
+/// Records the dedupe key (and the mailbox mark); if another transaction recorded the same key
+/// first, rolls back to the message's savepoint and reports a duplicate.
 async fn finish(
-    mut tx: Tx,
+    tx: &mut Tx,
     (source, tally): (Source<'_>, MailboxTally),
     receipt: &ReceiptRow,
     outcome: IngestOutcome,
 ) -> Result<IngestOutcome, ServiceError> {
     if !tx.insert_receipt(receipt).await? {
-        tx.rollback().await?;
+        tx.rollback_to(MESSAGE).await?;
         return Ok(IngestOutcome::Duplicate { ticket: None });
     }
-    mark(&mut tx, source, tally, receipt.received_at).await?;
-    tx.commit().await?;
+    mark(tx, source, tally, receipt.received_at).await?;
     Ok(outcome)
 }
 
@@ -603,15 +714,11 @@ fn receipt(
 }
 
 async fn ticket_ref_of(
-    ctx: &Context,
-    offer: &OfferConfig,
+    tx: &mut Tx,
     id: Option<TicketId>,
 ) -> Result<Option<TicketRef>, ServiceError> {
     let Some(id) = id else { return Ok(None) };
-    let mut tx = ctx.store.begin(&offer.code).await?;
-    let row = tx.ticket(id).await?;
-    tx.rollback().await?;
-    Ok(row.map(|r| r.reference()))
+    Ok(tx.ticket(id).await?.map(|r| r.reference()))
 }
 
 /// The sender as this offer knows it.

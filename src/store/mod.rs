@@ -364,6 +364,43 @@ impl Tx {
         done.map_err(|e| StoreError::query("rollback", e))
     }
 
+    /// Opens a savepoint named `name` inside the transaction: what follows can be undone
+    /// alone ([`Tx::rollback_to`]) while what came before stays. Several messages share one
+    /// transaction this way, each in a savepoint of its own. The same SQL works on both
+    /// backends; on PostgreSQL, rolling back to a savepoint is also the one way to go on
+    /// after a statement failed inside the transaction.
+    pub async fn savepoint(&mut self, name: &'static str) -> Result<()> {
+        let sql = format!("SAVEPOINT {name}");
+        exec!(self, "savepoint", |c| sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(c)
+            .await?);
+        Ok(())
+    }
+
+    /// Keeps what was done since the savepoint `name` as part of the transaction and forgets
+    /// the savepoint (nothing is committed before [`Tx::commit`]).
+    pub async fn release(&mut self, name: &'static str) -> Result<()> {
+        let sql = format!("RELEASE SAVEPOINT {name}");
+        exec!(self, "release_savepoint", |c| sqlx::query(
+            sqlx::AssertSqlSafe(sql)
+        )
+        .execute(c)
+        .await?);
+        Ok(())
+    }
+
+    /// Undoes what was done since the savepoint `name`; the savepoint stays open (release it
+    /// with [`Tx::release`]).
+    pub async fn rollback_to(&mut self, name: &'static str) -> Result<()> {
+        let sql = format!("ROLLBACK TO SAVEPOINT {name}");
+        exec!(self, "rollback_to_savepoint", |c| sqlx::query(
+            sqlx::AssertSqlSafe(sql)
+        )
+        .execute(c)
+        .await?);
+        Ok(())
+    }
+
     async fn next_id(&mut self, table: IdTable) -> Result<i64> {
         // SQLite counts within the offer (MAX + 1), PostgreSQL draws from a sequence.
         let id: i64 = match &mut self.inner {

@@ -4,8 +4,8 @@
 //! failure it drops the connection, backs off (capped, jittered) and reconnects.
 //!
 //! Exactly once: each message's UID is recorded as the mailbox's last in the transaction that
-//! stores it (`service::ingest`), and the server hears of it (flag or move) only after that
-//! commit. A crash before the commit fetches the message again; after the commit and before
+//! stores it (`service::ingest`; a fetched batch shares one transaction), and the server hears
+//! of it (flag or move) only after that commit. A crash before the commit fetches the message again; after the commit and before
 //! the acknowledgement, the next connection acknowledges what was stored and not yet
 //! acknowledged. A new UIDVALIDITY starts the mailbox over, and Message-ID dedupe turns the
 //! re-read into duplicates.
@@ -21,10 +21,9 @@
 
 use std::time::Duration;
 
-use crate::channels::imap::{self, Body, Connection, ImapError, Listed, Woke};
+use crate::channels::imap::{self, Body, Connection, Fetched, ImapError, Listed, Woke};
 use crate::config::{MailboxConfig, OfferConfig};
-use crate::domain::Channel;
-use crate::service::ingest::{self, MailboxMark, Source};
+use crate::service::ingest::{self, MailboxMark};
 use crate::service::{Context, ServiceError};
 use crate::shutdown::Shutdown;
 
@@ -283,8 +282,9 @@ impl MailboxIngestor {
         Ok(place)
     }
 
-    /// Takes in everything above the last stored UID, batch by batch, acknowledging each
-    /// batch once stored. Stops between messages when shutdown is asked for.
+    /// Takes in everything above the last stored UID, batch by batch (one transaction each),
+    /// acknowledging each batch once committed. Stops between batches when shutdown is asked
+    /// for, never inside a transaction.
     async fn drain(&self, conn: &mut Connection, place: &mut Place) -> Result<(), Failure> {
         let limit = self.offer.max_message_bytes;
         loop {
@@ -294,39 +294,7 @@ impl MailboxIngestor {
             }
             for batch in imap::batches(&listed, self.mailbox.batch) {
                 let fetched = conn.fetch(batch, limit).await?;
-                let mut stored = None;
-                for message in fetched {
-                    if self.shutdown.is_cancelled() {
-                        break;
-                    }
-                    let mark = MailboxMark {
-                        mailbox: self.mailbox.name.clone(),
-                        uidvalidity: place.uidvalidity,
-                        uid: message.uid,
-                    };
-                    let source = Source {
-                        channel: Channel::Imap,
-                        mark: Some(&mark),
-                    };
-                    match &message.body {
-                        Body::Whole(raw) => {
-                            ingest::ingest(&self.ctx, &self.offer, source, raw).await?;
-                        }
-                        Body::Oversized { header, size } => {
-                            ingest::quarantine_oversized(
-                                &self.ctx,
-                                &self.offer,
-                                source,
-                                header,
-                                *size,
-                            )
-                            .await?;
-                        }
-                    }
-                    place.last = place.last.max(message.uid);
-                    stored = Some(message.uid);
-                }
-                if let Some(uid) = stored {
+                if let Some(uid) = self.store(place, &fetched).await? {
                     self.acknowledge(conn, place, uid).await?;
                 }
                 if self.shutdown.is_cancelled() {
@@ -334,6 +302,35 @@ impl MailboxIngestor {
                 }
             }
         }
+    }
+
+    /// Takes a fetched batch in, in one transaction ([`ingest::ingest_batch`]), and returns
+    /// the highest UID stored. Nothing is acknowledged before this returns: a failure leaves
+    /// the whole batch to be read again.
+    async fn store(&self, place: &mut Place, fetched: &[Fetched]) -> Result<Option<u32>, Failure> {
+        let batch: Vec<ingest::Fetched<'_>> = fetched
+            .iter()
+            .map(|message| ingest::Fetched {
+                mark: MailboxMark {
+                    mailbox: self.mailbox.name.clone(),
+                    uidvalidity: place.uidvalidity,
+                    uid: message.uid,
+                },
+                body: match &message.body {
+                    Body::Whole(raw) => ingest::Fetch::Whole(raw),
+                    Body::Oversized { header, size } => ingest::Fetch::Oversized {
+                        header,
+                        size: *size,
+                    },
+                },
+            })
+            .collect();
+        ingest::ingest_batch(&self.ctx, &self.offer, &batch).await?;
+        let stored = fetched.iter().map(|m| m.uid).max();
+        if let Some(uid) = stored {
+            place.last = place.last.max(uid);
+        }
+        Ok(stored)
     }
 
     /// Acknowledges the stored messages up to `upto` to the server, then records it.
