@@ -43,6 +43,24 @@ impl Noted {
     }
 }
 
+/// The ticket of the mail of ours a bounce reports on: by the returned message's id, else
+/// the bounce's own parents; ids we signed only.
+pub(super) async fn reported_ticket(
+    ctx: &Context,
+    tx: &mut Tx,
+    email: &InboundEmail,
+    report: &BounceReport,
+) -> Result<Option<TicketRow>, ServiceError> {
+    let ours: Vec<&str> = report
+        .original_message_id
+        .iter()
+        .chain(email.parent_ids())
+        .filter(|id| ctx.our_ids().is_ours(id))
+        .map(MessageId::as_str)
+        .collect();
+    Ok(tx.ticket_by_message_ids(&ours).await?)
+}
+
 /// Notes `email`, machine mail for the loop guard (`reason`), in the ticket of the outbound
 /// mail it reports on, and records its failed recipients; `None` (nothing written) when it is
 /// not a bounce or names none of our messages.
@@ -66,14 +84,7 @@ pub async fn note(
         return Ok(None);
     };
     let (config, now) = (&ctx.config, ctx.clock.now());
-    let ours: Vec<&str> = report
-        .original_message_id
-        .iter()
-        .chain(email.parent_ids())
-        .filter(|id| ctx.our_ids().is_ours(id))
-        .map(MessageId::as_str)
-        .collect();
-    let Some(ticket) = tx.ticket_by_message_ids(&ours).await? else {
+    let Some(ticket) = reported_ticket(ctx, tx, email, &report).await? else {
         return Ok(None);
     };
     let automatic = reason.describe();

@@ -365,8 +365,7 @@ async fn decide(
     Ok(threading)
 }
 
-/// The ticket of the outbound mail a bounce reports on, as `bounces::note` finds it: by the
-/// returned message's id, else the bounce's own parents, ids we generated only.
+/// The ticket of the outbound mail a bounce reports on, as `bounces::note` finds it.
 async fn bounced_ticket(
     ctx: &Context,
     tx: &mut Tx,
@@ -379,14 +378,7 @@ async fn bounced_ticket(
     let Some(report) = bounce::extract(email) else {
         return Ok(None);
     };
-    let ours: Vec<&str> = report
-        .original_message_id
-        .iter()
-        .chain(email.parent_ids())
-        .filter(|id| ctx.our_ids().is_ours(id))
-        .map(MessageId::as_str)
-        .collect();
-    let row = tx.ticket_by_message_ids(&ours).await?;
+    let row = super::bounces::reported_ticket(ctx, tx, email, &report).await?;
     Ok(row.map(|r| r.reference().to_string()))
 }
 
