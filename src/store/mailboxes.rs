@@ -160,7 +160,7 @@ impl Tx {
     }
 
     /// Takes or renews the lease of `mailbox` for `holder` until `until`; `Err` carries who
-    /// holds it instead (see `mailbox_leases`, migration 0009).
+    /// holds it instead (see `mailbox_leases`, migration 0008).
     pub async fn claim_mailbox(
         &mut self,
         mailbox: &str,

@@ -1,4 +1,4 @@
--- guichet 0008, SQLite flavour: what is known of an attachment beyond its bytes.
+-- guichet 0007, PostgreSQL flavour: what is known of an attachment beyond its bytes.
 --
 -- content_id: its Content-ID without angle brackets, which the HTML body's cid: URLs name
 -- (an inline image); NULL when it has none.
