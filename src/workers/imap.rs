@@ -238,6 +238,7 @@ impl MailboxIngestor {
             tx.mark_mailbox_synced(&config.name, mode, self.ctx.clock.now())
                 .await?;
             tx.commit().await?;
+            tracing::debug!(tenant = %self.offer.code, mailbox = %config.name, last_uid = place.last, "mailbox drained, waiting");
             if self.shutdown.is_cancelled() {
                 conn.logout().await;
                 return Ok(());
@@ -246,6 +247,7 @@ impl MailboxIngestor {
                 .wait((config.idle_renew, config.poll), &self.shutdown)
                 .await?;
             conn = next;
+            tracing::debug!(tenant = %self.offer.code, mailbox = %config.name, ?woke, "mailbox woke");
             if woke == Woke::Shutdown {
                 conn.logout().await;
                 return Ok(());
