@@ -61,6 +61,11 @@ fn inspect_json(env: &TestEnv, path: &Path, extra: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).expect("inspect --json prints JSON")
 }
 
+/// The threading decision's reason, in words.
+fn reason(v: &Value) -> &str {
+    v["threading"]["reason"].as_str().expect("a reason")
+}
+
 fn deliver(env: &TestEnv, raw: &[u8]) {
     let out = env.deliver("SMSU", raw);
     assert!(out.status.success(), "deliver: {}", stderr(&out));
@@ -170,13 +175,7 @@ fn a_persons_mail_is_shown_field_by_field_with_its_decision() {
     assert_eq!(v["headers"]["subject"], "Panne SMS");
     assert_eq!(v["threading"]["decision"], "new");
     assert!(v["threading"].get("ticket").is_none(), "{v}");
-    assert!(
-        v["threading"]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("a new contact would be created"),
-        "{v}"
-    );
+    assert!(reason(&v).contains("a new contact would be created"), "{v}");
 }
 
 #[test]
@@ -284,13 +283,7 @@ fn a_reply_would_join_its_ticket_and_a_copy_is_a_duplicate() {
     let v = inspect_json(&env, &copy, &[]);
     assert_eq!(v["threading"]["decision"], "duplicate");
     assert_eq!(v["threading"]["ticket"], "I-000001");
-    assert!(
-        v["threading"]["reason"]
-            .as_str()
-            .unwrap()
-            .starts_with("duplicate of I-000001"),
-        "{v}"
-    );
+    assert!(reason(&v).starts_with("duplicate of I-000001"), "{v}");
 }
 
 #[test]
@@ -322,7 +315,7 @@ fn a_stranger_with_the_tag_would_open_a_new_linked_ticket() {
     assert_eq!(v["threading"]["decision"], "new-linked");
     assert_eq!(v["threading"]["ticket"], "I-000001");
     assert_eq!(v["threading"]["via"], "subject-tag");
-    let reason = v["threading"]["reason"].as_str().unwrap();
+    let reason = reason(&v);
     assert!(reason.contains("possibly related to I-000001"), "{reason}");
     assert!(
         reason.contains("a new contact would be created"),
@@ -357,7 +350,7 @@ fn an_offer_that_refuses_strangers_says_so() {
     assert_eq!(v["offer"], "GEFORP");
     assert_eq!(v["threading"]["decision"], "refused");
     assert!(
-        v["threading"]["reason"].as_str().unwrap().contains(
+        reason(&v).contains(
             "the offer takes no unknown senders: no ticket, answered with a polite refusal"
         ),
         "{v}"
@@ -435,13 +428,7 @@ fn inspect_stores_nothing() {
     let path = file(&env, "again.eml", &messages[0]);
     let v = inspect_json(&env, &path, &[]);
     assert_eq!(v["threading"]["decision"], "new");
-    assert!(
-        v["threading"]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("a new contact would be created"),
-        "{v}"
-    );
+    assert!(reason(&v).contains("a new contact would be created"), "{v}");
 }
 
 #[test]
@@ -480,10 +467,7 @@ fn a_message_that_does_not_parse_is_reported_as_a_quarantine_and_exits_0() {
     assert_eq!(v["classification"], "unparsed");
     assert_eq!(v["headers"], Value::Null);
     assert_eq!(v["threading"]["decision"], "quarantine");
-    assert!(
-        !v["threading"]["reason"].as_str().unwrap().is_empty(),
-        "{v}"
-    );
+    assert!(!reason(&v).is_empty(), "{v}");
     // Without --offer, nothing in it names an offer.
     let v = inspect_json(&env, &empty, &[]);
     assert_eq!(v["offer"], Value::Null);
