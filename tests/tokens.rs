@@ -273,6 +273,63 @@ async fn without_a_key_no_reply_to_and_unsigned_ids(app: App) {
     assert!(app.ctx.our_ids().is_ours(&sent.message_id), "{id}");
 }
 
+/// A DSN from a bare `MAILER-DAEMON` reporting `failed` for good, returning the headers of
+/// our mail as a relay rewrote them: its Message-ID is the relay's, its Reply-To ours.
+fn bounce_returning(failed: &str, reply_to: &str, id: &str) -> Vec<u8> {
+    format!(
+        "From: MAILER-DAEMON <>\r\nTo: {SMSU}\r\nSubject: Undelivered Mail Returned to Sender\r\n\
+         Message-ID: <{id}>\r\nDate: Mon, 23 Nov 2026 09:05:00 +0100\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n\
+         --b\r\nContent-Type: text/plain\r\n\r\nI could not deliver your message.\r\n\r\n\
+         --b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.univ-lorraine.example\r\n\r\n\
+         Final-Recipient: rfc822; {failed}\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n\
+         --b\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: {SMSU}\r\nReply-To: {reply_to}\r\n\
+         To: {failed}\r\nMessage-ID: <rewritten-{id}>\r\nSubject: Votre demande\r\n\r\n--b--\r\n"
+    )
+    .into_bytes()
+}
+
+async fn a_bounce_whose_message_id_was_rewritten_is_matched_by_its_returned_token(app: App) {
+    let app = with_key(app).await;
+    let reply_to = jeanne_opens(&app, "SMSU", SMSU, "bt1@univ-lorraine.example").await;
+    let r = app.tickets("SMSU").await[0].reference().to_string();
+    let bounce = bounce_returning(JEANNE, &reply_to, "bt2@mx.univ-lorraine.example");
+    assert_eq!(appended(&app.ingest("SMSU", &bounce).await), r);
+    assert_eq!(app.tickets("SMSU").await.len(), 1, "no ticket of its own");
+    let view = app.show("SMSU", &r).await;
+    let note = view.articles.last().expect("the note");
+    assert_eq!(note.direction, guichet::domain::Direction::Internal);
+    assert!(
+        note.body_text
+            .contains(&format!("{JEANNE}: permanent (5.1.1)")),
+        "{}",
+        note.body_text
+    );
+    // Jeanne is marked bouncing: her next mail opens a ticket, unacknowledged.
+    let again = mail(JEANNE, SMSU, "Autre panne", "bt3@univ-lorraine.example", "");
+    assert!(matches!(
+        app.ingest("SMSU", &again).await,
+        IngestOutcome::Created {
+            acknowledged: false,
+            ..
+        }
+    ));
+}
+
+async fn a_returned_token_issued_to_another_recipient_matches_nothing(app: App) {
+    let app = with_key(app).await;
+    let reply_to = jeanne_opens(&app, "SMSU", SMSU, "bm1@univ-lorraine.example").await;
+    // Jeanne's token in a bounce that reports Mallory: not the mail we sent to Mallory.
+    let bounce = bounce_returning(MALLORY, &reply_to, "bm2@mx.univ-rennes.example");
+    let outcome = app.ingest("SMSU", &bounce).await;
+    assert!(
+        !matches!(outcome, IngestOutcome::Appended { .. }),
+        "{outcome:?}"
+    );
+    let r = app.tickets("SMSU").await[0].reference().to_string();
+    assert_eq!(app.show("SMSU", &r).await.articles.len(), 1, "no note");
+}
+
 on_both_backends!(
     a_reply_with_its_token_joins_with_another_subject_and_no_references,
     a_token_in_the_envelope_alone_joins_too,
@@ -283,4 +340,6 @@ on_both_backends!(
     a_forged_id_on_our_domain_no_longer_silences_the_acknowledgement,
     our_mail_carries_the_token_of_its_first_recipient_and_a_signed_id,
     without_a_key_no_reply_to_and_unsigned_ids,
+    a_bounce_whose_message_id_was_rewritten_is_matched_by_its_returned_token,
+    a_returned_token_issued_to_another_recipient_matches_nothing,
 );

@@ -13,6 +13,7 @@ use super::ingest::IngestOutcome;
 use super::{Context, ServiceError};
 use crate::domain::bounce::{self, BounceReport, Severity};
 use crate::domain::loop_guard::AutoReason;
+use crate::domain::token;
 use crate::domain::{ArticleId, Channel, Direction, EventKind, InboundEmail, Mailbox, MessageId};
 use crate::store::{NewArticle, NewBounce, NewEvent, TicketRow, Tx};
 
@@ -44,7 +45,8 @@ impl Noted {
 }
 
 /// The ticket of the mail of ours a bounce reports on: by the returned message's id, else
-/// the bounce's own parents; ids we signed only.
+/// the bounce's own parents (ids we signed only), else by the reply token of the returned
+/// message's `Reply-To` issued to a recipient the bounce reports ([`by_returned_token`]).
 pub(super) async fn reported_ticket(
     ctx: &Context,
     tx: &mut Tx,
@@ -58,7 +60,44 @@ pub(super) async fn reported_ticket(
         .filter(|id| ctx.our_ids().is_ours(id))
         .map(MessageId::as_str)
         .collect();
-    Ok(tx.ticket_by_message_ids(&ours).await?)
+    if let Some(row) = tx.ticket_by_message_ids(&ours).await? {
+        return Ok(Some(row));
+    }
+    by_returned_token(ctx, tx, report).await
+}
+
+/// The ticket named by the reply token in the returned message's addresses (the plus-address
+/// of our `Reply-To` on one of the offer's support addresses), when it verifies for one of
+/// the recipients the bounce reports: the token is bound to its recipient, so a bounce of our
+/// mail whose Message-ID did not come back (rewritten by a relay, cut from a short notice) is
+/// still matched, and a token pasted into someone else's bounce is not.
+async fn by_returned_token(
+    ctx: &Context,
+    tx: &mut Tx,
+    report: &BounceReport,
+) -> Result<Option<TicketRow>, ServiceError> {
+    let (Some(key), Some(offer)) = (ctx.token_key(), ctx.config.offer(tx.tenant().as_str())) else {
+        return Ok(None);
+    };
+    let returned: Vec<&str> = report
+        .original_addresses
+        .iter()
+        .map(String::as_str)
+        .collect();
+    let Some(token) = token::find(&returned, &offer.support_addresses) else {
+        return Ok(None);
+    };
+    let reported = report
+        .recipients
+        .iter()
+        .find_map(|r| key.verify(&token, &offer.code, &r.address));
+    match reported {
+        Some(ticket) => Ok(tx.ticket(ticket).await?),
+        None => {
+            tracing::info!(tenant = %offer.code, reason = "issued to none of the recipients it reports", "returned reply token ignored");
+            Ok(None)
+        }
+    }
 }
 
 /// Notes `email`, machine mail for the loop guard (`reason`), in the ticket of the outbound
@@ -67,7 +106,8 @@ pub(super) async fn reported_ticket(
 ///
 /// The outbound mail is found by the returned message's Message-ID, else by the bounce's own
 /// In-Reply-To/References; only ids we generated count, so a bounce of someone else's mail
-/// that happens to quote a stored id of theirs never lands in a ticket.
+/// that happens to quote a stored id of theirs never lands in a ticket. Failing those, by the
+/// reply token the returned headers carry, verified for a recipient the bounce reports.
 pub async fn note(
     ctx: &Context,
     tx: &mut Tx,
