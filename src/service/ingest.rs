@@ -211,7 +211,8 @@ pub async fn ingest_read(
     read: &Read,
 ) -> Result<IngestOutcome, ServiceError> {
     let mut tx = ctx.store.begin(&offer.code).await?;
-    let outcome = take_in(ctx, &mut tx, offer, source, (raw, raw.len() as u64), read).await?;
+    let kept = (raw, raw.len() as u64);
+    let outcome = take_in_alone(ctx, &mut tx, offer, source, kept, read).await?;
     tx.commit().await?;
     taken_in(ctx, offer, source, read, &outcome).await;
     Ok(outcome)
@@ -263,13 +264,18 @@ pub async fn ingest_batch(
             futures_util::future::join_all(chunk.iter().map(|f| read_fetched(ctx, offer, f))).await;
         let mut tx = ctx.store.begin(&offer.code).await?;
         let mut done = Vec::with_capacity(chunk.len());
-        for (fetched, (kept, read)) in chunk.iter().zip(&reads) {
+        tx.savepoint(MESSAGE).await?;
+        for (n, (fetched, (kept, read))) in chunk.iter().zip(&reads).enumerate() {
+            if n > 0 {
+                tx.release_and_savepoint(MESSAGE).await?;
+            }
             let source = Source {
                 channel: Channel::Imap,
                 mark: Some(&fetched.mark),
             };
             done.push(take_in(ctx, &mut tx, offer, source, *kept, read).await?);
         }
+        tx.release(MESSAGE).await?;
         tx.commit().await?;
         for ((fetched, (_, read)), outcome) in chunk.iter().zip(&reads).zip(&done) {
             let source = Source {
@@ -299,10 +305,26 @@ async fn read_fetched<'a>(
 /// The name of the savepoint each message is taken in under.
 const MESSAGE: &str = "message";
 
-/// Deals with one message inside `tx`, in a savepoint of its own: stores it, finds it a
-/// duplicate, or quarantines it (it does not parse, or the database refuses it: retrying
-/// cannot help, and must not block the messages behind it). A transient error is returned and
-/// leaves the transaction to be dropped.
+/// [`take_in`] as the one message of its transaction, in a savepoint all the same: the paths
+/// that keep nothing of the message roll back to it.
+async fn take_in_alone(
+    ctx: &Context,
+    tx: &mut Tx,
+    offer: &OfferConfig,
+    source: Source<'_>,
+    kept: (&[u8], u64),
+    read: &Read,
+) -> Result<IngestOutcome, ServiceError> {
+    tx.savepoint(MESSAGE).await?;
+    let outcome = take_in(ctx, tx, offer, source, kept, read).await?;
+    tx.release(MESSAGE).await?;
+    Ok(outcome)
+}
+
+/// Deals with one message inside `tx`, in the savepoint [`MESSAGE`] the caller opened for it
+/// and releases after: stores it, finds it a duplicate, or quarantines it (it does not parse, or
+/// the database refuses it: retrying cannot help, and must not block the messages behind it).
+/// A transient error is returned and leaves the transaction to be dropped.
 async fn take_in(
     ctx: &Context,
     tx: &mut Tx,
@@ -311,7 +333,6 @@ async fn take_in(
     (raw, size): (&[u8], u64),
     read: &Read,
 ) -> Result<IngestOutcome, ServiceError> {
-    tx.savepoint(MESSAGE).await?;
     let outcome = if size > offer.max_message_bytes as u64 {
         // Over this offer's limit: its header and size only. A message that is all header
         // (nothing past the empty line) is kept whole, and so can be replayed.
@@ -335,7 +356,6 @@ async fn take_in(
             },
         }
     };
-    tx.release(MESSAGE).await?;
     Ok(outcome)
 }
 
@@ -383,7 +403,7 @@ pub async fn quarantine_oversized(
 ) -> Result<IngestOutcome, ServiceError> {
     let read = Err(oversized(offer, size));
     let mut tx = ctx.store.begin(&offer.code).await?;
-    let outcome = take_in(ctx, &mut tx, offer, source, (header, size), &read).await?;
+    let outcome = take_in_alone(ctx, &mut tx, offer, source, (header, size), &read).await?;
     tx.commit().await?;
     taken_in(ctx, offer, source, &read, &outcome).await;
     Ok(outcome)
@@ -416,8 +436,8 @@ async fn quarantine(
     })
 }
 
-/// Takes a parsed message in, inside `tx` and the savepoint [`MESSAGE`] that [`take_in`]
-/// opened: a path that keeps nothing rolls back to it.
+/// Takes a parsed message in, inside `tx` and the savepoint [`MESSAGE`] the caller of
+/// [`take_in`] opened: a path that keeps nothing rolls back to it.
 async fn ingest_parsed(
     ctx: &Context,
     tx: &mut Tx,

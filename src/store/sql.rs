@@ -61,10 +61,13 @@ pub const NEXT_TICKET_NUMBER: &str =
     "INSERT INTO ticket_counters (tenant_id, kind, last_number) VALUES ($1, $2, 1)
      ON CONFLICT (tenant_id, kind) DO UPDATE SET last_number = ticket_counters.last_number + 1
      RETURNING last_number";
-pub const INSERT_TICKET: &str =
+/// Returns the row as [`SELECT_TICKET`] reads it: no second statement to read it back.
+pub const INSERT_TICKET: &str = concat!(
     "INSERT INTO tickets (tenant_id, id, kind, number, title, status, priority,
          requester_id, institution_id, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)";
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING ",
+    ticket_columns!()
+);
 pub const SELECT_TICKET: &str = concat!(
     "SELECT ",
     ticket_columns!(),

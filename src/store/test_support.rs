@@ -37,6 +37,7 @@ impl Store {
         Ok(Tx {
             tenant: pretend.clone(),
             inner,
+            next_ids: Default::default(),
         })
     }
 }

@@ -28,8 +28,8 @@ impl Tx {
                 .await?
         });
         let id = self.next_id(IdTable::Tickets).await?;
-        exec!(self, "create_ticket", |c| {
-            sqlx::query(sql::INSERT_TICKET)
+        Ok(on!(self, "create_ticket", |c| {
+            sqlx::query_as(sql::INSERT_TICKET)
                 .bind(&t)
                 .bind(id)
                 .bind(kind)
@@ -40,11 +40,9 @@ impl Tx {
                 .bind(new.requester.map(|r| r.0))
                 .bind(new.institution_id)
                 .bind(new.now)
-                .execute(c)
+                .fetch_one(c)
                 .await?
-        });
-        let row = self.ticket(TicketId(id)).await?;
-        row.ok_or_else(|| StoreError::query("create_ticket", sqlx::Error::RowNotFound))
+        }))
     }
 
     /// Gives the ticket the next number of `kind` (a reclassification) and keeps the ref it
