@@ -52,6 +52,25 @@ pub const BOUNCE_SUPPRESS_DAYS: u64 = 30;
 pub const ACK_LIMIT: u64 = 5;
 /// See [`ACK_LIMIT`].
 pub const ACK_LIMIT_WINDOW_MINUTES: u64 = 60;
+/// `mail.transport`: `.eml` files need no server, so the default configuration runs as it is
+/// (and sends nothing: production sets `smtp`).
+pub const MAIL_TRANSPORT: &str = "file";
+/// `mail.smtp.tls`: STARTTLS on the submission port is what university relays and Microsoft
+/// 365 (`smtp.office365.com:587`) offer for authenticated clients.
+pub const SMTP_TLS: TlsMode = TlsMode::StartTls;
+/// `mail.smtp.port` with implicit TLS: submissions (RFC 8314).
+pub const SMTPS_PORT: u16 = 465;
+/// `mail.smtp.port` with STARTTLS: submission (RFC 6409).
+pub const SUBMISSION_PORT: u16 = 587;
+/// `mail.smtp.port` plain: a relay on this machine listens on SMTP's own port.
+pub const SMTP_PORT: u16 = 25;
+/// `mail.smtp.timeout_secs`: RFC 5321 section 4.5.3.2 lets a server take minutes per command,
+/// but a relay that has not answered in half a minute is better tried again later: the
+/// outbox retries and nothing else waits meanwhile.
+pub const SMTP_TIMEOUT_SECS: u64 = 30;
+/// `mail.smtp.pool_size`: a few connections kept open spare a TLS handshake and a login per
+/// mail, and stay under the per-client connection limits of hosted relays.
+pub const SMTP_POOL_SIZE: u32 = 4;
 /// `offers[].locale`: the consortium's members are French universities.
 pub const LOCALE: &str = "fr";
 /// `offers[].reopen_window_days`: a reply within ten days ("it happens again") most likely

@@ -49,7 +49,7 @@ impl Config {
             d.maildir_poll.as_millis(),
             d.outbox_poll.as_millis()
         ));
-        line(format!("outbox dir: {}", m.outbox_dir.display()));
+        line(describe_transport(m));
         line(format!("message-id domain: {}", m.message_id_domain));
         line(format!(
             "reply-token key (mail.hmac_key): {}",
@@ -126,17 +126,12 @@ impl Config {
 /// `    imap NAME: USER@HOST:PORT (TLS), AUTH, folder F, then ACTION`: what a mailbox will do,
 /// never its secret.
 fn describe_mailbox(m: &super::MailboxConfig) -> String {
-    use super::{AfterCommit, ImapAuth, TlsMode, TokenSource};
-    let tls = match m.tls {
-        TlsMode::Implicit => "implicit TLS",
-        TlsMode::StartTls => "STARTTLS",
-        TlsMode::Plain => "no TLS, loopback",
-    };
+    use super::{AfterCommit, ServerAuth};
+    let tls = tls_words(m.tls);
     let auth = match &m.auth {
-        ImapAuth::Login(_) => "LOGIN".to_owned(),
-        ImapAuth::Plain(_) => "AUTHENTICATE PLAIN".to_owned(),
-        ImapAuth::XOAuth2(TokenSource::File(p)) => format!("XOAUTH2, token from {}", p.display()),
-        ImapAuth::XOAuth2(TokenSource::Command(_)) => "XOAUTH2, token from a command".to_owned(),
+        ServerAuth::Login(_) => "LOGIN".to_owned(),
+        ServerAuth::Plain(_) => "AUTHENTICATE PLAIN".to_owned(),
+        ServerAuth::XOAuth2(source) => format!("XOAUTH2, {}", token_words(source)),
     };
     let after = match &m.after {
         AfterCommit::Seen => "flag \\Seen".to_owned(),
@@ -147,6 +142,51 @@ fn describe_mailbox(m: &super::MailboxConfig) -> String {
         "    imap {}: {}@{}:{} ({tls}), {auth}, folder {}, then {after}",
         m.name, m.user, m.host, m.port, m.folder
     )
+}
+
+/// `mail out: ...`: where outbound mail goes, and how, never a secret.
+fn describe_transport(m: &super::MailConfig) -> String {
+    use super::{MailTransport, ServerAuth};
+    let smtp = match &m.transport {
+        MailTransport::File => {
+            return format!(
+                "mail out: .eml files in {} (mail.transport \"file\": nobody receives them)",
+                m.outbox_dir.display()
+            );
+        }
+        MailTransport::Smtp(smtp) => smtp,
+    };
+    let login = match &smtp.login {
+        None => "no login".to_owned(),
+        Some((user, ServerAuth::Login(_))) => format!("AUTH LOGIN as {user}"),
+        Some((user, ServerAuth::Plain(_))) => format!("AUTH PLAIN as {user}"),
+        Some((user, ServerAuth::XOAuth2(source))) => {
+            format!("AUTH XOAUTH2 as {user}, {}", token_words(source))
+        }
+    };
+    format!(
+        "mail out: SMTP {}:{} ({}), {login}, {} connection(s), timeout {}s",
+        smtp.host,
+        smtp.port,
+        tls_words(smtp.tls),
+        smtp.pool_size,
+        smtp.timeout.as_secs()
+    )
+}
+
+fn tls_words(tls: super::TlsMode) -> &'static str {
+    match tls {
+        super::TlsMode::Implicit => "implicit TLS",
+        super::TlsMode::StartTls => "STARTTLS",
+        super::TlsMode::Plain => "no TLS, loopback",
+    }
+}
+
+fn token_words(source: &super::TokenSource) -> String {
+    match source {
+        super::TokenSource::File(p) => format!("token from {}", p.display()),
+        super::TokenSource::Command(_) => "token from a command".to_owned(),
+    }
 }
 
 /// The word of `offers[].unknown_sender` for a policy.

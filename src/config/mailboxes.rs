@@ -12,7 +12,7 @@ use super::checks::non_empty;
 use super::cursor::{Fields, Report, Unique, child};
 use super::defaults;
 use super::schema::read_secret;
-use super::{AfterCommit, ImapAuth, MailboxConfig, TlsMode, TokenSource};
+use super::{AfterCommit, MailboxConfig, ServerAuth, TlsMode, TokenSource};
 
 /// IMAP servers may drop an idle client after 30 minutes (RFC 3501 section 5.4); RFC 2177 asks
 /// clients to re-issue IDLE at least every 29.
@@ -30,27 +30,7 @@ pub(super) fn read_mailboxes(
     let mut mailboxes = Vec::new();
     for mut t in tables {
         let host = t.need("host", r).and_then(|n| n.parse(r, parse_host));
-        let tls = t.get("tls").map_or(Some(defaults::IMAP_TLS), |n| {
-            n.parse(r, |s| match s {
-                "implicit" => Ok(TlsMode::Implicit),
-                "starttls" => Ok(TlsMode::StartTls),
-                "plain" => Ok(TlsMode::Plain),
-                _ => Err(format!(
-                    "unknown tls mode {s:?} (expected implicit, starttls or plain)"
-                )),
-            })
-        });
-        if let (Some(host), Some(TlsMode::Plain)) = (&host, tls)
-            && !is_loopback(host)
-        {
-            r.error(
-                &child(&t.path, "tls"),
-                format!(
-                    "plain IMAP would send the password in clear to {host}: only a server on \
-                     this machine (127.0.0.1, ::1, localhost) may be reached without TLS"
-                ),
-            );
-        }
+        let tls = read_tls(&mut t, (host.as_deref(), defaults::IMAP_TLS), "IMAP", r);
         let port = match t.get("port") {
             Some(n) => n.positive_as::<u16>(r),
             None => Some(match tls {
@@ -145,9 +125,46 @@ pub(super) fn read_mailboxes(
     mailboxes
 }
 
+/// `tls` (`default` when absent), refused as `plain` unless `host` is this machine: a
+/// password or a token must never cross a network in clear. `protocol` names the server in
+/// the message.
+pub(super) fn read_tls(
+    t: &mut Fields<'_>,
+    (host, default): (Option<&str>, TlsMode),
+    protocol: &str,
+    r: &mut Report,
+) -> Option<TlsMode> {
+    let tls = t.get("tls").map_or(Some(default), |n| {
+        n.parse(r, |s| match s {
+            "implicit" => Ok(TlsMode::Implicit),
+            "starttls" => Ok(TlsMode::StartTls),
+            "plain" => Ok(TlsMode::Plain),
+            _ => Err(format!(
+                "unknown tls mode {s:?} (expected implicit, starttls or plain)"
+            )),
+        })
+    });
+    if let (Some(host), Some(TlsMode::Plain)) = (host, tls)
+        && !is_loopback(host)
+    {
+        r.error(
+            &child(&t.path, "tls"),
+            format!(
+                "plain {protocol} would send the password in clear to {host}: only a server on \
+                 this machine (127.0.0.1, ::1, localhost) may be reached without TLS"
+            ),
+        );
+    }
+    tls
+}
+
 /// `auth` and the secret it needs: a password for `login` and `plain`, a token file or
 /// command for `xoauth2`, and nothing else.
-fn read_auth(t: &mut Fields<'_>, credentials: Option<&Path>, r: &mut Report) -> Option<ImapAuth> {
+pub(super) fn read_auth(
+    t: &mut Fields<'_>,
+    credentials: Option<&Path>,
+    r: &mut Report,
+) -> Option<ServerAuth> {
     let mechanism = t.get("auth").map_or(Some("login".to_owned()), |n| {
         n.parse(r, |s| match s {
             "login" | "plain" | "xoauth2" => Ok(s.to_owned()),
@@ -193,7 +210,7 @@ fn read_auth(t: &mut Fields<'_>, credentials: Option<&Path>, r: &mut Report) -> 
                 None
             }
         };
-        return source.map(ImapAuth::XOAuth2);
+        return source.map(ServerAuth::XOAuth2);
     }
     for node in [token_file, token_command].into_iter().flatten() {
         r.error(
@@ -209,9 +226,9 @@ fn read_auth(t: &mut Fields<'_>, credentials: Option<&Path>, r: &mut Report) -> 
         return None;
     };
     Some(if mechanism == "plain" {
-        ImapAuth::Plain(password)
+        ServerAuth::Plain(password)
     } else {
-        ImapAuth::Login(password)
+        ServerAuth::Login(password)
     })
 }
 
@@ -246,7 +263,7 @@ fn read_after(t: &mut Fields<'_>, r: &mut Report) -> Option<AfterCommit> {
     }
 }
 
-fn parse_host(s: &str) -> Result<String, String> {
+pub(super) fn parse_host(s: &str) -> Result<String, String> {
     let host = s.trim();
     if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c == '/') {
         return Err(format!("{s:?} is not a host name or address"));

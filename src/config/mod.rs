@@ -13,6 +13,7 @@ mod env;
 mod load;
 mod mailboxes;
 mod schema;
+mod smtp;
 #[cfg(test)]
 mod tests;
 
@@ -121,6 +122,9 @@ pub struct StorageConfig {
 
 #[derive(Debug, Clone)]
 pub struct MailConfig {
+    /// `mail.transport` (default [`defaults::MAIL_TRANSPORT`]) with `[mail.smtp]`: how mail
+    /// leaves.
+    pub transport: MailTransport,
     /// `mail.outbox_dir` (default [`defaults::OUTBOX_DIR`], in data_dir): where `.eml` files are written.
     pub outbox_dir: PathBuf,
     /// `mail.message_id_domain`: the right-hand side of our Message-IDs (default: the domain of
@@ -186,7 +190,7 @@ pub struct MailboxConfig {
     /// `user`: the login name.
     pub user: String,
     /// `auth` (`login` by default, `plain` or `xoauth2`) with its secret.
-    pub auth: ImapAuth,
+    pub auth: ServerAuth,
     /// `ca_file` (optional): a PEM file of CAs trusted besides the public ones (a university's
     /// own CA, a test server's self-signed certificate).
     pub ca_file: Option<PathBuf>,
@@ -205,7 +209,42 @@ pub struct MailboxConfig {
     pub batch: usize,
 }
 
-/// How the IMAP connection is protected.
+/// How outbound mail leaves.
+#[derive(Debug, Clone)]
+pub enum MailTransport {
+    /// `file`: written as `.eml` files into `mail.outbox_dir`, for a demo, a test or a
+    /// staging setup: nobody receives them.
+    File,
+    /// `smtp`: handed to the relay of `[mail.smtp]`.
+    Smtp(SmtpConfig),
+}
+
+/// `[mail.smtp]`: the relay outbound mail is handed to (the university's submission server,
+/// Microsoft 365, a Postfix on this machine).
+#[derive(Debug, Clone)]
+pub struct SmtpConfig {
+    /// `host`, lower-cased.
+    pub host: String,
+    /// `port` (default [`defaults::SMTPS_PORT`] with implicit TLS,
+    /// [`defaults::SUBMISSION_PORT`] with STARTTLS, [`defaults::SMTP_PORT`] plain).
+    pub port: u16,
+    /// `tls`: `implicit`, `starttls` or `plain` (default [`defaults::SMTP_TLS`]); `plain`
+    /// only for a relay on this machine.
+    pub tls: TlsMode,
+    /// `user` with `auth` and its secret (as a mailbox's); `None`: the relay takes mail
+    /// without a login.
+    pub login: Option<(String, ServerAuth)>,
+    /// `ca_file` (optional): a PEM file of CAs trusted besides the public ones.
+    pub ca_file: Option<PathBuf>,
+    /// `timeout_secs` (default [`defaults::SMTP_TIMEOUT_SECS`]): to connect, and for each
+    /// command.
+    pub timeout: Duration,
+    /// `pool_size` (default [`defaults::SMTP_POOL_SIZE`]): connections kept open to the
+    /// relay.
+    pub pool_size: u32,
+}
+
+/// How the connection to a mail server (IMAP or SMTP) is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TlsMode {
     /// TLS from the first byte (IMAPS, port 993).
@@ -216,9 +255,9 @@ pub enum TlsMode {
     Plain,
 }
 
-/// How guichet logs in to an IMAP server.
+/// How guichet logs in to a mail server: an IMAP mailbox, or the SMTP relay.
 #[derive(Debug, Clone)]
-pub enum ImapAuth {
+pub enum ServerAuth {
     /// The LOGIN command with a password.
     Login(Secret),
     /// AUTHENTICATE PLAIN (RFC 4616) with a password.

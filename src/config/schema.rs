@@ -20,7 +20,7 @@ use super::defaults;
 use super::mailboxes::read_mailboxes;
 use super::{
     Config, ContactConfig, DaemonConfig, Dsn, InstitutionConfig, LogFormat, MailConfig,
-    OfferConfig, Role, Secret, StorageConfig,
+    MailTransport, OfferConfig, Role, Secret, StorageConfig,
 };
 use crate::domain::TenantId;
 use crate::domain::TicketKind;
@@ -118,6 +118,9 @@ fn read_mail(
     credentials: Option<&Path>,
     r: &mut Report,
 ) -> MailConfig {
+    let transport = t.get("transport");
+    let smtp = t.table("smtp", r);
+    let transport = super::smtp::read_transport(transport, smtp, credentials, r);
     let outbox_dir = t.get("outbox_dir").and_then(|n| n.path_buf(r));
     let message_id_domain = t
         .get("message_id_domain")
@@ -169,6 +172,7 @@ fn read_mail(
             )
     };
     MailConfig {
+        transport: transport.unwrap_or(MailTransport::File),
         outbox_dir: data_dir
             .join(outbox_dir.unwrap_or_else(|| PathBuf::from(defaults::OUTBOX_DIR))),
         message_id_domain: message_id_domain.unwrap_or_else(default_domain),

@@ -10,6 +10,7 @@ use super::*;
 mod documented_defaults;
 mod kinds;
 mod mailboxes;
+mod smtp;
 
 const EXAMPLE: &str = include_str!("../../deploy/guichet.example.toml");
 
@@ -630,7 +631,7 @@ fn describe_says_what_would_run() {
     for expected in [
         "data dir: ./data",
         "storage: SQLite, ./data/guichet.db",
-        "outbox dir: ./data/outbox",
+        "mail out: .eml files in ./data/outbox (mail.transport \"file\": nobody receives them)",
         "reply-token key (mail.hmac_key): not set",
         "reply tokens off: mail.hmac_key not set",
         "institutions: 4; contacts: 4",

@@ -138,6 +138,7 @@ fn example_file_and_docs_state_the_defaults_the_reader_uses() {
             format!("Default {CONNECT_TIMEOUT_SECS}."),
         ),
         ("outbox_dir", format!("Default {OUTBOX_DIR:?}")),
+        ("transport", format!("{MAIL_TRANSPORT:?} (default")),
         (
             "message_id_domain",
             format!("{FALLBACK_MESSAGE_ID_DOMAIN:?} when no"),
@@ -153,6 +154,29 @@ fn example_file_and_docs_state_the_defaults_the_reader_uses() {
     ];
     for (key, says) in sections {
         let comment = section_comment(key);
+        assert!(comment.contains(&says), "{key}: {says:?} not in\n{comment}");
+    }
+    // [mail.smtp]'s table of keys comes first in the file: its rows are found before the
+    // mailboxes' rows of the same names.
+    let tls_word = |tls| match tls {
+        crate::config::TlsMode::Implicit => "implicit",
+        crate::config::TlsMode::StartTls => "starttls",
+        crate::config::TlsMode::Plain => "plain",
+    };
+    let smtp = [
+        ("tls", format!("{:?} (default)", tls_word(SMTP_TLS))),
+        (
+            "port",
+            format!(
+                "default {SUBMISSION_PORT} with STARTTLS, {SMTPS_PORT} with implicit TLS, \
+                 {SMTP_PORT} plain"
+            ),
+        ),
+        ("timeout_secs", format!("Default {SMTP_TIMEOUT_SECS}.")),
+        ("pool_size", format!("Default {SMTP_POOL_SIZE}.")),
+    ];
+    for (key, says) in smtp {
+        let comment = offer_key_comment(key).replace("\n#              ", "");
         assert!(comment.contains(&says), "{key}: {says:?} not in\n{comment}");
     }
     let offers = [

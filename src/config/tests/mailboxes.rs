@@ -18,7 +18,7 @@ fn a_minimal_mailbox_gets_the_documented_defaults() {
     assert_eq!(m.name, "support-smsu@imap.univ-rennes.example/INBOX");
     assert_eq!(m.host, "imap.univ-rennes.example");
     assert_eq!((m.port, m.tls), (993, TlsMode::Implicit));
-    assert!(matches!(&m.auth, ImapAuth::Login(p) if p.expose() == "s3cret"));
+    assert!(matches!(&m.auth, ServerAuth::Login(p) if p.expose() == "s3cret"));
     assert_eq!(m.folder, "INBOX");
     assert_eq!(m.after, AfterCommit::Seen);
     assert_eq!(m.poll, Duration::from_secs(60));
@@ -44,7 +44,7 @@ fn every_key_reads_into_the_mailbox() {
     let (m, o) = (&both[0], &both[1]);
     assert_eq!(m.name, "smsu");
     assert_eq!((m.port, m.tls), (10143, TlsMode::Plain));
-    assert!(matches!(&m.auth, ImapAuth::Plain(p) if p.expose() == "p"));
+    assert!(matches!(&m.auth, ServerAuth::Plain(p) if p.expose() == "p"));
     assert_eq!(m.after, AfterCommit::Move("Traités".to_owned()));
     assert_eq!(
         (m.poll, m.idle_renew, m.batch),
@@ -52,7 +52,9 @@ fn every_key_reads_into_the_mailbox() {
     );
     assert_eq!(m.ca_file.as_deref(), Some(Path::new("ca.pem")));
     assert_eq!((o.port, o.tls), (143, TlsMode::StartTls));
-    assert!(matches!(&o.auth, ImapAuth::XOAuth2(TokenSource::Command(c)) if c == "cat /run/token"));
+    assert!(
+        matches!(&o.auth, ServerAuth::XOAuth2(TokenSource::Command(c)) if c == "cat /run/token")
+    );
     assert_eq!(o.after, AfterCommit::Leave);
 }
 
