@@ -25,7 +25,7 @@ use tokio_rustls::rustls::pki_types::pem::PemObject as _;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 
-use crate::config::{AfterCommit, ImapAuth, MailboxConfig, TlsMode, TokenSource};
+use crate::config::{AfterCommit, MailboxConfig, ServerAuth, TlsMode, TokenSource};
 use crate::shutdown::Shutdown;
 
 /// Connecting, logging in, and every command but a fetch: a server that takes longer is
@@ -725,17 +725,17 @@ async fn login(
 ) -> Result<Session<Stream>, ImapError> {
     let refused = |(e, _client): (ImapProtoError, Client<Stream>)| classify(Step::Login, &e);
     match &config.auth {
-        ImapAuth::Login(password) => client
+        ServerAuth::Login(password) => client
             .login(&config.user, password.expose())
             .await
             .map_err(refused),
-        ImapAuth::Plain(password) => {
+        ServerAuth::Plain(password) => {
             let auth = SaslOnce(Some(
                 format!("\0{}\0{}", config.user, password.expose()).into_bytes(),
             ));
             client.authenticate("PLAIN", auth).await.map_err(refused)
         }
-        ImapAuth::XOAuth2(source) => {
+        ServerAuth::XOAuth2(source) => {
             let token = read_token(source).await?;
             let auth = SaslOnce(Some(
                 format!("user={}\x01auth=Bearer {token}\x01\x01", config.user).into_bytes(),
