@@ -9,8 +9,9 @@ use anyhow::Context as _;
 
 use crate::channels::Sender;
 use crate::channels::outbound::FileSender;
+use crate::channels::smtp::SmtpSender;
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, Dsn, LogFormat};
+use crate::config::{Config, Dsn, LogFormat, MailTransport};
 use crate::notify::Notifier;
 use crate::service::{Context, sync};
 use crate::shutdown::Shutdown;
@@ -128,10 +129,14 @@ pub async fn context(config: Config) -> anyhow::Result<Context> {
     Ok(Context::new(store, Arc::new(config), Arc::new(SystemClock)))
 }
 
-/// The outbound channel the configuration names: `.eml` files in `mail.outbox_dir` (the only
-/// one so far; SMTP and Matrix will be chosen here).
-pub fn sender(config: &Config) -> Arc<dyn Sender> {
-    Arc::new(FileSender::new(&config.mail.outbox_dir))
+/// The outbound channel `mail.transport` names: `.eml` files in `mail.outbox_dir`, or the
+/// SMTP relay of `[mail.smtp]` (Matrix will be chosen here too). Fails when the relay's
+/// settings cannot be used (an unreadable `ca_file`), naming the key.
+pub fn sender(config: &Config) -> anyhow::Result<Arc<dyn Sender>> {
+    Ok(match &config.mail.transport {
+        MailTransport::File => Arc::new(FileSender::new(&config.mail.outbox_dir)),
+        MailTransport::Smtp(smtp) => Arc::new(SmtpSender::new(smtp).map_err(anyhow::Error::msg)?),
+    })
 }
 
 /// Holds `DATA_DIR/guichet.lock` for as long as the returned file lives (the lock goes with
@@ -186,7 +191,7 @@ impl Daemon {
         let notifier = Arc::new(
             Notifier::new(config.mail.templates_dir.as_deref()).context("cannot load templates")?,
         );
-        let sender = sender(&config);
+        let sender = sender(&config)?;
         // One daemon per identity (host and data directory): the outbox worker takes back the
         // claims of that identity at start, which must never be those of a daemon still
         // running.

@@ -25,7 +25,7 @@ use tokio_rustls::rustls::pki_types::pem::PemObject as _;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 
-use crate::config::{AfterCommit, MailboxConfig, ServerAuth, TlsMode, TokenSource};
+use crate::config::{AfterCommit, MailboxConfig, ServerAuth, TlsMode};
 use crate::shutdown::Shutdown;
 
 /// Connecting, logging in, and every command but a fetch: a server that takes longer is
@@ -736,7 +736,10 @@ async fn login(
             client.authenticate("PLAIN", auth).await.map_err(refused)
         }
         ServerAuth::XOAuth2(source) => {
-            let token = read_token(source).await?;
+            // Read anew for each connection, so that a refresher can rotate it.
+            let token = super::oauth2::read_token(source)
+                .await
+                .map_err(|e| ImapError::permanent(format!("login: {e}")))?;
             let auth = SaslOnce(Some(
                 format!("user={}\x01auth=Bearer {token}\x01\x01", config.user).into_bytes(),
             ));
@@ -755,46 +758,6 @@ impl async_imap::Authenticator for SaslOnce {
     fn process(&mut self, _challenge: &[u8]) -> Vec<u8> {
         self.0.take().unwrap_or_default()
     }
-}
-
-/// The OAuth2 access token, read anew for each connection so that a refresher can rotate it.
-async fn read_token(source: &TokenSource) -> Result<String, ImapError> {
-    let token = match source {
-        TokenSource::File(path) => tokio::fs::read_to_string(path).await.map_err(|e| {
-            ImapError::permanent(format!(
-                "login: cannot read oauth2_token_file {}: {e}",
-                path.display()
-            ))
-        })?,
-        TokenSource::Command(command) => {
-            let out = tokio::process::Command::new("sh")
-                .arg("-c")
-                .arg(command)
-                .stdin(std::process::Stdio::null())
-                .output()
-                .await
-                .map_err(|e| {
-                    ImapError::permanent(format!("login: cannot run oauth2_token_command: {e}"))
-                })?;
-            if !out.status.success() {
-                // Its stderr is not logged: a token refresher may print secrets there.
-                return Err(ImapError::permanent(format!(
-                    "login: oauth2_token_command failed ({})",
-                    out.status
-                )));
-            }
-            String::from_utf8(out.stdout).map_err(|_| {
-                ImapError::permanent("login: oauth2_token_command printed no UTF-8 token")
-            })?
-        }
-    };
-    let token = token.trim().to_owned();
-    if token.is_empty() {
-        return Err(ImapError::permanent(
-            "login: the OAuth2 access token is empty",
-        ));
-    }
-    Ok(token)
 }
 
 #[cfg(test)]

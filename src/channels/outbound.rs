@@ -1,5 +1,5 @@
 //! Outbound mail: [`OutboundMail`] values -> RFC 5322 messages (lettre), and the first
-//! [`Sender`]: [`FileSender`], which writes them as `.eml` files with lettre's file transport.
+//! [`Sender`]: [`FileSender`], which writes them as `.eml` files named by their Message-ID.
 //! Owns the mapping to headers (our Message-ID, threading headers, `Auto-Submitted`) and the
 //! MIME layout; knows nothing of tickets or templates, and never decides whom to write to.
 //!
@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox as LettreMailbox, MultiPart, SinglePart};
-use lettre::{Address, FileTransport, Message, Transport};
+use lettre::{Address, Message};
 
 use super::sender::{SendError, SendFuture, Sender, Sent};
 use crate::domain::{Mailbox, MessageId};
@@ -140,18 +140,30 @@ impl FileSender {
         }
     }
 
-    /// Writes the message as `<uuid>.eml` in the directory (created if missing); returns the
-    /// file's path. Blocking: [`Sender::send`] runs it on the blocking pool.
+    /// Writes the message as `<its Message-ID>.eml` in the directory (created if missing),
+    /// through a temporary file renamed into place: a retry of the same outbox row (same
+    /// Message-ID) replaces the file, so a crash between the write and its record never
+    /// leaves two. Returns the file's path. Blocking: [`Sender::send`] runs it on the
+    /// blocking pool.
     pub fn write(&self, mail: &OutboundMail) -> Result<PathBuf, SendError> {
-        let message = build(mail)?;
+        let message = build(mail)?.formatted();
         let dir = self.dir.display();
         std::fs::create_dir_all(&self.dir)
             .map_err(|e| classify(Failure::CreateDir(format!("{dir}: {e}"))))?;
-        // lettre's only failure here (without its envelope feature) is the write itself.
-        let id = FileTransport::new(&self.dir)
-            .send(&message)
-            .map_err(|e| classify(Failure::Write(format!("{dir}: {e}"))))?;
-        Ok(self.dir.join(format!("{id}.eml")))
+        let name = file_name(&mail.message_id);
+        let path = self.dir.join(format!("{name}.eml"));
+        let temporary = self.dir.join(format!(".{name}.tmp"));
+        let written = std::fs::File::create(&temporary)
+            .and_then(|mut f| {
+                std::io::Write::write_all(&mut f, &message)?;
+                f.sync_all()
+            })
+            .and_then(|()| std::fs::rename(&temporary, &path));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&temporary);
+            return Err(classify(Failure::Write(format!("{dir}: {e}"))));
+        }
+        Ok(path)
     }
 }
 
@@ -169,6 +181,21 @@ impl Sender for FileSender {
             })
         })
     }
+}
+
+/// A file name for the message `id`: our ids are `uuid.signature.guichet@domain`, kept as
+/// they are; any character a file name should not hold becomes `_`, and the name stays short.
+fn file_name(id: &MessageId) -> String {
+    id.as_str()
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '.' | '-' | '_' | '@' | '+' => c,
+            _ => '_',
+        })
+        .take(200)
+        .collect::<String>()
+        .trim_start_matches('.')
+        .to_owned()
 }
 
 /// What failed on the way to a written file, before [`classify`] says what a retry can do.
@@ -543,6 +570,40 @@ mod tests {
             0,
             "nothing written"
         );
+    }
+
+    #[test]
+    fn a_retry_of_the_same_mail_replaces_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let sender = FileSender::new(dir.path());
+        let first = sender.write(&mail()).unwrap();
+        let again = sender.write(&mail()).unwrap();
+        assert_eq!(first, again);
+        assert_eq!(
+            first.file_name().and_then(|n| n.to_str()),
+            Some("1a2b.guichet@esup-portail.org.eml")
+        );
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "one file, no temporary left: {names:?}");
+    }
+
+    #[test]
+    fn file_names_keep_to_safe_characters() {
+        let table = [
+            (
+                "1a2b.guichet@esup-portail.org",
+                "1a2b.guichet@esup-portail.org",
+            ),
+            ("../../etc/passwd@x", "_.._etc_passwd@x"),
+            ("a/b\\c%d@x", "a_b_c_d@x"),
+        ];
+        for (id, name) in table {
+            let id = MessageId::new(id).unwrap();
+            assert_eq!(file_name(&id), name, "{id:?}");
+        }
     }
 
     #[test]
