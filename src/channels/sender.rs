@@ -39,9 +39,13 @@ pub struct Sent {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
     /// The message cannot go out as it is (bad address, unknown template, refused by the
-    /// server): retrying will not help.
+    /// server): retrying will not help. `recipient_refused` when the server said the
+    /// recipient is at fault (no such mailbox, mailbox disabled): the outbox marks it bouncing.
     #[error("{reason}")]
-    Permanent { reason: String },
+    Permanent {
+        reason: String,
+        recipient_refused: bool,
+    },
     /// The channel failed (disk full, server away): retry later, not before `retry_after`
     /// when the channel names a time.
     #[error("{reason}")]
@@ -55,7 +59,27 @@ impl SendError {
     pub fn permanent(reason: impl Into<String>) -> Self {
         Self::Permanent {
             reason: reason.into(),
+            recipient_refused: false,
         }
+    }
+
+    /// A permanent failure the server put down to the recipient.
+    pub fn recipient_refused(reason: impl Into<String>) -> Self {
+        Self::Permanent {
+            reason: reason.into(),
+            recipient_refused: true,
+        }
+    }
+
+    /// Whether the server refused the recipient for good (see [`SendError::Permanent`]).
+    pub fn is_recipient_refused(&self) -> bool {
+        matches!(
+            self,
+            Self::Permanent {
+                recipient_refused: true,
+                ..
+            }
+        )
     }
 
     /// A transient failure with no time named by the channel (the outbox's backoff applies).

@@ -239,6 +239,8 @@ fn classify(failure: Failure) -> SendError {
             let reason = cut(reason.trim_end(), 300);
             if LOGIN_REFUSED.contains(&code) {
                 SendError::transient(format!("{reason} (login refused: check [mail.smtp])"))
+            } else if refuses_recipient(code, &text) {
+                SendError::recipient_refused(reason)
             } else if (500..600).contains(&code) {
                 SendError::permanent(reason)
             } else {
@@ -252,6 +254,32 @@ fn classify(failure: Failure) -> SendError {
             &format!("smtp: cannot send this message: {}", mask(&reason)),
             300,
         )),
+    }
+}
+
+/// Whether a permanent reply puts the failure down to the recipient (so that it is marked
+/// bouncing): by its enhanced status code (RFC 3463) when it has one, 5.1.x addressing
+/// (except 5.1.7 and 5.1.8, the sender's address) and 5.2.x mailbox status; else by the
+/// basic codes that name a recipient, 550 mailbox unavailable, 551 user not local, 553
+/// mailbox name not allowed. A policy refusal (5.7.x: spam, relay denied) is not the
+/// recipient's: the mail is given up on, the address kept.
+fn refuses_recipient(code: u16, text: &str) -> bool {
+    if !(500..600).contains(&code) {
+        return false;
+    }
+    let enhanced = text.split_whitespace().next().and_then(|first| {
+        let mut parts = first.split('.').map(|p| p.parse::<u16>().ok());
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(Some(5)), Some(Some(subject)), Some(Some(detail)), None) => {
+                Some((subject, detail))
+            }
+            _ => None,
+        }
+    });
+    match enhanced {
+        Some((1, 7 | 8)) => false,
+        Some((subject, _)) => subject == 1 || subject == 2,
+        None => matches!(code, 550 | 551 | 553),
     }
 }
 
@@ -362,6 +390,37 @@ mod tests {
             assert!(e.to_string().contains(says), "{failure:?}: {e}");
             assert!(!e.to_string().contains('@'), "no address in {e}");
         }
+    }
+
+    #[test]
+    fn a_recipient_is_at_fault_for_addressing_and_mailbox_replies_only() {
+        // (code, text, the recipient is refused)
+        let table = [
+            (
+                550,
+                "5.1.1 <x@y>: Recipient address rejected: User unknown",
+                true,
+            ),
+            (550, "5.2.1 Mailbox disabled", true),
+            (552, "5.2.2 Mailbox full", true),
+            (553, "5.1.3 Bad recipient address syntax", true),
+            (550, "5.1.8 Bad sender address", false),
+            (553, "5.1.7 Sender address rejected", false),
+            (554, "5.7.1 Relay access denied", false),
+            (550, "5.7.1 Message rejected as spam", false),
+            (552, "5.3.4 Message too big", false),
+            (550, "Requested action not taken: mailbox unavailable", true),
+            (551, "User not local", true),
+            (554, "Transaction failed", false),
+            (451, "4.1.1 Try again", false),
+            (535, "5.7.8 Authentication failed", false),
+        ];
+        for (code, text, refused) in table {
+            assert_eq!(refuses_recipient(code, text), refused, "{code} {text}");
+        }
+        assert!(classify(Failure::Reply(550, "5.1.1 No such user".into())).is_recipient_refused());
+        assert!(!classify(Failure::Reply(554, "5.7.1 Spam".into())).is_recipient_refused());
+        assert!(!classify(Failure::Message("bad".into())).is_recipient_refused());
     }
 
     #[test]

@@ -418,7 +418,7 @@ fn notice_addresses(notice: &str) -> Vec<String> {
 }
 
 /// The first RFC 3463 enhanced status code (`5.1.1`, `4.2.2`) in `text`.
-fn enhanced_status(text: &str) -> Option<&str> {
+pub fn enhanced_status(text: &str) -> Option<&str> {
     text.split(|c: char| !(c.is_ascii_digit() || c == '.'))
         .map(|t| t.trim_end_matches('.'))
         .find(|t| {

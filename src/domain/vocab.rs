@@ -148,9 +148,11 @@ pub enum Channel {
     Cli,
     /// A quarantined message replayed by an operator.
     Replay,
+    /// The outbox, noting on a ticket a mail it could not deliver.
+    Outbox,
 }
 
-text_enum!(Channel, "channel", { Pipe => "pipe", Maildir => "maildir", Imap => "imap", Cli => "cli", Replay => "replay" });
+text_enum!(Channel, "channel", { Pipe => "pipe", Maildir => "maildir", Imap => "imap", Cli => "cli", Replay => "replay", Outbox => "outbox" });
 
 /// Where a contact comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -22,7 +22,7 @@ use crate::store::{NewArticle, NewBounce, NewEvent, TicketRow, Tx};
 const MAX_ADDRESS_LEN: usize = 254;
 
 /// Who the note is from: the mail system, not a contact.
-const AUTHOR: &str = "mail system";
+pub(super) const AUTHOR: &str = "mail system";
 
 /// A bounce noted in a ticket.
 #[derive(Debug)]

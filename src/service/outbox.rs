@@ -10,12 +10,17 @@ use super::{Context, ServiceError};
 use crate::channels::outbound::OutboundMail;
 use crate::channels::{SendError, Sender};
 use crate::config::OfferConfig;
+use crate::domain::bounce::{Severity, enhanced_status};
 use crate::domain::recipients::{outbound_recipients, trim_references};
 use crate::domain::subject::strip_reply_prefixes;
 use crate::domain::token::{self, TokenKey};
-use crate::domain::{InboundEmail, Mailbox, MessageId, TicketId, ids::subject_tag};
+use crate::domain::{
+    Channel, Direction, EventKind, InboundEmail, Mailbox, MessageId, TicketId, ids::subject_tag,
+};
 use crate::notify::{Notifier, Template};
-use crate::store::{NewOutbox, OutboxRow, StoreError, TicketRow, Tx};
+use crate::store::{
+    NewArticle, NewBounce, NewEvent, NewOutbox, OutboxRow, StoreError, TicketRow, Tx,
+};
 
 /// How long a claimed row is left to its sender before another may try it.
 const CLAIM_LEASE: Duration = Duration::minutes(5);
@@ -187,6 +192,7 @@ pub async fn send_due(
                 if retry_at.is_some() {
                     report.retried += 1;
                 } else {
+                    given_up(ctx, &mut tx, &row, &e, now).await?;
                     report.failed += 1;
                 }
             }
@@ -194,6 +200,98 @@ pub async fn send_due(
         tx.commit().await?;
     }
     Ok(report)
+}
+
+/// A mail given up on (refused for good, or out of attempts) is not dropped silently: an
+/// internal note on its ticket says to whom it was not delivered and why. When the server
+/// refused its recipient for good (no such mailbox), that recipient is marked bouncing as a
+/// bounce would ([`super::bounces`]), and gets no mail for `mail.bounce_suppress_days`; only
+/// for a mail to one recipient, since a refusal of one of several does not say which.
+async fn given_up(
+    ctx: &Context,
+    tx: &mut Tx,
+    row: &OutboxRow,
+    error: &SendError,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StoreError> {
+    let recipients = recipients_of(row).unwrap_or_default();
+    let reason = error.to_string();
+    let marked = match recipients.as_slice() {
+        [only] if error.is_recipient_refused() => {
+            tx.record_bounce(&NewBounce {
+                address: &only.address,
+                severity: Severity::Permanent.as_str(),
+                status: enhanced_status(&reason),
+                ticket: row.ticket_id,
+                now,
+                suppressed_until: now + ctx.config.mail.bounce_suppress,
+            })
+            .await?;
+            true
+        }
+        _ => false,
+    };
+    let Some(ticket) = row.ticket_id else {
+        return Ok(());
+    };
+    let to: Vec<&str> = recipients.iter().map(|m| m.address.as_str()).collect();
+    let mut body = format!(
+        "Mail not delivered to {}: {reason}\n(notification {}, outbox {}, Message-ID <{}>)",
+        to.join(", "),
+        row.template,
+        row.id.0,
+        row.message_id
+    );
+    if marked {
+        body.push_str("\nThe address gets no more mail until the bounce suppression ends.");
+    }
+    let article = tx
+        .insert_article(&NewArticle {
+            ticket,
+            channel: Channel::Outbox,
+            direction: Direction::Internal,
+            author: None,
+            author_label: Some(super::bounces::AUTHOR),
+            message_id: None,
+            in_reply_to: None,
+            references: None,
+            subject: None,
+            body_text: &body,
+            new_text: None,
+            body_html: None,
+            raw_sha256: None,
+            auto_reason: None,
+            now,
+        })
+        .await?;
+    tx.touch_ticket(ticket, now).await?;
+    let data = json!({
+        "article": article,
+        "channel": Channel::Outbox,
+        "undelivered": { "outbox": row.id.0, "recipient_refused": marked },
+    });
+    tx.insert_event(&NewEvent {
+        ticket: Some(ticket),
+        actor: "mail:system",
+        kind: EventKind::ArticleAdded,
+        data: &data,
+        now,
+    })
+    .await?;
+    Ok(())
+}
+
+/// The recipients stored on a row (a JSON array of `{name, address}`).
+fn recipients_of(row: &OutboxRow) -> Result<Vec<Mailbox>, serde_json::Error> {
+    let values: Vec<serde_json::Value> = serde_json::from_str(&row.recipients)?;
+    Ok(values
+        .iter()
+        .filter_map(|v| {
+            v["address"]
+                .as_str()
+                .map(|a| Mailbox::new(v["name"].as_str(), a))
+        })
+        .collect())
 }
 
 /// Gives back the outbox rows this daemon claimed before it stopped (a crash leaves them
@@ -237,15 +335,7 @@ fn render(
     let rendered = notifier
         .render(template, &row.locale, &row.context.0)
         .map_err(|e| permanent(e.to_string()))?;
-    let to: Vec<Mailbox> = serde_json::from_str::<Vec<serde_json::Value>>(&row.recipients)
-        .map_err(|e| permanent(format!("bad recipients: {e}")))?
-        .iter()
-        .filter_map(|v| {
-            v["address"]
-                .as_str()
-                .map(|a| Mailbox::new(v["name"].as_str(), a))
-        })
-        .collect();
+    let to = recipients_of(row).map_err(|e| permanent(format!("bad recipients: {e}")))?;
     let ids = |s: &Option<String>| -> Vec<MessageId> {
         s.as_deref()
             .unwrap_or_default()
