@@ -9,8 +9,8 @@
 //!
 //! Errors are classified here, once ([`classify`], table-tested): the relay's 4xx and any
 //! failure to reach it are transient; its 5xx are permanent, except those refusing our login
-//! (530, 534, 535, 538), which are the operator's to fix and must not turn every queued mail
-//! into a dead letter meanwhile. Reasons keep the relay's reply code and text with any address
+//! (530, 534, 535, 538, or a challenge answering our XOAUTH2 token), which are the operator's
+//! to fix and must not turn every queued mail into a dead letter meanwhile. Reasons keep the relay's reply code and text with any address
 //! in it masked: they are logged and stored on the outbox row.
 //!
 //! XOAUTH2: the token is read again at most every [`TOKEN_TTL`], and at once after the relay
@@ -157,7 +157,12 @@ impl SmtpSender {
             }
             Err(e) => {
                 let failure = failure_of(&e);
-                if matches!(&failure, Failure::Reply(code, _) if LOGIN_REFUSED.contains(code)) {
+                let refused = match &failure {
+                    Failure::Reply(code, _) => LOGIN_REFUSED.contains(code),
+                    Failure::Login(_) => true,
+                    _ => false,
+                };
+                if refused {
                     self.forget_token().await;
                 }
                 Err(classify(failure))
@@ -215,6 +220,9 @@ enum Failure {
     /// No usable answer: the relay could not be reached, TLS failed, a timeout, a dropped
     /// connection, a reply that does not parse.
     Connection(String),
+    /// The login could not be done: no mechanism in common, or the relay answered our
+    /// XOAUTH2 token with a challenge (how Microsoft 365 and Gmail refuse one).
+    Login(String),
     /// lettre refused the message before the relay saw it.
     Message(String),
 }
@@ -225,7 +233,14 @@ fn failure_of(e: &SmtpError) -> Failure {
             let text = std::error::Error::source(e).map_or_else(String::new, |s| s.to_string());
             Failure::Reply(u16::from(code), text)
         }
-        _ if e.is_client() => Failure::Message(e.to_string()),
+        _ if e.is_client() => {
+            let text = e.to_string();
+            if text.contains("authentication mechanism") || text.contains("challenge") {
+                Failure::Login(text)
+            } else {
+                Failure::Message(text)
+            }
+        }
         _ if e.is_timeout() => Failure::Connection("timed out".to_owned()),
         _ => Failure::Connection(chain(e)),
     }
@@ -247,6 +262,10 @@ fn classify(failure: Failure) -> SendError {
                 SendError::transient(reason)
             }
         }
+        Failure::Login(reason) => SendError::transient(cut(
+            &format!("smtp: login refused: {reason} (check [mail.smtp])"),
+            300,
+        )),
         Failure::Connection(reason) => {
             SendError::transient(cut(&format!("smtp: relay not reached: {reason}"), 300))
         }
@@ -371,6 +390,11 @@ mod tests {
                 Failure::Connection("Connection refused (os error 111)".into()),
                 true,
                 "smtp: relay not reached: Connection refused",
+            ),
+            (
+                Failure::Login("This mechanism does not expect a challenge".into()),
+                true,
+                "smtp: login refused: This mechanism does not expect a challenge",
             ),
             (
                 Failure::Connection("timed out".into()),

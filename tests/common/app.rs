@@ -160,14 +160,25 @@ impl App {
 
     /// [`App::send_outbox`] as `ctx` (the daemon's context, say).
     pub async fn send_outbox_as(&self, ctx: &Context, code: &str) -> PassReport {
-        let notifier = Notifier::new(None).expect("templates");
         let sender = FileSender::new(&self.outbox_dir);
-        send_due(ctx, &notifier, &sender, self.offer(code))
+        self.send_outbox_with(ctx, &sender, code).await
+    }
+
+    /// One outbox pass through `sender` (the one `mail.transport` names: see
+    /// [`guichet::app::sender`]).
+    pub async fn send_outbox_with(
+        &self,
+        ctx: &Context,
+        sender: &dyn guichet::channels::Sender,
+        code: &str,
+    ) -> PassReport {
+        let notifier = Notifier::new(None).expect("templates");
+        send_due(ctx, &notifier, sender, self.offer(code))
             .await
             .expect("outbox pass")
     }
 
-    /// The `.eml` files the outbox wrote, oldest name first.
+    /// The `.eml` files the outbox wrote, by name (their Message-IDs).
     pub fn sent_files(&self) -> Vec<PathBuf> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(&self.outbox_dir)
             .map(|rd| {
