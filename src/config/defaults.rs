@@ -43,6 +43,9 @@ pub const OUTBOX_DIR: &str = "outbox";
 /// address's domain): `.invalid` is reserved by RFC 2606, so Message-IDs built on it can never
 /// collide with a real domain's. Nothing is sent then anyway.
 pub const FALLBACK_MESSAGE_ID_DOMAIN: &str = "guichet.invalid";
+/// `mail.retry_for_hours`: a notification more than a day late is news nobody needs any
+/// more (the ticket has moved on), while a relay down for a night is still waited for.
+pub const RETRY_FOR_HOURS: u64 = 24;
 /// `mail.bounce_suppress_days`: an address that hard-bounced (unknown user, domain gone) gets no
 /// mail for a month; a mailbox recreated after a move is tried again after that.
 pub const BOUNCE_SUPPRESS_DAYS: u64 = 30;

@@ -134,6 +134,9 @@ pub struct MailConfig {
     pub hmac_key: Option<Secret>,
     /// `mail.templates_dir` (optional): templates here override the built-in ones.
     pub templates_dir: Option<PathBuf>,
+    /// `mail.retry_for_hours` (default [`defaults::RETRY_FOR_HOURS`]): how long a mail that
+    /// cannot be delivered for now is tried again before it is given up (a dead letter).
+    pub retry_for: chrono::Duration,
     /// `mail.bounce_suppress_days` (default [`defaults::BOUNCE_SUPPRESS_DAYS`]): how long an
     /// address that hard-bounced gets no mail from us.
     pub bounce_suppress: chrono::Duration,

@@ -133,6 +133,18 @@ fn read_mail(
         r,
     );
     let templates_dir = t.get("templates_dir").and_then(|n| n.path_buf(r));
+    let retry_for = t
+        .get("retry_for_hours")
+        .map_or(Some(defaults::RETRY_FOR_HOURS), |n| n.positive(r))
+        .and_then(|hours| {
+            let hours = i64::try_from(hours)
+                .ok()
+                .and_then(chrono::Duration::try_hours);
+            if hours.is_none() {
+                r.error("mail.retry_for_hours", "is too large");
+            }
+            hours
+        });
     let bounce_suppress = t
         .get("bounce_suppress_days")
         .map_or(Some(defaults::BOUNCE_SUPPRESS_DAYS), |n| n.positive(r))
@@ -178,6 +190,7 @@ fn read_mail(
         message_id_domain: message_id_domain.unwrap_or_else(default_domain),
         hmac_key,
         templates_dir: templates_dir.map(|p| data_dir.join(p)),
+        retry_for: retry_for.unwrap_or(chrono::Duration::hours(defaults::RETRY_FOR_HOURS as i64)),
         bounce_suppress: bounce_suppress.unwrap_or(chrono::Duration::days(
             defaults::BOUNCE_SUPPRESS_DAYS as i64,
         )),

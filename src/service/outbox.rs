@@ -26,10 +26,6 @@ use crate::store::{
 const CLAIM_LEASE: Duration = Duration::minutes(5);
 /// Rows claimed per offer and pass.
 const BATCH: i64 = 50;
-/// After this many failed attempts a message is given up on (status `failed`, visible in
-/// `outbox list`). The backoff below waits 1, 2, 4 … 256 minutes, then 8 hours twice: the
-/// last attempt comes about 24.5 hours after the first.
-const MAX_ATTEMPTS: i64 = 12;
 
 /// The JSON every template receives (see `notify` for the contract).
 pub fn mail_context(
@@ -184,8 +180,12 @@ pub async fn send_due(
                 report.sent += 1;
             }
             Err(e) => {
-                let retry_at = (e.is_transient() && row.attempts < MAX_ATTEMPTS)
-                    .then(|| now + retry_delay(row.attempts, e.retry_after()));
+                // Retried with backoff while the mail is younger than `mail.retry_for_hours`;
+                // after that it is a dead letter (status `failed`, shown by `outbox list`).
+                let retry_at = e
+                    .is_transient()
+                    .then(|| now + retry_delay(row.id.0, row.attempts, e.retry_after()))
+                    .filter(|at| *at <= row.created_at + ctx.config.mail.retry_for);
                 tx.outbox_failed(row.id, &e.to_string(), retry_at).await?;
                 // Handled here (recorded on the row), so logged here and not returned.
                 tracing::warn!(tenant = %offer.code, outbox = row.id.0, error = %format!("{e:#}"), retry = retry_at.is_some(), "mail not sent");
@@ -303,13 +303,28 @@ pub async fn release_own_claims(ctx: &Context, offer: &OfferConfig) -> Result<u6
     Ok(released)
 }
 
-/// The wait before the next attempt: the [`backoff`], or longer when the channel asked for
-/// a later time (an SMTP server's "try again in").
-fn retry_delay(attempts: i64, asked: Option<std::time::Duration>) -> Duration {
+/// The wait before the next attempt of row `id`: the [`backoff`] and up to a quarter more
+/// ([`jitter`]), or longer when the channel asked for a later time (an SMTP server's "try
+/// again in").
+fn retry_delay(id: i64, attempts: i64, asked: Option<std::time::Duration>) -> Duration {
     let asked = asked
         .and_then(|d| Duration::from_std(d).ok())
         .unwrap_or(Duration::zero());
-    backoff(attempts).max(asked)
+    let wait = backoff(attempts);
+    (wait + wait * jitter(id, attempts) / 100).max(asked)
+}
+
+/// 0 to 25 (per cent), spread over rows and attempts: the mails that failed together (a
+/// relay down) do not all come back at the same second. Derived from the row's id and the
+/// attempt rather than drawn, so that it needs no random source and a test can say what it
+/// is.
+fn jitter(id: i64, attempts: i64) -> i32 {
+    // SplitMix64's finaliser: neighbouring ids land far apart.
+    let mut x = (id as u64) ^ ((attempts as u64) << 32);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^= x >> 31;
+    (x % 26) as i32
 }
 
 /// 1, 2, 4... minutes, capped at 8 hours.
@@ -387,21 +402,34 @@ mod tests {
     #[test]
     fn a_later_time_asked_by_the_channel_wins_over_the_backoff() {
         let min = std::time::Duration::from_secs(60);
-        // (attempts, asked, minutes)
+        // (attempts, asked, at least, at most: minutes)
         let table = [
-            (1, None, 1),
-            (3, None, 4),
-            (3, Some(min), 4),
-            (3, Some(min * 30), 30),
-            (12, Some(min * 600), 600),
+            (1, None, 1.0, 1.25),
+            (3, None, 4.0, 5.0),
+            (3, Some(min), 4.0, 5.0),
+            (3, Some(min * 30), 30.0, 30.0),
+            (12, Some(min * 900), 900.0, 900.0),
         ];
-        for (attempts, asked, minutes) in table {
-            assert_eq!(
-                retry_delay(attempts, asked),
-                Duration::minutes(minutes),
-                "{attempts} {asked:?}"
-            );
+        for id in 1..50 {
+            for (attempts, asked, least, most) in table {
+                let wait = retry_delay(id, attempts, asked).num_seconds() as f64 / 60.0;
+                assert!(
+                    (least..=most).contains(&wait),
+                    "row {id}, attempt {attempts}, {asked:?}: {wait} min"
+                );
+            }
         }
+    }
+
+    #[test]
+    fn jitter_spreads_rows_that_failed_together() {
+        let spread: std::collections::BTreeSet<i32> = (1..=100).map(|id| jitter(id, 1)).collect();
+        assert!(spread.iter().all(|j| (0..=25).contains(j)), "{spread:?}");
+        assert!(
+            spread.len() > 15,
+            "100 rows over at least 16 values: {spread:?}"
+        );
+        assert_ne!(jitter(7, 1), jitter(7, 2), "another attempt, another wait");
     }
 
     #[test]

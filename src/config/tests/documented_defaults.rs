@@ -139,6 +139,7 @@ fn example_file_and_docs_state_the_defaults_the_reader_uses() {
         ),
         ("outbox_dir", format!("Default {OUTBOX_DIR:?}")),
         ("transport", format!("{MAIL_TRANSPORT:?} (default")),
+        ("retry_for_hours", format!("Default {RETRY_FOR_HOURS}.")),
         (
             "message_id_domain",
             format!("{FALLBACK_MESSAGE_ID_DOMAIN:?} when no"),
