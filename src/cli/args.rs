@@ -71,6 +71,11 @@ pub(super) enum Command {
         #[command(subcommand)]
         command: QuarantineCommand,
     },
+    /// Outgoing mail: what waits, what was sent, what was given up on
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -171,4 +176,47 @@ pub(super) enum QuarantineCommand {
         #[arg(long)]
         offer: String,
     },
+}
+
+#[derive(Subcommand)]
+pub(super) enum OutboxCommand {
+    /// Outgoing mail, oldest first
+    List {
+        /// Only this offer (default: all)
+        #[arg(long)]
+        offer: Option<String>,
+        /// Only this state (pending, sent, failed)
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One outgoing mail: its recipients, attempts, last error, where it went
+    Show {
+        id: i64,
+        #[arg(long)]
+        offer: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Try a mail not sent once more, now (a dead letter too)
+    Retry {
+        #[command(flatten)]
+        m: OutboxArgs,
+    },
+    /// Give up on a mail waiting to be sent
+    Drop {
+        #[command(flatten)]
+        m: OutboxArgs,
+    },
+}
+
+#[derive(Args)]
+pub(super) struct OutboxArgs {
+    pub(super) id: i64,
+    #[arg(long)]
+    pub(super) offer: String,
+    /// Operator name recorded in the event log (default: $USER)
+    #[arg(long = "as")]
+    pub(super) operator: Option<String>,
 }

@@ -32,6 +32,7 @@ pub const EX_NOINPUT: u8 = 66;
 mod args;
 mod deliver;
 mod inspect;
+mod outbox;
 mod output;
 mod owner;
 mod quarantine;
@@ -245,6 +246,7 @@ async fn one_shot(config: Config, command: Command) -> anyhow::Result<ExitCode> 
         } => ticket::list_tickets(&ctx, offer.as_deref(), status.as_deref(), json).await,
         Command::Ticket { command } => ticket::ticket(&ctx, command).await,
         Command::Quarantine { command } => quarantine::quarantine(&ctx, command).await,
+        Command::Outbox { command } => outbox::outbox(&ctx, command).await,
         Command::Run | Command::CheckConfig => Ok(ExitCode::SUCCESS),
     };
     ctx.store.close().await;

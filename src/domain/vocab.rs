@@ -93,6 +93,10 @@ pub enum EventKind {
     /// An operator changed the ticket's kind: it took the next ref of the new kind, and its
     /// old ref still finds it.
     Reclassified,
+    /// An operator asked for one more attempt of a mail (`guichet outbox retry`).
+    OutboxRetried,
+    /// An operator gave up on a queued mail (`guichet outbox drop`).
+    OutboxDropped,
 }
 
 text_enum!(EventKind, "event kind", {
@@ -106,6 +110,8 @@ text_enum!(EventKind, "event kind", {
     PriorityChanged => "priority_changed",
     Assigned => "assigned",
     Reclassified => "reclassified",
+    OutboxRetried => "outbox_retried",
+    OutboxDropped => "outbox_dropped",
 });
 
 /// What became of a received message, as its dedupe receipt remembers.

@@ -11,7 +11,9 @@ use super::{Context, ServiceError};
 use crate::config::{OfferConfig, Role};
 use crate::domain::finish_times;
 use crate::domain::recipients::outbound_recipients;
-use crate::domain::{Channel, Direction, EventKind, ParticipantRole, QuarantineId};
+use crate::domain::{
+    Channel, Direction, EventKind, OutboxId, OutboxState, ParticipantRole, QuarantineId,
+};
 use crate::domain::{Mailbox, Priority, Status, TicketKind, TicketRef};
 use crate::notify::Template;
 use crate::store::{
@@ -577,4 +579,113 @@ mod tests {
             Some("human@univ-rennes.example")
         );
     }
+}
+
+/// The offer's outgoing mail, oldest first, only the rows in `state` when given.
+pub async fn list_outbox(
+    ctx: &Context,
+    offer: &OfferConfig,
+    state: Option<OutboxState>,
+) -> Result<Vec<OutboxRow>, ServiceError> {
+    let mut tx = ctx.store.begin(&offer.code).await?;
+    let rows = tx.list_outbox(None).await?;
+    tx.rollback().await?;
+    Ok(rows
+        .into_iter()
+        .filter(|r| state.is_none_or(|s| r.status == s))
+        .collect())
+}
+
+/// One outgoing mail of the offer.
+pub async fn outbox_row(
+    ctx: &Context,
+    offer: &OfferConfig,
+    id: OutboxId,
+) -> Result<OutboxRow, ServiceError> {
+    list_outbox(ctx, offer, None)
+        .await?
+        .into_iter()
+        .find(|r| r.id == id)
+        .ok_or_else(|| no_outbox_row(offer, id))
+}
+
+/// One more attempt of a mail not sent, due now: a pending one sooner than its backoff, a
+/// dead letter once more (it becomes one again if this attempt fails: it is past its
+/// `mail.retry_for_hours`). Recorded in the event log, on its ticket when it has one.
+pub async fn retry_outbox(
+    ctx: &Context,
+    offer: &OfferConfig,
+    id: OutboxId,
+    who: &Operator,
+) -> Result<(), ServiceError> {
+    let now = ctx.clock.now();
+    let mut tx = ctx.store.begin(&offer.code).await?;
+    let row = outbox_row_in(&mut tx, offer, id).await?;
+    if !tx.retry_outbox(id, now).await? {
+        return Err(ServiceError::Refused(format!(
+            "offer {}: mail {id} was sent already",
+            offer.code
+        )));
+    }
+    record_outbox(&mut tx, &row, who, EventKind::OutboxRetried, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Gives up on a queued mail (status `failed`, "dropped by NAME" as its last error).
+pub async fn drop_outbox(
+    ctx: &Context,
+    offer: &OfferConfig,
+    id: OutboxId,
+    who: &Operator,
+) -> Result<(), ServiceError> {
+    let now = ctx.clock.now();
+    let mut tx = ctx.store.begin(&offer.code).await?;
+    let row = outbox_row_in(&mut tx, offer, id).await?;
+    let reason = format!("dropped by {}", who.0);
+    if !tx.drop_outbox(id, &reason).await? {
+        return Err(ServiceError::Refused(format!(
+            "offer {}: mail {id} is not waiting to be sent (it is {})",
+            offer.code, row.status
+        )));
+    }
+    record_outbox(&mut tx, &row, who, EventKind::OutboxDropped, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn outbox_row_in(
+    tx: &mut Tx,
+    offer: &OfferConfig,
+    id: OutboxId,
+) -> Result<OutboxRow, ServiceError> {
+    tx.list_outbox(None)
+        .await?
+        .into_iter()
+        .find(|r| r.id == id)
+        .ok_or_else(|| no_outbox_row(offer, id))
+}
+
+fn no_outbox_row(offer: &OfferConfig, id: OutboxId) -> ServiceError {
+    ServiceError::Refused(format!("offer {}: no outgoing mail {id}", offer.code))
+}
+
+async fn record_outbox(
+    tx: &mut Tx,
+    row: &OutboxRow,
+    who: &Operator,
+    kind: EventKind,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), ServiceError> {
+    let actor = who.actor();
+    let data = serde_json::json!({ "outbox": row.id, "template": row.template });
+    tx.insert_event(&NewEvent {
+        ticket: row.ticket_id,
+        actor: &actor,
+        kind,
+        data: &data,
+        now,
+    })
+    .await?;
+    Ok(())
 }

@@ -122,6 +122,35 @@ impl Tx {
         Ok(())
     }
 
+    /// Makes a row that was not sent due at `now` for one more attempt (an operator's retry,
+    /// of a dead letter too). False when the offer has no such row, or it was sent.
+    pub async fn retry_outbox(&mut self, id: OutboxId, now: DateTime<Utc>) -> Result<bool> {
+        let t = self.tenant.as_str();
+        let done = on!(self, "retry_outbox", |c| sqlx::query(sql::RETRY_OUTBOX)
+            .bind(t)
+            .bind(id)
+            .bind(now)
+            .execute(c)
+            .await?
+            .rows_affected());
+        Ok(done == 1)
+    }
+
+    /// Gives up on a pending row (an operator's drop), `reason` kept as its last error. False
+    /// when the offer has no such pending row. A daemon sending it at this very moment may
+    /// still mark it sent.
+    pub async fn drop_outbox(&mut self, id: OutboxId, reason: &str) -> Result<bool> {
+        let t = self.tenant.as_str();
+        let done = on!(self, "drop_outbox", |c| sqlx::query(sql::DROP_OUTBOX)
+            .bind(t)
+            .bind(id)
+            .bind(reason)
+            .execute(c)
+            .await?
+            .rows_affected());
+        Ok(done == 1)
+    }
+
     /// The outgoing message we sent under `message_id` in this offer, if any: whom a reply
     /// to it may come from.
     pub async fn outbox_by_message_id(&mut self, message_id: &str) -> Result<Option<OutboxRow>> {

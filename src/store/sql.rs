@@ -213,6 +213,14 @@ pub const UPDATE_OUTBOX_FAILED: &str = "UPDATE outbox SET last_error = $3, statu
          next_attempt_at = COALESCE($5, next_attempt_at), claimed_until = NULL,
          claimed_by = NULL
      WHERE tenant_id = $1 AND id = $2";
+/// One more attempt, due now, of a row not sent (an operator's retry; a dead letter too).
+pub const RETRY_OUTBOX: &str = "UPDATE outbox SET status = 'pending', next_attempt_at = $3,
+         claimed_until = NULL, claimed_by = NULL
+     WHERE tenant_id = $1 AND id = $2 AND status <> 'sent'";
+/// A pending row given up on by an operator, with the reason.
+pub const DROP_OUTBOX: &str = "UPDATE outbox SET status = 'failed', last_error = $3,
+         claimed_until = NULL, claimed_by = NULL
+     WHERE tenant_id = $1 AND id = $2 AND status = 'pending'";
 /// The outgoing message with this Message-ID (the first queued, should an id ever repeat).
 pub const SELECT_OUTBOX_BY_MESSAGE_ID: &str = concat!(
     "SELECT ",
