@@ -482,105 +482,6 @@ pub async fn replay_quarantine(
     Ok(outcome)
 }
 
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use chrono::{TimeDelta, TimeZone, Utc};
-
-    use super::*;
-    use crate::clock::ManualClock;
-    use crate::store::Store;
-
-    /// A service context over a fresh SQLite store with offer SMSU, on a manual clock.
-    async fn context(dir: &std::path::Path) -> (Context, Arc<ManualClock>) {
-        let config = crate::config::for_unit_tests(dir, "");
-        let store = Store::connect(&crate::app::store_options(&config))
-            .await
-            .unwrap();
-        store.migrate().await.unwrap();
-        let start = Utc.with_ymd_and_hms(2025, 3, 4, 9, 0, 0).unwrap();
-        let clock = Arc::new(ManualClock::new(start));
-        let ctx = Context::new(store, Arc::new(config), clock.clone());
-        crate::service::sync::sync_all(&ctx).await.unwrap();
-        (ctx, clock)
-    }
-
-    #[tokio::test]
-    async fn reply_answers_the_last_human_message_not_an_auto_reply() {
-        let dir = tempfile::tempdir().unwrap();
-        let (ctx, clock) = context(dir.path()).await;
-        let offer = ctx.config.offer("SMSU").unwrap().clone();
-        let human = "From: Jeanne <jeanne@univ-rennes.example>\r\n\
-                     To: support-smsu@esup-portail.example\r\n\
-                     Subject: Envoi SMS en panne\r\nMessage-ID: <human@univ-rennes.example>\r\n\
-                     References: <older@univ-rennes.example>\r\n\r\nLes SMS ne partent plus.\r\n";
-        ingest(&ctx, &offer, Channel::Pipe, human.as_bytes())
-            .await
-            .unwrap();
-        let mut tx = ctx.store.begin(&offer.code).await.unwrap();
-        let ticket = tx.list_tickets(None).await.unwrap().remove(0);
-        let ack = tx.list_outbox(Some(ticket.id)).await.unwrap().remove(0);
-        tx.rollback().await.unwrap();
-
-        // Her out-of-office answers our acknowledgement, and lands in the ticket.
-        clock.advance(TimeDelta::minutes(1));
-        let auto_reply = format!(
-            "From: Jeanne <jeanne@univ-rennes.example>\r\n\
-             To: support-smsu@esup-portail.example\r\nAuto-Submitted: auto-replied\r\n\
-             Subject: Absente : [SMSU {r}] Envoi SMS en panne\r\n\
-             Message-ID: <ooo@univ-rennes.example>\r\nIn-Reply-To: <{ack}>\r\n\
-             References: <{ack}>\r\n\r\nJe suis absente.\r\n",
-            r = ticket.reference(),
-            ack = ack.message_id
-        );
-        let outcome = ingest(&ctx, &offer, Channel::Pipe, auto_reply.as_bytes())
-            .await
-            .unwrap();
-        assert!(
-            matches!(outcome, IngestOutcome::Appended { .. }),
-            "{outcome:?}"
-        );
-
-        clock.advance(TimeDelta::minutes(1));
-        let who = Operator("paul".into());
-        reply(
-            &ctx,
-            &offer,
-            &ticket.reference().to_string(),
-            &who,
-            "C'est réparé.",
-        )
-        .await
-        .unwrap();
-        let mut tx = ctx.store.begin(&offer.code).await.unwrap();
-        let outbox = tx.list_outbox(Some(ticket.id)).await.unwrap();
-        let articles = tx.articles(ticket.id).await.unwrap();
-        tx.rollback().await.unwrap();
-        let sent = outbox
-            .iter()
-            .find(|row| row.template == Template::AgentReply.name())
-            .unwrap();
-        assert_eq!(
-            sent.in_reply_to.as_deref(),
-            Some("human@univ-rennes.example")
-        );
-        assert_eq!(
-            sent.references_ids.as_deref(),
-            Some("older@univ-rennes.example human@univ-rennes.example")
-        );
-        assert_eq!(sent.context.0["original_subject"], "Envoi SMS en panne");
-        let answer = articles
-            .iter()
-            .find(|a| a.direction == Direction::Out)
-            .unwrap();
-        assert_eq!(
-            answer.in_reply_to.as_deref(),
-            Some("human@univ-rennes.example")
-        );
-    }
-}
-
 /// The offer's outgoing mail, oldest first, only the rows in `state` when given.
 pub async fn list_outbox(
     ctx: &Context,
@@ -688,4 +589,103 @@ async fn record_outbox(
     })
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::{TimeDelta, TimeZone, Utc};
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::store::Store;
+
+    /// A service context over a fresh SQLite store with offer SMSU, on a manual clock.
+    async fn context(dir: &std::path::Path) -> (Context, Arc<ManualClock>) {
+        let config = crate::config::for_unit_tests(dir, "");
+        let store = Store::connect(&crate::app::store_options(&config))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let start = Utc.with_ymd_and_hms(2025, 3, 4, 9, 0, 0).unwrap();
+        let clock = Arc::new(ManualClock::new(start));
+        let ctx = Context::new(store, Arc::new(config), clock.clone());
+        crate::service::sync::sync_all(&ctx).await.unwrap();
+        (ctx, clock)
+    }
+
+    #[tokio::test]
+    async fn reply_answers_the_last_human_message_not_an_auto_reply() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ctx, clock) = context(dir.path()).await;
+        let offer = ctx.config.offer("SMSU").unwrap().clone();
+        let human = "From: Jeanne <jeanne@univ-rennes.example>\r\n\
+                     To: support-smsu@esup-portail.example\r\n\
+                     Subject: Envoi SMS en panne\r\nMessage-ID: <human@univ-rennes.example>\r\n\
+                     References: <older@univ-rennes.example>\r\n\r\nLes SMS ne partent plus.\r\n";
+        ingest(&ctx, &offer, Channel::Pipe, human.as_bytes())
+            .await
+            .unwrap();
+        let mut tx = ctx.store.begin(&offer.code).await.unwrap();
+        let ticket = tx.list_tickets(None).await.unwrap().remove(0);
+        let ack = tx.list_outbox(Some(ticket.id)).await.unwrap().remove(0);
+        tx.rollback().await.unwrap();
+
+        // Her out-of-office answers our acknowledgement, and lands in the ticket.
+        clock.advance(TimeDelta::minutes(1));
+        let auto_reply = format!(
+            "From: Jeanne <jeanne@univ-rennes.example>\r\n\
+             To: support-smsu@esup-portail.example\r\nAuto-Submitted: auto-replied\r\n\
+             Subject: Absente : [SMSU {r}] Envoi SMS en panne\r\n\
+             Message-ID: <ooo@univ-rennes.example>\r\nIn-Reply-To: <{ack}>\r\n\
+             References: <{ack}>\r\n\r\nJe suis absente.\r\n",
+            r = ticket.reference(),
+            ack = ack.message_id
+        );
+        let outcome = ingest(&ctx, &offer, Channel::Pipe, auto_reply.as_bytes())
+            .await
+            .unwrap();
+        assert!(
+            matches!(outcome, IngestOutcome::Appended { .. }),
+            "{outcome:?}"
+        );
+
+        clock.advance(TimeDelta::minutes(1));
+        let who = Operator("paul".into());
+        reply(
+            &ctx,
+            &offer,
+            &ticket.reference().to_string(),
+            &who,
+            "C'est réparé.",
+        )
+        .await
+        .unwrap();
+        let mut tx = ctx.store.begin(&offer.code).await.unwrap();
+        let outbox = tx.list_outbox(Some(ticket.id)).await.unwrap();
+        let articles = tx.articles(ticket.id).await.unwrap();
+        tx.rollback().await.unwrap();
+        let sent = outbox
+            .iter()
+            .find(|row| row.template == Template::AgentReply.name())
+            .unwrap();
+        assert_eq!(
+            sent.in_reply_to.as_deref(),
+            Some("human@univ-rennes.example")
+        );
+        assert_eq!(
+            sent.references_ids.as_deref(),
+            Some("older@univ-rennes.example human@univ-rennes.example")
+        );
+        assert_eq!(sent.context.0["original_subject"], "Envoi SMS en panne");
+        let answer = articles
+            .iter()
+            .find(|a| a.direction == Direction::Out)
+            .unwrap();
+        assert_eq!(
+            answer.in_reply_to.as_deref(),
+            Some("human@univ-rennes.example")
+        );
+    }
 }
