@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod attachment;
+pub mod audience;
 pub mod bounce;
 pub mod dedupe;
 pub mod ids;
