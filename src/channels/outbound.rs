@@ -77,6 +77,29 @@ impl Header for AutoSubmitted {
     }
 }
 
+/// `X-Auto-Response-Suppress: All`, on automatic mail only (with `Auto-Submitted`): an
+/// agent's personal reply may get an out-of-office answer like any mail a person writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AutoResponseSuppress;
+
+impl Header for AutoResponseSuppress {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("X-Auto-Response-Suppress")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        if s.trim().eq_ignore_ascii_case("all") {
+            Ok(Self)
+        } else {
+            Err(format!("unexpected X-Auto-Response-Suppress value {s:?}").into())
+        }
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "All".to_owned())
+    }
+}
+
 /// Builds the RFC 5322 message: our Message-ID, `In-Reply-To` and the whole `References`
 /// chain in order, `Reply-To` and `Auto-Submitted` when set, and a `multipart/alternative` body (text, then
 /// HTML) or a UTF-8 `text/plain` one. lettre adds `MIME-Version` and encodes
@@ -109,7 +132,11 @@ pub fn build(mail: &OutboundMail) -> Result<Message, SendError> {
                 "invalid Auto-Submitted value {value:?}"
             )))
         })?;
-        builder = builder.header(header);
+        builder = builder
+            .header(header)
+            // Exchange and Outlook honour this one, not Auto-Submitted: no out-of-office
+            // reply, no read receipt to our automatic mail (RFC 3834's aim, Microsoft's way).
+            .header(AutoResponseSuppress);
     }
     let built = match &mail.html {
         Some(html) => builder.multipart(MultiPart::alternative_plain_html(
@@ -419,10 +446,21 @@ mod tests {
         let raw = to_bytes(&mail).unwrap();
         let parsed = MessageParser::default().parse(&raw).unwrap();
         assert!(parsed.header("Auto-Submitted").is_none());
-        let text = String::from_utf8_lossy(&raw);
-        assert!(
-            !text.to_ascii_lowercase().contains("auto-submitted"),
-            "{text}"
+        let text = String::from_utf8_lossy(&raw).to_ascii_lowercase();
+        assert!(!text.contains("auto-submitted"), "{text}");
+        assert!(!text.contains("x-auto-response-suppress"), "{text}");
+    }
+
+    #[test]
+    fn automatic_mail_asks_for_no_auto_response() {
+        let raw = to_bytes(&mail()).unwrap();
+        let parsed = MessageParser::default().parse(&raw).unwrap();
+        assert_eq!(
+            parsed
+                .header("X-Auto-Response-Suppress")
+                .and_then(|v| v.as_text())
+                .map(str::trim),
+            Some("All")
         );
     }
 
