@@ -231,8 +231,11 @@ cat > "$STATE/stop.sh" <<EOF
 # stop the smtp sink in $STATE (by its pid file) and wait until it is gone
 [ -f "$PIDFILE" ] || exit 0
 pid=\$(cat "$PIDFILE")
+# Gone = no such process, or a zombie: the sink's parent (the start script) is gone, so init
+# reaps it, which took ~1.3 s here (its sockets are closed by then).
+gone() { ! kill -0 "\$pid" 2>/dev/null || [ "\$(sed 's/.*) //' "/proc/\$pid/stat" 2>/dev/null | cut -c1)" = Z ]; }
 kill "\$pid" 2>/dev/null || { rm -f "$PIDFILE"; exit 0; }
-for i in \$(seq 100); do kill -0 "\$pid" 2>/dev/null || { rm -f "$PIDFILE"; exit 0; }; sleep 0.1; done
+for i in \$(seq 200); do gone && { rm -f "$PIDFILE"; exit 0; }; sleep 0.05; done
 echo "smtp sink pid \$pid did not stop" >&2; exit 1
 EOF
 chmod +x "$STATE/stop.sh"
