@@ -91,7 +91,8 @@ install_runtime() {
 }
 
 # Tests start sinks in parallel: one installs, the others wait for it and then find it.
-LOCK=${TMPDIR:-/tmp}/guichet-smtp-sink-install.lock
+# (per user: root installs with apt, another user into its own venv)
+LOCK=${TMPDIR:-/tmp}/guichet-smtp-sink-install.$(id -u).lock
 PY=$(
   exec 9> "$LOCK"
   flock 9
