@@ -78,6 +78,10 @@ if [ "$(id -u)" -eq 0 ]; then
 elif [ ! -x /usr/sbin/dovecot ]; then
   echo "# tests/run.sh: not root and Dovecot is not installed: tests/imap.rs will fail" >&2
 fi
+# SMTP sink (aiosmtpd): tests/smtp_sink.rs and the mail-out tests start one per test
+# (tests/common/smtp_sink.rs); install its runtime once here (apt as root, else a venv).
+tests/env/start-smtp-sink.sh --install >&2 ||
+  echo "# tests/run.sh: could not install aiosmtpd: the SMTP sink tests will fail" >&2
 export GUICHET_TEST_POSTFIX_DIR GUICHET_TEST_SMTP_PORT
 
 # Every target unless the arguments pick some (`--test X`, `--lib`, ...): with --all-targets
