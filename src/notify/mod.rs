@@ -62,32 +62,85 @@ pub const LOCALES: [&str; 2] = ["fr", "en"];
 /// The locale used when the asked one has no templates: guichet serves French universities.
 pub const DEFAULT_LOCALE: &str = "fr";
 
-/// The events that send mail.
+/// The events that send mail (issue 8 item 3); who receives each is
+/// [`crate::domain::audience`]'s choice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Template {
     /// Acknowledgement to the requester when a ticket is opened.
     TicketCreated,
+    /// Notice to the offer's agents when a ticket is opened: who wrote, from where, what.
+    NewTicket,
     /// Polite refusal to an unknown sender (offer policy `refuse`).
     SenderRefused,
     /// An agent's reply, sent to the requester.
     AgentReply,
+    /// The requester's (or a participant's) new text, sent to the assignee or the agents.
+    RequesterReply,
+    /// The ticket was resolved (how to reopen it) or closed, sent to the requester.
+    StatusChanged,
+    /// The ticket was assigned, sent to the new assignee.
+    Assigned,
+    /// A service level nears its deadline.
+    SlaWarning,
+    /// A service level is past its deadline.
+    SlaBreach,
+    /// An escalation level fired.
+    Escalated,
+    /// The open tickets of an offer, once a day, to its team.
+    DailyDigest,
 }
 
 impl Template {
-    pub const ALL: [Template; 3] = [Self::TicketCreated, Self::SenderRefused, Self::AgentReply];
+    /// Every template, in the order of issue 8's list.
+    pub const ALL: [Template; 11] = [
+        Self::TicketCreated,
+        Self::NewTicket,
+        Self::SenderRefused,
+        Self::AgentReply,
+        Self::RequesterReply,
+        Self::StatusChanged,
+        Self::Assigned,
+        Self::SlaWarning,
+        Self::SlaBreach,
+        Self::Escalated,
+        Self::DailyDigest,
+    ];
 
     /// The template's folder under `templates/`, also the name stored in outbox rows.
     pub fn name(self) -> &'static str {
         match self {
             Self::TicketCreated => "ticket_created",
+            Self::NewTicket => "new_ticket",
             Self::SenderRefused => "sender_refused",
             Self::AgentReply => "agent_reply",
+            Self::RequesterReply => "requester_reply",
+            Self::StatusChanged => "status_changed",
+            Self::Assigned => "assigned",
+            Self::SlaWarning => "sla_warning",
+            Self::SlaBreach => "sla_breach",
+            Self::Escalated => "escalated",
+            Self::DailyDigest => "daily_digest",
         }
     }
 
     /// The template named `name` (see [`Template::name`]).
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// Whether the mail is about one ticket (has `ticket` in its context): all but the
+    /// refusal (no ticket was opened) and the digest (many tickets).
+    fn has_ticket(self) -> bool {
+        !matches!(self, Self::SenderRefused | Self::DailyDigest)
+    }
+
+    /// Whether the reader is an agent of the offer rather than the requester: it decides the
+    /// sample recipient.
+    fn for_agents(self) -> bool {
+        !matches!(
+            self,
+            Self::TicketCreated | Self::SenderRefused | Self::AgentReply | Self::StatusChanged
+        )
     }
 
     /// A complete context for this template, with made-up values: what start-up checks every
@@ -102,7 +155,11 @@ impl Template {
             "recipient": { "name": "Alice Martin", "address": "alice.martin@univ-exemple.fr" },
             "original_subject": "Les SMS ne partent plus",
         });
-        if self != Self::SenderRefused {
+        if self.for_agents() {
+            ctx["recipient"] =
+                json!({ "name": "Bruno Lefèvre", "address": "bruno.lefevre@esup-portail.org" });
+        }
+        if self.has_ticket() {
             ctx["ticket"] = json!({
                 "ref": "I-000042",
                 "tag": "[SMSU I-000042]",
@@ -111,10 +168,62 @@ impl Template {
                 "priority": "normal",
             });
         }
-        if self == Self::AgentReply {
-            ctx["body"] = json!(
-                "Bonjour,\n\nLe quota de votre établissement était atteint ; il a été relevé.\n\nCordialement,\nBruno"
-            );
+        match self {
+            Self::AgentReply => {
+                ctx["body"] = json!(
+                    "Bonjour,\n\nLe quota de votre établissement était atteint ; il a été relevé.\n\nCordialement,\nBruno"
+                );
+            }
+            Self::NewTicket | Self::RequesterReply => {
+                ctx["author"] = json!({
+                    "name": "Alice Martin",
+                    "address": "alice.martin@univ-exemple.fr",
+                    "institution": "Université Exemple",
+                });
+                ctx["new_text"] = json!(
+                    "Bonjour,\n\nDepuis ce matin, aucun SMS ne part de notre plateforme.\nMerci de votre aide."
+                );
+            }
+            Self::StatusChanged => {
+                ctx["ticket"]["status"] = json!("resolved");
+                ctx["status"] = json!({ "from": "in_progress", "to": "resolved" });
+                ctx["reopen_days"] = json!(14);
+            }
+            Self::Assigned => {
+                ctx["ticket"]["status"] = json!("assigned");
+                ctx["assignee"] = json!({ "name": "Bruno Lefèvre" });
+            }
+            Self::SlaWarning | Self::SlaBreach | Self::Escalated => {
+                let breached = self != Self::SlaWarning;
+                ctx["sla"] = json!({
+                    "target": "first_response",
+                    "due_at": "2026-12-04 14:00 (Europe/Paris)",
+                    "left": if breached { "1 h 30 min" } else { "45 min" },
+                    "level": 1,
+                });
+            }
+            Self::DailyDigest => {
+                ctx["date"] = json!("2026-12-03");
+                ctx["tickets"] = json!([
+                    {
+                        "ref": "I-000042",
+                        "tag": "[SMSU I-000042]",
+                        "title": "Les SMS ne partent plus",
+                        "status": "in_progress",
+                        "priority": "high",
+                        "sla": "warning",
+                    },
+                    {
+                        "ref": "R-000043",
+                        "tag": "[SMSU R-000043]",
+                        "title": "Ajout d'un expéditeur",
+                        "status": "new",
+                        "priority": "normal",
+                        "sla": "ok",
+                    },
+                ]);
+            }
+            Self::TicketCreated | Self::SenderRefused => {}
         }
         ctx
     }
@@ -203,10 +312,77 @@ fn built_in(template: Template, locale: &str, part: Part) -> Option<&'static str
     Some(match (template, locale) {
         (Template::TicketCreated, "fr") => parts!("ticket_created", "fr"),
         (Template::TicketCreated, "en") => parts!("ticket_created", "en"),
+        (Template::NewTicket, "fr") => parts!("new_ticket", "fr"),
+        (Template::NewTicket, "en") => parts!("new_ticket", "en"),
         (Template::SenderRefused, "fr") => parts!("sender_refused", "fr"),
         (Template::SenderRefused, "en") => parts!("sender_refused", "en"),
         (Template::AgentReply, "fr") => parts!("agent_reply", "fr"),
         (Template::AgentReply, "en") => parts!("agent_reply", "en"),
+        (Template::RequesterReply, "fr") => parts!("requester_reply", "fr"),
+        (Template::RequesterReply, "en") => parts!("requester_reply", "en"),
+        (Template::StatusChanged, "fr") => parts!("status_changed", "fr"),
+        (Template::StatusChanged, "en") => parts!("status_changed", "en"),
+        (Template::Assigned, "fr") => parts!("assigned", "fr"),
+        (Template::Assigned, "en") => parts!("assigned", "en"),
+        (Template::SlaWarning, "fr") => parts!("sla_warning", "fr"),
+        (Template::SlaWarning, "en") => parts!("sla_warning", "en"),
+        (Template::SlaBreach, "fr") => parts!("sla_breach", "fr"),
+        (Template::SlaBreach, "en") => parts!("sla_breach", "en"),
+        (Template::Escalated, "fr") => parts!("escalated", "fr"),
+        (Template::Escalated, "en") => parts!("escalated", "en"),
+        (Template::DailyDigest, "fr") => parts!("daily_digest", "fr"),
+        (Template::DailyDigest, "en") => parts!("daily_digest", "en"),
+        _ => return None,
+    })
+}
+
+/// The partials every body may include, as `{{> partials/<locale>/<name>}}`: the same name
+/// in both registries, from `<name>.txt.hbs` in the plain one and `<name>.html.hbs` in the
+/// HTML one, so that one include line serves the text and the HTML body alike.
+pub const PARTIALS: [&str; 2] = ["ticket_summary", "signature"];
+
+/// The name a partial is registered (and included) under: `partials/fr/signature`.
+fn partial_key(name: &str, locale: &str) -> String {
+    format!("partials/{locale}/{name}")
+}
+
+/// A partial's file under `templates/` (and the override directory):
+/// `partials/fr/signature.html.hbs`. Subjects have no partials.
+fn partial_path(name: &str, locale: &str, part: Part) -> PathBuf {
+    let extension = if part == Part::Html { "html" } else { "txt" };
+    ["partials", locale, &format!("{name}.{extension}.hbs")]
+        .iter()
+        .collect()
+}
+
+/// The built-in source of a partial, compiled into the binary.
+fn built_in_partial(name: &str, locale: &str, part: Part) -> Option<&'static str> {
+    macro_rules! partial {
+        ($name:literal, $locale:literal) => {
+            if part == Part::Html {
+                include_str!(concat!(
+                    "../../templates/partials/",
+                    $locale,
+                    "/",
+                    $name,
+                    ".html.hbs"
+                ))
+            } else {
+                include_str!(concat!(
+                    "../../templates/partials/",
+                    $locale,
+                    "/",
+                    $name,
+                    ".txt.hbs"
+                ))
+            }
+        };
+    }
+    Some(match (name, locale) {
+        ("ticket_summary", "fr") => partial!("ticket_summary", "fr"),
+        ("ticket_summary", "en") => partial!("ticket_summary", "en"),
+        ("signature", "fr") => partial!("signature", "fr"),
+        ("signature", "en") => partial!("signature", "en"),
         _ => return None,
     })
 }
@@ -245,12 +421,35 @@ impl Notifier {
         plain.register_escape_fn(handlebars::no_escape);
         let mut notifier = Self { html, plain };
 
+        // Partials first: a template's include is resolved when it renders, and the check
+        // below renders every template.
+        for locale in LOCALES {
+            for name in PARTIALS {
+                for part in [Part::Text, Part::Html] {
+                    let relative = partial_path(name, locale, part);
+                    let (source, origin) = load(
+                        override_dir,
+                        &relative,
+                        built_in_partial(name, locale, part),
+                    )?;
+                    notifier
+                        .registry_mut(part)
+                        .register_partial(&partial_key(name, locale), source)
+                        .map_err(|e| NotifyError::Template(origin, e.to_string()))?;
+                }
+            }
+        }
         // Where each registered part came from, to name it in errors.
         let mut origins = Vec::new();
         for template in Template::ALL {
             for locale in LOCALES {
                 for part in Part::ALL {
-                    let (source, origin) = load(override_dir, template, locale, part)?;
+                    let relative: PathBuf =
+                        [template.name(), locale, &format!("{}.hbs", part.file())]
+                            .iter()
+                            .collect();
+                    let (source, origin) =
+                        load(override_dir, &relative, built_in(template, locale, part))?;
                     notifier
                         .registry_mut(part)
                         .register_template_string(&key(template, locale, part), source)
@@ -319,19 +518,15 @@ impl Notifier {
     }
 }
 
-/// The source of one part and a name for it in errors: the override file if there is one,
-/// else the built-in template.
+/// The source of one file (`relative` to `templates/`) and a name for it in errors: the
+/// override file if there is one, else `built_in`.
 fn load(
     override_dir: Option<&Path>,
-    template: Template,
-    locale: &str,
-    part: Part,
+    relative: &Path,
+    built_in: Option<&'static str>,
 ) -> Result<(String, String), NotifyError> {
-    let relative: PathBuf = [template.name(), locale, &format!("{}.hbs", part.file())]
-        .iter()
-        .collect();
     if let Some(dir) = override_dir {
-        let path = dir.join(&relative);
+        let path = dir.join(relative);
         match std::fs::read_to_string(&path) {
             Ok(source) => return Ok((source, path.display().to_string())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -344,7 +539,7 @@ fn load(
         }
     }
     let origin = format!("built-in {}", relative.display());
-    match built_in(template, locale, part) {
+    match built_in {
         Some(source) => Ok((source.to_owned(), origin)),
         None => Err(NotifyError::Template(
             origin,

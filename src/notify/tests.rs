@@ -59,6 +59,22 @@ snapshot_tests! {
     sender_refused_en_matches_snapshot: Template::SenderRefused, "en";
     agent_reply_fr_matches_snapshot: Template::AgentReply, "fr";
     agent_reply_en_matches_snapshot: Template::AgentReply, "en";
+    new_ticket_fr_matches_snapshot: Template::NewTicket, "fr";
+    new_ticket_en_matches_snapshot: Template::NewTicket, "en";
+    requester_reply_fr_matches_snapshot: Template::RequesterReply, "fr";
+    requester_reply_en_matches_snapshot: Template::RequesterReply, "en";
+    status_changed_fr_matches_snapshot: Template::StatusChanged, "fr";
+    status_changed_en_matches_snapshot: Template::StatusChanged, "en";
+    assigned_fr_matches_snapshot: Template::Assigned, "fr";
+    assigned_en_matches_snapshot: Template::Assigned, "en";
+    sla_warning_fr_matches_snapshot: Template::SlaWarning, "fr";
+    sla_warning_en_matches_snapshot: Template::SlaWarning, "en";
+    sla_breach_fr_matches_snapshot: Template::SlaBreach, "fr";
+    sla_breach_en_matches_snapshot: Template::SlaBreach, "en";
+    escalated_fr_matches_snapshot: Template::Escalated, "fr";
+    escalated_en_matches_snapshot: Template::Escalated, "en";
+    daily_digest_fr_matches_snapshot: Template::DailyDigest, "fr";
+    daily_digest_en_matches_snapshot: Template::DailyDigest, "en";
 }
 
 #[test]
