@@ -5,11 +5,19 @@
 //!
 //! # Files
 //!
-//! `templates/<event>/<locale>/{subject.txt,body.txt,body.html}.hbs`, for the events
-//! `ticket_created`, `sender_refused` and `agent_reply` ([`Template::name`]) and the locales
-//! `fr` and `en` ([`LOCALES`]). They are compiled into the binary, so it runs from any
+//! `templates/<event>/<locale>/{subject.txt,body.txt,body.html}.hbs`, for the events of
+//! [`Template::ALL`] (folder names from [`Template::name`]) and the locales `fr` and `en`
+//! ([`LOCALES`]), and the partials `templates/partials/<locale>/<name>.{txt,html}.hbs` for
+//! [`PARTIALS`] (`ticket_summary`: reference, offer and title of the ticket; `signature`: the
+//! footer). A body includes one as `{{> partials/fr/signature}}`: the plain registry holds the
+//! `.txt` file under that name and the HTML registry the `.html` one, so the same line works in
+//! both bodies and HTML escaping stays where it belongs. The new events' bodies use both; the
+//! first three (`ticket_created`, `sender_refused`, `agent_reply`) keep their own text.
+//!
+//! They are compiled into the binary, so it runs from any
 //! directory. When [`Notifier::new`] is given an override directory, each file found there at
-//! the same relative path (say `ticket_created/fr/body.html.hbs`) replaces the built-in one;
+//! the same relative path (say `ticket_created/fr/body.html.hbs` or
+//! `partials/en/signature.txt.hbs`) replaces the built-in one;
 //! the others stay built in. Other files in that directory are ignored (there is no third
 //! locale). An override that does not compile, or that uses a variable the context below does
 //! not have, makes [`Notifier::new`] fail with an error naming the file: a typo is found at
@@ -23,7 +31,9 @@
 //!
 //! # Context
 //!
-//! Every template receives this JSON (built by `service::outbox::mail_context`):
+//! Every template receives this JSON (built by `service::outbox::mail_context`; the fields
+//! after `body` are for the events that service does not send yet, and their shapes are the
+//! contract for whoever builds them):
 //!
 //! ```text
 //! {
@@ -32,7 +42,7 @@
 //!     "name": "SMS Universitaire",             // display name
 //!     "support_address": "support-smsu@..."    // first support address, or null
 //!   },
-//!   "ticket": {                                // absent for sender_refused
+//!   "ticket": {                                // absent for sender_refused and daily_digest
 //!     "ref": "I-000042",
 //!     "tag": "[SMSU I-000042]",                // the subject tag replies must keep
 //!     "title": "...",
@@ -41,7 +51,33 @@
 //!   },
 //!   "recipient": { "name": "Alice Martin", "address": "alice@..." },   // name may be null
 //!   "original_subject": "...",   // subject of the mail being answered, without Re:/tag
-//!   "body": "..."                // agent_reply only: the agent's text, plain text
+//!   "body": "...",               // agent_reply only: the agent's text, plain text
+//!   "author": {                  // new_ticket, requester_reply: who wrote
+//!     "name": "Alice Martin",    //   may be null
+//!     "address": "alice@...",
+//!     "institution": "..."       //   display name, or null when unaffiliated
+//!   },
+//!   "new_text": "...",           // new_ticket, requester_reply: the mail's new text (quoted
+//!                                //   history removed), plain text; for new_ticket, its first
+//!                                //   lines, cut by the caller
+//!   "status": { "from": "in_progress", "to": "resolved" },   // status_changed: codes; the
+//!                                //   templates tell "closed" from anything else (resolved)
+//!   "reopen_days": 14,           // status_changed: the offer's reopen window, in days
+//!   "assignee": { "name": "..." },   // assigned: the new assignee (also the recipient)
+//!   "sla": {                     // sla_warning, sla_breach, escalated
+//!     "target": "first_response",    // "first_response" or "resolution" (translated by the
+//!                                    //   templates), or a policy's own name, shown as is
+//!     "due_at": "2026-12-04 14:00 (Europe/Paris)",   // formatted by the caller
+//!     "left": "45 min",          //   business time left (warning) or overdue (breach,
+//!                                //   escalated), formatted by the caller
+//!     "level": 1                 //   escalation level (escalated; given for all three)
+//!   },
+//!   "date": "2026-12-03",        // daily_digest: the day it covers
+//!   "tickets": [                 // daily_digest: the offer's open tickets, maybe none
+//!     { "ref": "I-000042", "tag": "[SMSU I-000042]", "title": "...",
+//!       "status": "in_progress", "priority": "high",
+//!       "sla": "warning" }       //   SLA state: "ok", "warning", "breached" or "none"
+//!   ]
 //! }
 //! ```
 //!
