@@ -377,6 +377,10 @@ fn built_in(template: Template, locale: &str, part: Part) -> Option<&'static str
 /// HTML one, so that one include line serves the text and the HTML body alike.
 pub const PARTIALS: [&str; 2] = ["ticket_summary", "signature"];
 
+/// The template whose sample context a partial is checked against on its own: one about a
+/// ticket, as `ticket_summary` needs. (Every template including it is checked after.)
+const PARTIAL_CHECK: Template = Template::NewTicket;
+
 /// The name a partial is registered (and included) under: `partials/fr/signature`.
 fn partial_key(name: &str, locale: &str) -> String {
     format!("partials/{locale}/{name}")
@@ -468,9 +472,17 @@ impl Notifier {
                         &relative,
                         built_in_partial(name, locale, part),
                     )?;
-                    notifier
-                        .registry_mut(part)
+                    let registry = notifier.registry_mut(part);
+                    registry
                         .register_partial(&partial_key(name, locale), source)
+                        .map_err(|e| NotifyError::Template(origin.clone(), e.to_string()))?;
+                    // Checked on its own first, so that a mistake in an overridden partial
+                    // names its file rather than the first template that includes it.
+                    registry
+                        .render_template(
+                            &format!("{{{{> {}}}}}", partial_key(name, locale)),
+                            &PARTIAL_CHECK.sample_context(),
+                        )
                         .map_err(|e| NotifyError::Template(origin, e.to_string()))?;
                 }
             }

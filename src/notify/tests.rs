@@ -597,5 +597,14 @@ fn partial_override_with_an_unknown_variable_fails_at_start() {
         "{{ticket.reference}}\n",
     );
     let err = Notifier::new(Some(dir.path())).unwrap_err();
-    assert!(err.to_string().contains("ticket.reference"), "{err}");
+    match &err {
+        NotifyError::Template(file, reason) => {
+            assert!(
+                file.ends_with("partials/en/ticket_summary.txt.hbs"),
+                "{file}"
+            );
+            assert!(reason.contains("ticket.reference"), "{reason}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
 }
