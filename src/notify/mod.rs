@@ -82,8 +82,10 @@
 //! ```
 //!
 //! [`Template::sample_context`] builds a complete example; start-up checks every template
-//! against it. HTML templates have one helper, `{{text_to_html value}}`: it escapes plain text
-//! and keeps its paragraphs (blank lines) and line breaks (`<br>`).
+//! against it. HTML templates have a helper `{{text_to_html value}}`: it escapes plain text
+//! and keeps its paragraphs (blank lines) and line breaks (`<br>`). Both registries have
+//! `{{label "fr" code}}`: a status, priority, SLA target or SLA state code in words of the
+//! locale (an unknown code, such as a policy's own target name, is shown as is).
 
 use std::path::{Path, PathBuf};
 
@@ -456,9 +458,11 @@ impl Notifier {
         let mut html = Handlebars::new();
         html.set_strict_mode(true);
         html.register_helper("text_to_html", Box::new(text_to_html));
+        html.register_helper("label", Box::new(label));
         let mut plain = Handlebars::new();
         plain.set_strict_mode(true);
         plain.register_escape_fn(handlebars::no_escape);
+        plain.register_helper("label", Box::new(label));
         let mut notifier = Self { html, plain };
 
         // Partials first: a template's include is resolved when it renders, and the check
@@ -635,6 +639,64 @@ fn text_to_html(
         }
     }
     out.write(&paragraphs.join("\n"))?;
+    Ok(())
+}
+
+/// The words for the domain's codes that templates show: statuses, priorities, SLA targets
+/// and SLA states, as `(code, fr, en)`. Codes are unique across the four lists.
+const LABELS: [(&str, &str, &str); 16] = [
+    ("new", "nouvelle", "new"),
+    ("assigned", "attribuée", "assigned"),
+    ("in_progress", "en cours", "in progress"),
+    (
+        "waiting_customer",
+        "en attente du demandeur",
+        "waiting for the requester",
+    ),
+    ("resolved", "résolue", "resolved"),
+    ("closed", "fermée", "closed"),
+    ("low", "basse", "low"),
+    ("normal", "normale", "normal"),
+    ("high", "haute", "high"),
+    ("critical", "critique", "critical"),
+    ("first_response", "première réponse", "first response"),
+    ("resolution", "résolution", "resolution"),
+    ("ok", "dans les temps", "on time"),
+    ("warning", "échéance proche", "due soon"),
+    ("breached", "dépassé", "missed"),
+    ("none", "aucun", "none"),
+];
+
+/// `{{label "fr" ticket.status}}`: a domain code in words of the locale (see [`LABELS`]); an
+/// unknown code (a policy's own target name) is shown as is. Escaped as the registry escapes,
+/// since the helper writes its own output.
+fn label(
+    h: &Helper<'_>,
+    registry: &Handlebars<'_>,
+    _: &Context,
+    _: &mut RenderContext<'_, '_>,
+    out: &mut dyn Output,
+) -> HelperResult {
+    let param = |i| {
+        let p = h
+            .param(i)
+            .ok_or(RenderErrorReason::ParamNotFoundForIndex("label", i))?;
+        if registry.strict_mode() && p.is_value_missing() {
+            return Err(RenderErrorReason::MissingVariable(
+                p.relative_path().cloned(),
+            ));
+        }
+        Ok(p.render())
+    };
+    let (locale, code) = (param(0)?, param(1)?);
+    let word = LABELS
+        .iter()
+        .find(|(c, ..)| *c == code)
+        .map_or(
+            code.as_str(),
+            |(_, fr, en)| if locale == "en" { en } else { fr },
+        );
+    out.write(&registry.get_escape_fn()(word))?;
     Ok(())
 }
 

@@ -608,3 +608,26 @@ fn partial_override_with_an_unknown_variable_fails_at_start() {
         other => panic!("unexpected {other:?}"),
     }
 }
+
+#[test]
+fn codes_are_shown_in_words_and_unknown_ones_escaped_in_html() {
+    let n = notifier();
+    let mut ctx = Template::Escalated.sample_context();
+    ctx["ticket"]["status"] = json!("waiting_customer");
+    ctx["ticket"]["priority"] = json!("critical");
+    let r = n.render(Template::Escalated, "en", &ctx).unwrap();
+    assert!(
+        r.text
+            .contains("Status: waiting for the requester, priority: critical\n"),
+        "{}",
+        r.text
+    );
+    ctx["sla"]["target"] = json!("<b>délai</b> & co");
+    let r = n.render(Template::Escalated, "fr", &ctx).unwrap();
+    assert!(r.text.contains("« <b>délai</b> & co »"), "{}", r.text);
+    assert!(
+        r.html.contains("&lt;b&gt;délai&lt;/b&gt; &amp; co"),
+        "{}",
+        r.html
+    );
+}
