@@ -76,6 +76,34 @@ pub(super) enum Command {
         #[command(subcommand)]
         command: OutboxCommand,
     },
+    /// Preview a notification with sample data and the offer's name and address (no store,
+    /// nothing sent)
+    Render {
+        /// The event: ticket_created, new_ticket, agent_reply, requester_reply,
+        /// status_changed, assigned, sla_warning, sla_breach, escalated, daily_digest,
+        /// sender_refused
+        event: String,
+        /// Offer code
+        #[arg(long)]
+        offer: String,
+        /// fr or en (default: the offer's locale)
+        #[arg(long)]
+        locale: Option<String>,
+        /// text (subject and text part), html (HTML part) or eml (the whole message)
+        #[arg(long, value_enum, default_value_t = RenderFormat::Text)]
+        format: RenderFormat,
+    },
+}
+
+/// What `guichet render` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(super) enum RenderFormat {
+    /// The subject, then the text part.
+    Text,
+    /// The HTML part.
+    Html,
+    /// The whole message as the outbox would send it.
+    Eml,
 }
 
 #[derive(Subcommand)]

@@ -36,6 +36,7 @@ mod outbox;
 mod output;
 mod owner;
 mod quarantine;
+mod render;
 mod ticket;
 
 pub fn main() -> ExitCode {
@@ -180,6 +181,13 @@ async fn dispatch(cli: Cli) -> ExitCode {
         is_deliver,
     );
     let result = match cli.command {
+        // A preview needs the configuration and the templates, not the store.
+        Command::Render {
+            event,
+            offer,
+            locale,
+            format,
+        } => render::render(&config, &event, &offer, locale.as_deref(), format),
         Command::Run => app::run(config).await.map(|()| ExitCode::SUCCESS),
         command => one_shot(config, command).await,
     };
@@ -247,7 +255,7 @@ async fn one_shot(config: Config, command: Command) -> anyhow::Result<ExitCode> 
         Command::Ticket { command } => ticket::ticket(&ctx, command).await,
         Command::Quarantine { command } => quarantine::quarantine(&ctx, command).await,
         Command::Outbox { command } => outbox::outbox(&ctx, command).await,
-        Command::Run | Command::CheckConfig => Ok(ExitCode::SUCCESS),
+        Command::Run | Command::CheckConfig | Command::Render { .. } => Ok(ExitCode::SUCCESS),
     };
     ctx.store.close().await;
     give_back_to_data_dir_owner(&ctx.config);

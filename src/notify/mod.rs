@@ -5,11 +5,19 @@
 //!
 //! # Files
 //!
-//! `templates/<event>/<locale>/{subject.txt,body.txt,body.html}.hbs`, for the events
-//! `ticket_created`, `sender_refused` and `agent_reply` ([`Template::name`]) and the locales
-//! `fr` and `en` ([`LOCALES`]). They are compiled into the binary, so it runs from any
+//! `templates/<event>/<locale>/{subject.txt,body.txt,body.html}.hbs`, for the events of
+//! [`Template::ALL`] (folder names from [`Template::name`]) and the locales `fr` and `en`
+//! ([`LOCALES`]), and the partials `templates/partials/<locale>/<name>.{txt,html}.hbs` for
+//! [`PARTIALS`] (`ticket_summary`: reference, offer and title of the ticket; `signature`: the
+//! footer). A body includes one as `{{> partials/fr/signature}}`: the plain registry holds the
+//! `.txt` file under that name and the HTML registry the `.html` one, so the same line works in
+//! both bodies and HTML escaping stays where it belongs. The new events' bodies use both; the
+//! first three (`ticket_created`, `sender_refused`, `agent_reply`) keep their own text.
+//!
+//! They are compiled into the binary, so it runs from any
 //! directory. When [`Notifier::new`] is given an override directory, each file found there at
-//! the same relative path (say `ticket_created/fr/body.html.hbs`) replaces the built-in one;
+//! the same relative path (say `ticket_created/fr/body.html.hbs` or
+//! `partials/en/signature.txt.hbs`) replaces the built-in one;
 //! the others stay built in. Other files in that directory are ignored (there is no third
 //! locale). An override that does not compile, or that uses a variable the context below does
 //! not have, makes [`Notifier::new`] fail with an error naming the file: a typo is found at
@@ -23,7 +31,9 @@
 //!
 //! # Context
 //!
-//! Every template receives this JSON (built by `service::outbox::mail_context`):
+//! Every template receives this JSON (built by `service::outbox::mail_context`; the fields
+//! after `body` are for the events that service does not send yet, and their shapes are the
+//! contract for whoever builds them):
 //!
 //! ```text
 //! {
@@ -32,7 +42,7 @@
 //!     "name": "SMS Universitaire",             // display name
 //!     "support_address": "support-smsu@..."    // first support address, or null
 //!   },
-//!   "ticket": {                                // absent for sender_refused
+//!   "ticket": {                                // absent for sender_refused and daily_digest
 //!     "ref": "I-000042",
 //!     "tag": "[SMSU I-000042]",                // the subject tag replies must keep
 //!     "title": "...",
@@ -41,13 +51,41 @@
 //!   },
 //!   "recipient": { "name": "Alice Martin", "address": "alice@..." },   // name may be null
 //!   "original_subject": "...",   // subject of the mail being answered, without Re:/tag
-//!   "body": "..."                // agent_reply only: the agent's text, plain text
+//!   "body": "...",               // agent_reply only: the agent's text, plain text
+//!   "author": {                  // new_ticket, requester_reply: who wrote
+//!     "name": "Alice Martin",    //   may be null
+//!     "address": "alice@...",
+//!     "institution": "..."       //   display name, or null when unaffiliated
+//!   },
+//!   "new_text": "...",           // new_ticket, requester_reply: the mail's new text (quoted
+//!                                //   history removed), plain text; for new_ticket, its first
+//!                                //   lines, cut by the caller
+//!   "status": { "from": "in_progress", "to": "resolved" },   // status_changed: codes; the
+//!                                //   templates tell "closed" from anything else (resolved)
+//!   "reopen_days": 14,           // status_changed: the offer's reopen window, in days
+//!   "assignee": { "name": "..." },   // assigned: the new assignee (also the recipient)
+//!   "sla": {                     // sla_warning, sla_breach, escalated
+//!     "target": "first_response",    // "first_response" or "resolution" (translated by the
+//!                                    //   templates), or a policy's own name, shown as is
+//!     "due_at": "2026-12-04 14:00 (Europe/Paris)",   // formatted by the caller
+//!     "left": "45 min",          //   business time left (warning) or overdue (breach,
+//!                                //   escalated), formatted by the caller
+//!     "level": 1                 //   escalation level (escalated; given for all three)
+//!   },
+//!   "date": "2026-12-03",        // daily_digest: the day it covers
+//!   "tickets": [                 // daily_digest: the offer's open tickets, maybe none
+//!     { "ref": "I-000042", "tag": "[SMSU I-000042]", "title": "...",
+//!       "status": "in_progress", "priority": "high",
+//!       "sla": "warning" }       //   SLA state: "ok", "warning", "breached" or "none"
+//!   ]
 //! }
 //! ```
 //!
 //! [`Template::sample_context`] builds a complete example; start-up checks every template
-//! against it. HTML templates have one helper, `{{text_to_html value}}`: it escapes plain text
-//! and keeps its paragraphs (blank lines) and line breaks (`<br>`).
+//! against it. HTML templates have a helper `{{text_to_html value}}`: it escapes plain text
+//! and keeps its paragraphs (blank lines) and line breaks (`<br>`). Both registries have
+//! `{{label "fr" code}}`: a status, priority, SLA target or SLA state code in words of the
+//! locale (an unknown code, such as a policy's own target name, is shown as is).
 
 use std::path::{Path, PathBuf};
 
@@ -62,32 +100,85 @@ pub const LOCALES: [&str; 2] = ["fr", "en"];
 /// The locale used when the asked one has no templates: guichet serves French universities.
 pub const DEFAULT_LOCALE: &str = "fr";
 
-/// The events that send mail.
+/// The events that send mail (issue 8 item 3); who receives each is
+/// [`crate::domain::audience`]'s choice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Template {
     /// Acknowledgement to the requester when a ticket is opened.
     TicketCreated,
+    /// Notice to the offer's agents when a ticket is opened: who wrote, from where, what.
+    NewTicket,
     /// Polite refusal to an unknown sender (offer policy `refuse`).
     SenderRefused,
     /// An agent's reply, sent to the requester.
     AgentReply,
+    /// The requester's (or a participant's) new text, sent to the assignee or the agents.
+    RequesterReply,
+    /// The ticket was resolved (how to reopen it) or closed, sent to the requester.
+    StatusChanged,
+    /// The ticket was assigned, sent to the new assignee.
+    Assigned,
+    /// A service level nears its deadline.
+    SlaWarning,
+    /// A service level is past its deadline.
+    SlaBreach,
+    /// An escalation level fired.
+    Escalated,
+    /// The open tickets of an offer, once a day, to its team.
+    DailyDigest,
 }
 
 impl Template {
-    pub const ALL: [Template; 3] = [Self::TicketCreated, Self::SenderRefused, Self::AgentReply];
+    /// Every template, in the order of issue 8's list.
+    pub const ALL: [Template; 11] = [
+        Self::TicketCreated,
+        Self::NewTicket,
+        Self::SenderRefused,
+        Self::AgentReply,
+        Self::RequesterReply,
+        Self::StatusChanged,
+        Self::Assigned,
+        Self::SlaWarning,
+        Self::SlaBreach,
+        Self::Escalated,
+        Self::DailyDigest,
+    ];
 
     /// The template's folder under `templates/`, also the name stored in outbox rows.
     pub fn name(self) -> &'static str {
         match self {
             Self::TicketCreated => "ticket_created",
+            Self::NewTicket => "new_ticket",
             Self::SenderRefused => "sender_refused",
             Self::AgentReply => "agent_reply",
+            Self::RequesterReply => "requester_reply",
+            Self::StatusChanged => "status_changed",
+            Self::Assigned => "assigned",
+            Self::SlaWarning => "sla_warning",
+            Self::SlaBreach => "sla_breach",
+            Self::Escalated => "escalated",
+            Self::DailyDigest => "daily_digest",
         }
     }
 
     /// The template named `name` (see [`Template::name`]).
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// Whether the mail is about one ticket (has `ticket` in its context): all but the
+    /// refusal (no ticket was opened) and the digest (many tickets).
+    fn has_ticket(self) -> bool {
+        !matches!(self, Self::SenderRefused | Self::DailyDigest)
+    }
+
+    /// Whether the reader is an agent of the offer rather than the requester: it decides the
+    /// sample recipient.
+    fn for_agents(self) -> bool {
+        !matches!(
+            self,
+            Self::TicketCreated | Self::SenderRefused | Self::AgentReply | Self::StatusChanged
+        )
     }
 
     /// A complete context for this template, with made-up values: what start-up checks every
@@ -102,7 +193,11 @@ impl Template {
             "recipient": { "name": "Alice Martin", "address": "alice.martin@univ-exemple.fr" },
             "original_subject": "Les SMS ne partent plus",
         });
-        if self != Self::SenderRefused {
+        if self.for_agents() {
+            ctx["recipient"] =
+                json!({ "name": "Bruno Lefèvre", "address": "bruno.lefevre@esup-portail.org" });
+        }
+        if self.has_ticket() {
             ctx["ticket"] = json!({
                 "ref": "I-000042",
                 "tag": "[SMSU I-000042]",
@@ -111,10 +206,62 @@ impl Template {
                 "priority": "normal",
             });
         }
-        if self == Self::AgentReply {
-            ctx["body"] = json!(
-                "Bonjour,\n\nLe quota de votre établissement était atteint ; il a été relevé.\n\nCordialement,\nBruno"
-            );
+        match self {
+            Self::AgentReply => {
+                ctx["body"] = json!(
+                    "Bonjour,\n\nLe quota de votre établissement était atteint ; il a été relevé.\n\nCordialement,\nBruno"
+                );
+            }
+            Self::NewTicket | Self::RequesterReply => {
+                ctx["author"] = json!({
+                    "name": "Alice Martin",
+                    "address": "alice.martin@univ-exemple.fr",
+                    "institution": "Université Exemple",
+                });
+                ctx["new_text"] = json!(
+                    "Bonjour,\n\nDepuis ce matin, aucun SMS ne part de notre plateforme.\nMerci de votre aide."
+                );
+            }
+            Self::StatusChanged => {
+                ctx["ticket"]["status"] = json!("resolved");
+                ctx["status"] = json!({ "from": "in_progress", "to": "resolved" });
+                ctx["reopen_days"] = json!(14);
+            }
+            Self::Assigned => {
+                ctx["ticket"]["status"] = json!("assigned");
+                ctx["assignee"] = json!({ "name": "Bruno Lefèvre" });
+            }
+            Self::SlaWarning | Self::SlaBreach | Self::Escalated => {
+                let breached = self != Self::SlaWarning;
+                ctx["sla"] = json!({
+                    "target": "first_response",
+                    "due_at": "2026-12-04 14:00 (Europe/Paris)",
+                    "left": if breached { "1 h 30 min" } else { "45 min" },
+                    "level": 1,
+                });
+            }
+            Self::DailyDigest => {
+                ctx["date"] = json!("2026-12-03");
+                ctx["tickets"] = json!([
+                    {
+                        "ref": "I-000042",
+                        "tag": "[SMSU I-000042]",
+                        "title": "Les SMS ne partent plus",
+                        "status": "in_progress",
+                        "priority": "high",
+                        "sla": "warning",
+                    },
+                    {
+                        "ref": "R-000043",
+                        "tag": "[SMSU R-000043]",
+                        "title": "Ajout d'un expéditeur",
+                        "status": "new",
+                        "priority": "normal",
+                        "sla": "ok",
+                    },
+                ]);
+            }
+            Self::TicketCreated | Self::SenderRefused => {}
         }
         ctx
     }
@@ -203,10 +350,81 @@ fn built_in(template: Template, locale: &str, part: Part) -> Option<&'static str
     Some(match (template, locale) {
         (Template::TicketCreated, "fr") => parts!("ticket_created", "fr"),
         (Template::TicketCreated, "en") => parts!("ticket_created", "en"),
+        (Template::NewTicket, "fr") => parts!("new_ticket", "fr"),
+        (Template::NewTicket, "en") => parts!("new_ticket", "en"),
         (Template::SenderRefused, "fr") => parts!("sender_refused", "fr"),
         (Template::SenderRefused, "en") => parts!("sender_refused", "en"),
         (Template::AgentReply, "fr") => parts!("agent_reply", "fr"),
         (Template::AgentReply, "en") => parts!("agent_reply", "en"),
+        (Template::RequesterReply, "fr") => parts!("requester_reply", "fr"),
+        (Template::RequesterReply, "en") => parts!("requester_reply", "en"),
+        (Template::StatusChanged, "fr") => parts!("status_changed", "fr"),
+        (Template::StatusChanged, "en") => parts!("status_changed", "en"),
+        (Template::Assigned, "fr") => parts!("assigned", "fr"),
+        (Template::Assigned, "en") => parts!("assigned", "en"),
+        (Template::SlaWarning, "fr") => parts!("sla_warning", "fr"),
+        (Template::SlaWarning, "en") => parts!("sla_warning", "en"),
+        (Template::SlaBreach, "fr") => parts!("sla_breach", "fr"),
+        (Template::SlaBreach, "en") => parts!("sla_breach", "en"),
+        (Template::Escalated, "fr") => parts!("escalated", "fr"),
+        (Template::Escalated, "en") => parts!("escalated", "en"),
+        (Template::DailyDigest, "fr") => parts!("daily_digest", "fr"),
+        (Template::DailyDigest, "en") => parts!("daily_digest", "en"),
+        _ => return None,
+    })
+}
+
+/// The partials every body may include, as `{{> partials/<locale>/<name>}}`: the same name
+/// in both registries, from `<name>.txt.hbs` in the plain one and `<name>.html.hbs` in the
+/// HTML one, so that one include line serves the text and the HTML body alike.
+pub const PARTIALS: [&str; 2] = ["ticket_summary", "signature"];
+
+/// The template whose sample context a partial is checked against on its own: one about a
+/// ticket, as `ticket_summary` needs. (Every template including it is checked after.)
+const PARTIAL_CHECK: Template = Template::NewTicket;
+
+/// The name a partial is registered (and included) under: `partials/fr/signature`.
+fn partial_key(name: &str, locale: &str) -> String {
+    format!("partials/{locale}/{name}")
+}
+
+/// A partial's file under `templates/` (and the override directory):
+/// `partials/fr/signature.html.hbs`. Subjects have no partials.
+fn partial_path(name: &str, locale: &str, part: Part) -> PathBuf {
+    let extension = if part == Part::Html { "html" } else { "txt" };
+    ["partials", locale, &format!("{name}.{extension}.hbs")]
+        .iter()
+        .collect()
+}
+
+/// The built-in source of a partial, compiled into the binary.
+fn built_in_partial(name: &str, locale: &str, part: Part) -> Option<&'static str> {
+    macro_rules! partial {
+        ($name:literal, $locale:literal) => {
+            if part == Part::Html {
+                include_str!(concat!(
+                    "../../templates/partials/",
+                    $locale,
+                    "/",
+                    $name,
+                    ".html.hbs"
+                ))
+            } else {
+                include_str!(concat!(
+                    "../../templates/partials/",
+                    $locale,
+                    "/",
+                    $name,
+                    ".txt.hbs"
+                ))
+            }
+        };
+    }
+    Some(match (name, locale) {
+        ("ticket_summary", "fr") => partial!("ticket_summary", "fr"),
+        ("ticket_summary", "en") => partial!("ticket_summary", "en"),
+        ("signature", "fr") => partial!("signature", "fr"),
+        ("signature", "en") => partial!("signature", "en"),
         _ => return None,
     })
 }
@@ -240,17 +458,50 @@ impl Notifier {
         let mut html = Handlebars::new();
         html.set_strict_mode(true);
         html.register_helper("text_to_html", Box::new(text_to_html));
+        html.register_helper("label", Box::new(label));
         let mut plain = Handlebars::new();
         plain.set_strict_mode(true);
         plain.register_escape_fn(handlebars::no_escape);
+        plain.register_helper("label", Box::new(label));
         let mut notifier = Self { html, plain };
 
+        // Partials first: a template's include is resolved when it renders, and the check
+        // below renders every template.
+        for locale in LOCALES {
+            for name in PARTIALS {
+                for part in [Part::Text, Part::Html] {
+                    let relative = partial_path(name, locale, part);
+                    let (source, origin) = load(
+                        override_dir,
+                        &relative,
+                        built_in_partial(name, locale, part),
+                    )?;
+                    let registry = notifier.registry_mut(part);
+                    registry
+                        .register_partial(&partial_key(name, locale), source)
+                        .map_err(|e| NotifyError::Template(origin.clone(), e.to_string()))?;
+                    // Checked on its own first, so that a mistake in an overridden partial
+                    // names its file rather than the first template that includes it.
+                    registry
+                        .render_template(
+                            &format!("{{{{> {}}}}}", partial_key(name, locale)),
+                            &PARTIAL_CHECK.sample_context(),
+                        )
+                        .map_err(|e| NotifyError::Template(origin, e.to_string()))?;
+                }
+            }
+        }
         // Where each registered part came from, to name it in errors.
         let mut origins = Vec::new();
         for template in Template::ALL {
             for locale in LOCALES {
                 for part in Part::ALL {
-                    let (source, origin) = load(override_dir, template, locale, part)?;
+                    let relative: PathBuf =
+                        [template.name(), locale, &format!("{}.hbs", part.file())]
+                            .iter()
+                            .collect();
+                    let (source, origin) =
+                        load(override_dir, &relative, built_in(template, locale, part))?;
                     notifier
                         .registry_mut(part)
                         .register_template_string(&key(template, locale, part), source)
@@ -319,19 +570,15 @@ impl Notifier {
     }
 }
 
-/// The source of one part and a name for it in errors: the override file if there is one,
-/// else the built-in template.
+/// The source of one file (`relative` to `templates/`) and a name for it in errors: the
+/// override file if there is one, else `built_in`.
 fn load(
     override_dir: Option<&Path>,
-    template: Template,
-    locale: &str,
-    part: Part,
+    relative: &Path,
+    built_in: Option<&'static str>,
 ) -> Result<(String, String), NotifyError> {
-    let relative: PathBuf = [template.name(), locale, &format!("{}.hbs", part.file())]
-        .iter()
-        .collect();
     if let Some(dir) = override_dir {
-        let path = dir.join(&relative);
+        let path = dir.join(relative);
         match std::fs::read_to_string(&path) {
             Ok(source) => return Ok((source, path.display().to_string())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -344,7 +591,7 @@ fn load(
         }
     }
     let origin = format!("built-in {}", relative.display());
-    match built_in(template, locale, part) {
+    match built_in {
         Some(source) => Ok((source.to_owned(), origin)),
         None => Err(NotifyError::Template(
             origin,
@@ -392,6 +639,64 @@ fn text_to_html(
         }
     }
     out.write(&paragraphs.join("\n"))?;
+    Ok(())
+}
+
+/// The words for the domain's codes that templates show: statuses, priorities, SLA targets
+/// and SLA states, as `(code, fr, en)`. Codes are unique across the four lists.
+const LABELS: [(&str, &str, &str); 16] = [
+    ("new", "nouvelle", "new"),
+    ("assigned", "attribuée", "assigned"),
+    ("in_progress", "en cours", "in progress"),
+    (
+        "waiting_customer",
+        "en attente du demandeur",
+        "waiting for the requester",
+    ),
+    ("resolved", "résolue", "resolved"),
+    ("closed", "fermée", "closed"),
+    ("low", "basse", "low"),
+    ("normal", "normale", "normal"),
+    ("high", "haute", "high"),
+    ("critical", "critique", "critical"),
+    ("first_response", "première réponse", "first response"),
+    ("resolution", "résolution", "resolution"),
+    ("ok", "dans les temps", "on time"),
+    ("warning", "échéance proche", "due soon"),
+    ("breached", "dépassé", "missed"),
+    ("none", "aucun", "none"),
+];
+
+/// `{{label "fr" ticket.status}}`: a domain code in words of the locale (see [`LABELS`]); an
+/// unknown code (a policy's own target name) is shown as is. Escaped as the registry escapes,
+/// since the helper writes its own output.
+fn label(
+    h: &Helper<'_>,
+    registry: &Handlebars<'_>,
+    _: &Context,
+    _: &mut RenderContext<'_, '_>,
+    out: &mut dyn Output,
+) -> HelperResult {
+    let param = |i| {
+        let p = h
+            .param(i)
+            .ok_or(RenderErrorReason::ParamNotFoundForIndex("label", i))?;
+        if registry.strict_mode() && p.is_value_missing() {
+            return Err(RenderErrorReason::MissingVariable(
+                p.relative_path().cloned(),
+            ));
+        }
+        Ok(p.render())
+    };
+    let (locale, code) = (param(0)?, param(1)?);
+    let word = LABELS
+        .iter()
+        .find(|(c, ..)| *c == code)
+        .map_or(
+            code.as_str(),
+            |(_, fr, en)| if locale == "en" { en } else { fr },
+        );
+    out.write(&registry.get_escape_fn()(word))?;
     Ok(())
 }
 

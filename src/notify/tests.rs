@@ -59,6 +59,22 @@ snapshot_tests! {
     sender_refused_en_matches_snapshot: Template::SenderRefused, "en";
     agent_reply_fr_matches_snapshot: Template::AgentReply, "fr";
     agent_reply_en_matches_snapshot: Template::AgentReply, "en";
+    new_ticket_fr_matches_snapshot: Template::NewTicket, "fr";
+    new_ticket_en_matches_snapshot: Template::NewTicket, "en";
+    requester_reply_fr_matches_snapshot: Template::RequesterReply, "fr";
+    requester_reply_en_matches_snapshot: Template::RequesterReply, "en";
+    status_changed_fr_matches_snapshot: Template::StatusChanged, "fr";
+    status_changed_en_matches_snapshot: Template::StatusChanged, "en";
+    assigned_fr_matches_snapshot: Template::Assigned, "fr";
+    assigned_en_matches_snapshot: Template::Assigned, "en";
+    sla_warning_fr_matches_snapshot: Template::SlaWarning, "fr";
+    sla_warning_en_matches_snapshot: Template::SlaWarning, "en";
+    sla_breach_fr_matches_snapshot: Template::SlaBreach, "fr";
+    sla_breach_en_matches_snapshot: Template::SlaBreach, "en";
+    escalated_fr_matches_snapshot: Template::Escalated, "fr";
+    escalated_en_matches_snapshot: Template::Escalated, "en";
+    daily_digest_fr_matches_snapshot: Template::DailyDigest, "fr";
+    daily_digest_en_matches_snapshot: Template::DailyDigest, "en";
 }
 
 #[test]
@@ -450,4 +466,168 @@ fn html_parts_are_self_contained() {
             }
         }
     }
+}
+
+#[test]
+fn subject_with_markup_and_accents_is_escaped_only_in_html() {
+    // A requester's title reaches every ticket template: the subject and text keep it as
+    // written, the HTML part escapes it (in the partial too) and keeps the accents.
+    let title = "Écran <noir> & clé «usée»";
+    let n = notifier();
+    for template in Template::ALL.into_iter().filter(|t| t.has_ticket()) {
+        for locale in LOCALES {
+            let mut ctx = template.sample_context();
+            ctx["ticket"]["title"] = json!(title);
+            ctx["original_subject"] = json!(title);
+            let r = n.render(template, locale, &ctx).unwrap();
+            assert!(
+                r.subject.contains(title),
+                "{template} {locale}: {}",
+                r.subject
+            );
+            assert!(r.text.contains(title) || template == Template::AgentReply);
+            assert!(
+                r.html.contains("Écran &lt;noir&gt; &amp; clé «usée»"),
+                "{template} {locale}: {}",
+                r.html
+            );
+            assert!(!r.html.contains("<noir>"), "{template} {locale}");
+        }
+    }
+}
+
+#[test]
+fn digest_lists_escaped_titles_and_says_when_nothing_is_open() {
+    let n = notifier();
+    let mut ctx = Template::DailyDigest.sample_context();
+    ctx["tickets"][0]["title"] = json!("a<b & é");
+    let r = n.render(Template::DailyDigest, "en", &ctx).unwrap();
+    assert_eq!(r.subject, "[SMSU] Open requests on 2026-12-03: 2");
+    assert!(r.text.contains("[SMSU I-000042] a<b & é\n"), "{}", r.text);
+    assert!(r.html.contains("<td>a&lt;b &amp; é</td>"), "{}", r.html);
+
+    ctx["tickets"] = json!([]);
+    let r = n.render(Template::DailyDigest, "fr", &ctx).unwrap();
+    assert_eq!(r.subject, "[SMSU] Demandes ouvertes au 2026-12-03 : 0");
+    assert!(r.text.contains("Aucune demande ouverte."), "{}", r.text);
+    assert!(
+        r.html.contains("<p>Aucune demande ouverte.</p>"),
+        "{}",
+        r.html
+    );
+}
+
+#[test]
+fn resolved_says_how_to_reopen_and_closed_does_not() {
+    let n = notifier();
+    let ctx = Template::StatusChanged.sample_context();
+    let resolved = n.render(Template::StatusChanged, "fr", &ctx).unwrap();
+    assert!(
+        resolved.subject.contains("Demande résolue"),
+        "{}",
+        resolved.subject
+    );
+    assert!(
+        resolved.text.contains("dans les\n14 jours"),
+        "{}",
+        resolved.text
+    );
+
+    let mut ctx = ctx;
+    ctx["status"] = json!({ "from": "resolved", "to": "closed" });
+    let closed = n.render(Template::StatusChanged, "en", &ctx).unwrap();
+    assert!(
+        closed.subject.contains("Request closed"),
+        "{}",
+        closed.subject
+    );
+    assert!(!closed.text.contains("reopened"), "{}", closed.text);
+    assert!(
+        closed.text.contains("This request is now closed."),
+        "{}",
+        closed.text
+    );
+}
+
+#[test]
+fn sla_target_is_translated_and_an_unknown_one_shown_as_is() {
+    let n = notifier();
+    let mut ctx = Template::SlaBreach.sample_context();
+    ctx["sla"]["target"] = json!("resolution");
+    let r = n.render(Template::SlaBreach, "en", &ctx).unwrap();
+    assert_eq!(
+        r.subject,
+        "[SMSU I-000042] Deadline missed (resolution): Les SMS ne partent plus"
+    );
+    ctx["sla"]["target"] = json!("Rétablissement");
+    let r = n.render(Template::SlaBreach, "fr", &ctx).unwrap();
+    assert!(r.subject.contains("(Rétablissement)"), "{}", r.subject);
+}
+
+#[test]
+fn partial_override_changes_every_body_that_uses_it() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "partials/fr/signature.html.hbs",
+        "<p>Équipe {{offer.name}} &amp; co</p>\n",
+    );
+    let n = Notifier::new(Some(dir.path())).unwrap();
+    for template in [Template::NewTicket, Template::DailyDigest] {
+        let ctx = template.sample_context();
+        let fr = n.render(template, "fr", &ctx).unwrap();
+        assert!(
+            fr.html.contains("<p>Équipe SMS Universitaire &amp; co</p>"),
+            "{}",
+            fr.html
+        );
+        // The text signature and the English one stay built in.
+        assert!(fr.text.contains("Ce message est envoyé automatiquement"));
+        let en = n.render(template, "en", &ctx).unwrap();
+        assert_eq!(en, notifier().render(template, "en", &ctx).unwrap());
+    }
+}
+
+#[test]
+fn partial_override_with_an_unknown_variable_fails_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "partials/en/ticket_summary.txt.hbs",
+        "{{ticket.reference}}\n",
+    );
+    let err = Notifier::new(Some(dir.path())).unwrap_err();
+    match &err {
+        NotifyError::Template(file, reason) => {
+            assert!(
+                file.ends_with("partials/en/ticket_summary.txt.hbs"),
+                "{file}"
+            );
+            assert!(reason.contains("ticket.reference"), "{reason}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn codes_are_shown_in_words_and_unknown_ones_escaped_in_html() {
+    let n = notifier();
+    let mut ctx = Template::Escalated.sample_context();
+    ctx["ticket"]["status"] = json!("waiting_customer");
+    ctx["ticket"]["priority"] = json!("critical");
+    let r = n.render(Template::Escalated, "en", &ctx).unwrap();
+    assert!(
+        r.text
+            .contains("Status: waiting for the requester, priority: critical\n"),
+        "{}",
+        r.text
+    );
+    ctx["sla"]["target"] = json!("<b>délai</b> & co");
+    let r = n.render(Template::Escalated, "fr", &ctx).unwrap();
+    assert!(r.text.contains("« <b>délai</b> & co »"), "{}", r.text);
+    assert!(
+        r.html.contains("&lt;b&gt;délai&lt;/b&gt; &amp; co"),
+        "{}",
+        r.html
+    );
 }
