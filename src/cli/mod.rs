@@ -262,6 +262,15 @@ async fn one_shot(config: Config, command: Command) -> anyhow::Result<ExitCode> 
     result
 }
 
+/// Who an operator command acts as (recorded in the event log): `--as NAME`, else `$USER`.
+fn operator_named(name: Option<&str>) -> crate::service::operator::Operator {
+    let name = name
+        .map(str::to_owned)
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "operator".into());
+    crate::service::operator::Operator(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

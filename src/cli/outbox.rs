@@ -74,12 +74,7 @@ pub(super) async fn outbox(ctx: &Context, command: OutboxCommand) -> anyhow::Res
 }
 
 fn operator_of(m: &OutboxArgs) -> Operator {
-    let name = m
-        .operator
-        .clone()
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "operator".into());
-    Operator(name)
+    super::operator_named(m.operator.as_deref())
 }
 
 fn with_offer(offer: &str, row: &OutboxRow) -> serde_json::Value {

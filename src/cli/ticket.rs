@@ -81,12 +81,7 @@ fn text_arg(message: Option<String>) -> anyhow::Result<String> {
 }
 
 fn operator_of(t: &TicketArgs) -> Operator {
-    let name = t
-        .operator
-        .clone()
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "operator".into());
-    Operator(name)
+    super::operator_named(t.operator.as_deref())
 }
 
 pub(super) async fn ticket(ctx: &Context, command: TicketCommand) -> anyhow::Result<ExitCode> {
