@@ -12,6 +12,7 @@ use super::{offer, offers};
 use crate::domain::{OutboxId, OutboxState};
 use crate::service::Context;
 use crate::service::operator::{self, Operator};
+use crate::service::outbox::recipients_of;
 use crate::store::OutboxRow;
 
 pub(super) async fn outbox(ctx: &Context, command: OutboxCommand) -> anyhow::Result<ExitCode> {
@@ -85,10 +86,10 @@ fn with_offer(offer: &str, row: &OutboxRow) -> serde_json::Value {
 
 /// The addresses of a row's recipients, comma-separated.
 fn recipients(row: &OutboxRow) -> String {
-    serde_json::from_str::<Vec<serde_json::Value>>(&row.recipients)
+    recipients_of(row)
         .unwrap_or_default()
         .iter()
-        .filter_map(|v| v["address"].as_str().map(str::to_owned))
+        .map(|m| m.address.as_str())
         .collect::<Vec<_>>()
         .join(", ")
 }

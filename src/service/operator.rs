@@ -503,11 +503,10 @@ pub async fn outbox_row(
     offer: &OfferConfig,
     id: OutboxId,
 ) -> Result<OutboxRow, ServiceError> {
-    list_outbox(ctx, offer, None)
-        .await?
-        .into_iter()
-        .find(|r| r.id == id)
-        .ok_or_else(|| no_outbox_row(offer, id))
+    let mut tx = ctx.store.begin(&offer.code).await?;
+    let row = outbox_row_in(&mut tx, offer, id).await;
+    tx.rollback().await?;
+    row
 }
 
 /// One more attempt of a mail not sent, due now: a pending one sooner than its backoff, a

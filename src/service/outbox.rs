@@ -282,7 +282,7 @@ async fn given_up(
 }
 
 /// The recipients stored on a row (a JSON array of `{name, address}`).
-fn recipients_of(row: &OutboxRow) -> Result<Vec<Mailbox>, serde_json::Error> {
+pub fn recipients_of(row: &OutboxRow) -> Result<Vec<Mailbox>, serde_json::Error> {
     let values: Vec<serde_json::Value> = serde_json::from_str(&row.recipients)?;
     Ok(values
         .iter()
