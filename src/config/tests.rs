@@ -228,6 +228,24 @@ fn each_bad_value_is_reported_at_its_path() {
             "\"not a domain\" is not a mail domain",
         ),
         (
+            "[mail]\nrecipient_limit = 0",
+            &[],
+            "mail.recipient_limit",
+            "must be positive, found 0",
+        ),
+        (
+            "[mail]\nticket_limit_window_minutes = 0",
+            &[],
+            "mail.ticket_limit_window_minutes",
+            "must be positive, found 0",
+        ),
+        (
+            "[mail]\ncoalesce_minutes = -1",
+            &[],
+            "mail.coalesce_minutes",
+            "must be positive, found -1",
+        ),
+        (
             "",
             &[("GUICHET_MAIL__HMAC_KEY", "short")],
             "env GUICHET_MAIL__HMAC_KEY",
