@@ -244,7 +244,13 @@ fn read_throttle(t: &mut Fields<'_>, r: &mut Report) -> crate::domain::throttle:
 fn read_minutes(node: Option<Node<'_>>, zero_ok: bool, r: &mut Report) -> Option<chrono::Duration> {
     let node = node?;
     let minutes = match node.value {
-        toml::Value::Integer(0) if zero_ok => 0,
+        toml::Value::Integer(n) if zero_ok => match u64::try_from(*n) {
+            Ok(n) => n,
+            Err(_) => {
+                r.error(&node.path, format!("must be zero or positive, found {n}"));
+                return None;
+            }
+        },
         _ => node.positive(r)?,
     };
     let window = i64::try_from(minutes)

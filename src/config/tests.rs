@@ -243,7 +243,7 @@ fn each_bad_value_is_reported_at_its_path() {
             "[mail]\ncoalesce_minutes = -1",
             &[],
             "mail.coalesce_minutes",
-            "must be positive, found -1",
+            "must be zero or positive, found -1",
         ),
         (
             "",

@@ -632,6 +632,85 @@ fn reply_to(
 mod tests {
     use super::*;
 
+    fn waiting(template: Template, context: serde_json::Value) -> OutboxRow {
+        let at = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH + Duration::days(20_000);
+        OutboxRow {
+            id: crate::domain::OutboxId(1),
+            ticket_id: Some(TicketId(1)),
+            template: template.name().to_owned(),
+            locale: "fr".to_owned(),
+            context: sqlx::types::Json(context),
+            from_address: "support@x.example".to_owned(),
+            recipients: "[]".to_owned(),
+            message_id: "m1.guichet@x.example".to_owned(),
+            in_reply_to: None,
+            references_ids: None,
+            auto_submitted: Some("auto-generated".to_owned()),
+            status: crate::domain::OutboxState::Pending,
+            attempts: 0,
+            next_attempt_at: at + Duration::minutes(2),
+            last_error: None,
+            sent_at: None,
+            sent_ref: None,
+            created_at: at,
+        }
+    }
+
+    #[test]
+    fn merged_events_stay_in_order_under_the_newest_ticket_state() {
+        let first = Template::Assigned.sample_context();
+        let mut second = Template::RequesterReply.sample_context();
+        second["ticket"]["status"] = json!("in_progress");
+        let mut row = waiting(Template::Assigned, first.clone());
+        let now = row.created_at + Duration::seconds(30);
+        assert_eq!(events_told(&row), 1);
+        row.context.0 = merged_context(&row, Template::RequesterReply, &second, now);
+        row.template = Template::Coalesced.name().to_owned();
+        let third = Template::StatusChanged.sample_context();
+        row.context.0 = merged_context(&row, Template::StatusChanged, &third, now);
+        assert_eq!(events_told(&row), 3);
+        let events = row.context.0["events"].as_array().unwrap();
+        let names: Vec<&str> = events
+            .iter()
+            .filter_map(|e| e["template"].as_str())
+            .collect();
+        assert_eq!(names, ["assigned", "requester_reply", "status_changed"]);
+        assert_eq!(
+            events[0]["context"], first,
+            "each event keeps its own context"
+        );
+        assert_eq!(events[1]["context"], second);
+        assert_eq!(
+            row.context.0["ticket"], third["ticket"],
+            "the ticket as it is now"
+        );
+    }
+
+    #[test]
+    fn a_coalesced_mail_tells_each_event_by_its_own_subject_and_text() {
+        let notifier = Notifier::new(None).unwrap();
+        let mut row = waiting(Template::Assigned, Template::Assigned.sample_context());
+        let reply = Template::RequesterReply.sample_context();
+        row.context.0 = merged_context(&row, Template::RequesterReply, &reply, row.created_at);
+        let ctx = coalesced_context(&notifier, "fr", &row.context.0).unwrap();
+        assert_eq!(ctx["count"], json!(2));
+        assert_eq!(
+            ctx["events"],
+            json!([
+                { "summary": "Demande qui vous est attribuée : Les SMS ne partent plus", "text": null },
+                { "summary": "Re: Les SMS ne partent plus", "text": reply["new_text"] },
+            ])
+        );
+        let rendered = notifier.render(Template::Coalesced, "fr", &ctx).unwrap();
+        assert_eq!(
+            rendered.subject,
+            "[SMSU I-000042] 2 changements : Les SMS ne partent plus"
+        );
+        // A row that says it is coalesced but tells nothing is not sent, and not retried.
+        let err = coalesced_context(&notifier, "fr", &json!({})).unwrap_err();
+        assert!(!err.is_transient(), "{err}");
+    }
+
     #[test]
     fn a_later_time_asked_by_the_channel_wins_over_the_backoff() {
         let min = std::time::Duration::from_secs(60);
