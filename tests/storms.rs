@@ -16,6 +16,7 @@ use chrono::Duration;
 use common::app::{App, created, recipients};
 use common::{AGENT, SMSU_ADDRESS as SMSU, mail};
 use guichet::channels::mail::parse;
+use guichet::clock::Clock as _;
 use guichet::domain::{EventKind, InboundEmail, Mailbox, MessageId};
 use guichet::notify::Template;
 use guichet::service::outbox::{QueuedMail, mail_context, queue_mail};
@@ -178,6 +179,30 @@ async fn events_further_apart_than_the_window_make_separate_mails(app: App) {
     assert!(third.is_some() && third != second);
 }
 
+async fn a_notification_never_joins_a_mail_a_worker_has_claimed(app: App) {
+    let r = ticket(&app, 7).await;
+    let first = notify(&app, &r, Template::Assigned, AGENT, None).await;
+    app.advance(Duration::minutes(2));
+    // A worker claims it (and is sending it) when the next event comes.
+    let now = app.clock.now();
+    let mut tx = app.ctx.store.begin(&app.offer("SMSU").code).await.unwrap();
+    let claimed = tx
+        .claim_outbox("other-daemon", now, Duration::minutes(5), 50)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let second = notify(&app, &r, Template::StatusChanged, AGENT, None).await;
+    assert!(second.is_some() && second != first, "a mail of its own");
+    let rows = notifications_to(&app, AGENT).await;
+    let templates: Vec<&str> = rows.iter().map(|o| o.template.as_str()).collect();
+    assert_eq!(
+        templates,
+        ["assigned", "status_changed"],
+        "the claimed one unchanged"
+    );
+}
+
 async fn an_event_for_someone_else_is_not_merged(app: App) {
     let r = ticket(&app, 3).await;
     let agent = notify(&app, &r, Template::Assigned, AGENT, None).await;
@@ -313,6 +338,7 @@ on_both_backends!(
     three_events_within_the_window_make_one_mail_naming_all_three,
     events_further_apart_than_the_window_make_separate_mails,
     an_event_for_someone_else_is_not_merged,
+    a_notification_never_joins_a_mail_a_worker_has_claimed,
     a_burst_of_fifty_events_mails_up_to_the_recipient_limit_and_records_the_rest,
     a_ticket_mails_everyone_together_up_to_the_ticket_limit,
     a_sender_mailing_a_hundred_times_gets_at_most_the_recipient_limit_of_acknowledgements,

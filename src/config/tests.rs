@@ -652,6 +652,8 @@ fn describe_says_what_would_run() {
         "mail out: .eml files in ./data/outbox (mail.transport \"file\": nobody receives them)",
         "reply-token key (mail.hmac_key): not set",
         "reply tokens off: mail.hmac_key not set",
+        "mail brakes: 20 per recipient per 60 min, 30 per ticket per 10 min; \
+         notifications on one ticket within 2 min make one mail",
         "institutions: 4; contacts: 4",
         "  SMSU \"SMS Universitaire\", provided by univ-rennes, locale fr",
         "    addresses: support-smsu@esup-portail.example",
