@@ -97,14 +97,14 @@ impl Tx {
     ) -> Result<Option<ContactRow>> {
         let t = self.tenant.as_str();
         let address = address.to_ascii_lowercase();
-        Ok(on!(self, "contact_by_address", |c| {
-            sqlx::query_as(sql::SELECT_CONTACT_BY_ADDRESS)
-                .bind(t)
-                .bind(kind.as_str())
-                .bind(&address)
-                .fetch_optional(c)
-                .await?
-        }))
+        Ok(fetch!(
+            self,
+            "contact_by_address",
+            query_as_with,
+            sql::SELECT_CONTACT_BY_ADDRESS,
+            [t, kind.as_str(), &address],
+            fetch_optional
+        ))
     }
 
     /// One contact of the offer, if it exists.
@@ -236,12 +236,13 @@ impl Tx {
     /// The contact's roles on this offer (`agent`, `governance`...), in alphabetical order.
     pub async fn contact_roles(&mut self, contact: ContactId) -> Result<Vec<String>> {
         let t = self.tenant.as_str();
-        Ok(on!(self, "contact_roles", |c| {
-            sqlx::query_scalar(sql::SELECT_CONTACT_ROLES)
-                .bind(t)
-                .bind(contact.0)
-                .fetch_all(c)
-                .await?
-        }))
+        Ok(fetch!(
+            self,
+            "contact_roles",
+            query_scalar_with,
+            sql::SELECT_CONTACT_ROLES,
+            [t, contact.0],
+            fetch_all
+        ))
     }
 }
