@@ -83,8 +83,11 @@ fn renumber(statement: &str, offset: usize, out: &mut String) {
         if digits == 0 {
             continue;
         }
-        let n: usize = rest[..digits].parse().expect("ascii digits");
-        out.push_str(&(n + offset).to_string());
+        match rest[..digits].parse::<usize>() {
+            Ok(n) => out.push_str(&(n + offset).to_string()),
+            // Not one of ours: no statement has that many parameters.
+            Err(_) => out.push_str(&rest[..digits]),
+        }
         rest = &rest[digits..];
     }
     out.push_str(rest);
