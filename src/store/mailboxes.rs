@@ -48,7 +48,7 @@ pub enum MailboxTally {
 
 impl MailboxTally {
     /// The increments of the four counters, in column order.
-    fn increments(self) -> [i64; 4] {
+    pub(super) fn increments(self) -> [i64; 4] {
         match self {
             MailboxTally::Ingested => [1, 0, 0, 0],
             MailboxTally::Duplicate => [0, 1, 0, 0],
