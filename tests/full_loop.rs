@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use common::dovecot::Dovecot;
 use common::mail_loop::{Contact, Postfix, header};
-use common::{SMSU_ADDRESS, Setup, TestEnv, wait_for};
+use common::{AGENT, SMSU_ADDRESS, Setup, TestEnv, wait_for};
 
 /// A contact of univ-lorraine, unknown to the configuration until her first mail.
 const JEANNE: &str = "jeanne@univ-lorraine.example";
@@ -72,9 +72,11 @@ impl Drop for Daemon {
 }
 
 /// guichet reading support-smsu's INBOX on `dovecot` and sending through `postfix`, without
-/// TLS or login (both on loopback), with reply tokens on.
-fn guichet_between(dovecot: &Dovecot, postfix: &Postfix) -> TestEnv {
+/// TLS or login (both on loopback), with reply tokens on; `storage` a `[storage]` table, or
+/// empty for SQLite.
+fn guichet_between(dovecot: &Dovecot, postfix: &Postfix, storage: &str) -> TestEnv {
     TestEnv::with(Setup {
+        storage: storage.to_owned(),
         smsu_tables: dovecot.mailbox_toml("support-smsu", "name = \"smsu-inbox\""),
         mail: format!(
             "transport = \"smtp\"\nhmac_key = \"{key}\"\n[mail.smtp]\nhost = \"127.0.0.1\"\n\
@@ -106,14 +108,31 @@ fn articles(env: &TestEnv, reference: &str) -> Vec<serde_json::Value> {
 
 #[test]
 fn a_contact_and_an_agent_talk_through_postfix_and_dovecot_in_one_thread() {
+    full_loop("");
+}
+
+#[test]
+fn the_full_loop_on_postgres() {
+    let dsn = common::fresh_pg_database();
+    full_loop(&format!("[storage]\ndsn = \"{dsn}\""));
+}
+
+/// The loop, on the store `storage` names (see [`guichet_between`]).
+fn full_loop(storage: &str) {
     let started = Instant::now();
     let dovecot = Dovecot::start();
+    // The agent has a mailbox too: a notice guichet sends the offer's agents is delivered,
+    // not refused.
     let postfix = Postfix::start(
         &dovecot,
-        &[(SMSU_ADDRESS, "support-smsu"), (JEANNE, "alice")],
+        &[
+            (SMSU_ADDRESS, "support-smsu"),
+            (JEANNE, "alice"),
+            (AGENT, "bob"),
+        ],
     );
     let servers_up = started.elapsed();
-    let env = guichet_between(&dovecot, &postfix);
+    let env = guichet_between(&dovecot, &postfix, storage);
     let daemon = Daemon::start(&env);
     let jeanne = Contact {
         address: JEANNE,
@@ -183,6 +202,13 @@ fn a_contact_and_an_agent_talk_through_postfix_and_dovecot_in_one_thread() {
     });
     let answered = leg.elapsed();
     assert_eq!(joined["direction"], "in", "{joined:#}");
+    assert!(
+        postfix
+            .log()
+            .contains(&format!("orig_to=<{}>", address(reply_to))),
+        "{}",
+        fail("her answer went through Postfix to the tokened Reply-To address")
+    );
     let tickets = env.json(&["tickets", "list", "--offer", "SMSU", "--json"]);
     assert_eq!(
         tickets.as_array().expect("a list").len(),
@@ -234,11 +260,31 @@ fn a_contact_and_an_agent_talk_through_postfix_and_dovecot_in_one_thread() {
         "an agent's reply is personal mail: {agent:#}"
     );
 
+    // Every mail of the ticket was accepted by the relay, none refused or left waiting; and
+    // she received each mail once: the acknowledgement and the agent's reply.
+    let outbox = wait_for(HOP, "every outbox row sent", || {
+        let view = env.json(&["ticket", "show", &reference, "--offer", "SMSU", "--json"]);
+        let rows = view["outbox"].as_array().expect("outbox").clone();
+        rows.iter()
+            .all(|r| r["status"] != "pending")
+            .then_some(rows)
+    });
+    for row in &outbox {
+        assert_eq!(row["status"], "sent", "{}", fail(&format!("{row:#}")));
+    }
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    assert_eq!(runtime.block_on(dovecot.count("alice", "INBOX")), 2);
+
     daemon.stop();
     eprintln!(
-        "full loop: servers up {servers_up:?}; ticket opened {opened:?} after her mail, \
+        "full loop on {}: servers up {servers_up:?}; ticket opened {opened:?} after her mail, \
          acknowledgement in her INBOX {acknowledged:?} later; her answer in the ticket after \
          {answered:?}; the agent's reply in her INBOX after {replied:?}; {:?} in all",
+        if storage.is_empty() {
+            "SQLite"
+        } else {
+            "PostgreSQL"
+        },
         started.elapsed()
     );
 }
