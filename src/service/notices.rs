@@ -168,12 +168,13 @@ pub async fn inbound(
     created: bool,
     automatic: bool,
 ) -> Result<(), ServiceError> {
-    let Some(sender) = email.from.as_ref().or(email.sender.as_ref()) else {
-        return Ok(());
-    };
     if automatic {
         return Ok(());
     }
+    // `parse` guarantees a sender to mail a person wrote; without one there is nobody to name.
+    let Some(sender) = email.from.as_ref().or(email.sender.as_ref()) else {
+        return Ok(());
+    };
     let contact = tx
         .contact_by_address(AddressKind::Email, &sender.address)
         .await?;
