@@ -635,6 +635,7 @@ async fn ingest_parsed(
         .await?;
         acknowledged = queued.is_some();
     }
+    super::notices::inbound(ctx, tx, offer, &ticket, email, created, auto.is_some()).await?;
     let outcome = if created {
         IngestOutcome::Created {
             ticket: ticket.reference(),

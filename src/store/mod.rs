@@ -34,6 +34,7 @@ use std::time::Duration;
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 pub use bounces::NewBounce;
+pub use contacts::AudienceRow;
 pub use mailboxes::{MailboxStateRow, MailboxTally};
 pub use rows::*;
 
