@@ -79,14 +79,14 @@ async fn a_hard_bounce_of_our_mail_is_a_note_and_suppresses_its_recipient(app: A
     // Jeanne writes again: a ticket, but no acknowledgement to an address that bounces.
     let second = mail(JEANNE, SMSU, "Autre panne", "b2@univ-lorraine.example", "");
     assert!(!acknowledged(&app.ingest("SMSU", &second).await));
-    assert_eq!(app.outbox("SMSU").await.len(), 1);
+    assert_eq!(app.acks("SMSU").await.len(), 1);
 
     // Once the suppression (`mail.bounce_suppress_days`, 30 by default) is over, she gets
     // mail again.
     app.advance(chrono::Duration::days(31));
     let third = mail(JEANNE, SMSU, "Encore", "b3@univ-lorraine.example", "");
     assert!(acknowledged(&app.ingest("SMSU", &third).await));
-    let outbox = app.outbox("SMSU").await;
+    let outbox = app.acks("SMSU").await;
     assert_eq!(recipients(outbox.last().expect("a row")), [JEANNE]);
 }
 

@@ -45,8 +45,12 @@ fn a_delivered_mail_is_stored_and_acknowledged_before_deliver_exits() {
     assert_eq!(list[0]["title"], "Panne SMS");
     // `deliver` runs an outbox pass before it exits: no daemon needed for the acknowledgement.
     let files = env.outbox_files();
-    assert_eq!(files.len(), 1, "one acknowledgement written");
-    assert!(read(&files[0]).contains("[SMSU I-000001]"));
+    assert_eq!(
+        files.len(),
+        2,
+        "the acknowledgement and the agent's notice written"
+    );
+    assert!(files.iter().all(|f| read(f).contains("[SMSU I-000001]")));
     let view = env.json(&["ticket", "show", "I-000001", "--offer", "SMSU", "--json"]);
     assert_eq!(view["outbox"][0]["status"], "sent");
     // The JSON an operator's scripts read: names as stored, ids as bare numbers.
@@ -319,7 +323,11 @@ fn deliver_on_postgres_answers_the_mta_and_never_blocks_on_a_bad_value() {
     let again = env.deliver("SMSU", &m);
     assert!(again.status.success());
     assert!(stderr(&again).contains("guichet: SMSU duplicate (I-000001)"));
-    assert_eq!(env.outbox_files().len(), 1);
+    assert_eq!(
+        env.outbox_files().len(),
+        2,
+        "the acknowledgement and the agent's notice"
+    );
     // NUL in a decoded subject and body: PostgreSQL text cannot hold it. Exit 0, never 75
     // again and again (tests/ingest.rs checks what is stored).
     let nul = b"From: jeanne@univ-lorraine.example\r\nTo: support-smsu@esup-portail.example\r\n\

@@ -44,7 +44,9 @@ fn a_waiting_mail_is_listed_with_its_error_and_shown_whole() {
     let env = waiting_acknowledgement();
     let rows = env.json(&["outbox", "list", "--state", "pending", "--json"]);
     let rows = rows.as_array().unwrap();
-    assert_eq!(rows.len(), 1, "{rows:?}");
+    // The acknowledgement, then the agent's notice of the new ticket.
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[1]["template"], "new_ticket");
     assert_eq!(rows[0]["offer"], "SMSU");
     assert_eq!(rows[0]["template"], "ticket_created");
     let error = rows[0]["last_error"].as_str().unwrap();

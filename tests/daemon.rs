@@ -90,12 +90,15 @@ fn a_mail_dropped_in_the_maildir_becomes_a_ticket_and_an_acknowledgement() {
     let list = env.json(&["tickets", "list", "--offer", "SMSU", "--json"]);
     assert_eq!(list[0]["ref"], "I-000001");
     assert_eq!(list[0]["title"], "Panne SMS");
-    let ack = wait_for(
-        Duration::from_secs(20),
-        "the acknowledgement in the outbox",
-        || env.outbox_files().into_iter().next(),
+    // The acknowledgement and the agent's notice of the new ticket.
+    let sent = wait_for(Duration::from_secs(20), "two mails in the outbox", || {
+        let files = env.outbox_files();
+        (files.len() == 2).then_some(files)
+    });
+    assert!(
+        sent.iter()
+            .all(|f| common::read(f).contains("[SMSU I-000001]"))
     );
-    assert!(common::read(&ack).contains("[SMSU I-000001]"));
 
     // Dropping the same message again (a crash before the move) adds nothing.
     std::fs::write(new.join("1700000001.d1again.host"), &m).unwrap();

@@ -34,7 +34,7 @@ async fn another_offers_address_in_reply_to_never_gets_our_mail(app: App) {
         &format!("Reply-To: {GEFORP}\r\nCc: support-geforp+x@esup-portail.example\r\n"),
     );
     let r = created(&app.ingest("SMSU", &m).await);
-    let outbox = app.outbox("SMSU").await;
+    let outbox = app.acks("SMSU").await;
     assert_eq!(outbox.len(), 1);
     assert_eq!(
         recipients(&outbox[0]),
@@ -96,7 +96,7 @@ async fn our_acknowledgement_coming_back_never_becomes_a_participant(app: App) {
     let view = app.show("SMSU", &r).await;
     assert_eq!(participant_emails(&view), [ALICE]);
     assert_eq!(view.articles.len(), 1);
-    assert_eq!(app.outbox("SMSU").await.len(), 1, "nothing answered");
+    assert_eq!(app.acks("SMSU").await.len(), 1, "nothing answered");
 }
 
 async fn a_participant_with_our_address_is_never_mailed(app: App) {
@@ -173,11 +173,7 @@ async fn a_copy_with_other_line_ends_is_the_same_message(app: App) {
         "{outcome:?}"
     );
     assert_eq!(app.tickets("SMSU").await.len(), 2);
-    assert_eq!(
-        app.outbox("SMSU").await.len(),
-        2,
-        "one acknowledgement each"
-    );
+    assert_eq!(app.acks("SMSU").await.len(), 2, "one acknowledgement each");
 }
 
 // ----- 3. a mail to two offers reaches both -----
@@ -206,11 +202,7 @@ async fn a_mail_to_two_offers_opens_a_ticket_in_each(app: App) {
     }
     for code in ["SMSU", "GEFORP"] {
         assert_eq!(app.tickets(code).await.len(), 1, "{code}");
-        assert_eq!(
-            app.outbox(code).await.len(),
-            1,
-            "{code}: one acknowledgement"
-        );
+        assert_eq!(app.acks(code).await.len(), 1, "{code}: one acknowledgement");
     }
     // With the envelope recipient, only that offer.
     let one = mail(
@@ -412,7 +404,7 @@ async fn acknowledgements_go_to_the_sender_not_a_foreign_reply_to(app: App) {
         "Reply-To: equipe-dsi@univ-lorraine.example\r\n",
     );
     created(&app.ingest("SMSU", &own_domain).await);
-    let outbox = app.outbox("SMSU").await;
+    let outbox = app.acks("SMSU").await;
     assert_eq!(recipients(&outbox[0]), [ALICE]);
     assert_eq!(recipients(&outbox[1]), ["equipe-dsi@univ-lorraine.example"]);
 }
@@ -436,24 +428,21 @@ async fn queued_mail_has_a_bounded_subject_and_references(app: App) {
     );
     assert!(sent_refs.ends_with("a12@univ-lorraine.example"));
     let report = app.send_outbox("SMSU").await;
-    assert_eq!(report.sent, 1);
-    let eml = std::fs::read_dir(&app.outbox_dir)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .find(|e| e.path().extension().is_some_and(|x| x == "eml"))
-        .expect("an .eml file");
-    let raw = std::fs::read(eml.path()).unwrap();
-    let parsed = mail_parser::MessageParser::default().parse(&raw).unwrap();
-    let sent_subject = parsed.subject().unwrap();
-    assert!(
-        sent_subject.chars().count() <= guichet::domain::recipients::MAX_SUBJECT_CHARS,
-        "{} characters",
-        sent_subject.chars().count()
-    );
-    assert!(
-        sent_subject.starts_with("[SMSU I-000001]"),
-        "{sent_subject}"
-    );
+    assert_eq!(report.sent, 2, "the acknowledgement and the agent's notice");
+    for eml in app.sent_files() {
+        let raw = std::fs::read(&eml).unwrap();
+        let parsed = mail_parser::MessageParser::default().parse(&raw).unwrap();
+        let sent_subject = parsed.subject().unwrap();
+        assert!(
+            sent_subject.chars().count() <= guichet::domain::recipients::MAX_SUBJECT_CHARS,
+            "{} characters",
+            sent_subject.chars().count()
+        );
+        assert!(
+            sent_subject.starts_with("[SMSU I-000001]"),
+            "{sent_subject}"
+        );
+    }
 }
 
 // ----- 5. no message can stall the others -----
@@ -555,7 +544,7 @@ async fn a_restarted_daemon_sends_what_it_had_claimed_at_once(app: App) {
     let m = mail(ALICE, SMSU, "Panne", "a13@univ-lorraine.example", "");
     created(&app.ingest("SMSU", &m).await);
     let daemon = app.ctx.clone().as_daemon();
-    // The daemon claims the acknowledgement, then dies before sending it.
+    // The daemon claims the acknowledgement and the agent's notice, then dies before sending.
     let offer = app.offer("SMSU");
     let mut tx = app.ctx.store.begin(&offer.code).await.unwrap();
     let now = guichet::clock::Clock::now(app.clock.as_ref());
@@ -564,11 +553,11 @@ async fn a_restarted_daemon_sends_what_it_had_claimed_at_once(app: App) {
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed.len(), 2);
     assert_eq!(
         app.send_outbox("SMSU").await.sent,
         0,
-        "claimed: nobody sends it"
+        "claimed: nobody sends them"
     );
     // A `deliver` running beside the daemon has its own identity: it takes nothing back.
     let released = guichet::service::outbox::release_own_claims(&app.ctx, offer)
@@ -580,8 +569,8 @@ async fn a_restarted_daemon_sends_what_it_had_claimed_at_once(app: App) {
     let released = guichet::service::outbox::release_own_claims(&restarted, offer)
         .await
         .unwrap();
-    assert_eq!(released, 1);
-    assert_eq!(app.send_outbox_as(&restarted, "SMSU").await.sent, 1);
+    assert_eq!(released, 2);
+    assert_eq!(app.send_outbox_as(&restarted, "SMSU").await.sent, 2);
 }
 
 on_both_backends!(

@@ -74,10 +74,16 @@ async fn a_first_mail_opens_a_ticket_and_is_acknowledged(app: App) {
     assert_eq!(list[0].title, "Panne SMS");
     assert_eq!(list[0].status, Status::New);
 
-    assert_eq!(app.send_outbox("SMSU").await.sent, 1);
+    let sent = app.send_outbox("SMSU").await.sent;
+    assert_eq!(sent, 2, "the acknowledgement and the agent's notice");
     let files = app.sent_files();
-    assert_eq!(files.len(), 1, "one acknowledgement written");
-    let ack = read(&files[0]);
+    assert_eq!(files.len(), 2);
+    let ack_id = app.acks("SMSU").await[0].message_id.clone();
+    let ack = files
+        .iter()
+        .map(|f| read(f))
+        .find(|m| m.contains(&ack_id))
+        .expect("the acknowledgement written");
     assert_eq!(
         header(&ack, "To").map(|t| t.contains(JEANNE)),
         Some(true),
@@ -115,7 +121,7 @@ async fn the_same_message_twice_gives_one_article(app: App) {
     assert_eq!(duplicate_of(&again).as_deref(), Some("I-000001"));
     assert_eq!(app.tickets("SMSU").await.len(), 1);
     assert_eq!(app.show("SMSU", "I-000001").await.articles.len(), 1);
-    assert_eq!(app.outbox("SMSU").await.len(), 1, "acknowledged once");
+    assert_eq!(app.acks("SMSU").await.len(), 1, "acknowledged once");
 }
 
 async fn a_reused_message_id_with_other_content_is_not_lost(app: App) {
@@ -169,7 +175,7 @@ async fn replies_thread_by_header_and_by_tag(app: App) {
     assert_eq!(app.tickets("SMSU").await.len(), 1);
     assert_eq!(app.show("SMSU", "I-000001").await.articles.len(), 3);
     assert_eq!(
-        app.outbox("SMSU").await.len(),
+        app.acks("SMSU").await.len(),
         1,
         "follow-ups are not acknowledged again"
     );
@@ -390,8 +396,10 @@ Content-Transfer-Encoding: base64\r\n\r\nYQBi\r\n";
         IngestOutcome::Quarantined { .. } => 0,
         other => panic!("{other:?}"),
     };
-    assert_eq!(app.send_outbox("SMSU").await.sent, acknowledged);
-    assert_eq!(app.sent_files().len(), acknowledged);
+    assert_eq!(app.acks("SMSU").await.len(), acknowledged);
+    let queued = app.outbox("SMSU").await.len();
+    assert_eq!(app.send_outbox("SMSU").await.sent, queued);
+    assert_eq!(app.sent_files().len(), queued);
 }
 
 // ----- operators -----
@@ -457,20 +465,28 @@ async fn operators_reply_note_assign_and_change_status(app: App) {
         .map(|a| a.direction.to_string())
         .collect();
     assert_eq!(directions, ["in", "internal", "out"]);
-    // The reply is queued as mail (sent by the daemon's outbox worker, or the next deliver).
+    // The reply is queued as mail (sent by the daemon's outbox worker, or the next deliver),
+    // among the notices of each step (tests/notices.rs says who gets which).
     let templates: Vec<&str> = view.outbox.iter().map(|o| o.template.as_str()).collect();
-    assert_eq!(templates, ["ticket_created", "agent_reply"]);
     assert_eq!(
-        view.outbox[1].in_reply_to.as_deref(),
+        templates,
+        [
+            "ticket_created",
+            "new_ticket",
+            "assigned",
+            "agent_reply",
+            "status_changed"
+        ]
+    );
+    let reply = &view.outbox[3];
+    assert_eq!(
+        reply.in_reply_to.as_deref(),
         Some("o1@x.example"),
         "the reply threads under the requester's mail"
     );
-    assert_eq!(
-        view.outbox[1].references_ids.as_deref(),
-        Some("o1@x.example")
-    );
+    assert_eq!(reply.references_ids.as_deref(), Some("o1@x.example"));
     assert!(
-        recipients(&view.outbox[1]).iter().any(|a| a == JEANNE),
+        recipients(reply).iter().any(|a| a == JEANNE),
         "the reply reaches the requester"
     );
     // A ref the offer does not have is refused, naming both.

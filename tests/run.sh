@@ -11,7 +11,9 @@
 # PG_PORT picks the port, unset the first free one of 25432-25441 is used.
 # With GUICHET_TEST_POSTFIX_DIR already set, that Postfix is used; otherwise one is started
 # when we are root (on the first free port of 25525-25534, or SMTP_PORT). Not root, none is
-# started and tests/postfix_pipe.rs fails, saying so: it never skips.
+# started and tests/postfix_pipe.rs fails, saying so: it never skips. tests/full_loop.rs starts
+# its own Postfix and Dovecot per test (tests/env/start-postfix-lmtp.sh, start-dovecot.sh):
+# it needs root and the packages installed here, and fails without them.
 # Without the mail corpus (../shared/corpus, or GUICHET_CORPUS_DIR), the corpus tests are
 # skipped, and the last line before the exit status says how many; GUICHET_REQUIRE_CORPUS=1
 # (as .ci/run sets) makes them fail instead.
@@ -68,7 +70,7 @@ elif [ "$(id -u)" -eq 0 ]; then
   # shellcheck disable=SC1091
   source "$state/postfix/env"
 else
-  echo "# tests/run.sh: not root, no Postfix started: tests/postfix_pipe.rs will fail" >&2
+  echo "# tests/run.sh: not root, no Postfix started: tests/postfix_pipe.rs and tests/full_loop.rs will fail" >&2
 fi
 
 # Dovecot: tests/imap.rs starts one per test (tests/common/dovecot.rs) on free ports; only the

@@ -58,6 +58,19 @@ fn sender(app: &App) -> Arc<dyn Sender> {
     guichet::app::sender(&app.ctx.config).expect("the configured sender")
 }
 
+/// Gives up the agents' notices of the new tickets (`new_ticket` rows): these tests follow
+/// the acknowledgements alone through the relay (tests/notices.rs covers the notices).
+async fn acknowledgements_only(app: &App) {
+    let paul = guichet::service::operator::Operator("paul".into());
+    for row in app.outbox("SMSU").await {
+        if row.template == "new_ticket" && row.status == OutboxState::Pending {
+            guichet::service::operator::drop_outbox(&app.ctx, app.offer("SMSU"), row.id, &paul)
+                .await
+                .expect("drop the notice");
+        }
+    }
+}
+
 /// Outbox passes until one finds nothing due; their counts added up.
 async fn drain(app: &App, sender: &dyn Sender) -> PassReport {
     let mut total = PassReport::default();
@@ -84,6 +97,7 @@ async fn an_acknowledgement_leaves_through_the_relay_with_our_headers() {
         "",
     );
     created(&app.ingest("SMSU", &first).await);
+    acknowledgements_only(&app).await;
     let report = drain(&app, sender(&app).as_ref()).await;
     assert_eq!(report.sent, 1, "{report:?}");
 
@@ -93,7 +107,7 @@ async fn an_acknowledgement_leaves_through_the_relay_with_our_headers() {
     assert_eq!(received.mail_from, SMSU);
     assert_eq!(received.rcpt_tos, [JEANNE]);
     let sent = parse(&received.raw).expect("our mail parses");
-    let row = app.outbox("SMSU").await.pop().expect("the row");
+    let row = app.acks("SMSU").await.pop().expect("the row");
     assert_eq!(sent.message_id.as_str(), row.message_id, "the row's own id");
     assert_eq!(sent.in_reply_to[0].as_str(), "s1@univ-lorraine.example");
     assert_eq!(sent.auto.auto_submitted.as_deref(), Some("auto-replied"));
@@ -117,10 +131,11 @@ async fn a_relay_down_for_a_while_loses_and_doubles_nothing() {
         );
         created(&app.ingest("SMSU", &m).await);
     }
+    acknowledgements_only(&app).await;
     let sender = sender(&app);
     let down = drain(&app, sender.as_ref()).await;
     assert_eq!((down.sent, down.retried, down.failed), (0, 100, 0));
-    for row in app.outbox("SMSU").await {
+    for row in app.acks("SMSU").await {
         assert_eq!((row.status, row.attempts), (OutboxState::Pending, 1));
         let error = row.last_error.unwrap_or_default();
         assert!(error.contains("relay not reached"), "{error}");
@@ -144,7 +159,7 @@ async fn a_relay_down_for_a_while_loses_and_doubles_nothing() {
         .collect();
     assert_eq!(received.len(), 100, "none doubled");
     let queued: BTreeSet<String> = app
-        .outbox("SMSU")
+        .acks("SMSU")
         .await
         .into_iter()
         .map(|r| r.message_id)
@@ -158,11 +173,12 @@ async fn a_recipient_refused_for_good_is_noted_marked_and_not_retried() {
     let app = app_with(relay(&sink, "plain", "")).await;
     let first = mail(REFUSED, SMSU, "Panne", "r1@univ-lorraine.example", "");
     let r = created(&app.ingest("SMSU", &first).await);
+    acknowledgements_only(&app).await;
     let sender = sender(&app);
     let report = drain(&app, sender.as_ref()).await;
     assert_eq!((report.sent, report.failed), (0, 1), "{report:?}");
 
-    let row = app.outbox("SMSU").await.pop().expect("the row");
+    let row = app.acks("SMSU").await.pop().expect("the row");
     assert_eq!((row.status, row.attempts), (OutboxState::Failed, 1));
     let error = row.last_error.unwrap_or_default();
     assert!(error.contains("550 5.1.1"), "{error}");
@@ -189,6 +205,7 @@ async fn a_recipient_refused_for_good_is_noted_marked_and_not_retried() {
             ..
         }
     ));
+    acknowledgements_only(&app).await;
     app.advance(chrono::Duration::hours(1));
     assert_eq!(drain(&app, sender.as_ref()).await, PassReport::default());
     assert!(
@@ -203,9 +220,10 @@ async fn a_temporary_refusal_is_retried_later() {
     let app = app_with(relay(&sink, "plain", "")).await;
     let first = mail(LATER, SMSU, "Panne", "l1@univ-lorraine.example", "");
     created(&app.ingest("SMSU", &first).await);
+    acknowledgements_only(&app).await;
     let report = drain(&app, sender(&app).as_ref()).await;
     assert_eq!((report.sent, report.retried), (0, 1), "{report:?}");
-    let row = app.outbox("SMSU").await.pop().expect("the row");
+    let row = app.acks("SMSU").await.pop().expect("the row");
     assert_eq!(row.status, OutboxState::Pending);
     let now = guichet::clock::Clock::now(app.clock.as_ref());
     assert!(row.next_attempt_at > now, "not before its backoff");
@@ -223,9 +241,10 @@ async fn a_refused_login_waits_for_the_right_password_over_starttls() {
     let mut app = app_with(relay(&sink, "starttls", &login("wrong"))).await;
     let first = mail(JEANNE, SMSU, "Panne", "a1@univ-lorraine.example", "");
     created(&app.ingest("SMSU", &first).await);
+    acknowledgements_only(&app).await;
     let report = drain(&app, sender(&app).as_ref()).await;
     assert_eq!((report.sent, report.retried), (0, 1), "{report:?}");
-    let row = app.outbox("SMSU").await.pop().expect("the row");
+    let row = app.acks("SMSU").await.pop().expect("the row");
     let error = row.last_error.unwrap_or_default();
     assert!(error.contains("login refused"), "{error}");
 
@@ -254,6 +273,7 @@ async fn an_xoauth2_token_is_read_again_after_the_relay_refused_it() {
     let app = app_with(relay(&sink, "starttls", &oauth)).await;
     let first = mail(JEANNE, SMSU, "Panne", "x1@univ-lorraine.example", "");
     created(&app.ingest("SMSU", &first).await);
+    acknowledgements_only(&app).await;
     // One sender throughout, as in the daemon: it must notice the new token by itself.
     let sender = sender(&app);
     let report = drain(&app, sender.as_ref()).await;

@@ -89,11 +89,16 @@ async fn a_strangers_guessed_tag_opens_a_linked_ticket_instead(app: App) {
     );
     assert_eq!(mallory.articles.len(), 1);
     // Mallory is acknowledged on her own ticket, under its own ref; Jeanne's gets no mail.
-    let outbox = app.outbox("SMSU").await;
+    let outbox = app.acks("SMSU").await;
     assert_eq!(outbox.len(), 2);
     assert_eq!(outbox[1].ticket_id, Some(mallory.ticket.id));
     assert_eq!(recipients(&outbox[1]), ["mallory@univ-rennes.example"]);
-    assert_eq!(jeanne.outbox.len(), 1, "only Jeanne's own acknowledgement");
+    let templates: Vec<&str> = jeanne.outbox.iter().map(|o| o.template.as_str()).collect();
+    assert_eq!(
+        templates,
+        ["ticket_created", "new_ticket"],
+        "only Jeanne's own acknowledgement, and the agent's notice of her ticket"
+    );
 
     // Someone of Jeanne's domain whom guichet knows only from an earlier mail of theirs is
     // still no colleague: anyone can write from a new address of a university's domain. An
@@ -219,7 +224,7 @@ async fn machine_mail_never_reopens_a_resolved_ticket_nor_gets_an_answer(app: Ap
         "{outcome:?}"
     );
     assert_eq!(
-        app.outbox("SMSU").await.len(),
+        app.acks("SMSU").await.len(),
         1,
         "machine mail is never answered: only the first acknowledgement"
     );
@@ -402,11 +407,7 @@ async fn a_mail_to_two_offers_through_the_pipe_is_linked_with_one_ack_each(app: 
             [(other.to_owned(), "I-000001".to_owned())],
             "{code}"
         );
-        assert_eq!(
-            app.outbox(code).await.len(),
-            1,
-            "{code}: one acknowledgement"
-        );
+        assert_eq!(app.acks(code).await.len(), 1, "{code}: one acknowledgement");
     }
 }
 
@@ -443,7 +444,7 @@ async fn a_reply_reopens_within_the_window_and_follows_up_past_it(app: App) {
     assert_eq!(reopened.data.0["from"], "resolved");
     assert_eq!(reopened.data.0["to"], "in_progress");
     assert_eq!(
-        app.outbox("SMSU").await.len(),
+        app.acks("SMSU").await.len(),
         1,
         "a reply is not acknowledged"
     );

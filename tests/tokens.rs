@@ -42,11 +42,11 @@ fn appended(outcome: &IngestOutcome) -> String {
     }
 }
 
-/// Sends the offer's outbox and parses the mail queued last, found by its Message-ID among
-/// the files written.
+/// Sends the offer's outbox and parses the acknowledgement queued last, found by its
+/// Message-ID among the files written.
 async fn last_sent(app: &App, code: &str) -> InboundEmail {
     app.send_outbox(code).await;
-    let row = app.outbox(code).await.pop().expect("a queued mail");
+    let row = app.acks(code).await.pop().expect("a queued mail");
     app.sent_files()
         .iter()
         .map(|p| parse(&std::fs::read(p).unwrap()).expect("our mail parses"))

@@ -635,6 +635,7 @@ async fn ingest_parsed(
         .await?;
         acknowledged = queued.is_some();
     }
+    super::notices::inbound(ctx, tx, offer, &ticket, email, created, auto.is_some()).await?;
     let outcome = if created {
         IngestOutcome::Created {
             ticket: ticket.reference(),
@@ -672,12 +673,36 @@ async fn finish(
     receipt: &ReceiptRow,
     outcome: IngestOutcome,
 ) -> Result<IngestOutcome, ServiceError> {
-    if !tx.insert_receipt(receipt).await? {
-        tx.rollback_to(MESSAGE).await?;
-        return Ok(IngestOutcome::Duplicate { ticket: None });
+    let Some(m) = source.mark else {
+        if !tx.insert_receipt(receipt).await? {
+            tx.rollback_to(MESSAGE).await?;
+            return Ok(IngestOutcome::Duplicate { ticket: None });
+        }
+        return Ok(outcome);
+    };
+    let place = (m.uidvalidity, m.uid);
+    match tx
+        .insert_receipt_and_advance(receipt, &m.mailbox, place, tally)
+        .await?
+    {
+        (true, true) => Ok(outcome),
+        (false, _) => {
+            // Taken in meanwhile: what this message did is undone, its place recorded.
+            tx.rollback_to(MESSAGE).await?;
+            mark(tx, source, MailboxTally::Duplicate, receipt.received_at).await?;
+            Ok(IngestOutcome::Duplicate { ticket: None })
+        }
+        (true, false) => Err(moved_on(m)),
     }
-    mark(tx, source, tally, receipt.received_at).await?;
-    Ok(outcome)
+}
+
+/// The mailbox was started over (a new UIDVALIDITY) while its message was being taken in:
+/// transient, the message is read again.
+fn moved_on(m: &MailboxMark) -> ServiceError {
+    ServiceError::Retry(format!(
+        "mailbox {} is no longer at uidvalidity {}",
+        m.mailbox, m.uidvalidity
+    ))
 }
 
 /// Machine mail is counted apart: stored, never answered.
@@ -706,10 +731,7 @@ async fn mark(
     {
         Ok(())
     } else {
-        Err(ServiceError::Retry(format!(
-            "mailbox {} is no longer at uidvalidity {}",
-            m.mailbox, m.uidvalidity
-        )))
+        Err(moved_on(m))
     }
 }
 

@@ -12,6 +12,7 @@ pub mod deliver;
 pub mod ingest;
 pub mod inspect;
 pub mod links;
+pub mod notices;
 pub mod operator;
 pub mod outbox;
 pub mod sync;

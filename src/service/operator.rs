@@ -6,16 +6,14 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::ingest::{IngestOutcome, ingest};
-use super::outbox::{QueuedMail, Thread, mail_context, queue_mail};
+use super::notices::{self, Event};
 use super::{Context, ServiceError};
 use crate::config::{OfferConfig, Role};
 use crate::domain::finish_times;
-use crate::domain::recipients::outbound_recipients;
 use crate::domain::{
     Channel, Direction, EventKind, OutboxId, OutboxState, ParticipantRole, QuarantineId,
 };
-use crate::domain::{Mailbox, Priority, Status, TicketKind, TicketRef};
-use crate::notify::Template;
+use crate::domain::{Priority, Status, TicketKind, TicketRef};
 use crate::store::{
     AddressKind, ArticleRow, AttachmentRow, EventRow, LinkRow, NewArticle, NewEvent, OfferLinkRow,
     OutboxRow, ParticipantRow, QuarantineRow, TicketRow, Tx,
@@ -136,6 +134,21 @@ async fn record(
     Ok(())
 }
 
+/// `ticket` read again after this transaction changed it: a notice shows it as it is now.
+async fn current(
+    tx: &mut Tx,
+    offer: &OfferConfig,
+    ticket: &TicketRow,
+) -> Result<TicketRow, ServiceError> {
+    tx.ticket(ticket.id).await?.ok_or_else(|| {
+        ServiceError::Refused(format!(
+            "offer {}: ticket {} vanished",
+            offer.code,
+            ticket.reference()
+        ))
+    })
+}
+
 /// An article an operator writes from the shell (`out` for a reply, `internal` for a note).
 fn operator_article<'a>(
     ticket: &TicketRow,
@@ -163,8 +176,9 @@ fn operator_article<'a>(
     }
 }
 
-/// An agent's answer: an outbound article, and a mail to the requester and the other
-/// participants who have an address.
+/// An agent's answer: an outbound article, and a mail to the requester and each participant
+/// entitled to the ticket ([`notices`]: a participant of another institution hears nothing).
+/// Refused when nobody can be mailed, so that an answer never goes nowhere unnoticed.
 pub async fn reply(
     ctx: &Context,
     offer: &OfferConfig,
@@ -179,62 +193,21 @@ pub async fn reply(
     let now = ctx.clock.now();
     let mut tx = ctx.store.begin(&offer.code).await?;
     let ticket = find(&mut tx, offer, reference).await?;
-    let participants = tx.participants(ticket.id).await?;
-    let to: Vec<Mailbox> = participants
-        .iter()
-        .filter_map(|p| {
-            p.email
-                .as_deref()
-                .map(|e| Mailbox::new(p.name.as_deref(), e))
-        })
-        .collect();
-    let to = outbound_recipients(&to, ctx.own_addresses());
-    if to.is_empty() {
+    let event = Event::AgentReply { body };
+    let queued = notices::notify(ctx, &mut tx, offer, &ticket, &event, None).await?;
+    // The article keeps the requester's copy's id (the first): every copy's id is an outbox
+    // row's, and replies to any of them thread by it.
+    let Some((_, message_id)) = queued.mails.first() else {
         return Err(ServiceError::Refused(format!(
-            "{}: no participant has an email address (our own support addresses do not count)",
+            "{}: nobody entitled to this ticket has an address to mail (our own support \
+             addresses and bouncing ones do not count)",
             ticket.reference()
         )));
-    }
-    let articles = tx.articles(ticket.id).await?;
-    // The requester's last message, not an out-of-office or a bounce that answered ours: the
-    // reply takes its subject and threads under it, as the agent means to answer the person.
-    let last_in = articles
-        .iter()
-        .rev()
-        .find(|a| a.direction == Direction::In && a.auto_reason.is_none());
-    let original_subject = last_in
-        .and_then(|a| a.subject.clone())
-        .unwrap_or_else(|| ticket.title.clone());
-    let context = mail_context(offer, Some(&ticket), &to[0], &original_subject, Some(body));
-    let message_id = queue_mail(
-        ctx,
-        &mut tx,
-        offer,
-        QueuedMail {
-            ticket: Some(&ticket),
-            template: Template::AgentReply,
-            to: &to,
-            // Threads the reply under the requester's last message, as a mail client would.
-            answering: last_in.and_then(|a| {
-                let parent = a.message_id.as_deref()?;
-                let references = a
-                    .references_ids
-                    .as_deref()
-                    .unwrap_or_default()
-                    .split_whitespace()
-                    .collect();
-                Some(Thread { parent, references })
-            }),
-            auto_submitted: None,
-            context: &context,
-        },
-    )
-    .await?
-    .ok_or_else(|| ServiceError::Refused("no recipient left to mail".into()))?;
+    };
     let article = tx
         .insert_article(&NewArticle {
             message_id: Some(message_id.as_str()),
-            in_reply_to: last_in.and_then(|a| a.message_id.as_deref()),
+            in_reply_to: queued.in_reply_to.as_deref(),
             ..operator_article(&ticket, who, Direction::Out, body, now)
         })
         .await?;
@@ -244,7 +217,7 @@ pub async fn reply(
         &ticket,
         who,
         EventKind::Replied,
-        json!({ "article": article, "recipients": to.len() }),
+        json!({ "article": article, "recipients": queued.mails.len() }),
         now,
     )
     .await?;
@@ -329,6 +302,8 @@ pub async fn assign(
         data["status"] = json!({ "from": "new", "to": "assigned" });
     }
     record(&mut tx, &ticket, who, EventKind::Assigned, data, now).await?;
+    let assigned = current(&mut tx, offer, &ticket).await?;
+    notices::notify(ctx, &mut tx, offer, &assigned, &Event::Assigned, None).await?;
     tx.commit().await?;
     Ok(ticket.reference())
 }
@@ -358,6 +333,16 @@ pub async fn set_status(
         now,
     )
     .await?;
+    // Issue 8: the requester and participants hear of the end of the work (how to reopen,
+    // or that it is closed), not of each step before it.
+    if matches!(to, Status::Resolved | Status::Closed) {
+        let changed = current(&mut tx, offer, &ticket).await?;
+        let event = Event::StatusChanged {
+            from: ticket.status,
+            to,
+        };
+        notices::notify(ctx, &mut tx, offer, &changed, &event, None).await?;
+    }
     tx.commit().await?;
     Ok(ticket.reference())
 }
@@ -598,6 +583,7 @@ mod tests {
 
     use super::*;
     use crate::clock::ManualClock;
+    use crate::notify::Template;
     use crate::store::Store;
 
     /// A service context over a fresh SQLite store with offer SMSU, on a manual clock.

@@ -16,28 +16,21 @@ impl Tx {
     /// Records an acknowledgement queued for `address` (lower-cased, at most 254 characters).
     pub async fn record_ack(&mut self, address: &str, now: DateTime<Utc>) -> Result<()> {
         let t = self.tenant.as_str();
-        exec!(self, "record_ack", |c| {
-            sqlx::query(INSERT_ACK)
-                .bind(t)
-                .bind(address)
-                .bind(now)
-                .execute(c)
-                .await?
-        });
+        defer!(self, "record_ack", INSERT_ACK, [t, address, now]);
         Ok(())
     }
 
     /// Acknowledgements recorded for `address` after `since`.
     pub async fn acks_since(&mut self, address: &str, since: DateTime<Utc>) -> Result<u64> {
         let t = self.tenant.as_str();
-        let n: i64 = on!(self, "acks_since", |c| {
-            sqlx::query_scalar(COUNT_ACKS)
-                .bind(t)
-                .bind(address)
-                .bind(since)
-                .fetch_one(c)
-                .await?
-        });
+        let n: i64 = fetch!(
+            self,
+            "acks_since",
+            query_scalar_with,
+            COUNT_ACKS,
+            [t, address, since],
+            fetch_one
+        );
         Ok(u64::try_from(n).unwrap_or_default())
     }
 }

@@ -13,16 +13,12 @@ impl Tx {
         let sha = sha256_hex(data);
         let t = self.tenant.as_str();
         let size = data.len() as i64;
-        exec!(self, "put_raw_message", |c| {
-            sqlx::query(sql::INSERT_RAW_MESSAGE)
-                .bind(t)
-                .bind(&sha)
-                .bind(size)
-                .bind(data)
-                .bind(now)
-                .execute(c)
-                .await?
-        });
+        defer!(
+            self,
+            "put_raw_message",
+            sql::INSERT_RAW_MESSAGE,
+            [t, &sha, size, data, now]
+        );
         Ok(sha)
     }
 
@@ -42,28 +38,30 @@ impl Tx {
     pub async fn insert_article(&mut self, a: &NewArticle<'_>) -> Result<ArticleId> {
         let id = self.next_id(IdTable::Articles).await?;
         let t = self.tenant.as_str();
-        exec!(self, "insert_article", |c| {
-            sqlx::query(sql::INSERT_ARTICLE)
-                .bind(t)
-                .bind(id)
-                .bind(a.ticket.0)
-                .bind(a.channel.as_str())
-                .bind(a.direction.as_str())
-                .bind(a.author.map(|x| x.0))
-                .bind(a.author_label)
-                .bind(a.message_id)
-                .bind(a.in_reply_to)
-                .bind(a.references)
-                .bind(a.subject)
-                .bind(a.body_text)
-                .bind(a.new_text)
-                .bind(a.body_html)
-                .bind(a.raw_sha256)
-                .bind(a.auto_reason)
-                .bind(a.now)
-                .execute(c)
-                .await?
-        });
+        defer!(
+            self,
+            "insert_article",
+            sql::INSERT_ARTICLE,
+            [
+                t,
+                id,
+                a.ticket.0,
+                a.channel.as_str(),
+                a.direction.as_str(),
+                a.author.map(|x| x.0),
+                a.author_label,
+                a.message_id,
+                a.in_reply_to,
+                a.references,
+                a.subject,
+                a.body_text,
+                a.new_text,
+                a.body_html,
+                a.raw_sha256,
+                a.auto_reason,
+                a.now,
+            ]
+        );
         Ok(ArticleId(id))
     }
 

@@ -67,13 +67,13 @@ impl Tx {
         now: DateTime<Utc>,
     ) -> Result<Option<DateTime<Utc>>> {
         let t = self.tenant.as_str();
-        Ok(on!(self, "suppressed_until", |c| {
-            sqlx::query_scalar(SELECT_SUPPRESSED)
-                .bind(t)
-                .bind(address)
-                .bind(now)
-                .fetch_optional(c)
-                .await?
-        }))
+        Ok(fetch!(
+            self,
+            "suppressed_until",
+            query_scalar_with,
+            SELECT_SUPPRESSED,
+            [t, address, now],
+            fetch_optional
+        ))
     }
 }

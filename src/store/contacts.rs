@@ -3,8 +3,56 @@
 //!
 //! SQL only, like the rest of the store: the decisions are the caller's.
 
+use chrono::{DateTime, Utc};
+use sqlx::FromRow;
+
 use super::{AddressKind, ContactRow, IdTable, InstitutionRow, NewContact, OfferRow, Result, Tx};
-use crate::domain::{ContactId, InstitutionId};
+use crate::domain::{ContactId, InstitutionId, ParticipantRole, TicketId};
+
+/// The people who may hear of a ticket: the offer's agents and governance contacts, and the
+/// ticket's participants, each once. Both databases accept it as written (`EXISTS` is an
+/// integer on SQLite, a boolean on PostgreSQL; sqlx decodes either as `bool`). The address
+/// is the first of the contact's mail addresses that no bounce suppresses at `$3`, compared
+/// as `SELECT_SUPPRESSED` in `bounces.rs` does. Role names are those `service::sync` writes.
+const SELECT_AUDIENCE: &str = "SELECT c.id AS contact_id, c.name, c.institution_id, \
+     (SELECT MIN(a.address) FROM contact_addresses a \
+       WHERE a.tenant_id = c.tenant_id AND a.contact_id = c.id AND a.kind = 'email' \
+         AND NOT EXISTS (SELECT 1 FROM bouncing_addresses b \
+           WHERE b.tenant_id = a.tenant_id AND b.address = a.address \
+             AND b.suppressed_until > $3)) AS email, \
+     EXISTS (SELECT 1 FROM contact_roles r \
+       WHERE r.tenant_id = c.tenant_id AND r.contact_id = c.id AND r.role = 'agent') AS agent, \
+     EXISTS (SELECT 1 FROM contact_roles r \
+       WHERE r.tenant_id = c.tenant_id AND r.contact_id = c.id AND r.role = 'governance') \
+       AS governance, \
+     p.role AS participant \
+     FROM contacts c \
+     LEFT JOIN participants p \
+       ON p.tenant_id = c.tenant_id AND p.ticket_id = $2 AND p.contact_id = c.id \
+     WHERE c.tenant_id = $1 AND (p.contact_id IS NOT NULL OR EXISTS (SELECT 1 FROM contact_roles r \
+       WHERE r.tenant_id = c.tenant_id AND r.contact_id = c.id \
+         AND r.role IN ('agent', 'governance'))) \
+     ORDER BY c.id";
+
+/// One person who may hear of a ticket ([`Tx::audience`]): what `domain::audience::Person`
+/// needs, and the name and address to write to.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct AudienceRow {
+    /// Who they are.
+    pub contact_id: ContactId,
+    /// Display name, if known.
+    pub name: Option<String>,
+    /// Their institution, if known.
+    pub institution_id: Option<InstitutionId>,
+    /// Their first mail address that no bounce suppresses; `None` when they have none.
+    pub email: Option<String>,
+    /// An agent of this offer.
+    pub agent: bool,
+    /// A governance contact of this offer.
+    pub governance: bool,
+    /// Their part in the ticket, if they have one.
+    pub participant: Option<ParticipantRole>,
+}
 
 impl Tx {
     /// Writes this offer's row from the configuration (`service::sync`).
@@ -97,14 +145,14 @@ impl Tx {
     ) -> Result<Option<ContactRow>> {
         let t = self.tenant.as_str();
         let address = address.to_ascii_lowercase();
-        Ok(on!(self, "contact_by_address", |c| {
-            sqlx::query_as(sql::SELECT_CONTACT_BY_ADDRESS)
-                .bind(t)
-                .bind(kind.as_str())
-                .bind(&address)
-                .fetch_optional(c)
-                .await?
-        }))
+        Ok(fetch!(
+            self,
+            "contact_by_address",
+            query_as_with,
+            sql::SELECT_CONTACT_BY_ADDRESS,
+            [t, kind.as_str(), &address],
+            fetch_optional
+        ))
     }
 
     /// One contact of the offer, if it exists.
@@ -236,10 +284,29 @@ impl Tx {
     /// The contact's roles on this offer (`agent`, `governance`...), in alphabetical order.
     pub async fn contact_roles(&mut self, contact: ContactId) -> Result<Vec<String>> {
         let t = self.tenant.as_str();
-        Ok(on!(self, "contact_roles", |c| {
-            sqlx::query_scalar(sql::SELECT_CONTACT_ROLES)
+        Ok(fetch!(
+            self,
+            "contact_roles",
+            query_scalar_with,
+            sql::SELECT_CONTACT_ROLES,
+            [t, contact.0],
+            fetch_all
+        ))
+    }
+
+    /// The offer's agents and governance contacts and the participants of `ticket`, by
+    /// contact id, each once, with the address mail to them would go to at `now`.
+    pub async fn audience(
+        &mut self,
+        ticket: TicketId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<AudienceRow>> {
+        let t = self.tenant.as_str();
+        Ok(on!(self, "audience", |c| {
+            sqlx::query_as(SELECT_AUDIENCE)
                 .bind(t)
-                .bind(contact.0)
+                .bind(ticket.0)
+                .bind(now)
                 .fetch_all(c)
                 .await?
         }))

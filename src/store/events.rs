@@ -12,18 +12,20 @@ impl Tx {
     pub async fn insert_event(&mut self, e: &NewEvent<'_>) -> Result<EventId> {
         let id = self.next_id(IdTable::Events).await?;
         let t = self.tenant.as_str();
-        exec!(self, "insert_event", |c| {
-            sqlx::query(sql::INSERT_EVENT)
-                .bind(t)
-                .bind(id)
-                .bind(e.ticket.map(|x| x.0))
-                .bind(e.now)
-                .bind(e.actor)
-                .bind(e.kind.as_str())
-                .bind(Json(e.data))
-                .execute(c)
-                .await?
-        });
+        defer!(
+            self,
+            "insert_event",
+            sql::INSERT_EVENT,
+            [
+                t,
+                id,
+                e.ticket.map(|x| x.0),
+                e.now,
+                e.actor,
+                e.kind.as_str(),
+                Json(e.data),
+            ]
+        );
         Ok(EventId(id))
     }
 

@@ -48,7 +48,7 @@ pub enum MailboxTally {
 
 impl MailboxTally {
     /// The increments of the four counters, in column order.
-    fn increments(self) -> [i64; 4] {
+    pub(super) fn increments(self) -> [i64; 4] {
         match self {
             MailboxTally::Ingested => [1, 0, 0, 0],
             MailboxTally::Duplicate => [0, 1, 0, 0],
@@ -102,22 +102,25 @@ impl Tx {
     ) -> Result<bool> {
         let t = self.tenant.as_str();
         let [ingested, duplicates, quarantined, loop_suppressed] = tally.increments();
-        let done = on!(self, "advance_mailbox", |c| sqlx::query(
-            sql::ADVANCE_MAILBOX
-        )
-        .bind(t)
-        .bind(mailbox)
-        .bind(i64::from(uidvalidity))
-        .bind(i64::from(uid))
-        .bind(ingested)
-        .bind(duplicates)
-        .bind(quarantined)
-        .bind(loop_suppressed)
-        .bind(now)
-        .execute(c)
-        .await?
-        .rows_affected());
-        Ok(done == 1)
+        let done: Option<i32> = fetch!(
+            self,
+            "advance_mailbox",
+            query_scalar_with,
+            sql::ADVANCE_MAILBOX,
+            [
+                t,
+                mailbox,
+                i64::from(uidvalidity),
+                i64::from(uid),
+                ingested,
+                duplicates,
+                quarantined,
+                loop_suppressed,
+                now,
+            ],
+            fetch_optional
+        );
+        Ok(done.is_some())
     }
 
     /// Records that every message up to `uid` is acknowledged to the server.

@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 
 mod columns;
+mod pending;
 mod postgres;
 mod rows;
 mod sql;
@@ -33,6 +34,7 @@ use std::time::Duration;
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 pub use bounces::NewBounce;
+pub use contacts::AudienceRow;
 pub use mailboxes::{MailboxStateRow, MailboxTally};
 pub use rows::*;
 
@@ -219,13 +221,17 @@ pub struct Tx {
     /// counted here: one statement less per row (each costs a round trip to sqlx's SQLite
     /// thread, most of an insert's time). A rollback to a savepoint leaves a gap, no clash.
     next_ids: [Option<i64>; ID_TABLES],
+    /// SQLite: writes held back until the next statement that returns something (see
+    /// `pending.rs`); always empty on PostgreSQL.
+    held: pending::Pending,
 }
 
 /// Runs `$body` with `$conn` bound to the transaction's connection and `sql` naming the
 /// backend's SQL module, once per backend: the same Rust drives both databases. A sqlx error
 /// inside `$body` (its `?`) becomes a [`StoreError::Query`] naming `$op`.
 macro_rules! on {
-    ($tx:expr, $op:literal, |$conn:ident| $body:expr) => {
+    ($tx:expr, $op:literal, |$conn:ident| $body:expr) => {{
+        $crate::store::send_held(&mut $tx.held, &mut $tx.inner).await?;
         match &mut $tx.inner {
             $crate::store::TxInner::Sqlite(t) => {
                 #[allow(
@@ -250,7 +256,7 @@ macro_rules! on {
                     .map_err(|e| $crate::store::StoreError::query($op, e))?
             }
         }
-    };
+    }};
 }
 
 /// [`on!`] for statements whose result is not needed (the two backends' results differ).
@@ -260,6 +266,73 @@ macro_rules! exec {
             $body;
         })
     };
+}
+
+/// A write whose result nobody needs: on SQLite held back (see `pending.rs`) and sent with
+/// the next statement that returns something, on PostgreSQL sent at once. `$stmt` is read
+/// with `sql` naming the backend's module, as in [`on!`]; `$arg`s bind its `$1`, `$2`... in
+/// order.
+macro_rules! defer {
+    ($tx:expr, $op:literal, $stmt:expr, [$($arg:expr),* $(,)?]) => {
+        match &mut $tx.inner {
+            $crate::store::TxInner::Sqlite(_) => {
+                #[allow(unused_imports, reason = "a statement of the module's own")]
+                use $crate::store::sqlite as sql;
+                let held = &mut $tx.held;
+                held.push($stmt);
+                $( held.bind($arg); )*
+            }
+            $crate::store::TxInner::Postgres(t) => {
+                #[allow(unused_imports, reason = "a statement of the module's own")]
+                use $crate::store::postgres as sql;
+                sqlx::query($stmt)
+                    $( .bind($arg) )*
+                    .execute(&mut **t)
+                    .await
+                    .map_err(|e| $crate::store::StoreError::query($op, e))?;
+            }
+        }
+    };
+}
+
+/// A statement that returns something, made by sqlx's `$make` (`query_as_with`,
+/// `query_scalar_with`) and run with `$method` (`fetch_optional`...): on SQLite sent in one
+/// round trip after the writes held back before it, which it sees. `$stmt` and `$arg`s as in
+/// [`defer!`].
+macro_rules! fetch {
+    ($tx:expr, $op:literal, $make:ident, $stmt:expr, [$($arg:expr),* $(,)?], $method:ident) => {{
+        let done = match &mut $tx.inner {
+            $crate::store::TxInner::Sqlite(t) => {
+                #[allow(unused_imports, reason = "a statement of the module's own")]
+                use $crate::store::sqlite as sql;
+                let held = &mut $tx.held;
+                held.push($stmt);
+                $( held.bind($arg); )*
+                match held.take() {
+                    Ok((text, args)) => {
+                        sqlx::$make(sqlx::AssertSqlSafe(text), args)
+                            .$method(&mut **t)
+                            .await
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            $crate::store::TxInner::Postgres(t) => {
+                #[allow(unused_imports, reason = "a statement of the module's own")]
+                use $crate::store::postgres as sql;
+                let mut args = sqlx::postgres::PgArguments::default();
+                let bound: std::result::Result<(), sqlx::error::BoxDynError> = (|| {
+                    $( sqlx::Arguments::add(&mut args, $arg)?; )*
+                    Ok(())
+                })();
+                match bound {
+                    Ok(()) => sqlx::$make($stmt, args).$method(&mut **t).await,
+                    Err(e) => Err(sqlx::Error::Encode(e)),
+                }
+            }
+        };
+        done.map_err(|e| $crate::store::StoreError::query($op, e))?
+    }};
 }
 
 // After the macros, which they use.
@@ -334,6 +407,7 @@ impl Store {
             tenant: tenant.clone(),
             inner,
             next_ids: Default::default(),
+            held: Default::default(),
         })
     }
 
@@ -353,7 +427,8 @@ impl Tx {
     }
 
     /// Commits everything done in the transaction, at once.
-    pub async fn commit(self) -> Result<()> {
+    pub async fn commit(mut self) -> Result<()> {
+        self.send_held().await?;
         let done = match self.inner {
             TxInner::Sqlite(t) => t.commit().await,
             TxInner::Postgres(t) => t.commit().await,
@@ -377,48 +452,49 @@ impl Tx {
     /// backends; on PostgreSQL, rolling back to a savepoint is also the one way to go on
     /// after a statement failed inside the transaction.
     pub async fn savepoint(&mut self, name: &'static str) -> Result<()> {
-        let sql = format!("SAVEPOINT {name}");
-        exec!(self, "savepoint", |c| sqlx::query(sqlx::AssertSqlSafe(sql))
-            .execute(c)
-            .await?);
+        self.control("savepoint", format!("SAVEPOINT {name}")).await
+    }
+
+    /// Runs a statement without arguments or result (savepoints): on SQLite held back with
+    /// the writes, in their order.
+    async fn control(&mut self, op: &'static str, sql: String) -> Result<()> {
+        match &mut self.inner {
+            TxInner::Sqlite(_) => self.held.push(&sql),
+            TxInner::Postgres(t) => {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut **t)
+                    .await
+                    .map_err(|e| StoreError::query(op, e))?;
+            }
+        }
         Ok(())
+    }
+
+    async fn send_held(&mut self) -> Result<()> {
+        send_held(&mut self.held, &mut self.inner).await
     }
 
     /// Keeps what was done since the savepoint `name` as part of the transaction and forgets
     /// the savepoint (nothing is committed before [`Tx::commit`]).
     pub async fn release(&mut self, name: &'static str) -> Result<()> {
-        let sql = format!("RELEASE SAVEPOINT {name}");
-        exec!(self, "release_savepoint", |c| sqlx::query(
-            sqlx::AssertSqlSafe(sql)
-        )
-        .execute(c)
-        .await?);
-        Ok(())
+        self.control("release_savepoint", format!("RELEASE SAVEPOINT {name}"))
+            .await
     }
 
     /// [`Tx::release`] then [`Tx::savepoint`] again, in one round trip to the database: the
     /// step from one message of a batch to the next (on SQLite, a statement's round trip to
-    /// sqlx's worker thread costs more than SQLite's own work on it).
+    /// sqlx's worker thread costs more than SQLite's own work on it; there both wait for the
+    /// next statement that returns something).
     pub async fn release_and_savepoint(&mut self, name: &'static str) -> Result<()> {
         let sql = format!("RELEASE SAVEPOINT {name}; SAVEPOINT {name}");
-        exec!(self, "release_and_savepoint", |c| sqlx::raw_sql(
-            sqlx::AssertSqlSafe(sql)
-        )
-        .execute(c)
-        .await?);
-        Ok(())
+        self.control("release_and_savepoint", sql).await
     }
 
     /// Undoes what was done since the savepoint `name`; the savepoint stays open (release it
     /// with [`Tx::release`]).
     pub async fn rollback_to(&mut self, name: &'static str) -> Result<()> {
         let sql = format!("ROLLBACK TO SAVEPOINT {name}");
-        exec!(self, "rollback_to_savepoint", |c| sqlx::query(
-            sqlx::AssertSqlSafe(sql)
-        )
-        .execute(c)
-        .await?);
-        Ok(())
+        self.control("rollback_to_savepoint", sql).await
     }
 
     async fn next_id(&mut self, table: IdTable) -> Result<i64> {
@@ -430,10 +506,17 @@ impl Tx {
                     self.next_ids[table as usize] = Some(id + 1);
                     return Ok(id);
                 }
-                let id = sqlx::query_scalar(sqlite::next_id(table))
-                    .bind(self.tenant.as_str())
-                    .fetch_one(&mut **t)
-                    .await;
+                // After the held writes, in the same round trip.
+                self.held.push(sqlite::next_id(table));
+                self.held.bind(self.tenant.as_str());
+                let id = match self.held.take() {
+                    Ok((sql, args)) => {
+                        sqlx::query_scalar_with(sqlx::AssertSqlSafe(sql), args)
+                            .fetch_one(&mut **t)
+                            .await
+                    }
+                    Err(e) => Err(e),
+                };
                 if let Ok(id) = id {
                     self.next_ids[table as usize] = Some(id + 1);
                 }
@@ -448,6 +531,24 @@ impl Tx {
         .map_err(|e| StoreError::query("next_id", e))?;
         Ok(id)
     }
+}
+
+/// SQLite: sends the writes held back, if any, in one round trip. Every statement that
+/// returns something through [`on!`], and the commit, comes after them. (Over the two fields,
+/// not the [`Tx`]: the statements borrow its tenant meanwhile.)
+async fn send_held(held: &mut pending::Pending, inner: &mut TxInner) -> Result<()> {
+    if held.is_empty() {
+        return Ok(());
+    }
+    let held = held.take();
+    if let TxInner::Sqlite(t) = inner {
+        let (sql, args) = held.map_err(|e| StoreError::query(pending::HELD_BACK, e))?;
+        sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
+            .execute(&mut **t)
+            .await
+            .map_err(|e| StoreError::query(pending::HELD_BACK, e))?;
+    }
+    Ok(())
 }
 
 /// How many [`IdTable`]s there are.

@@ -2,39 +2,98 @@
 //!
 //! SQL only, like the rest of the store: the decisions are the caller's.
 
-use super::{ReceiptRow, Result, Tx};
+use super::{MailboxTally, ReceiptRow, Result, StoreError, Tx, TxInner, sqlite};
 
 impl Tx {
     /// The receipt of a dedupe key, if a message with that key was already taken in.
     pub async fn receipt(&mut self, key: &str) -> Result<Option<ReceiptRow>> {
         let t = self.tenant.as_str();
-        Ok(on!(self, "receipt", |c| sqlx::query_as(
-            sql::SELECT_RECEIPT
-        )
-        .bind(t)
-        .bind(key)
-        .fetch_optional(c)
-        .await?))
+        Ok(fetch!(
+            self,
+            "receipt",
+            query_as_with,
+            sql::SELECT_RECEIPT,
+            [t, key],
+            fetch_optional
+        ))
     }
 
     /// Records a dedupe key. Returns false when the key was already there (someone else took
     /// the same message in meanwhile): the caller rolls back.
     pub async fn insert_receipt(&mut self, r: &ReceiptRow) -> Result<bool> {
         let t = self.tenant.as_str();
-        let done = on!(self, "insert_receipt", |c| {
-            sqlx::query(sql::INSERT_RECEIPT)
-                .bind(t)
-                .bind(&r.dedupe_key)
-                .bind(r.channel.as_str())
-                .bind(r.outcome.as_str())
-                .bind(&r.content_sha256)
-                .bind(r.ticket_id)
-                .bind(r.article_id)
-                .bind(r.received_at)
-                .execute(c)
-                .await?
-                .rows_affected()
-        });
-        Ok(done == 1)
+        let done: Option<i32> = fetch!(
+            self,
+            "insert_receipt",
+            query_scalar_with,
+            sql::INSERT_RECEIPT,
+            [
+                t,
+                &r.dedupe_key,
+                r.channel.as_str(),
+                r.outcome.as_str(),
+                &r.content_sha256,
+                r.ticket_id,
+                r.article_id,
+                r.received_at,
+            ],
+            fetch_optional
+        );
+        Ok(done.is_some())
+    }
+}
+
+impl Tx {
+    /// [`Tx::insert_receipt`] then [`Tx::advance_mailbox`], for a message read from an IMAP
+    /// mailbox: on SQLite in one round trip with the writes held back. Returns whether the
+    /// receipt was recorded and whether the mailbox was at `uidvalidity`; when either is false
+    /// the caller rolls back what the message did.
+    pub async fn insert_receipt_and_advance(
+        &mut self,
+        r: &ReceiptRow,
+        mailbox: &str,
+        (uidvalidity, uid): (u32, u32),
+        tally: MailboxTally,
+    ) -> Result<(bool, bool)> {
+        let TxInner::Sqlite(c) = &mut self.inner else {
+            let recorded = self.insert_receipt(r).await?;
+            let advanced = self
+                .advance_mailbox(mailbox, (uidvalidity, uid), tally, r.received_at)
+                .await?;
+            return Ok((recorded, advanced));
+        };
+        let held = &mut self.held;
+        let t = self.tenant.as_str();
+        held.push(sqlite::INSERT_RECEIPT);
+        held.bind(t);
+        held.bind(&r.dedupe_key);
+        held.bind(r.channel.as_str());
+        held.bind(r.outcome.as_str());
+        held.bind(&r.content_sha256);
+        held.bind(r.ticket_id);
+        held.bind(r.article_id);
+        held.bind(r.received_at);
+        let [ingested, duplicates, quarantined, loop_suppressed] = tally.increments();
+        held.push(sqlite::ADVANCE_MAILBOX);
+        held.bind(t);
+        held.bind(mailbox);
+        held.bind(i64::from(uidvalidity));
+        held.bind(i64::from(uid));
+        held.bind(ingested);
+        held.bind(duplicates);
+        held.bind(quarantined);
+        held.bind(loop_suppressed);
+        held.bind(r.received_at);
+        // The receipt answers 1 when recorded, the mark 2 when the mailbox moved.
+        let answers: Vec<i32> = match held.take() {
+            Ok((text, args)) => {
+                sqlx::query_scalar_with(sqlx::AssertSqlSafe(text), args)
+                    .fetch_all(&mut **c)
+                    .await
+            }
+            Err(e) => Err(e),
+        }
+        .map_err(|e| StoreError::query("insert_receipt_and_advance", e))?;
+        Ok((answers.contains(&1), answers.contains(&2)))
     }
 }

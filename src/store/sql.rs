@@ -61,11 +61,19 @@ pub const NEXT_TICKET_NUMBER: &str =
     "INSERT INTO ticket_counters (tenant_id, kind, last_number) VALUES ($1, $2, 1)
      ON CONFLICT (tenant_id, kind) DO UPDATE SET last_number = ticket_counters.last_number + 1
      RETURNING last_number";
-/// Returns the row as [`SELECT_TICKET`] reads it: no second statement to read it back.
+/// [`NEXT_TICKET_NUMBER`] for [`INSERT_TICKET`], which reads the number it leaves: no
+/// result to wait for between the two.
+pub const BUMP_TICKET_NUMBER: &str =
+    "INSERT INTO ticket_counters (tenant_id, kind, last_number) VALUES ($1, $2, 1)
+     ON CONFLICT (tenant_id, kind) DO UPDATE SET last_number = ticket_counters.last_number + 1";
+/// Numbered by [`BUMP_TICKET_NUMBER`], just before in the transaction. Returns the row as
+/// [`SELECT_TICKET`] reads it: no second statement to read it back.
 pub const INSERT_TICKET: &str = concat!(
     "INSERT INTO tickets (tenant_id, id, kind, number, title, status, priority,
          requester_id, institution_id, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING ",
+     VALUES ($1, $2, $3,
+         (SELECT last_number FROM ticket_counters WHERE tenant_id = $1 AND kind = $3),
+         $4, $5, $6, $7, $8, $9, $9) RETURNING ",
     ticket_columns!()
 );
 pub const SELECT_TICKET: &str = concat!(
@@ -167,7 +175,7 @@ pub const SELECT_ATTACHMENTS: &str =
 pub const INSERT_RECEIPT: &str =
     "INSERT INTO inbound_receipts (tenant_id, dedupe_key, channel, outcome, content_sha256,
          ticket_id, article_id, received_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING";
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING 1";
 
 /// The same bytes again (a redelivery, a re-read after a crash) keep their entry, with the
 /// latest reason; the id returned is the entry's.
@@ -255,7 +263,7 @@ pub const ADVANCE_MAILBOX: &str = "UPDATE mailbox_state SET
          ingested = ingested + $5, duplicates = duplicates + $6,
          quarantined = quarantined + $7, loop_suppressed = loop_suppressed + $8,
          updated_at = $9
-     WHERE tenant_id = $1 AND mailbox = $2 AND uidvalidity = $3";
+     WHERE tenant_id = $1 AND mailbox = $2 AND uidvalidity = $3 RETURNING 2";
 pub const ACK_MAILBOX: &str = "UPDATE mailbox_state SET
          acked_uid = CASE WHEN $4 > acked_uid THEN $4 ELSE acked_uid END, updated_at = $5
      WHERE tenant_id = $1 AND mailbox = $2 AND uidvalidity = $3";

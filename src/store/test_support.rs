@@ -38,6 +38,7 @@ impl Store {
             tenant: pretend.clone(),
             inner,
             next_ids: Default::default(),
+            held: Default::default(),
         })
     }
 }

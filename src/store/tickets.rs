@@ -20,29 +20,26 @@ impl Tx {
     pub async fn create_ticket(&mut self, new: &NewTicket<'_>) -> Result<TicketRow> {
         let t = self.tenant.as_str().to_owned();
         let kind = new.kind.as_str();
-        let number: i64 = on!(self, "create_ticket", |c| {
-            sqlx::query_scalar(sql::NEXT_TICKET_NUMBER)
-                .bind(&t)
-                .bind(kind)
-                .fetch_one(c)
-                .await?
-        });
         let id = self.next_id(IdTable::Tickets).await?;
-        Ok(on!(self, "create_ticket", |c| {
-            sqlx::query_as(sql::INSERT_TICKET)
-                .bind(&t)
-                .bind(id)
-                .bind(kind)
-                .bind(number)
-                .bind(new.title)
-                .bind(Status::New.as_str())
-                .bind(new.priority.as_str())
-                .bind(new.requester.map(|r| r.0))
-                .bind(new.institution_id)
-                .bind(new.now)
-                .fetch_one(c)
-                .await?
-        }))
+        defer!(self, "create_ticket", sql::BUMP_TICKET_NUMBER, [&t, kind]);
+        Ok(fetch!(
+            self,
+            "create_ticket",
+            query_as_with,
+            sql::INSERT_TICKET,
+            [
+                &t,
+                id,
+                kind,
+                new.title,
+                Status::New.as_str(),
+                new.priority.as_str(),
+                new.requester.map(|r| r.0),
+                new.institution_id,
+                new.now,
+            ],
+            fetch_one
+        ))
     }
 
     /// Gives the ticket the next number of `kind` (a reclassification) and keeps the ref it
@@ -106,11 +103,14 @@ impl Tx {
     /// One ticket of the offer, if it exists.
     pub async fn ticket(&mut self, id: TicketId) -> Result<Option<TicketRow>> {
         let t = self.tenant.as_str();
-        Ok(on!(self, "ticket", |c| sqlx::query_as(sql::SELECT_TICKET)
-            .bind(t)
-            .bind(id.0)
-            .fetch_optional(c)
-            .await?))
+        Ok(fetch!(
+            self,
+            "ticket",
+            query_as_with,
+            sql::SELECT_TICKET,
+            [t, id.0],
+            fetch_optional
+        ))
     }
 
     /// [`Tx::ticket`] for a change that depends on what is read (a status and its times): on
@@ -118,13 +118,14 @@ impl Tx {
     /// waits and then reads this one's result.
     pub async fn ticket_for_update(&mut self, id: TicketId) -> Result<Option<TicketRow>> {
         let t = self.tenant.as_str();
-        Ok(on!(self, "ticket_for_update", |c| sqlx::query_as(
-            sql::SELECT_TICKET_FOR_UPDATE
-        )
-        .bind(t)
-        .bind(id.0)
-        .fetch_optional(c)
-        .await?))
+        Ok(fetch!(
+            self,
+            "ticket_for_update",
+            query_as_with,
+            sql::SELECT_TICKET_FOR_UPDATE,
+            [t, id.0],
+            fetch_optional
+        ))
     }
 
     /// The offer's ticket with this ref, or that had it before a change of kind, if any.
@@ -199,17 +200,19 @@ impl Tx {
         now: DateTime<Utc>,
     ) -> Result<()> {
         let t = self.tenant.as_str();
-        exec!(self, "set_status", |c| {
-            sqlx::query(sql::UPDATE_TICKET_STATUS)
-                .bind(t)
-                .bind(id.0)
-                .bind(status.as_str())
-                .bind(now)
-                .bind(times.resolved_at)
-                .bind(times.closed_at)
-                .execute(c)
-                .await?
-        });
+        defer!(
+            self,
+            "set_status",
+            sql::UPDATE_TICKET_STATUS,
+            [
+                t,
+                id.0,
+                status.as_str(),
+                now,
+                times.resolved_at,
+                times.closed_at,
+            ]
+        );
         Ok(())
     }
 
@@ -270,12 +273,7 @@ impl Tx {
     /// Stamps `updated_at` (a new article, with no other change to the row).
     pub async fn touch_ticket(&mut self, id: TicketId, now: DateTime<Utc>) -> Result<()> {
         let t = self.tenant.as_str();
-        exec!(self, "touch_ticket", |c| sqlx::query(sql::TOUCH_TICKET)
-            .bind(t)
-            .bind(id.0)
-            .bind(now)
-            .execute(c)
-            .await?);
+        defer!(self, "touch_ticket", sql::TOUCH_TICKET, [t, id.0, now]);
         Ok(())
     }
 
@@ -289,16 +287,12 @@ impl Tx {
         now: DateTime<Utc>,
     ) -> Result<()> {
         let t = self.tenant.as_str();
-        exec!(self, "link_tickets", |c| {
-            sqlx::query(sql::INSERT_TICKET_LINK)
-                .bind(t)
-                .bind(ticket.0)
-                .bind(other.0)
-                .bind(relation.as_str())
-                .bind(now)
-                .execute(c)
-                .await?
-        });
+        defer!(
+            self,
+            "link_tickets",
+            sql::INSERT_TICKET_LINK,
+            [t, ticket.0, other.0, relation.as_str(), now]
+        );
         Ok(())
     }
 
@@ -360,27 +354,25 @@ impl Tx {
         role: ParticipantRole,
     ) -> Result<()> {
         let t = self.tenant.as_str();
-        exec!(self, "add_participant", |c| {
-            sqlx::query(sql::INSERT_PARTICIPANT)
-                .bind(t)
-                .bind(ticket.0)
-                .bind(contact.0)
-                .bind(role.as_str())
-                .execute(c)
-                .await?
-        });
+        defer!(
+            self,
+            "add_participant",
+            sql::INSERT_PARTICIPANT,
+            [t, ticket.0, contact.0, role.as_str()]
+        );
         Ok(())
     }
 
     /// The ticket's participants, by contact id, with each one's name and first address.
     pub async fn participants(&mut self, ticket: TicketId) -> Result<Vec<ParticipantRow>> {
         let t = self.tenant.as_str();
-        Ok(on!(self, "participants", |c| sqlx::query_as(
-            sql::SELECT_PARTICIPANTS
-        )
-        .bind(t)
-        .bind(ticket.0)
-        .fetch_all(c)
-        .await?))
+        Ok(fetch!(
+            self,
+            "participants",
+            query_as_with,
+            sql::SELECT_PARTICIPANTS,
+            [t, ticket.0],
+            fetch_all
+        ))
     }
 }

@@ -294,8 +294,12 @@ impl MailboxIngestor {
     }
 
     /// Takes in everything above the last stored UID, batch by batch (one transaction each),
-    /// acknowledging each batch once committed. Stops between batches when shutdown is asked
-    /// for, never inside a transaction.
+    /// acknowledging what was committed. Stops between batches when shutdown is asked for,
+    /// never inside a transaction.
+    ///
+    /// The next batch is fetched while this one is stored: the server's work and the
+    /// database's overlap (issue 7's backlog figure). What is fetched ahead is only read:
+    /// dropped on a failure or at shutdown, it is listed and fetched again next time.
     async fn drain(&self, conn: &mut Connection, place: &mut Place) -> Result<(), Failure> {
         let limit = self.offer.max_message_bytes;
         loop {
@@ -303,29 +307,45 @@ impl MailboxIngestor {
             if listed.is_empty() {
                 return self.acknowledge(conn, place, place.last).await;
             }
-            for batch in imap::batches(&listed, self.mailbox.batch) {
-                let fetched = conn.fetch(batch, limit).await?;
-                self.store(place, &fetched).await?;
+            let mut batches = imap::batches(&listed, self.mailbox.batch).into_iter();
+            let Some(first) = batches.next() else {
+                continue;
+            };
+            let mut fetched = conn.fetch(first, limit).await?;
+            loop {
+                let next = batches.next();
+                let (stored, ahead) =
+                    tokio::join!(self.store(place.uidvalidity, &fetched), async {
+                        match next {
+                            Some(batch) => Some(conn.fetch(batch, limit).await),
+                            None => None,
+                        }
+                    });
+                place.last = place.last.max(stored?);
                 if place.last - place.acked >= ACK_EVERY || self.shutdown.is_cancelled() {
                     self.acknowledge(conn, place, place.last).await?;
                 }
                 if self.shutdown.is_cancelled() {
                     return Ok(());
                 }
+                match ahead {
+                    Some(ahead) => fetched = ahead?,
+                    None => break,
+                }
             }
         }
     }
 
-    /// Takes a fetched batch in, in one transaction ([`ingest::ingest_batch`]), and moves
-    /// the place's last UID to the highest UID stored. Nothing is acknowledged before this
-    /// returns: a failure leaves the whole batch to be read again.
-    async fn store(&self, place: &mut Place, fetched: &[Fetched]) -> Result<(), Failure> {
+    /// Takes a fetched batch in, in one transaction ([`ingest::ingest_batch`]); returns the
+    /// highest UID stored (0 for an empty batch). Nothing is acknowledged before this returns:
+    /// a failure leaves the whole batch to be read again.
+    async fn store(&self, uidvalidity: u32, fetched: &[Fetched]) -> Result<u32, Failure> {
         let batch: Vec<ingest::Fetched<'_>> = fetched
             .iter()
             .map(|message| ingest::Fetched {
                 mark: MailboxMark {
                     mailbox: self.mailbox.name.clone(),
-                    uidvalidity: place.uidvalidity,
+                    uidvalidity,
                     uid: message.uid,
                 },
                 body: match &message.body {
@@ -338,10 +358,7 @@ impl MailboxIngestor {
             })
             .collect();
         ingest::ingest_batch(&self.ctx, &self.offer, &batch).await?;
-        if let Some(uid) = fetched.iter().map(|m| m.uid).max() {
-            place.last = place.last.max(uid);
-        }
-        Ok(())
+        Ok(fetched.iter().map(|m| m.uid).max().unwrap_or_default())
     }
 
     /// Acknowledges the stored messages up to `upto` to the server, then records it.

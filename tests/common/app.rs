@@ -123,6 +123,14 @@ impl App {
         rows
     }
 
+    /// The acknowledgements the offer queued (`ticket_created` rows), oldest first: what
+    /// tests of taking mail in count, apart from the notices to agents (`tests/notices.rs`).
+    pub async fn acks(&self, code: &str) -> Vec<OutboxRow> {
+        let mut rows = self.outbox(code).await;
+        rows.retain(|r| r.template == "ticket_created");
+        rows
+    }
+
     pub async fn quarantine(&self, code: &str) -> Vec<QuarantineRow> {
         operator::list_quarantine(&self.ctx, self.offer(code))
             .await

@@ -16,6 +16,7 @@ use guichet::domain::TenantId;
 
 pub mod app;
 pub mod dovecot;
+pub mod mail_loop;
 pub mod smtp_sink;
 
 /// The PostgreSQL the suite runs against. `tests/run.sh` starts one and sets the variable;
