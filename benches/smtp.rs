@@ -170,6 +170,8 @@ async fn run(n: usize) {
             references: None,
             auto_submitted: Some("auto-replied"),
             now,
+            due_at: now,
+            coalesce_key: None,
         })
         .await
         .unwrap();

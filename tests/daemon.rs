@@ -57,7 +57,12 @@ impl Drop for Daemon {
 
 #[test]
 fn a_mail_dropped_in_the_maildir_becomes_a_ticket_and_an_acknowledgement() {
-    let env = TestEnv::new("", "");
+    // The agent's notice leaves at once (on the real clock, the coalescing window is minutes).
+    let env = TestEnv::with(common::Setup {
+        mail: "coalesce_minutes = 0".into(),
+        geforp_refuses_strangers: true,
+        ..common::Setup::default()
+    });
     let daemon = Daemon::start(&env);
     let maildir = env.data().join("maildir").join("SMSU");
     let new = maildir.join("new");

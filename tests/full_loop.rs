@@ -72,14 +72,15 @@ impl Drop for Daemon {
 }
 
 /// guichet reading support-smsu's INBOX on `dovecot` and sending through `postfix`, without
-/// TLS or login (both on loopback), with reply tokens on; `storage` a `[storage]` table, or
+/// TLS or login (both on loopback), with reply tokens on and notices sent at once (the real
+/// clock: no waiting out `mail.coalesce_minutes`); `storage` a `[storage]` table, or
 /// empty for SQLite.
 fn guichet_between(dovecot: &Dovecot, postfix: &Postfix, storage: &str) -> TestEnv {
     TestEnv::with(Setup {
         storage: storage.to_owned(),
         smsu_tables: dovecot.mailbox_toml("support-smsu", "name = \"smsu-inbox\""),
         mail: format!(
-            "transport = \"smtp\"\nhmac_key = \"{key}\"\n[mail.smtp]\nhost = \"127.0.0.1\"\n\
+            "transport = \"smtp\"\nhmac_key = \"{key}\"\ncoalesce_minutes = 0\n[mail.smtp]\nhost = \"127.0.0.1\"\n\
              port = {port}\ntls = \"plain\"\ntimeout_secs = 10\n",
             key = "full-loop-test-key-0123456789abcdef0123456789",
             port = postfix.port

@@ -427,6 +427,8 @@ async fn queued_mail_has_a_bounded_subject_and_references(app: App) {
         "{sent_refs}"
     );
     assert!(sent_refs.ends_with("a12@univ-lorraine.example"));
+    // Past `mail.coalesce_minutes`: the agent's notice is due as well.
+    app.advance(chrono::Duration::minutes(2));
     let report = app.send_outbox("SMSU").await;
     assert_eq!(report.sent, 2, "the acknowledgement and the agent's notice");
     for eml in app.sent_files() {
@@ -543,6 +545,8 @@ async fn hostile_headers_never_stall_other_offers(app: App) {
 async fn a_restarted_daemon_sends_what_it_had_claimed_at_once(app: App) {
     let m = mail(ALICE, SMSU, "Panne", "a13@univ-lorraine.example", "");
     created(&app.ingest("SMSU", &m).await);
+    // Past `mail.coalesce_minutes`: the agent's notice is due as well.
+    app.advance(chrono::Duration::minutes(2));
     let daemon = app.ctx.clone().as_daemon();
     // The daemon claims the acknowledgement and the agent's notice, then dies before sending.
     let offer = app.offer("SMSU");

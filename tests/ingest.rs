@@ -74,8 +74,15 @@ async fn a_first_mail_opens_a_ticket_and_is_acknowledged(app: App) {
     assert_eq!(list[0].title, "Panne SMS");
     assert_eq!(list[0].status, Status::New);
 
+    // The agent's notice waits `mail.coalesce_minutes` for the next events of the ticket.
+    assert_eq!(
+        app.send_outbox("SMSU").await.sent,
+        1,
+        "the acknowledgement, at once"
+    );
+    app.advance(chrono::Duration::minutes(2));
     let sent = app.send_outbox("SMSU").await.sent;
-    assert_eq!(sent, 2, "the acknowledgement and the agent's notice");
+    assert_eq!(sent, 1, "the agent's notice");
     let files = app.sent_files();
     assert_eq!(files.len(), 2);
     let ack_id = app.acks("SMSU").await[0].message_id.clone();
@@ -398,6 +405,8 @@ Content-Transfer-Encoding: base64\r\n\r\nYQBi\r\n";
     };
     assert_eq!(app.acks("SMSU").await.len(), acknowledged);
     let queued = app.outbox("SMSU").await.len();
+    // Past the coalescing window: the agents' notice is due too.
+    app.advance(chrono::Duration::minutes(2));
     assert_eq!(app.send_outbox("SMSU").await.sent, queued);
     assert_eq!(app.sent_files().len(), queued);
 }
@@ -466,19 +475,20 @@ async fn operators_reply_note_assign_and_change_status(app: App) {
         .collect();
     assert_eq!(directions, ["in", "internal", "out"]);
     // The reply is queued as mail (sent by the daemon's outbox worker, or the next deliver),
-    // among the notices of each step (tests/notices.rs says who gets which).
+    // among the notices of each step (tests/notices.rs says who gets which). The agent's
+    // notices of the new ticket and of its assignment came within `mail.coalesce_minutes`:
+    // one mail telling both.
     let templates: Vec<&str> = view.outbox.iter().map(|o| o.template.as_str()).collect();
     assert_eq!(
         templates,
         [
             "ticket_created",
-            "new_ticket",
-            "assigned",
+            "coalesced",
             "agent_reply",
             "status_changed"
         ]
     );
-    let reply = &view.outbox[3];
+    let reply = &view.outbox[2];
     assert_eq!(
         reply.in_reply_to.as_deref(),
         Some("o1@x.example"),

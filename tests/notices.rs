@@ -65,9 +65,12 @@ institution = "{lucie_institution}"
     )
 }
 
+/// Coalescing off (`mail.coalesce_minutes = 0`): these tests count each event's own mail;
+/// tests/storms.rs tells how notices within the window become one.
 fn setup() -> Setup {
     Setup {
         extra_tables: contacts("univ-lorraine"),
+        mail: "coalesce_minutes = 0".into(),
         ..Setup::default()
     }
 }

@@ -32,11 +32,11 @@ const REFUSED: &str = "refuse-me@univ-lorraine.example";
 const LATER: &str = "later-please@univ-lorraine.example";
 
 /// `[mail]` lines sending through the sink in plain SMTP (it is on loopback), `extra` added
-/// to `[mail.smtp]`. The acknowledgement limit is raised: these tests send many to one
-/// person.
+/// to `[mail.smtp]`. The acknowledgement and per-recipient limits are raised: these tests
+/// send many to one person.
 fn relay(sink: &SmtpSink, tls: &str, extra: &str) -> String {
     format!(
-        "transport = \"smtp\"\nack_limit = 1000\n[mail.smtp]\nhost = \"127.0.0.1\"\n\
+        "transport = \"smtp\"\nack_limit = 1000\nrecipient_limit = 1000\n[mail.smtp]\nhost = \"127.0.0.1\"\n\
          port = {}\ntls = \"{tls}\"\ntimeout_secs = 5\n{extra}",
         sink.port
     )

@@ -247,6 +247,8 @@ async fn message_ids_are_found_only_inside_their_offer(store: &Store) {
         references: None,
         auto_submitted: Some("auto-replied"),
         now: t0(),
+        due_at: t0(),
+        coalesce_key: None,
     };
     tx.enqueue_outbox(&out).await.unwrap();
     tx.commit().await.unwrap();
@@ -475,6 +477,8 @@ async fn outbox_rows_are_claimed_once_until_their_lease_ends(store: &Store) {
             references: Some("r@x m@x"),
             auto_submitted: Some("auto-replied"),
             now: t0(),
+            due_at: t0(),
+            coalesce_key: None,
         };
         tx.enqueue_outbox(&out).await.unwrap();
     }
@@ -705,6 +709,8 @@ async fn a_long_list_of_message_ids_finds_the_first_known_one_in_order(store: &S
         references: None,
         auto_submitted: Some("auto-replied"),
         now: t0(),
+        due_at: t0(),
+        coalesce_key: None,
     })
     .await
     .unwrap();
@@ -819,6 +825,8 @@ async fn a_restarted_instance_takes_back_its_own_claims_only(store: &Store) {
             references: None,
             auto_submitted: Some("auto-replied"),
             now: t0(),
+            due_at: t0(),
+            coalesce_key: None,
         })
         .await
         .unwrap();

@@ -55,6 +55,24 @@ pub const BOUNCE_SUPPRESS_DAYS: u64 = 30;
 pub const ACK_LIMIT: u64 = 5;
 /// See [`ACK_LIMIT`].
 pub const ACK_LIMIT_WINDOW_MINUTES: u64 = 60;
+/// `mail.recipient_limit` per `mail.recipient_limit_window_minutes`: one person following a
+/// few busy tickets gets a dozen mails in a busy hour (coalescing makes a burst on one ticket
+/// one mail); twenty leaves room for that, and stops a loop or a script gone wrong at a
+/// number a mailbox survives.
+pub const RECIPIENT_LIMIT: u64 = 20;
+/// See [`RECIPIENT_LIMIT`].
+pub const RECIPIENT_LIMIT_WINDOW_MINUTES: u64 = 60;
+/// `mail.ticket_limit` per `mail.ticket_limit_window_minutes`, every recipient together: a
+/// lively ticket makes a few exchanges in ten minutes, each to its requester and at most a
+/// team of ten agents; thirty lets three such rounds through, and holds back a ticket that
+/// mails the team in a loop.
+pub const TICKET_LIMIT: u64 = 30;
+/// See [`TICKET_LIMIT`].
+pub const TICKET_LIMIT_WINDOW_MINUTES: u64 = 10;
+/// `mail.coalesce_minutes`: a person's changes to a ticket come in bursts (assign, set the
+/// priority, answer) within a minute or two; waiting two minutes makes that one mail, and is
+/// nothing next to the hours a help desk answers in.
+pub const COALESCE_MINUTES: u64 = 2;
 /// `mail.transport`: `.eml` files need no server, so the default configuration runs as it is
 /// (and sends nothing: production sets `smtp`).
 pub const MAIL_TRANSPORT: &str = "file";

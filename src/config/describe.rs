@@ -68,6 +68,7 @@ impl Config {
             )),
             None => line("templates: built-in".to_owned()),
         }
+        line(describe_throttle(&m.throttle));
         line(format!(
             "institutions: {}; contacts: {}",
             self.institutions.len(),
@@ -171,6 +172,21 @@ fn describe_transport(m: &super::MailConfig) -> String {
         tls_words(smtp.tls),
         smtp.pool_size,
         smtp.timeout.as_secs()
+    )
+}
+
+/// `mail brakes: ...`: the rate limits and the coalescing window (issue 8 item 6).
+fn describe_throttle(p: &crate::domain::throttle::Policy) -> String {
+    let coalesce = match p.coalesce.num_minutes() {
+        0 => "notifications sent at once".to_owned(),
+        n => format!("notifications on one ticket within {n} min make one mail"),
+    };
+    format!(
+        "mail brakes: {} per recipient per {} min, {} per ticket per {} min; {coalesce}",
+        p.per_recipient.count,
+        p.per_recipient.window.num_minutes(),
+        p.per_ticket.count,
+        p.per_ticket.window.num_minutes()
     )
 }
 

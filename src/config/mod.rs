@@ -144,6 +144,11 @@ pub struct MailConfig {
     /// [`defaults::ACK_LIMIT`] per [`defaults::ACK_LIMIT_WINDOW_MINUTES`]): acknowledgements
     /// one sender gets at most within the window.
     pub ack_limit: crate::domain::loop_guard::AckLimit,
+    /// `mail.recipient_limit`, `mail.ticket_limit` (each with its `_window_minutes`) and
+    /// `mail.coalesce_minutes` (defaults [`defaults::RECIPIENT_LIMIT`],
+    /// [`defaults::TICKET_LIMIT`], [`defaults::COALESCE_MINUTES`]): the brakes against mail
+    /// storms.
+    pub throttle: crate::domain::throttle::Policy,
 }
 
 #[derive(Debug, Clone)]

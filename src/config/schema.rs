@@ -172,6 +172,7 @@ fn read_mail(
             }
             window
         });
+    let throttle = read_throttle(&mut t, r);
     t.finish(r);
     let default_domain = || {
         offers
@@ -200,7 +201,70 @@ fn read_mail(
                 defaults::ACK_LIMIT_WINDOW_MINUTES as i64,
             )),
         },
+        throttle,
     }
+}
+
+/// The brakes against mail storms (`mail.recipient_limit`, `mail.ticket_limit`, each with
+/// its `_window_minutes`, and `mail.coalesce_minutes`). A bad key falls back to its default
+/// here, after it is reported: the report fails the load anyway.
+fn read_throttle(t: &mut Fields<'_>, r: &mut Report) -> crate::domain::throttle::Policy {
+    use crate::domain::throttle::{Limit, Policy};
+    let mut limit = |count_key, window_key, count: u64, minutes: u64| Limit {
+        count: t
+            .get(count_key)
+            .and_then(|n| n.positive(r))
+            .unwrap_or(count),
+        window: read_minutes(t.get(window_key), false, r).unwrap_or(whole_minutes(minutes)),
+    };
+    let per_recipient = limit(
+        "recipient_limit",
+        "recipient_limit_window_minutes",
+        defaults::RECIPIENT_LIMIT,
+        defaults::RECIPIENT_LIMIT_WINDOW_MINUTES,
+    );
+    let per_ticket = limit(
+        "ticket_limit",
+        "ticket_limit_window_minutes",
+        defaults::TICKET_LIMIT,
+        defaults::TICKET_LIMIT_WINDOW_MINUTES,
+    );
+    // Zero is allowed: each notification leaves at once.
+    let coalesce = read_minutes(t.get("coalesce_minutes"), true, r)
+        .unwrap_or(whole_minutes(defaults::COALESCE_MINUTES));
+    Policy {
+        per_recipient,
+        per_ticket,
+        coalesce,
+    }
+}
+
+/// A number of minutes, positive (or zero when `zero_ok`); `None` when absent or bad (and
+/// then reported).
+fn read_minutes(node: Option<Node<'_>>, zero_ok: bool, r: &mut Report) -> Option<chrono::Duration> {
+    let node = node?;
+    let minutes = match node.value {
+        toml::Value::Integer(n) if zero_ok => match u64::try_from(*n) {
+            Ok(n) => n,
+            Err(_) => {
+                r.error(&node.path, format!("must be zero or positive, found {n}"));
+                return None;
+            }
+        },
+        _ => node.positive(r)?,
+    };
+    let window = i64::try_from(minutes)
+        .ok()
+        .and_then(chrono::Duration::try_minutes);
+    if window.is_none() {
+        r.error(&node.path, "is too large");
+    }
+    window
+}
+
+/// A default's minutes as a duration (defaults are small).
+fn whole_minutes(minutes: u64) -> chrono::Duration {
+    chrono::Duration::minutes(minutes as i64)
 }
 
 /// A secret given inline (or by environment) or as a file to read. A relative file path is

@@ -228,6 +228,24 @@ fn each_bad_value_is_reported_at_its_path() {
             "\"not a domain\" is not a mail domain",
         ),
         (
+            "[mail]\nrecipient_limit = 0",
+            &[],
+            "mail.recipient_limit",
+            "must be positive, found 0",
+        ),
+        (
+            "[mail]\nticket_limit_window_minutes = 0",
+            &[],
+            "mail.ticket_limit_window_minutes",
+            "must be positive, found 0",
+        ),
+        (
+            "[mail]\ncoalesce_minutes = -1",
+            &[],
+            "mail.coalesce_minutes",
+            "must be zero or positive, found -1",
+        ),
+        (
             "",
             &[("GUICHET_MAIL__HMAC_KEY", "short")],
             "env GUICHET_MAIL__HMAC_KEY",
@@ -634,6 +652,8 @@ fn describe_says_what_would_run() {
         "mail out: .eml files in ./data/outbox (mail.transport \"file\": nobody receives them)",
         "reply-token key (mail.hmac_key): not set",
         "reply tokens off: mail.hmac_key not set",
+        "mail brakes: 20 per recipient per 60 min, 30 per ticket per 10 min; \
+         notifications on one ticket within 2 min make one mail",
         "institutions: 4; contacts: 4",
         "  SMSU \"SMS Universitaire\", provided by univ-rennes, locale fr",
         "    addresses: support-smsu@esup-portail.example",

@@ -19,6 +19,7 @@ pub mod reply;
 pub mod routing;
 pub mod subject;
 pub mod threading;
+pub mod throttle;
 pub mod ticket;
 pub mod token;
 pub mod vocab;

@@ -97,6 +97,8 @@ pub enum EventKind {
     OutboxRetried,
     /// An operator gave up on a queued mail (`guichet outbox drop`).
     OutboxDropped,
+    /// A mail was not queued: a rate limit held it back (`domain::throttle`).
+    MailSuppressed,
 }
 
 text_enum!(EventKind, "event kind", {
@@ -112,6 +114,7 @@ text_enum!(EventKind, "event kind", {
     Reclassified => "reclassified",
     OutboxRetried => "outbox_retried",
     OutboxDropped => "outbox_dropped",
+    MailSuppressed => "mail_suppressed",
 });
 
 /// What became of a received message, as its dedupe receipt remembers.

@@ -73,6 +73,11 @@
 //!     "level": 1                 //   escalation level (escalated; given for all three)
 //!   },
 //!   "date": "2026-12-03",        // daily_digest: the day it covers
+//!   "count": 3,                  // coalesced: how many events the mail tells
+//!   "events": [                  // coalesced: each event, oldest first
+//!     { "summary": "...",        //   its own template's subject, without the subject tag
+//!       "text": "..." }          //   its new_text or body when it has one, else null
+//!   ],
 //!   "tickets": [                 // daily_digest: the offer's open tickets, maybe none
 //!     { "ref": "I-000042", "tag": "[SMSU I-000042]", "title": "...",
 //!       "status": "in_progress", "priority": "high",
@@ -126,11 +131,15 @@ pub enum Template {
     Escalated,
     /// The open tickets of an offer, once a day, to its team.
     DailyDigest,
+    /// Several notifications about one ticket to the same people within
+    /// `mail.coalesce_minutes`, as one mail: each event's own subject, and its text when it
+    /// has one (`service::outbox` builds the context from the events' own).
+    Coalesced,
 }
 
 impl Template {
     /// Every template, in the order of issue 8's list.
-    pub const ALL: [Template; 11] = [
+    pub const ALL: [Template; 12] = [
         Self::TicketCreated,
         Self::NewTicket,
         Self::SenderRefused,
@@ -142,6 +151,7 @@ impl Template {
         Self::SlaBreach,
         Self::Escalated,
         Self::DailyDigest,
+        Self::Coalesced,
     ];
 
     /// The template's folder under `templates/`, also the name stored in outbox rows.
@@ -158,6 +168,7 @@ impl Template {
             Self::SlaBreach => "sla_breach",
             Self::Escalated => "escalated",
             Self::DailyDigest => "daily_digest",
+            Self::Coalesced => "coalesced",
         }
     }
 
@@ -177,7 +188,11 @@ impl Template {
     fn for_agents(self) -> bool {
         !matches!(
             self,
-            Self::TicketCreated | Self::SenderRefused | Self::AgentReply | Self::StatusChanged
+            Self::TicketCreated
+                | Self::SenderRefused
+                | Self::AgentReply
+                | Self::StatusChanged
+                | Self::Coalesced
         )
     }
 
@@ -258,6 +273,17 @@ impl Template {
                         "status": "new",
                         "priority": "normal",
                         "sla": "ok",
+                    },
+                ]);
+            }
+            Self::Coalesced => {
+                ctx["ticket"]["status"] = json!("in_progress");
+                ctx["count"] = json!(2);
+                ctx["events"] = json!([
+                    { "summary": "Demande attribuée : Les SMS ne partent plus", "text": null },
+                    {
+                        "summary": "Nouveau message : Les SMS ne partent plus",
+                        "text": "Bonjour,\n\nLe problème continue cet après-midi.",
                     },
                 ]);
             }
@@ -370,6 +396,8 @@ fn built_in(template: Template, locale: &str, part: Part) -> Option<&'static str
         (Template::Escalated, "en") => parts!("escalated", "en"),
         (Template::DailyDigest, "fr") => parts!("daily_digest", "fr"),
         (Template::DailyDigest, "en") => parts!("daily_digest", "en"),
+        (Template::Coalesced, "fr") => parts!("coalesced", "fr"),
+        (Template::Coalesced, "en") => parts!("coalesced", "en"),
         _ => return None,
     })
 }

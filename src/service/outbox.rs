@@ -2,6 +2,12 @@
 //! then sent by [`send_due`] (rendered from its template, handed to a [`Sender`], marked
 //! sent). A pass that runs twice, or in two daemons at once, sends each row once: rows are
 //! claimed for a lease before sending.
+//!
+//! No storms (issue 8 item 6, rules in [`crate::domain::throttle`]): [`queue_mail`] merges a
+//! notification into the one still waiting for the same people about the same ticket, holds
+//! back what the rate limits refuse (recorded on the ticket as a `mail_suppressed` event, and
+//! logged), and skips addresses that bounce. A merged row becomes a `coalesced` mail that
+//! keeps its Message-ID; [`send_due`] renders each event it tells with its own template.
 
 use chrono::Duration;
 use serde_json::json;
@@ -13,6 +19,7 @@ use crate::config::OfferConfig;
 use crate::domain::bounce::{Severity, enhanced_status};
 use crate::domain::recipients::{outbound_recipients, trim_references};
 use crate::domain::subject::strip_reply_prefixes;
+use crate::domain::throttle::{self, Class, Limited, Policy, Recent};
 use crate::domain::token::{self, TokenKey};
 use crate::domain::{
     Channel, Direction, EventKind, InboundEmail, Mailbox, MessageId, TicketId, ids::subject_tag,
@@ -90,19 +97,32 @@ pub struct QueuedMail<'a> {
 }
 
 /// Queues a mail in the caller's transaction; returns our Message-ID for it, or `None` when
-/// no recipient is left once our own addresses and the addresses a hard bounce suppresses are
-/// taken out (nothing is queued then).
+/// no recipient is left once our own addresses, the addresses a hard bounce suppresses and
+/// the recipients a rate limit holds back are taken out (nothing is queued then; each one held
+/// back is recorded). A notification merged into one still waiting returns that one's
+/// Message-ID.
 pub async fn queue_mail(
     ctx: &Context,
     tx: &mut Tx,
     offer: &OfferConfig,
     mail: QueuedMail<'_>,
 ) -> Result<Option<MessageId>, ServiceError> {
+    let now = ctx.clock.now();
     let to = outbound_recipients(mail.to, ctx.own_addresses());
-    let to = super::bounces::deliverable(tx, to, ctx.clock.now()).await?;
+    let to = super::bounces::deliverable(tx, to, now).await?;
     if to.is_empty() {
         return Ok(None);
     }
+    let policy = &ctx.config.mail.throttle;
+    let class = class_of(mail.template);
+    if let Some(merged) = merge_into_waiting(tx, policy, class, &mail, &to, now).await? {
+        return Ok(Some(merged));
+    }
+    let to = admitted(tx, policy, class, &mail, to, now).await?;
+    if to.is_empty() {
+        return Ok(None);
+    }
+    let coalesce_key = coalescing_key(policy, class, mail.ticket, &to);
     let message_id = ctx.new_message_id();
     let (in_reply_to, references) = match mail.answering {
         Some(Thread {
@@ -136,10 +156,177 @@ pub async fn queue_mail(
         in_reply_to: in_reply_to.as_deref(),
         references: references.as_deref(),
         auto_submitted: mail.auto_submitted,
-        now: ctx.clock.now(),
+        now,
+        due_at: throttle::due_at(policy, class, now),
+        coalesce_key: coalesce_key.as_deref(),
     };
-    tx.enqueue_outbox(&row).await?;
+    let id = tx.enqueue_outbox(&row).await?;
+    let ticket = mail.ticket.map(|t| t.id);
+    for m in &to {
+        tx.record_delivery(&m.address.to_ascii_lowercase(), ticket, id, now)
+            .await?;
+    }
     Ok(Some(message_id))
+}
+
+/// How the brakes against storms treat a mail of `template`.
+fn class_of(template: Template) -> Class {
+    match template {
+        Template::TicketCreated | Template::SenderRefused => Class::Acknowledgement,
+        Template::AgentReply => Class::Personal,
+        _ => Class::Notification,
+    }
+}
+
+/// The key under which a notification about `ticket` to `to` waits for the next ones; `None`
+/// for mail that is never merged (or about no ticket).
+fn coalescing_key(
+    policy: &Policy,
+    class: Class,
+    ticket: Option<&TicketRow>,
+    to: &[Mailbox],
+) -> Option<String> {
+    let ticket = ticket.filter(|_| throttle::coalesces(policy, class))?;
+    Some(throttle::coalesce_key(
+        ticket.id.0,
+        to.iter().map(|m| m.address.as_str()),
+    ))
+}
+
+/// Merges `mail` into the notification still waiting for the same people about the same
+/// ticket, when there is one and it has room; returns that row's Message-ID. `None` when the
+/// mail is to be queued on its own (a worker may have claimed the row meanwhile: it goes as
+/// it was, and this one after it).
+async fn merge_into_waiting(
+    tx: &mut Tx,
+    policy: &Policy,
+    class: Class,
+    mail: &QueuedMail<'_>,
+    to: &[Mailbox],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<MessageId>, ServiceError> {
+    let Some(key) = coalescing_key(policy, class, mail.ticket, to) else {
+        return Ok(None);
+    };
+    let Some(row) = tx.mergeable_outbox(&key).await? else {
+        return Ok(None);
+    };
+    if !throttle::merges(policy, class, Some(events_told(&row))) {
+        return Ok(None);
+    }
+    let context = merged_context(&row, mail.template, mail.context, now);
+    if !tx
+        .merge_outbox(row.id, Template::Coalesced.name(), &context)
+        .await?
+    {
+        return Ok(None);
+    }
+    tracing::debug!(tenant = %tx.tenant(), outbox = row.id.0, template = %mail.template, "notification merged into a waiting mail");
+    Ok(MessageId::new(&row.message_id))
+}
+
+/// How many events a queued mail tells: those of a coalesced one, else one.
+fn events_told(row: &OutboxRow) -> usize {
+    if row.template == Template::Coalesced.name() {
+        row.context.0["events"].as_array().map_or(1, Vec::len)
+    } else {
+        1
+    }
+}
+
+/// The context of `row` once `template` with `context` joins it: the newest event's own
+/// context (the ticket as it is now) plus `events`, each event's template, time and context,
+/// oldest first. Rendered by [`coalesced_context`] when sent.
+fn merged_context(
+    row: &OutboxRow,
+    template: Template,
+    context: &serde_json::Value,
+    now: chrono::DateTime<chrono::Utc>,
+) -> serde_json::Value {
+    let event = |template: &str, at: chrono::DateTime<chrono::Utc>, context: &serde_json::Value| json!({ "template": template, "at": at.to_rfc3339(), "context": context });
+    let mut events = match row.context.0["events"].as_array() {
+        Some(events) if row.template == Template::Coalesced.name() => events.clone(),
+        _ => vec![event(&row.template, row.created_at, &row.context.0)],
+    };
+    events.push(event(template.name(), now, context));
+    let mut merged = context.clone();
+    merged["events"] = serde_json::Value::Array(events);
+    merged
+}
+
+/// The recipients the rate limits let `mail` go to. Each one held back is recorded on the
+/// ticket ([`record_suppressed`]), never dropped silently.
+async fn admitted(
+    tx: &mut Tx,
+    policy: &Policy,
+    class: Class,
+    mail: &QueuedMail<'_>,
+    to: Vec<Mailbox>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<Mailbox>, ServiceError> {
+    if class == Class::Personal {
+        return Ok(to);
+    }
+    let mut about_ticket = match mail.ticket {
+        Some(t) => Some(
+            tx.deliveries_about(t.id, policy.per_ticket.since(now))
+                .await?,
+        ),
+        None => None,
+    };
+    let mut kept = Vec::with_capacity(to.len());
+    for m in to {
+        let address = m.address.to_ascii_lowercase();
+        let to_recipient = tx
+            .deliveries_to(&address, policy.per_recipient.since(now))
+            .await?;
+        let recent = Recent {
+            to_recipient,
+            about_ticket,
+        };
+        match throttle::admit(policy, class, recent) {
+            Ok(()) => {
+                about_ticket = about_ticket.map(|n| n + 1);
+                kept.push(m);
+            }
+            Err(limited) => record_suppressed(tx, policy, mail, &address, limited, now).await?,
+        }
+    }
+    Ok(kept)
+}
+
+/// A mail a rate limit held back, as an event of its ticket (`guichet ticket show` lists it;
+/// of no ticket for a refusal) and a warning in the log (without the address).
+async fn record_suppressed(
+    tx: &mut Tx,
+    policy: &Policy,
+    mail: &QueuedMail<'_>,
+    address: &str,
+    limited: Limited,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StoreError> {
+    let limit = match limited {
+        Limited::Recipient => policy.per_recipient,
+        Limited::Ticket => policy.per_ticket,
+    };
+    let ticket = mail.ticket.map(|t| t.id);
+    tracing::warn!(tenant = %tx.tenant(), ticket = ticket.map(|t| t.0), template = %mail.template, limit = limited.as_str(), "mail rate limit reached, mail not sent");
+    let data = json!({
+        "mail": mail.template.name(),
+        "to": address,
+        "limit": limited.as_str(),
+        "at_most": limit.count,
+        "window_minutes": limit.window.num_minutes(),
+    });
+    tx.insert_event(&NewEvent {
+        ticket,
+        actor: "mail:system",
+        kind: EventKind::MailSuppressed,
+        data: &data,
+        now,
+    })
+    .await?;
+    Ok(())
 }
 
 /// Counts of one pass.
@@ -347,8 +534,14 @@ fn render(
 ) -> Result<OutboundMail, SendError> {
     let template = Template::from_name(&row.template)
         .ok_or_else(|| permanent(format!("unknown template {:?}", row.template)))?;
+    let context = match template {
+        Template::Coalesced => {
+            std::borrow::Cow::Owned(coalesced_context(notifier, &row.locale, &row.context.0)?)
+        }
+        _ => std::borrow::Cow::Borrowed(&row.context.0),
+    };
     let rendered = notifier
-        .render(template, &row.locale, &row.context.0)
+        .render(template, &row.locale, &context)
         .map_err(|e| permanent(e.to_string()))?;
     let to = recipients_of(row).map_err(|e| permanent(format!("bad recipients: {e}")))?;
     let ids = |s: &Option<String>| -> Vec<MessageId> {
@@ -376,6 +569,46 @@ fn render(
     })
 }
 
+/// What the `coalesced` template receives for a row's `stored` context ([`merged_context`]):
+/// each event as its own template's subject (without the subject tag, which the mail's own
+/// subject carries: `Demande résolue : Panne`, `Re: Panne`) and its text when it has one, and their `count`.
+fn coalesced_context(
+    notifier: &Notifier,
+    locale: &str,
+    stored: &serde_json::Value,
+) -> Result<serde_json::Value, SendError> {
+    let events = stored["events"]
+        .as_array()
+        .ok_or_else(|| permanent("coalesced mail without events".to_owned()))?;
+    let mut told = Vec::with_capacity(events.len());
+    for event in events {
+        let name = event["template"].as_str().unwrap_or_default();
+        let template = Template::from_name(name)
+            .ok_or_else(|| permanent(format!("unknown template {name:?} in coalesced mail")))?;
+        let context = &event["context"];
+        let subject = notifier
+            .render(template, locale, context)
+            .map_err(|e| permanent(e.to_string()))?
+            .subject;
+        let tag = context["ticket"]["tag"].as_str().unwrap_or_default();
+        let summary = match tag {
+            "" => subject.clone(),
+            tag => subject.replacen(tag, "", 1),
+        };
+        let summary = summary.split_whitespace().collect::<Vec<_>>().join(" ");
+        let text = ["new_text", "body"]
+            .iter()
+            .find_map(|k| context.get(*k).filter(|v| v.is_string()))
+            .cloned()
+            .unwrap_or(serde_json::Value::Null);
+        told.push(json!({ "summary": summary, "text": text }));
+    }
+    let mut context = stored.clone();
+    context["count"] = json!(told.len());
+    context["events"] = serde_json::Value::Array(told);
+    Ok(context)
+}
+
 /// The `Reply-To` of mail about `ticket`: the offer's first support address with the reply
 /// token of the first recipient (the one the mail answers or is addressed to first). Signed
 /// when the row is sent rather than stored with it, so the row needs nothing more than its
@@ -398,6 +631,85 @@ fn reply_to(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn waiting(template: Template, context: serde_json::Value) -> OutboxRow {
+        let at = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH + Duration::days(20_000);
+        OutboxRow {
+            id: crate::domain::OutboxId(1),
+            ticket_id: Some(TicketId(1)),
+            template: template.name().to_owned(),
+            locale: "fr".to_owned(),
+            context: sqlx::types::Json(context),
+            from_address: "support@x.example".to_owned(),
+            recipients: "[]".to_owned(),
+            message_id: "m1.guichet@x.example".to_owned(),
+            in_reply_to: None,
+            references_ids: None,
+            auto_submitted: Some("auto-generated".to_owned()),
+            status: crate::domain::OutboxState::Pending,
+            attempts: 0,
+            next_attempt_at: at + Duration::minutes(2),
+            last_error: None,
+            sent_at: None,
+            sent_ref: None,
+            created_at: at,
+        }
+    }
+
+    #[test]
+    fn merged_events_stay_in_order_under_the_newest_ticket_state() {
+        let first = Template::Assigned.sample_context();
+        let mut second = Template::RequesterReply.sample_context();
+        second["ticket"]["status"] = json!("in_progress");
+        let mut row = waiting(Template::Assigned, first.clone());
+        let now = row.created_at + Duration::seconds(30);
+        assert_eq!(events_told(&row), 1);
+        row.context.0 = merged_context(&row, Template::RequesterReply, &second, now);
+        row.template = Template::Coalesced.name().to_owned();
+        let third = Template::StatusChanged.sample_context();
+        row.context.0 = merged_context(&row, Template::StatusChanged, &third, now);
+        assert_eq!(events_told(&row), 3);
+        let events = row.context.0["events"].as_array().unwrap();
+        let names: Vec<&str> = events
+            .iter()
+            .filter_map(|e| e["template"].as_str())
+            .collect();
+        assert_eq!(names, ["assigned", "requester_reply", "status_changed"]);
+        assert_eq!(
+            events[0]["context"], first,
+            "each event keeps its own context"
+        );
+        assert_eq!(events[1]["context"], second);
+        assert_eq!(
+            row.context.0["ticket"], third["ticket"],
+            "the ticket as it is now"
+        );
+    }
+
+    #[test]
+    fn a_coalesced_mail_tells_each_event_by_its_own_subject_and_text() {
+        let notifier = Notifier::new(None).unwrap();
+        let mut row = waiting(Template::Assigned, Template::Assigned.sample_context());
+        let reply = Template::RequesterReply.sample_context();
+        row.context.0 = merged_context(&row, Template::RequesterReply, &reply, row.created_at);
+        let ctx = coalesced_context(&notifier, "fr", &row.context.0).unwrap();
+        assert_eq!(ctx["count"], json!(2));
+        assert_eq!(
+            ctx["events"],
+            json!([
+                { "summary": "Demande qui vous est attribuée : Les SMS ne partent plus", "text": null },
+                { "summary": "Re: Les SMS ne partent plus", "text": reply["new_text"] },
+            ])
+        );
+        let rendered = notifier.render(Template::Coalesced, "fr", &ctx).unwrap();
+        assert_eq!(
+            rendered.subject,
+            "[SMSU I-000042] 2 changements : Les SMS ne partent plus"
+        );
+        // A row that says it is coalesced but tells nothing is not sent, and not retried.
+        let err = coalesced_context(&notifier, "fr", &json!({})).unwrap_err();
+        assert!(!err.is_transient(), "{err}");
+    }
 
     #[test]
     fn a_later_time_asked_by_the_channel_wins_over_the_backoff() {

@@ -6,11 +6,36 @@
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
+use super::sql::outbox_columns;
 use super::{IdTable, NewOutbox, OutboxRow, Result, Tx};
 use crate::domain::{OutboxId, OutboxState, TicketId};
 
+/// Both databases accept these as written.
+///
+/// The notification with this coalescing key that nobody has tried to send yet (not claimed,
+/// no attempt): the one a new notification may be merged into.
+const SELECT_MERGEABLE: &str = concat!(
+    "SELECT ",
+    outbox_columns!(),
+    " FROM outbox WHERE tenant_id = $1 AND coalesce_key = $2 AND status = 'pending'
+       AND attempts = 0 AND claimed_until IS NULL
+     ORDER BY id DESC LIMIT 1"
+);
+/// Rewrites a row found by [`SELECT_MERGEABLE`], on the same conditions: a worker that
+/// claimed it meanwhile wins, and the caller queues a new row instead.
+const MERGE_OUTBOX: &str = "UPDATE outbox SET template = $3, context = $4
+     WHERE tenant_id = $1 AND id = $2 AND status = 'pending' AND attempts = 0
+       AND claimed_until IS NULL";
+const INSERT_DELIVERY: &str =
+    "INSERT INTO mail_deliveries (tenant_id, address, ticket_id, outbox_id, queued_at)
+     VALUES ($1, $2, $3, $4, $5)";
+const COUNT_DELIVERIES_TO: &str = "SELECT COUNT(*) FROM mail_deliveries
+     WHERE tenant_id = $1 AND address = $2 AND queued_at > $3";
+const COUNT_DELIVERIES_ABOUT: &str = "SELECT COUNT(*) FROM mail_deliveries
+     WHERE tenant_id = $1 AND ticket_id = $2 AND queued_at > $3";
+
 impl Tx {
-    /// Queues an outgoing message, `pending` and due at once; returns its id. Call it in the
+    /// Queues an outgoing message, `pending` and due at `o.due_at`; returns its id. Call it in the
     /// transaction of the change that causes it, so both commit together.
     pub async fn enqueue_outbox(&mut self, o: &NewOutbox<'_>) -> Result<OutboxId> {
         let id = self.next_id(IdTable::Outbox).await?;
@@ -30,6 +55,8 @@ impl Tx {
                 .bind(o.references)
                 .bind(o.auto_submitted)
                 .bind(o.now)
+                .bind(o.due_at)
+                .bind(o.coalesce_key)
                 .execute(c)
                 .await?
         });
@@ -149,6 +176,94 @@ impl Tx {
             .await?
             .rows_affected());
         Ok(done == 1)
+    }
+
+    /// The notification queued under `key` that nobody has tried to send yet, if any: the
+    /// one a new notification with the same key may be merged into.
+    pub async fn mergeable_outbox(&mut self, key: &str) -> Result<Option<OutboxRow>> {
+        let t = self.tenant.as_str();
+        Ok(on!(self, "mergeable_outbox", |c| sqlx::query_as(
+            SELECT_MERGEABLE
+        )
+        .bind(t)
+        .bind(key)
+        .fetch_optional(c)
+        .await?))
+    }
+
+    /// Replaces the template and context of a row found by [`Tx::mergeable_outbox`]. False
+    /// when a worker claimed it in between: it is being sent as it was.
+    pub async fn merge_outbox(
+        &mut self,
+        id: OutboxId,
+        template: &str,
+        context: &serde_json::Value,
+    ) -> Result<bool> {
+        let t = self.tenant.as_str();
+        let done = on!(self, "merge_outbox", |c| sqlx::query(MERGE_OUTBOX)
+            .bind(t)
+            .bind(id)
+            .bind(template)
+            .bind(Json(context))
+            .execute(c)
+            .await?
+            .rows_affected());
+        Ok(done == 1)
+    }
+
+    /// Records one mail queued for `address` (lower-cased) by row `outbox`: what the rate
+    /// limits count.
+    pub async fn record_delivery(
+        &mut self,
+        address: &str,
+        ticket: Option<TicketId>,
+        outbox: OutboxId,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let t = self.tenant.as_str();
+        exec!(self, "record_delivery", |c| {
+            sqlx::query(INSERT_DELIVERY)
+                .bind(t)
+                .bind(address)
+                .bind(ticket.map(|x| x.0))
+                .bind(outbox)
+                .bind(now)
+                .execute(c)
+                .await?
+        });
+        Ok(())
+    }
+
+    /// Mails queued for `address` (lower-cased) after `since`.
+    pub async fn deliveries_to(&mut self, address: &str, since: DateTime<Utc>) -> Result<u64> {
+        let t = self.tenant.as_str();
+        let n: i64 = on!(self, "deliveries_to", |c| {
+            sqlx::query_scalar(COUNT_DELIVERIES_TO)
+                .bind(t)
+                .bind(address)
+                .bind(since)
+                .fetch_one(c)
+                .await?
+        });
+        Ok(u64::try_from(n).unwrap_or_default())
+    }
+
+    /// Mails (one per recipient) queued about `ticket` after `since`.
+    pub async fn deliveries_about(
+        &mut self,
+        ticket: TicketId,
+        since: DateTime<Utc>,
+    ) -> Result<u64> {
+        let t = self.tenant.as_str();
+        let n: i64 = on!(self, "deliveries_about", |c| {
+            sqlx::query_scalar(COUNT_DELIVERIES_ABOUT)
+                .bind(t)
+                .bind(ticket.0)
+                .bind(since)
+                .fetch_one(c)
+                .await?
+        });
+        Ok(u64::try_from(n).unwrap_or_default())
     }
 
     /// The outgoing message we sent under `message_id` in this offer, if any: whom a reply

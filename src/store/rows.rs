@@ -337,7 +337,7 @@ pub struct ReplayRow {
     pub outcome: String,
 }
 
-/// An outgoing message to queue with [`Tx::enqueue_outbox`](super::Tx::enqueue_outbox); it starts `pending`, due at `now`.
+/// An outgoing message to queue with [`Tx::enqueue_outbox`](super::Tx::enqueue_outbox); it starts `pending`, due at `due_at`.
 pub struct NewOutbox<'a> {
     /// The ticket it is about; `None` when it is about none (a refusal).
     pub ticket: Option<TicketId>,
@@ -359,8 +359,14 @@ pub struct NewOutbox<'a> {
     pub references: Option<&'a str>,
     /// The `Auto-Submitted` value (`auto-replied`...); `None` for a message written by a person.
     pub auto_submitted: Option<&'a str>,
-    /// Queueing time, also the first attempt's.
+    /// Queueing time.
     pub now: DateTime<Utc>,
+    /// The first attempt's time: `now`, or later for a notification that waits for the next
+    /// ones to merge with (`domain::throttle`).
+    pub due_at: DateTime<Utc>,
+    /// Names the ticket and recipients of a notification that later ones may be merged into
+    /// while it waits; `None` for mail never merged.
+    pub coalesce_key: Option<&'a str>,
 }
 
 /// An outgoing message as queued, with its delivery state.

@@ -207,8 +207,8 @@ pub const LIST_QUARANTINE_REPLAYS: &str =
 pub const INSERT_OUTBOX: &str =
     "INSERT INTO outbox (tenant_id, id, ticket_id, template, locale, context, from_address,
          recipients, message_id, in_reply_to, references_ids, auto_submitted, status, attempts,
-         next_attempt_at, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'pending', 0, $13, $13)";
+         next_attempt_at, created_at, coalesce_key)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'pending', 0, $14, $13, $15)";
 /// A restarted instance takes back what it had claimed before it stopped: those sends were
 /// cut short, and nobody else may claim them until the lease ends.
 pub const RELEASE_CLAIMS_OF: &str = "UPDATE outbox SET claimed_until = NULL, claimed_by = NULL

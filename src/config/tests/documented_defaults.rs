@@ -38,7 +38,7 @@ fn empty_file_gives_the_documented_defaults() {
         load(None, &[]).unwrap_or_else(|e| panic!("{:#?}", e.0)),
     ] {
         let (d, s, m) = (&config.daemon, &config.storage, &config.mail);
-        let table: [(&str, String, &str); 19] = [
+        let table: [(&str, String, &str); 24] = [
             ("data_dir", d.data_dir.display().to_string(), "./data"),
             ("log_format", format!("{:?}", d.log_format), "Human"),
             ("log_level", d.log_level.clone(), "info"),
@@ -76,6 +76,31 @@ fn empty_file_gives_the_documented_defaults() {
                 "ack_limit_window_minutes",
                 m.ack_limit.window.num_minutes().to_string(),
                 "60",
+            ),
+            (
+                "recipient_limit",
+                m.throttle.per_recipient.count.to_string(),
+                "20",
+            ),
+            (
+                "recipient_limit_window_minutes",
+                m.throttle.per_recipient.window.num_minutes().to_string(),
+                "60",
+            ),
+            (
+                "ticket_limit",
+                m.throttle.per_ticket.count.to_string(),
+                "30",
+            ),
+            (
+                "ticket_limit_window_minutes",
+                m.throttle.per_ticket.window.num_minutes().to_string(),
+                "10",
+            ),
+            (
+                "coalesce_minutes",
+                m.throttle.coalesce.num_minutes().to_string(),
+                "2",
             ),
             ("offers", config.offers.len().to_string(), "0"),
         ];
@@ -152,6 +177,15 @@ fn example_file_and_docs_state_the_defaults_the_reader_uses() {
             "ack_limit",
             format!("Default {ACK_LIMIT} per {ACK_LIMIT_WINDOW_MINUTES}."),
         ),
+        (
+            "recipient_limit",
+            format!("Default {RECIPIENT_LIMIT} per {RECIPIENT_LIMIT_WINDOW_MINUTES}."),
+        ),
+        (
+            "ticket_limit",
+            format!("Default {TICKET_LIMIT} per {TICKET_LIMIT_WINDOW_MINUTES}."),
+        ),
+        ("coalesce_minutes", format!("Default {COALESCE_MINUTES}.")),
     ];
     for (key, says) in sections {
         let comment = section_comment(key);
