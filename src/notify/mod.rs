@@ -31,9 +31,10 @@
 //!
 //! # Context
 //!
-//! Every template receives this JSON (built by `service::outbox::mail_context`; the fields
-//! after `body` are for the events that service does not send yet, and their shapes are the
-//! contract for whoever builds them):
+//! Every template receives this JSON (built by `service::outbox::mail_context`, and for the
+//! ticket events by `service::notices`, which adds `author`, `new_text`, `status`,
+//! `reopen_days` and `assignee`; the SLA and digest fields are the contract for the SLA issue,
+//! which will build them):
 //!
 //! ```text
 //! {
