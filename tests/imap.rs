@@ -673,14 +673,20 @@ async fn one_mail_to_two_offers_through_their_mailboxes_opens_a_linked_ticket_in
     .await;
     assert_eq!((smsu.len(), geforp.len()), (1, 1));
     for (code, ticket, other) in [("SMSU", &smsu[0], "GEFORP"), ("GEFORP", &geforp[0], "SMSU")] {
-        let mut tx = g
-            .store
-            .begin(&TenantId::parse(code).unwrap())
-            .await
-            .unwrap();
-        let links = tx.other_offer_links(ticket.id).await.unwrap();
-        let outbox = tx.list_outbox(None).await.unwrap();
-        tx.rollback().await.unwrap();
+        let tenant = TenantId::parse(code).unwrap();
+        // The second ticket links both ways after its own commit: wait for it.
+        let (links, outbox) = poll(
+            Duration::from_secs(20),
+            "the link across offers",
+            || async {
+                let mut tx = g.store.begin(&tenant).await.unwrap();
+                let links = tx.other_offer_links(ticket.id).await.unwrap();
+                let outbox = tx.list_outbox(None).await.unwrap();
+                tx.rollback().await.unwrap();
+                (!links.is_empty()).then_some((links, outbox))
+            },
+        )
+        .await;
         assert_eq!(links.len(), 1, "{code}: {links:?}");
         assert_eq!(links[0].other_tenant, other, "{code}");
         let acks = outbox.iter().filter(|o| o.template == "ticket_created");

@@ -285,7 +285,17 @@ MAILDIR_ROOT=$STATE/mail
 EOF
 
 # --------------------------------------------------------------- start ---
-/usr/sbin/dovecot -c "$CONF"         # daemonizes; pid in $STATE/run/master.pid
+# daemonizes; pid in $STATE/run/master.pid. A port free when probed above may be taken by
+# the time Dovecot binds it (another test's connection, another fixture): that is exit 75
+# too, so the caller picks other ports, rather than a failure.
+# Its messages go through a file: the daemon keeps the descriptor it was given, so a pipe
+# (a command substitution) would wait for it to exit.
+if ! /usr/sbin/dovecot -c "$CONF" 2>"$STATE/start.err"; then
+  cat "$STATE/start.err" >&2
+  grep -q "Address already in use" "$STATE/start.err" && exit 75
+  exit 1
+fi
+cat "$STATE/start.err" >&2
 
 # ready = the IMAP greeting arrives (bash /dev/tcp, no extra tools needed)
 deadline=$((SECONDS + ${WAIT_SECS:-20}))
