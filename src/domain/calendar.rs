@@ -812,6 +812,17 @@ mod tests {
             TimeDelta::minutes(150)
         );
         assert!(cal.is_open(utc(2026, 10, 25, 1, 15))); // 02:15 CET, inside the span
+        // An interval ending in the DST hour: in March at 03:00 CEST (2 h from midnight), in
+        // October at the second 02:30 (CET, 01:30 UTC: 3 h 30 from midnight).
+        let cal = Calendar::new(&spec(&["sunday"], &["00:00-02:30"])).unwrap();
+        assert_eq!(cal.business_time(march, march + hours(24)), hours(2));
+        assert!(!cal.is_open(utc(2026, 3, 29, 1, 0)));
+        assert_eq!(
+            cal.business_time(october, october + hours(24)),
+            TimeDelta::minutes(210)
+        );
+        assert!(cal.is_open(utc(2026, 10, 25, 1, 29)));
+        assert!(!cal.is_open(utc(2026, 10, 25, 1, 30)));
         // A working week across the March change: Friday 17:30 + 2 h is Monday 09:30 CEST.
         let esup = Calendar::esup_default();
         assert_eq!(
