@@ -17,6 +17,7 @@ pub mod message;
 pub mod recipients;
 pub mod reply;
 pub mod routing;
+pub mod sla;
 pub mod subject;
 pub mod threading;
 pub mod throttle;
