@@ -13,6 +13,7 @@ mod env;
 mod load;
 mod mailboxes;
 mod schema;
+mod sla;
 mod smtp;
 #[cfg(test)]
 mod tests;
@@ -179,6 +180,9 @@ pub struct OfferConfig {
     /// `offers[].max_message_bytes` (default `daemon.max_message_bytes`): larger mail to this
     /// offer goes to its quarantine, with its header and size only.
     pub max_message_bytes: usize,
+    /// `[offers.sla]`: the offer's service levels (default
+    /// [`crate::domain::sla::Policy::esup_default`]).
+    pub sla: crate::domain::sla::Policy,
 }
 
 /// One IMAP mailbox an offer reads (`[[offers.mailboxes]]`).

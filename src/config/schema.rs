@@ -18,6 +18,7 @@ use super::checks::{
 use super::cursor::{Fields, Node, Report, Unique, child};
 use super::defaults;
 use super::mailboxes::read_mailboxes;
+use super::sla::read_sla;
 use super::{
     Config, ContactConfig, DaemonConfig, Dsn, InstitutionConfig, LogFormat, MailConfig,
     MailTransport, OfferConfig, Role, Secret, StorageConfig,
@@ -445,6 +446,7 @@ fn read_offers(
             (&mut mailbox_names, &mut mailbox_sources),
             r,
         );
+        let sla = read_sla(t.table("sla", r), r);
         t.finish(r);
         let (
             Some(code),
@@ -456,6 +458,7 @@ fn read_offers(
             Some(unknown_sender),
             Some(maildir),
             Some(max_message_bytes),
+            Some(sla),
         ) = (
             code,
             name,
@@ -466,6 +469,7 @@ fn read_offers(
             unknown_sender,
             maildir,
             max_message_bytes,
+            sla,
         )
         else {
             continue;
@@ -482,6 +486,7 @@ fn read_offers(
             mailboxes,
             kinds,
             max_message_bytes,
+            sla,
         });
     }
     (offers, declared)

@@ -12,6 +12,7 @@ use crate::domain::{
     LinkRelation, OutboxId, OutboxState, ParticipantRole, Priority, QuarantineId, ReceiptOutcome,
     Status, TicketId, TicketKind,
 };
+use crate::domain::sla::Target;
 
 macro_rules! i64_column {
     ($($name:ident),+) => {$(
@@ -114,5 +115,6 @@ text_column!(
     EventKind,
     ReceiptOutcome,
     OutboxState,
-    Channel
+    Channel,
+    Target
 );

@@ -37,6 +37,7 @@ pub use bounces::NewBounce;
 pub use contacts::AudienceRow;
 pub use mailboxes::{MailboxStateRow, MailboxTally};
 pub use rows::*;
+pub use sla::{ClockRow, DeadlineRow};
 
 use crate::domain::TenantId;
 
@@ -345,6 +346,7 @@ mod mailboxes;
 mod outbox;
 mod quarantine;
 mod receipts;
+mod sla;
 #[cfg(feature = "test-support")]
 mod test_support;
 mod tickets;
