@@ -86,7 +86,9 @@ pub(super) fn read_sla(mut t: Fields<'_>, r: &mut Report) -> Option<Policy> {
 }
 
 fn read_target(mut t: Fields<'_>, r: &mut Report) -> Option<TargetRule> {
-    let kind = t.get("kind").map(|n| n.parse(r, |s| s.parse::<TicketKind>()));
+    let kind = t
+        .get("kind")
+        .map(|n| n.parse(r, |s| s.parse::<TicketKind>()));
     let priority = t
         .get("priority")
         .map(|n| n.parse(r, |s| s.parse::<Priority>()));
@@ -123,7 +125,9 @@ fn read_target(mut t: Fields<'_>, r: &mut Report) -> Option<TargetRule> {
 }
 
 fn read_level(mut t: Fields<'_>, r: &mut Report) -> Option<EscalationLevel> {
-    let after = t.need("after", r).and_then(|n| business_duration_or_zero(&n, r));
+    let after = t
+        .need("after", r)
+        .and_then(|n| business_duration_or_zero(&n, r));
     let notify = t.need("notify", r).and_then(|n| {
         let items = n.array(r)?;
         if items.is_empty() {
@@ -171,7 +175,9 @@ fn business_duration_or_zero(n: &Node<'_>, r: &mut Report) -> Option<TimeDelta> 
 /// get wrong.
 pub(super) fn parse_duration(s: &str) -> Result<TimeDelta, String> {
     let bad = || {
-        format!("{s:?} is not a duration (write it as 4h, 90m, 1h30m or 45s; days are ambiguous in business time)")
+        format!(
+            "{s:?} is not a duration (write it as 4h, 90m, 1h30m or 45s; days are ambiguous in business time)"
+        )
     };
     let mut rest = s.trim();
     if rest.is_empty() {

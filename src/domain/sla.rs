@@ -26,7 +26,7 @@ use super::ticket::{NameError, Priority, Status, TicketKind, text_enum};
 /// What the SLA rules need of a calendar: business time between instants, an instant plus a
 /// business duration, and the next open instant. `None` when the calendar never opens again
 /// within its search horizon (a misconfiguration the calendar refuses at load).
-pub trait BusinessCalendar {
+pub trait BusinessCalendar: Send + Sync {
     /// Business time in `[from, to)`, zero when `to <= from`.
     fn business_time(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> TimeDelta;
     /// The instant at which `d` of business time has passed since `from`.

@@ -7,12 +7,12 @@ use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
 use sqlx::{Database, Decode, Encode, Type};
 
+use crate::domain::sla::Target;
 use crate::domain::{
     ArticleId, Channel, ContactId, ContactOrigin, Direction, EventId, EventKind, InstitutionId,
     LinkRelation, OutboxId, OutboxState, ParticipantRole, Priority, QuarantineId, ReceiptOutcome,
     Status, TicketId, TicketKind,
 };
-use crate::domain::sla::Target;
 
 macro_rules! i64_column {
     ($($name:ident),+) => {$(

@@ -192,7 +192,14 @@ impl Tx {
                 self,
                 "set_pending_deadline",
                 stmt::INSERT_DEADLINE,
-                [t, ticket, clock.target, i64::from(clock.round), level.name(), due]
+                [
+                    t,
+                    ticket,
+                    clock.target,
+                    i64::from(clock.round),
+                    level.name(),
+                    due
+                ]
             );
         }
         Ok(())
