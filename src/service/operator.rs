@@ -37,6 +37,8 @@ pub struct TicketView {
     pub offer_links: Vec<OfferLinkRow>,
     pub events: Vec<EventRow>,
     pub outbox: Vec<OutboxRow>,
+    /// Each service-level clock: its state, due time and business time left.
+    pub sla: Vec<super::sla::ClockView>,
 }
 
 /// Who does an operator action: recorded in events as `cli:<name>`.
@@ -109,6 +111,7 @@ pub async fn show(
         offer_links: tx.other_offer_links(id).await?,
         events: tx.events(id).await?,
         outbox: tx.list_outbox(Some(id)).await?,
+        sla: super::sla::clocks(ctx, &mut tx, offer, &ticket).await?,
         ticket,
     };
     tx.rollback().await?;
