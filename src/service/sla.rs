@@ -250,7 +250,7 @@ async fn fire_one(
         "level": level.name(),
         "round": row.round,
         "due_at": row.due_at,
-        "late_secs": (now - row.due_at).num_seconds(),
+        "late_ms": (now - row.due_at).num_milliseconds(),
         "left_secs": left.num_seconds(),
         "notified": named,
     });
@@ -351,6 +351,8 @@ pub struct ClockView {
     pub budget_secs: i64,
     /// When it runs out (or ran out), `None` while paused.
     pub due_at: Option<DateTime<Utc>>,
+    /// The same in the offer's time zone, as people read it.
+    pub due_local: Option<String>,
     /// Business time left now (negative: overdue).
     pub left_secs: i64,
     pub breached: bool,
@@ -383,6 +385,7 @@ pub async fn clocks(
                 state: clock.state(),
                 budget_secs: clock.budget.num_seconds(),
                 due_at: clock.breach_at(cal),
+                due_local: clock.breach_at(cal).map(local),
                 left_secs: clock.left_at(now, cal).num_seconds(),
                 breached: clock.is_breached(now, cal),
                 next,
