@@ -56,6 +56,7 @@ pub(super) fn read_config(root: &Table, credentials: Option<&Path>, r: &mut Repo
         &own,
         r,
     );
+    super::sla::check_recipients(&offers, &contacts, r);
     let mail = read_mail(mail_fields, &daemon.data_dir, &offers, credentials, r);
     top.finish(r);
     Config {

@@ -21,6 +21,7 @@
 use chrono::TimeDelta;
 
 use super::cursor::{Fields, Node, Report};
+use super::{ContactConfig, OfferConfig, Role};
 use crate::domain::sla::{
     Budgets, EscalationLevel, FirstResponseBy, Policy, Recipient, TargetRule,
 };
@@ -63,21 +64,18 @@ pub(super) fn read_sla(mut t: Fields<'_>, r: &mut Report) -> Option<Policy> {
             None => ok = false,
         }
     }
-    if t.table.is_some_and(|table| table.contains_key("targets")) {
-        let rules: Vec<Option<TargetRule>> = t
-            .tables("targets", r)
-            .into_iter()
-            .map(|f| read_target(f, r))
-            .collect();
+    let present = |t: &Fields<'_>, key| t.table.is_some_and(|table| table.contains_key(key));
+    let (has_targets, has_levels) = (present(&t, "targets"), present(&t, "levels"));
+    let (targets, levels) = (t.tables("targets", r), t.tables("levels", r));
+    if has_targets {
+        let rules: Vec<Option<TargetRule>> =
+            targets.into_iter().map(|f| read_target(f, r)).collect();
         ok &= rules.iter().all(Option::is_some);
         policy.rules = rules.into_iter().flatten().collect();
     }
-    if t.table.is_some_and(|table| table.contains_key("levels")) {
-        let levels: Vec<Option<EscalationLevel>> = t
-            .tables("levels", r)
-            .into_iter()
-            .map(|f| read_level(f, r))
-            .collect();
+    if has_levels {
+        let levels: Vec<Option<EscalationLevel>> =
+            levels.into_iter().map(|f| read_level(f, r)).collect();
         ok &= levels.iter().all(Option::is_some);
         policy.levels = levels.into_iter().flatten().collect();
     }
@@ -168,6 +166,40 @@ fn business_duration(n: &Node<'_>, r: &mut Report) -> Option<TimeDelta> {
 
 fn business_duration_or_zero(n: &Node<'_>, r: &mut Report) -> Option<TimeDelta> {
     n.parse(r, parse_duration)
+}
+
+/// Every address an escalation level names must be an agent or a governance contact of its
+/// offer: nobody else may hear of a ticket (`domain::audience`), so another address would be
+/// a level that tells nobody.
+pub(super) fn check_recipients(offers: &[OfferConfig], contacts: &[ContactConfig], r: &mut Report) {
+    for offer in offers {
+        for (i, level) in offer.sla.levels.iter().enumerate() {
+            for recipient in &level.notify {
+                let Recipient::Contact(address) = recipient else {
+                    continue;
+                };
+                let entitled = contacts.iter().any(|c| {
+                    c.emails.contains(address)
+                        && c.roles.iter().any(|(code, roles)| {
+                            *code == offer.code
+                                && roles
+                                    .iter()
+                                    .any(|r| matches!(r, Role::Agent | Role::Governance))
+                        })
+                });
+                if !entitled {
+                    r.error(
+                        &format!("offers.sla.levels[{i}].notify"),
+                        format!(
+                            "{address} is no agent or governance contact of offer {}: an \
+                             escalation may only tell the offer's own people",
+                            offer.code
+                        ),
+                    );
+                }
+            }
+        }
+    }
 }
 
 /// `1h30m`, `90m`, `2h`, `45s`, `0m`: hours, minutes and seconds, each at most once, in that

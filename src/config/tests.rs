@@ -10,6 +10,7 @@ use super::*;
 mod documented_defaults;
 mod kinds;
 mod mailboxes;
+mod sla;
 mod smtp;
 
 const EXAMPLE: &str = include_str!("../../deploy/guichet.example.toml");
