@@ -19,7 +19,7 @@ use common::app::{App, Backend, created, operator, recipients};
 use common::{AGENT, SMSU_ADDRESS as SMSU, Setup, mail};
 use guichet::domain::{EventKind, Priority, Status};
 use guichet::service::operator as op;
-use guichet::service::sla;
+use guichet::service::{jobs, sla};
 use guichet::store::DeadlineRow;
 
 const JEANNE: &str = "jeanne@univ-lorraine.example";
@@ -96,6 +96,7 @@ on_both_backends!(
     a_restarted_daemon_still_fires_a_pending_deadline_on_time,
     a_raised_priority_brings_the_deadlines_forward,
     the_first_answer_stops_the_first_response_clock,
+    the_daily_digest_runs_once_per_scheduled_instant,
 );
 
 fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
@@ -446,5 +447,51 @@ async fn the_first_answer_stops_the_first_response_clock(app: App) {
             .await
             .iter()
             .all(|f| f.starts_with("resolution:"))
+    );
+}
+
+/// The digest of Tuesday 10:00 lists the open tickets with their service level, to the
+/// agents, once: a second run for the same instant (another daemon, a restart) queues nothing.
+async fn the_daily_digest_runs_once_per_scheduled_instant(app: App) {
+    let late = open(&app, utc(2026, 11, 23, 9, 0), "late@x").await; // Mon 10:00
+    let fresh = open(&app, utc(2026, 11, 24, 9, 0), "fresh@x").await; // Tue 10:00
+    let done = open(&app, utc(2026, 11, 24, 9, 0), "done@x").await;
+    app.set_status("SMSU", &done, Status::Resolved)
+        .await
+        .unwrap();
+    pass_at(&app, utc(2026, 11, 24, 9, 0)).await;
+    let scheduled = utc(2026, 11, 24, 9, 0);
+    let offer = app.offer("SMSU");
+    let (a, b) = tokio::join!(
+        jobs::daily_digest(&app.ctx, offer, scheduled),
+        jobs::daily_digest(&app.ctx, offer, scheduled)
+    );
+    assert_eq!(a.unwrap() + b.unwrap(), 1);
+    assert_eq!(
+        jobs::daily_digest(&app.ctx, offer, scheduled)
+            .await
+            .unwrap(),
+        0
+    );
+    let digests: Vec<_> = app
+        .outbox("SMSU")
+        .await
+        .into_iter()
+        .filter(|o| o.template == "daily_digest")
+        .collect();
+    assert_eq!(digests.len(), 1);
+    assert_eq!(recipients(&digests[0]), [AGENT]);
+    let listed: Vec<(String, String)> = digests[0].context.0["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let field = |k: &str| t[k].as_str().unwrap().to_owned();
+            (field("ref"), field("sla"))
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [(late, "breached".to_owned()), (fresh, "ok".to_owned())]
     );
 }

@@ -31,6 +31,17 @@ CREATE TABLE sla_deadlines (
 );
 CREATE INDEX sla_deadlines_pending ON sla_deadlines (tenant_id, due_at) WHERE fired_at IS NULL;
 
+-- Scheduled jobs (the daily digest, the weekly report): one row per job and scheduled
+-- instant, inserted by the daemon that runs it. The key makes each instant run once, across
+-- daemons and across the repeated hour of the change to winter time.
+CREATE TABLE job_runs (
+    tenant_id     TEXT NOT NULL,
+    job           TEXT NOT NULL,
+    scheduled_at  TIMESTAMPTZ NOT NULL,
+    ran_at        TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (tenant_id, job, scheduled_at)
+);
+
 ALTER TABLE sla_clocks ENABLE ROW LEVEL SECURITY;
 ALTER TABLE sla_clocks FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON sla_clocks
@@ -39,5 +50,10 @@ CREATE POLICY tenant_isolation ON sla_clocks
 ALTER TABLE sla_deadlines ENABLE ROW LEVEL SECURITY;
 ALTER TABLE sla_deadlines FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON sla_deadlines
+    USING (tenant_id = current_setting('guichet.tenant', true))
+    WITH CHECK (tenant_id = current_setting('guichet.tenant', true));
+ALTER TABLE job_runs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE job_runs FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON job_runs
     USING (tenant_id = current_setting('guichet.tenant', true))
     WITH CHECK (tenant_id = current_setting('guichet.tenant', true));

@@ -30,3 +30,14 @@ CREATE TABLE sla_deadlines (
     PRIMARY KEY (tenant_id, ticket_id, target, round, level)
 );
 CREATE INDEX sla_deadlines_pending ON sla_deadlines (tenant_id, due_at) WHERE fired_at IS NULL;
+
+-- Scheduled jobs (the daily digest, the weekly report): one row per job and scheduled
+-- instant, inserted by the daemon that runs it. The key makes each instant run once, across
+-- daemons and across the repeated hour of the change to winter time.
+CREATE TABLE job_runs (
+    tenant_id     TEXT NOT NULL,
+    job           TEXT NOT NULL,
+    scheduled_at  TEXT NOT NULL,
+    ran_at        TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, job, scheduled_at)
+);

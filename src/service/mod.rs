@@ -11,6 +11,7 @@ pub mod bounces;
 pub mod deliver;
 pub mod ingest;
 pub mod inspect;
+pub mod jobs;
 pub mod links;
 pub mod notices;
 pub mod operator;

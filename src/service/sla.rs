@@ -41,6 +41,11 @@ fn local(t: DateTime<Utc>) -> String {
     format!("{} (UTC)", t.format("%Y-%m-%d %H:%M"))
 }
 
+/// The offer's day of an instant: `2026-12-04`.
+pub fn local_date(_ctx: &Context, _offer: &OfferConfig, t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d").to_string()
+}
+
 /// Moves the ticket's clocks for `change` (the ticket as it is after it), saves them with
 /// their next deadlines, and logs each clock's change as an `sla_*` event by `actor`.
 pub async fn on_ticket(

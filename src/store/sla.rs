@@ -96,6 +96,10 @@ mod stmt {
     pub const MARK_FIRED: &str = "UPDATE sla_deadlines SET fired_at = $6
          WHERE tenant_id = $1 AND ticket_id = $2 AND target = $3 AND round = $4 AND level = $5
            AND fired_at IS NULL RETURNING 1";
+    pub const CLAIM_JOB_RUN: &str = "INSERT INTO job_runs (tenant_id, job, scheduled_at, ran_at)
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING 1";
+    pub const LAST_JOB_RUN: &str =
+        "SELECT MAX(scheduled_at) FROM job_runs WHERE tenant_id = $1 AND job = $2";
     pub const EARLIEST: &str =
         "SELECT MIN(due_at) FROM sla_deadlines WHERE tenant_id = $1 AND fired_at IS NULL";
 }
@@ -263,6 +267,40 @@ impl Tx {
             stmt::EARLIEST
         )
         .bind(t)
+        .fetch_one(c)
+        .await?))
+    }
+
+    /// Takes the run of `job` scheduled at `scheduled` for this transaction: false when it was
+    /// taken already (by another daemon, or before a restart). On PostgreSQL a second daemon
+    /// waits for the first one's transaction, then finds the row.
+    pub async fn claim_job_run(
+        &mut self,
+        job: &str,
+        scheduled: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let t = self.tenant.as_str();
+        let won: Option<i32> = on!(self, "claim_job_run", |c| sqlx::query_scalar(
+            stmt::CLAIM_JOB_RUN
+        )
+        .bind(t)
+        .bind(job)
+        .bind(scheduled)
+        .bind(now)
+        .fetch_optional(c)
+        .await?);
+        Ok(won.is_some())
+    }
+
+    /// The latest scheduled instant of `job` that ran.
+    pub async fn last_job_run(&mut self, job: &str) -> Result<Option<DateTime<Utc>>> {
+        let t = self.tenant.as_str();
+        Ok(on!(self, "last_job_run", |c| sqlx::query_scalar(
+            stmt::LAST_JOB_RUN
+        )
+        .bind(t)
+        .bind(job)
         .fetch_one(c)
         .await?))
     }
