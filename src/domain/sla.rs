@@ -642,7 +642,8 @@ pub fn apply(
             }
         }
         TicketChange::Retargeted(new) => {
-            for c in clocks.iter_mut() {
+            // A met clock's budget is history: its target was reached, or missed, under it.
+            for c in clocks.iter_mut().filter(|c| c.met_at.is_none()) {
                 if let Some(budget) = new.of(c.target).filter(|b| *b != c.budget) {
                     c.budget = budget;
                     out.push((c.target, ClockChange::Retargeted));

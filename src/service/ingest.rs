@@ -606,8 +606,6 @@ async fn ingest_parsed(
         }
         ThreadDecision::New { related } => {
             let row = open_ticket(tx, offer, email, contact.id, contact.institution, now).await?;
-            let opened = TicketChange::Opened;
-            super::sla::on_ticket(ctx, tx, offer, &row, opened, &actor(sender)).await?;
             if let Some((old, relation)) = related {
                 let (here, there) = relation.names();
                 tx.link_tickets(row.id, old, here, now).await?;
@@ -674,7 +672,11 @@ async fn ingest_parsed(
     )
     .await?;
 
-    let ticket = if created || auto.is_some() {
+    let ticket = if created {
+        let opened = TicketChange::Opened;
+        super::sla::on_ticket(ctx, tx, offer, &ticket, opened, &actor(sender)).await?;
+        ticket
+    } else if auto.is_some() {
         ticket
     } else {
         answered(ctx, tx, offer, ticket, contact.id, sender, now).await?

@@ -216,8 +216,6 @@ pub async fn reply(
         })
         .await?;
     tx.mark_first_response(ticket.id, now).await?;
-    let answered = TicketChange::AgentAnswered;
-    super::sla::on_ticket(ctx, &mut tx, offer, &ticket, answered, &who.actor()).await?;
     record(
         &mut tx,
         &ticket,
@@ -227,6 +225,8 @@ pub async fn reply(
         now,
     )
     .await?;
+    let answered = TicketChange::AgentAnswered;
+    super::sla::on_ticket(ctx, &mut tx, offer, &ticket, answered, &who.actor()).await?;
     tx.commit().await?;
     Ok(ticket.reference())
 }

@@ -91,7 +91,11 @@ pub async fn on_ticket(
         let fired = fired_levels(&deadlines, clock);
         let rungs = sla::ladder(&offer.sla, clock.budget);
         let next = sla::next_deadline(clock, &rungs, &fired, cal);
-        tx.set_pending_deadline(ticket.id, clock, next).await?;
+        if opened {
+            tx.add_deadline(ticket.id, clock, next).await?;
+        } else {
+            tx.set_pending_deadline(ticket.id, clock, next).await?;
+        }
     }
     for (target, what) in changes {
         let Some(clock) = clocks.iter().find(|c| c.target == target) else {

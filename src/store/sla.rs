@@ -190,6 +190,16 @@ impl Tx {
             stmt::DELETE_PENDING,
             [t, ticket, clock.target]
         );
+        self.add_deadline(ticket, clock, next).await
+    }
+
+    /// Writes `next` as a pending deadline of a clock that has none (a new ticket's).
+    pub async fn add_deadline(
+        &mut self,
+        ticket: TicketId,
+        clock: &Clock,
+        next: Option<(Level, DateTime<Utc>)>,
+    ) -> Result<()> {
         if let Some((level, due)) = next {
             let t = self.tenant.as_str();
             defer!(
