@@ -326,10 +326,11 @@ async fn every_level_fires_once_and_only_once(app: App) {
     assert_eq!(to("sla_breach"), vec![vec![AGENT.to_owned()]; 2]);
     assert_eq!(
         to("escalated"),
+        // Firing goes rung by rung across clocks: both L1s (the agents), then both L2s.
         [
             vec![AGENT.to_owned()],
-            vec![GOUV.to_owned()],
             vec![AGENT.to_owned()],
+            vec![GOUV.to_owned()],
             vec![GOUV.to_owned()]
         ]
     );

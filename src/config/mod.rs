@@ -5,6 +5,7 @@
 //! touch the database or the network. Relative paths: `daemon.data_dir` is relative to the
 //! working directory; every other path is relative to `data_dir`.
 
+mod calendars;
 mod checks;
 mod cursor;
 pub mod defaults;
@@ -18,11 +19,14 @@ mod smtp;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::domain::TenantId;
+use crate::domain::calendar::Calendar;
 use crate::domain::routing::{KindRules, OfferAddresses, UnknownSenderPolicy};
 
 pub use load::{ConfigError, ConfigErrors, load, load_from_str};
@@ -62,6 +66,9 @@ pub struct Config {
     pub offers: Vec<OfferConfig>,
     pub institutions: Vec<InstitutionConfig>,
     pub contacts: Vec<ContactConfig>,
+    /// `[calendars.NAME]` by name, with the built-in `esup` (replaced by a `[calendars.esup]`
+    /// table): every calendar an offer may name, used or not.
+    pub calendars: BTreeMap<String, Arc<Calendar>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,6 +190,11 @@ pub struct OfferConfig {
     /// `[offers.sla]`: the offer's service levels (default
     /// [`crate::domain::sla::Policy::esup_default`]).
     pub sla: crate::domain::sla::Policy,
+    /// `offers[].calendar` (default [`defaults::CALENDAR`]): the name of the calendar below.
+    pub calendar_name: String,
+    /// The business hours the offer's SLA deadlines, reminders and reports count in: the
+    /// calendar `calendar_name` names in `Config::calendars` (shared with it).
+    pub calendar: Arc<Calendar>,
 }
 
 /// One IMAP mailbox an offer reads (`[[offers.mailboxes]]`).

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use super::checks::mask_dsn;
 use super::*;
 
+mod calendars;
 mod documented_defaults;
 mod kinds;
 mod mailboxes;

@@ -10,6 +10,7 @@
 pub mod attachment;
 pub mod audience;
 pub mod bounce;
+pub mod calendar;
 pub mod dedupe;
 pub mod ids;
 pub mod loop_guard;

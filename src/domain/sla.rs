@@ -51,6 +51,18 @@ impl BusinessCalendar for AlwaysOpen {
     }
 }
 
+impl BusinessCalendar for super::calendar::Calendar {
+    fn business_time(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> TimeDelta {
+        super::calendar::Calendar::business_time(self, from, to)
+    }
+    fn add_business(&self, from: DateTime<Utc>, d: TimeDelta) -> Option<DateTime<Utc>> {
+        super::calendar::Calendar::add_business(self, from, d)
+    }
+    fn next_open(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        super::calendar::Calendar::next_open(self, at)
+    }
+}
+
 /// What a clock measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -20,9 +20,10 @@ use super::{Context, ServiceError};
 use crate::config::OfferConfig;
 use crate::domain::audience::Notice;
 use crate::domain::sla::{
-    self, AlwaysOpen, BusinessCalendar, Clock, ClockChange, Decision, Level, Recipient, Target,
+    self, Clock, ClockChange, Decision, Level, Recipient, Target,
     TicketChange,
 };
+use crate::domain::calendar::Calendar;
 use crate::domain::{ContactId, EventKind};
 use crate::store::{AddressKind, ClockRow, DeadlineRow, NewEvent, TicketRow, Tx};
 
@@ -31,19 +32,22 @@ const FIRE_BATCH: i64 = 50;
 /// Batches per [`fire_due`] call at most, so one offer's backlog cannot hold the others.
 const FIRE_BATCHES: usize = 20;
 
-/// The offer's business calendar.
-pub fn calendar<'a>(_ctx: &'a Context, _offer: &'a OfferConfig) -> &'a dyn BusinessCalendar {
-    &AlwaysOpen
+/// The offer's business calendar (`offers[].calendar`).
+pub fn calendar<'a>(_ctx: &'a Context, offer: &'a OfferConfig) -> &'a Calendar {
+    &offer.calendar
 }
 
-/// An instant as people of the offer read it: `2026-12-04 14:00 (UTC)`.
-fn local(t: DateTime<Utc>) -> String {
-    format!("{} (UTC)", t.format("%Y-%m-%d %H:%M"))
+/// An instant as people of the offer read it: `2026-12-04 14:00 (Europe/Paris)`.
+fn local(offer: &OfferConfig, t: DateTime<Utc>) -> String {
+    let zone = offer.calendar.time_zone();
+    format!("{} ({zone})", t.with_timezone(&zone).format("%Y-%m-%d %H:%M"))
 }
 
 /// The offer's day of an instant: `2026-12-04`.
-pub fn local_date(_ctx: &Context, _offer: &OfferConfig, t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d").to_string()
+pub fn local_date(_ctx: &Context, offer: &OfferConfig, t: DateTime<Utc>) -> String {
+    t.with_timezone(&offer.calendar.time_zone())
+        .format("%Y-%m-%d")
+        .to_string()
 }
 
 /// Moves the ticket's clocks for `change` (the ticket as it is after it), saves them with
@@ -273,7 +277,7 @@ async fn fire_one(
     .await?;
     let sla = json!({
         "target": row.target,
-        "due_at": local(clock.breach_at(cal).unwrap_or(row.due_at)),
+        "due_at": local(offer, clock.breach_at(cal).unwrap_or(row.due_at)),
         "left": sla::format_duration(left),
         "level": match level { Level::Escalation(n) => n, _ => 0 },
     });
@@ -394,7 +398,7 @@ pub async fn clocks(
                 state: clock.state(),
                 budget_secs: clock.budget.num_seconds(),
                 due_at: clock.breach_at(cal),
-                due_local: clock.breach_at(cal).map(local),
+                due_local: clock.breach_at(cal).map(|t| local(offer, t)),
                 left_secs: clock.left_at(now, cal).num_seconds(),
                 breached: clock.is_breached(now, cal),
                 next,
