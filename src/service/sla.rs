@@ -19,11 +19,10 @@ use super::notices::{self, Event};
 use super::{Context, ServiceError};
 use crate::config::OfferConfig;
 use crate::domain::audience::Notice;
-use crate::domain::sla::{
-    self, Clock, ClockChange, Decision, Level, Recipient, Target,
-    TicketChange,
-};
 use crate::domain::calendar::Calendar;
+use crate::domain::sla::{
+    self, Clock, ClockChange, Decision, Level, Recipient, Target, TicketChange,
+};
 use crate::domain::{ContactId, EventKind};
 use crate::store::{AddressKind, ClockRow, DeadlineRow, NewEvent, TicketRow, Tx};
 
@@ -40,7 +39,10 @@ pub fn calendar<'a>(_ctx: &'a Context, offer: &'a OfferConfig) -> &'a Calendar {
 /// An instant as people of the offer read it: `2026-12-04 14:00 (Europe/Paris)`.
 fn local(offer: &OfferConfig, t: DateTime<Utc>) -> String {
     let zone = offer.calendar.time_zone();
-    format!("{} ({zone})", t.with_timezone(&zone).format("%Y-%m-%d %H:%M"))
+    format!(
+        "{} ({zone})",
+        t.with_timezone(&zone).format("%Y-%m-%d %H:%M")
+    )
 }
 
 /// The offer's day of an instant: `2026-12-04`.

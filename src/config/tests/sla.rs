@@ -146,3 +146,34 @@ fn an_escalation_may_name_a_governance_contact_of_the_offer() {
         [Recipient::Contact("chef@univ-rennes.example".into())]
     );
 }
+
+#[test]
+fn the_example_sla_is_valid_when_uncommented() {
+    let mut in_section = false;
+    let text: Vec<String> = EXAMPLE
+        .lines()
+        .map(|line| {
+            if line == "# [offers.sla]" {
+                in_section = true;
+            }
+            if line.is_empty() {
+                in_section = false;
+            }
+            match line.strip_prefix("# ") {
+                Some(rest) if in_section => rest.to_owned(),
+                _ => line.to_owned(),
+            }
+        })
+        .collect();
+    let config = ok(&text.join("\n"), &[]);
+    let p = &config.offers[0].sla;
+    assert_eq!(p.warning_percent, Some(80));
+    assert_eq!(p.rules.len(), 2);
+    assert_eq!(p.levels.len(), 2);
+    assert!(p.levels[1].outside_hours);
+    assert_eq!(
+        config.offers[1].sla,
+        Policy::esup_default(),
+        "GEFORP keeps it"
+    );
+}
