@@ -496,3 +496,46 @@ async fn the_daily_digest_runs_once_per_scheduled_instant(app: App) {
         [(late, "breached".to_owned()), (fresh, "ok".to_owned())]
     );
 }
+
+/// SMSU on a calendar with a lunch break (8h-12h and 13h30-18h): a ticket of Monday 11:00
+/// with 2 h to answer has one hour before lunch and one after it: the breach is at 14:30,
+/// the 1 h 30 warning at 14:00.
+async fn a_lunch_break_is_not_business_time(app: App) {
+    let r = open(&app, utc(2026, 11, 23, 10, 0), "lunch@x").await; // Mon 11:00
+    assert_eq!(
+        pending(&app, &r, "first_response").await,
+        Some(("warning".into(), utc(2026, 11, 23, 13, 0)))
+    );
+    let view = app.show("SMSU", &r).await;
+    let first = view
+        .sla
+        .iter()
+        .find(|c| c.target.as_str() == "first_response")
+        .unwrap();
+    assert_eq!(first.due_at, Some(utc(2026, 11, 23, 13, 30)));
+    assert_eq!(
+        first.due_local.as_deref(),
+        Some("2026-11-23 14:30 (Europe/Paris)")
+    );
+}
+
+fn lunch_setup() -> Setup {
+    let mut setup = setup();
+    setup.smsu = "calendar = \"lunch\"".into();
+    let day = "[\"08:00-12:00\", \"13:30-18:00\"]";
+    setup.extra_tables.push_str(&format!(
+        "\n[calendars.lunch.week]\nmonday = {day}\ntuesday = {day}\nwednesday = {day}\n\
+         thursday = {day}\nfriday = {day}\n"
+    ));
+    setup
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lunch_break_is_not_business_time_sqlite() {
+    a_lunch_break_is_not_business_time(App::with(Backend::Sqlite, lunch_setup()).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lunch_break_is_not_business_time_postgres() {
+    a_lunch_break_is_not_business_time(App::with(Backend::Postgres, lunch_setup()).await).await;
+}
