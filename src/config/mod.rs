@@ -14,6 +14,7 @@ mod env;
 mod load;
 mod mailboxes;
 mod schema;
+mod sla;
 mod smtp;
 #[cfg(test)]
 mod tests;
@@ -186,6 +187,9 @@ pub struct OfferConfig {
     /// `offers[].max_message_bytes` (default `daemon.max_message_bytes`): larger mail to this
     /// offer goes to its quarantine, with its header and size only.
     pub max_message_bytes: usize,
+    /// `[offers.sla]`: the offer's service levels (default
+    /// [`crate::domain::sla::Policy::esup_default`]).
+    pub sla: crate::domain::sla::Policy,
     /// `offers[].calendar` (default [`defaults::CALENDAR`]): the name of the calendar below.
     pub calendar_name: String,
     /// The business hours the offer's SLA deadlines, reminders and reports count in: the

@@ -19,6 +19,7 @@ use super::checks::{
 use super::cursor::{Fields, Node, Report, Unique, child};
 use super::defaults;
 use super::mailboxes::read_mailboxes;
+use super::sla::read_sla;
 use super::{
     Config, ContactConfig, DaemonConfig, Dsn, InstitutionConfig, LogFormat, MailConfig,
     MailTransport, OfferConfig, Role, Secret, StorageConfig,
@@ -57,6 +58,7 @@ pub(super) fn read_config(root: &Table, credentials: Option<&Path>, r: &mut Repo
         &own,
         r,
     );
+    super::sla::check_recipients(&offers, &contacts, r);
     let mail = read_mail(mail_fields, &daemon.data_dir, &offers, credentials, r);
     top.finish(r);
     Config {
@@ -449,6 +451,7 @@ fn read_offers(
             (&mut mailbox_names, &mut mailbox_sources),
             r,
         );
+        let sla = read_sla(t.table("sla", r), r);
         t.finish(r);
         let (
             Some(code),
@@ -460,6 +463,7 @@ fn read_offers(
             Some(unknown_sender),
             Some(maildir),
             Some(max_message_bytes),
+            Some(sla),
             Some((calendar_name, calendar)),
         ) = (
             code,
@@ -471,6 +475,7 @@ fn read_offers(
             unknown_sender,
             maildir,
             max_message_bytes,
+            sla,
             calendar,
         )
         else {
@@ -488,6 +493,7 @@ fn read_offers(
             mailboxes,
             kinds,
             max_message_bytes,
+            sla,
             calendar_name,
             calendar,
         });

@@ -11,6 +11,7 @@ mod calendars;
 mod documented_defaults;
 mod kinds;
 mod mailboxes;
+mod sla;
 mod smtp;
 
 const EXAMPLE: &str = include_str!("../../deploy/guichet.example.toml");

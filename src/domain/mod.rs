@@ -19,6 +19,7 @@ pub mod recipients;
 pub mod reply;
 pub mod routing;
 pub mod schedule;
+pub mod sla;
 pub mod subject;
 pub mod threading;
 pub mod throttle;
