@@ -334,8 +334,8 @@ impl Calendar {
         let mut spans: Vec<Span> = schedule
             .iter()
             .filter_map(|(start, end)| {
-                let start = self.instant(local(date, *start)?, Fold::Earliest);
-                let end = self.instant(local(date, *end)?, Fold::Latest);
+                let start = instant(self.tz, local(date, *start)?, Fold::Earliest);
+                let end = instant(self.tz, local(date, *end)?, Fold::Latest);
                 (start < end).then_some((start, end))
             })
             .collect();
@@ -353,45 +353,52 @@ impl Calendar {
             .map_while(move |n| first.checked_add_days(Days::new(n)))
             .flat_map(|date| self.day_spans(date))
     }
+}
 
-    /// The real instant of a local wall-clock time; see the module's note on daylight saving.
-    fn instant(&self, local: NaiveDateTime, fold: Fold) -> DateTime<Utc> {
-        match self.tz.from_local_datetime(&local) {
-            LocalResult::Single(t) => t.with_timezone(&Utc),
-            LocalResult::Ambiguous(a, b) => {
-                let (a, b) = (a.with_timezone(&Utc), b.with_timezone(&Utc));
-                match fold {
-                    Fold::Earliest => a.min(b),
-                    Fold::Latest => a.max(b),
-                }
-            }
-            LocalResult::None => self.end_of_gap(local),
-        }
-    }
+/// The first instant showing the wall-clock time `local` in `tz`, or, when daylight saving
+/// skips it (02:30 on the last Sunday of March in Paris), the first instant after the gap
+/// (03:00 CEST). Scheduled jobs fire at this instant: once per wall-clock time.
+pub fn earliest_instant(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
+    instant(tz, local, Fold::Earliest)
+}
 
-    /// The first instant after the DST gap `local` falls in: the transition itself. Between
-    /// reading `local` with the offset after the change and with the one before, the offset
-    /// changes once; found by bisection on seconds (a gap is at most hours long).
-    fn end_of_gap(&self, local: NaiveDateTime) -> DateTime<Utc> {
-        let offset_at = |t: NaiveDateTime| -> i64 {
-            i64::from(self.tz.offset_from_utc_datetime(&t).fix().local_minus_utc())
-        };
-        let as_utc = local.and_utc().timestamp();
-        let before = offset_at(local - TimeDelta::days(1));
-        let after = offset_at(local + TimeDelta::days(1));
-        // Invariant: `lo` still has the old offset, `hi` the new one.
-        let (mut lo, mut hi) = (as_utc - after, as_utc - before);
-        let offset_of = |ts: i64| DateTime::from_timestamp(ts, 0).map(|t| offset_at(t.naive_utc()));
-        while hi - lo > 1 {
-            let mid = lo + (hi - lo) / 2;
-            if offset_of(mid) == Some(after) {
-                hi = mid;
-            } else {
-                lo = mid;
+/// The real instant of a local wall-clock time; see the module's note on daylight saving.
+fn instant(tz: Tz, local: NaiveDateTime, fold: Fold) -> DateTime<Utc> {
+    match tz.from_local_datetime(&local) {
+        LocalResult::Single(t) => t.with_timezone(&Utc),
+        LocalResult::Ambiguous(a, b) => {
+            let (a, b) = (a.with_timezone(&Utc), b.with_timezone(&Utc));
+            match fold {
+                Fold::Earliest => a.min(b),
+                Fold::Latest => a.max(b),
             }
         }
-        DateTime::from_timestamp(hi, 0).unwrap_or_else(|| local.and_utc())
+        LocalResult::None => end_of_gap(tz, local),
     }
+}
+
+/// The first instant after the DST gap `local` falls in: the transition itself. Between
+/// reading `local` with the offset after the change and with the one before, the offset
+/// changes once; found by bisection on seconds (a gap is at most hours long).
+fn end_of_gap(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
+    let offset_at = |t: NaiveDateTime| -> i64 {
+        i64::from(tz.offset_from_utc_datetime(&t).fix().local_minus_utc())
+    };
+    let as_utc = local.and_utc().timestamp();
+    let before = offset_at(local - TimeDelta::days(1));
+    let after = offset_at(local + TimeDelta::days(1));
+    // Invariant: `lo` still has the old offset, `hi` the new one.
+    let (mut lo, mut hi) = (as_utc - after, as_utc - before);
+    let offset_of = |ts: i64| DateTime::from_timestamp(ts, 0).map(|t| offset_at(t.naive_utc()));
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if offset_of(mid) == Some(after) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    DateTime::from_timestamp(hi, 0).unwrap_or_else(|| local.and_utc())
 }
 
 /// Which instant a repeated wall-clock time stands for.

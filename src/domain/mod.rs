@@ -18,6 +18,7 @@ pub mod message;
 pub mod recipients;
 pub mod reply;
 pub mod routing;
+pub mod schedule;
 pub mod sla;
 pub mod subject;
 pub mod threading;
