@@ -97,6 +97,7 @@ on_both_backends!(
     a_raised_priority_brings_the_deadlines_forward,
     the_first_answer_stops_the_first_response_clock,
     the_daily_digest_runs_once_per_scheduled_instant,
+    the_daily_digest_runs_at_its_instant_and_once_after_a_gap,
 );
 
 fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
@@ -538,4 +539,39 @@ async fn a_lunch_break_is_not_business_time_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lunch_break_is_not_business_time_postgres() {
     a_lunch_break_is_not_business_time(App::with(Backend::Postgres, lunch_setup()).await).await;
+}
+
+/// The daily digest (8:00 on weekdays in Paris by default) runs at its instant, once; after
+/// days without a daemon, only the latest missed instant runs.
+async fn the_daily_digest_runs_at_its_instant_and_once_after_a_gap(app: App) {
+    open(&app, utc(2026, 11, 23, 9, 0), "digest@x").await; // Mon 10:00
+    let offer = app.offer("SMSU");
+    let started = utc(2026, 11, 23, 9, 0);
+    let run_at = |at| {
+        app.clock.set(at);
+        jobs::run_due(&app.ctx, offer, started)
+    };
+    let tuesday_8 = utc(2026, 11, 24, 7, 0);
+    assert_eq!(
+        run_at(utc(2026, 11, 23, 9, 30)).await.unwrap(),
+        Some(tuesday_8)
+    );
+    assert_eq!(
+        run_at(tuesday_8).await.unwrap(),
+        Some(utc(2026, 11, 25, 7, 0))
+    );
+    run_at(tuesday_8).await.unwrap();
+    // Wednesday to Friday missed; Saturday and Sunday are not scheduled.
+    assert_eq!(
+        run_at(utc(2026, 11, 30, 10, 0)).await.unwrap(),
+        Some(utc(2026, 12, 1, 7, 0))
+    );
+    let dates: Vec<String> = app
+        .outbox("SMSU")
+        .await
+        .iter()
+        .filter(|o| o.template == "daily_digest")
+        .map(|o| o.context.0["date"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(dates, ["2026-11-24", "2026-11-30"]);
 }

@@ -146,3 +146,6 @@ pub const CALENDAR_DAYS: [&str; 5] = ["monday", "tuesday", "wednesday", "thursda
 pub const CALENDAR_HOURS: &str = "08:00-18:00";
 /// `calendars.NAME.french_holidays`: French universities close on public holidays.
 pub const CALENDAR_FRENCH_HOLIDAYS: bool = true;
+
+/// `offers[].jobs.daily_digest`: 8:00 on weekdays, in the offer's time zone (crontab form).
+pub const DAILY_DIGEST: &str = "0 8 * * Mon-Fri";

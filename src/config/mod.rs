@@ -14,7 +14,7 @@ mod env;
 mod load;
 mod mailboxes;
 mod schema;
-mod sla;
+pub mod sla;
 mod smtp;
 #[cfg(test)]
 mod tests;
@@ -190,6 +190,8 @@ pub struct OfferConfig {
     /// `[offers.sla]`: the offer's service levels (default
     /// [`crate::domain::sla::Policy::esup_default`]).
     pub sla: crate::domain::sla::Policy,
+    /// `[offers.jobs]`: the offer's scheduled jobs.
+    pub jobs: sla::Jobs,
     /// `offers[].calendar` (default [`defaults::CALENDAR`]): the name of the calendar below.
     pub calendar_name: String,
     /// The business hours the offer's SLA deadlines, reminders and reports count in: the

@@ -19,7 +19,7 @@ use super::checks::{
 use super::cursor::{Fields, Node, Report, Unique, child};
 use super::defaults;
 use super::mailboxes::read_mailboxes;
-use super::sla::read_sla;
+use super::sla::{read_jobs, read_sla};
 use super::{
     Config, ContactConfig, DaemonConfig, Dsn, InstitutionConfig, LogFormat, MailConfig,
     MailTransport, OfferConfig, Role, Secret, StorageConfig,
@@ -452,6 +452,7 @@ fn read_offers(
             r,
         );
         let sla = read_sla(t.table("sla", r), r);
+        let jobs = read_jobs(t.table("jobs", r), r);
         t.finish(r);
         let (
             Some(code),
@@ -464,6 +465,7 @@ fn read_offers(
             Some(maildir),
             Some(max_message_bytes),
             Some(sla),
+            Some(jobs),
             Some((calendar_name, calendar)),
         ) = (
             code,
@@ -476,6 +478,7 @@ fn read_offers(
             maildir,
             max_message_bytes,
             sla,
+            jobs,
             calendar,
         )
         else {
@@ -494,6 +497,7 @@ fn read_offers(
             kinds,
             max_message_bytes,
             sla,
+            jobs,
             calendar_name,
             calendar,
         });

@@ -21,7 +21,8 @@
 use chrono::TimeDelta;
 
 use super::cursor::{Fields, Node, Report};
-use super::{ContactConfig, OfferConfig, Role};
+use super::{ContactConfig, OfferConfig, Role, defaults};
+use crate::domain::schedule::JobSchedule;
 use crate::domain::sla::{
     Budgets, EscalationLevel, FirstResponseBy, Policy, Recipient, TargetRule,
 };
@@ -166,6 +167,28 @@ fn business_duration(n: &Node<'_>, r: &mut Report) -> Option<TimeDelta> {
 
 fn business_duration_or_zero(n: &Node<'_>, r: &mut Report) -> Option<TimeDelta> {
     n.parse(r, parse_duration)
+}
+
+/// An offer's scheduled jobs (`[offers.jobs]`); `None`: the job is off.
+#[derive(Debug, Clone)]
+pub struct Jobs {
+    /// `daily_digest` (default [`defaults::DAILY_DIGEST`]; `""` turns it off): the open
+    /// tickets with their SLA state, to the offer's agents.
+    pub daily_digest: Option<JobSchedule>,
+}
+
+/// Reads an offer's `jobs` table: cron expressions, five fields (crontab) or six and seven
+/// (seconds first), in the offer's calendar's time zone.
+pub(super) fn read_jobs(mut t: Fields<'_>, r: &mut Report) -> Option<Jobs> {
+    let daily_digest = match t.get("daily_digest") {
+        None => JobSchedule::parse(defaults::DAILY_DIGEST).ok(),
+        Some(n) => n.parse(r, |s| match s.trim() {
+            "" => Ok(None),
+            s => JobSchedule::parse(s).map(Some).map_err(|e| e.to_string()),
+        })?,
+    };
+    t.finish(r);
+    Some(Jobs { daily_digest })
 }
 
 /// Every address an escalation level names must be an agent or a governance contact of its

@@ -1,5 +1,5 @@
-//! The escalator: fires each offer's SLA deadlines as they come due, and otherwise sleeps
-//! until the earliest one. No fixed-interval scan: a transaction of this process that writes a
+//! The escalator: fires each offer's SLA deadlines as they come due, runs its scheduled jobs
+//! (the daily digest), and otherwise sleeps until the earliest of them. No fixed-interval scan: a transaction of this process that writes a
 //! deadline wakes it on commit (`Context::deadlines`), so an earlier deadline is never
 //! overslept. Deadlines written by another process (a CLI command, a second daemon) are seen
 //! at the next wake-up, at most [`RECHECK`] later; a second daemon on the same PostgreSQL
@@ -10,6 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::service::Context;
+use crate::service::jobs::run_due;
 use crate::service::sla::{fire_due, next_due, recompute};
 use crate::shutdown::Shutdown;
 
@@ -37,9 +38,10 @@ impl Escalator {
                 }
             }
         }
+        let started = self.ctx.clock.now();
         let mut failures = 0u32;
         loop {
-            let wait = match self.pass().await {
+            let wait = match self.pass(started).await {
                 Ok(earliest) => {
                     failures = 0;
                     until(earliest, self.ctx.clock.now())
@@ -59,10 +61,14 @@ impl Escalator {
         }
     }
 
-    /// Fires what is due in every offer; returns the earliest deadline left.
-    async fn pass(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
+    /// Fires what is due in every offer and runs its jobs that came due; returns the
+    /// earliest deadline or scheduled instant left.
+    async fn pass(&self, started: DateTime<Utc>) -> anyhow::Result<Option<DateTime<Utc>>> {
         let mut earliest: Option<DateTime<Utc>> = None;
         for offer in &self.ctx.config.offers {
+            if let Some(next) = run_due(&self.ctx, offer, started).await? {
+                earliest = Some(earliest.map_or(next, |e| e.min(next)));
+            }
             let fired = fire_due(&self.ctx, offer).await?;
             if fired > 0 {
                 tracing::info!(tenant = %offer.code, fired, "SLA deadlines fired");

@@ -177,3 +177,31 @@ fn the_example_sla_is_valid_when_uncommented() {
         "GEFORP keeps it"
     );
 }
+
+#[test]
+fn jobs_read_crontab_lines_and_may_be_turned_off() {
+    let shipped = ok(BASE, &[]);
+    let digest = shipped.offers[0].jobs.daily_digest.as_ref().unwrap();
+    assert_eq!(digest.as_str(), crate::config::defaults::DAILY_DIGEST);
+    let six = ok(
+        &format!("{BASE}[offers.jobs]\ndaily_digest = \"0 30 7 * * Mon-Fri\"\n"),
+        &[],
+    );
+    assert_eq!(
+        six.offers[0].jobs.daily_digest.as_ref().unwrap().as_str(),
+        "0 30 7 * * Mon-Fri"
+    );
+    let off = ok(&format!("{BASE}[offers.jobs]\ndaily_digest = \"\"\n"), &[]);
+    assert!(off.offers[0].jobs.daily_digest.is_none());
+    let found = errors(
+        &format!("{BASE}[offers.jobs]\ndaily_digest = \"0 8 * * 1-5\"\n"),
+        &[],
+    );
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].path, "offers[0].jobs.daily_digest");
+    assert!(
+        found[0].message.contains("write weekdays by name"),
+        "{}",
+        found[0].message
+    );
+}
