@@ -16,6 +16,7 @@ pub mod loop_guard;
 pub mod message;
 pub mod recipients;
 pub mod reply;
+pub mod report;
 pub mod routing;
 pub mod subject;
 pub mod threading;
