@@ -21,6 +21,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod notify;
+pub mod report_render;
 pub mod service;
 pub mod shutdown;
 pub mod store;

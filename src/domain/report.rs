@@ -310,6 +310,8 @@ pub struct Report {
     pub offer_name: String,
     /// The period, in UTC.
     pub period: Period,
+    /// The period as asked for (`2026-10-01 to 2026-10-31, Europe/Paris`).
+    pub period_label: String,
     /// What business time means here (the calendar's description).
     pub hours: String,
     /// Tickets opened in the period.
@@ -340,6 +342,8 @@ pub struct Scope<'a> {
     pub offer_name: &'a str,
     /// The period.
     pub period: Period,
+    /// The period as asked for, for people.
+    pub period_label: &'a str,
     /// The offer's calendar.
     pub hours: &'a dyn BusinessTime,
     /// How to describe the calendar in the report.
@@ -387,6 +391,7 @@ pub fn compute(
         offer: scope.offer.to_owned(),
         offer_name: scope.offer_name.to_owned(),
         period,
+        period_label: scope.period_label.to_owned(),
         hours: scope.hours_label.to_owned(),
         opened: Breakdown::of(
             before_end
@@ -460,6 +465,7 @@ mod tests {
             offer: "SMSU",
             offer_name: "SMS Universitaire",
             period: november(),
+            period_label: "November 2026",
             hours,
             hours_label: "test",
         }
