@@ -62,6 +62,64 @@ pub fn compliance_text(compliance: Option<f64>) -> String {
     compliance.map_or("–".to_owned(), |c| format!("{:.1} %", c * 100.0))
 }
 
+/// One way of breaking the counts down.
+struct Group {
+    /// Its field in [`Breakdown`], and in the JSON.
+    key: &'static str,
+    /// Its name in the terminal table.
+    label: &'static str,
+    /// Its heading in the HTML page.
+    heading: &'static str,
+    /// Its lines in a breakdown.
+    lines: fn(&Breakdown) -> &[Count],
+}
+
+const GROUPS: [Group; 3] = [
+    Group {
+        key: "by_kind",
+        label: "kind",
+        heading: "Kind",
+        lines: |b| &b.by_kind,
+    },
+    Group {
+        key: "by_priority",
+        label: "priority",
+        heading: "Priority",
+        lines: |b| &b.by_priority,
+    },
+    Group {
+        key: "by_institution",
+        label: "institution",
+        heading: "Requesting institution",
+        lines: |b| &b.by_institution,
+    },
+];
+
+impl Group {
+    /// The names of this group's lines in any of the three sets, each once, in order of
+    /// first appearance.
+    fn names<'r>(&self, report: &'r Report) -> Vec<&'r str> {
+        let mut names: Vec<&str> = Vec::new();
+        for (_, b) in breakdowns(report) {
+            for c in (self.lines)(b) {
+                if !names.contains(&c.name.as_str()) {
+                    names.push(&c.name);
+                }
+            }
+        }
+        names
+    }
+
+    /// The count of line `name` in `b`; zero when `b` lacks it (an institution with no
+    /// ticket in that set).
+    fn count(&self, b: &Breakdown, name: &str) -> u64 {
+        (self.lines)(b)
+            .iter()
+            .find(|c| c.name == name)
+            .map_or(0, |c| c.count)
+    }
+}
+
 /// The three counted sets, by name.
 fn breakdowns(report: &Report) -> [(&'static str, &Breakdown); 3] {
     [
@@ -95,44 +153,17 @@ pub fn table(report: &Report) -> String {
         "{:<28} {:>8} {:>8} {:>8}",
         "tickets", "opened", "resolved", "closed"
     );
-    let rows = |pick: fn(&Breakdown) -> &Vec<Count>| {
-        let mut names: Vec<String> = Vec::new();
-        for (_, b) in breakdowns(report) {
-            for c in pick(b) {
-                if !names.contains(&c.name) {
-                    names.push(c.name.clone());
-                }
-            }
-        }
-        names
-    };
-    let count = |b: &Breakdown, pick: fn(&Breakdown) -> &Vec<Count>, name: &str| {
-        pick(b)
-            .iter()
-            .find(|c| c.name == name)
-            .map_or(0, |c| c.count)
-    };
     let _ = writeln!(
         w,
         "{:<28} {:>8} {:>8} {:>8}",
         "all", report.opened.total, report.resolved.total, report.closed.total
     );
-    let groups: [(&str, fn(&Breakdown) -> &Vec<Count>); 3] = [
-        ("kind", |b| &b.by_kind),
-        ("priority", |b| &b.by_priority),
-        ("institution", |b| &b.by_institution),
-    ];
-    for (group, pick) in groups {
-        let _ = writeln!(w, "by {group}");
-        for name in rows(pick) {
-            let label = crate_line(&name, 26);
-            let _ = writeln!(
-                w,
-                "  {label:<26} {:>8} {:>8} {:>8}",
-                count(&report.opened, pick, &name),
-                count(&report.resolved, pick, &name),
-                count(&report.closed, pick, &name)
-            );
+    for group in GROUPS {
+        let _ = writeln!(w, "by {}", group.label);
+        for name in group.names(report) {
+            let [opened, resolved, closed] = breakdowns(report).map(|(_, b)| group.count(b, name));
+            let label = cell(name, 26);
+            let _ = writeln!(w, "  {label:<26} {opened:>8} {resolved:>8} {closed:>8}");
         }
     }
     let _ = writeln!(w);
@@ -171,7 +202,7 @@ pub fn table(report: &Report) -> String {
             let _ = writeln!(
                 w,
                 "{:<28} {:>8} {:>8} {:>10}",
-                crate_line(&l.target, 28),
+                cell(&l.target, 28),
                 l.total,
                 l.met,
                 compliance_text(l.compliance)
@@ -179,14 +210,14 @@ pub fn table(report: &Report) -> String {
         }
     }
     for b in &report.breaches {
-        let _ = writeln!(w, "breaches at {}: {}", crate_line(&b.level, 20), b.count);
+        let _ = writeln!(w, "breaches at {}: {}", cell(&b.level, 20), b.count);
     }
     out
 }
 
 /// A name for one cell of the terminal table: control and bidi characters shown, not obeyed,
 /// and cut to `max` characters.
-fn crate_line(text: &str, max: usize) -> String {
+fn cell(text: &str, max: usize) -> String {
     let safe: String = text
         .chars()
         .map(|c| {
@@ -490,37 +521,21 @@ fn bar_chart(
 /// The breakdowns as tables: one per group, a column per counted set.
 fn breakdown_tables(p: &mut String, report: &Report) {
     let _ = writeln!(p, "<h2>Breakdown</h2>");
-    let groups: [(&str, &str, fn(&Breakdown) -> &Vec<Count>); 3] = [
-        ("by_kind", "Kind", |b| &b.by_kind),
-        ("by_priority", "Priority", |b| &b.by_priority),
-        ("by_institution", "Requesting institution", |b| {
-            &b.by_institution
-        }),
-    ];
-    for (key, heading, pick) in groups {
+    for group in GROUPS {
         let _ = writeln!(
             p,
-            "<table>\n<tr><th>{heading}</th><th>opened</th><th>resolved</th><th>closed</th></tr>"
+            "<table>\n<tr><th>{}</th><th>opened</th><th>resolved</th><th>closed</th></tr>",
+            group.heading
         );
-        let mut names: Vec<&str> = Vec::new();
-        for (_, b) in breakdowns(report) {
-            for c in pick(b) {
-                if !names.contains(&c.name.as_str()) {
-                    names.push(&c.name);
-                }
-            }
-        }
-        for name in names {
-            let _ = write!(p, "<tr><td>{}</td>", escape(name));
+        for name in group.names(report) {
+            let shown = escape(name);
+            let _ = write!(p, "<tr><td>{shown}</td>");
             for (section, b) in breakdowns(report) {
-                let count = pick(b)
-                    .iter()
-                    .find(|c| c.name == name)
-                    .map_or(0, |c| c.count);
+                let count = group.count(b, name);
+                let key = group.key;
                 let _ = write!(
                     p,
-                    "<td class=\"n\" data-key=\"{section}.{key}.{}\">{count}</td>",
-                    escape(name)
+                    "<td class=\"n\" data-key=\"{section}.{key}.{shown}\">{count}</td>"
                 );
             }
             let _ = writeln!(p, "</tr>");
