@@ -480,11 +480,26 @@ fn bar_chart(
             }
             SegmentValue::Last => String::new(),
         };
+        // Counts are whole: ticks on whole numbers only (at most 10), not at 0.5.
+        let y_ticks = if decimals {
+            10
+        } else {
+            (top as usize + 1).clamp(2, 10)
+        };
+        let y_value = |v: &f64| {
+            if decimals {
+                format!("{v:.1}")
+            } else {
+                format!("{v:.0}")
+            }
+        };
         chart
             .configure_mesh()
             .disable_x_mesh()
             .x_labels(n)
             .x_label_formatter(&name)
+            .y_labels(y_ticks)
+            .y_label_formatter(&y_value)
             .y_desc(unit)
             .draw()
             .map_err(|e| e.to_string())?;
@@ -497,17 +512,10 @@ fn bar_chart(
                     .data(bars.iter().enumerate().map(|(i, b)| (i, b.1))),
             )
             .map_err(|e| e.to_string())?;
-        let label = |v: f64| {
-            if decimals {
-                format!("{v:.1}")
-            } else {
-                format!("{v:.0}")
-            }
-        };
         chart
             .draw_series(bars.iter().enumerate().map(|(i, b)| {
                 Text::new(
-                    label(b.1),
+                    y_value(&b.1),
                     (SegmentValue::CenterOf(i), b.1),
                     ("sans-serif", 14),
                 )

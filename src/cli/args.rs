@@ -127,7 +127,8 @@ pub(super) enum ReportFormat {
     Table,
     /// A header row, then one row per figure: section,group,name,value.
     Csv,
-    /// The report's fields (shape in the README).
+    /// The figures by name: opened, resolved and closed with their breakdowns,
+    /// first_response, resolution, backlog, sla, breaches (`domain::report::Report`).
     Json,
     /// One self-contained page with charts, nothing loaded from elsewhere.
     Html,
