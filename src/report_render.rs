@@ -144,7 +144,9 @@ pub fn table(report: &Report) -> String {
     let _ = writeln!(
         w,
         "{} ({}): {}",
-        report.offer_name, report.offer, report.period_label
+        cell(&report.offer_name, 60),
+        report.offer,
+        report.period_label
     );
     let _ = writeln!(w, "business hours: {}", report.hours);
     let _ = writeln!(w);
@@ -215,8 +217,8 @@ pub fn table(report: &Report) -> String {
     out
 }
 
-/// A name for one cell of the terminal table: control and bidi characters shown, not obeyed,
-/// and cut to `max` characters.
+/// A name for one cell of the terminal table, cut to `max` characters: control and bidi
+/// characters (terminal escapes, reordering) become `?`, so a name cannot drive the terminal.
 fn cell(text: &str, max: usize) -> String {
     let safe: String = text
         .chars()

@@ -362,10 +362,10 @@ async fn the_html_report_shows_the_numbers_of_the_json_report(app: App) {
     }
 }
 
-/// The command line, end to end: figures of the store the daemon writes, as JSON on stdout
-/// and as an HTML file.
+/// The command line, end to end: figures of the store `deliver` writes, as JSON, CSV and a
+/// table on stdout, and as an HTML file.
 #[test]
-fn the_command_writes_json_and_an_html_file() {
+fn the_command_writes_each_format_and_an_html_file() {
     let env = TestEnv::new("", "");
     let out = env.deliver("SMSU", &opening(JEANNE, SMSU, "cli@x.example"));
     assert!(
@@ -385,6 +385,29 @@ fn the_command_writes_json_and_an_html_file() {
     let json = env.json(&[&["report"][..], &period, &["--format", "json"]].concat());
     assert_eq!(json["opened"]["total"], 1);
     assert_eq!(json["backlog"], 1);
+
+    let text = |format: &str| {
+        let out = env.run(
+            &[&["report"][..], &period, &["--format", format]].concat(),
+            b"",
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let csv = text("csv");
+    assert_eq!(csv.lines().next(), Some("section,group,name,value"));
+    assert!(
+        csv.lines()
+            .any(|l| l == "opened,institution,Université de Lorraine,1"),
+        "{csv}"
+    );
+    assert!(csv.lines().any(|l| l == "backlog,total,,1"), "{csv}");
+    let table = text("table");
+    assert!(table.contains("backlog at the end: 1"), "{table}");
 
     let file = env.dir.path().join("smsu.html");
     let file_arg = file.to_str().unwrap();
