@@ -1,6 +1,7 @@
 //! `guichet report --offer CODE --from DAY --to DAY --format table|csv|json|html [--output FILE]`:
-//! the days read in the offer's time zone, the figures from `service::report`, the shape from
-//! `report_render`, written to stdout or to the file.
+//! the days read in the time zone of the offer's calendar, times counted in that calendar, the
+//! figures from `service::report`, the shape from `report_render`, written to stdout or to the
+//! file.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -9,24 +10,17 @@ use anyhow::Context as _;
 
 use super::args::{ReportArgs, ReportFormat};
 use super::offer;
-use crate::domain::report::WallClock;
 use crate::report_render;
 use crate::service::Context;
 use crate::service::report::{self, Hours, Span};
 
-/// The zone the days of `--from` and `--to` are read in. Every offer is served in Paris for
-/// now; the offer's calendar (issue 9 item 1) will carry its own zone.
-const ZONE: chrono_tz::Tz = chrono_tz::Europe::Paris;
-
 pub(super) async fn report(ctx: &Context, args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let o = offer(&ctx.config, &args.offer)?;
-    let span = Span::of_days(ZONE, args.from, args.to)?;
-    // The lead plugs the offer's calendar here once `domain::calendar::Calendar` implements
-    // `BusinessTime` (issue 9 item 1); until then, times are wall-clock time, and the report
-    // says so.
+    let span = Span::of_days(o.calendar.time_zone(), args.from, args.to)?;
+    let label = format!("calendar {}: {}", o.calendar_name, o.calendar.describe());
     let hours = Hours {
-        calendar: &WallClock,
-        label: "wall clock (no business-hours calendar yet)",
+        calendar: o.calendar.as_ref(),
+        label: &label,
     };
     let figures = report::build(ctx, o, &span, hours)
         .await

@@ -10,6 +10,7 @@
 pub mod attachment;
 pub mod audience;
 pub mod bounce;
+pub mod calendar;
 pub mod dedupe;
 pub mod ids;
 pub mod loop_guard;
@@ -18,6 +19,8 @@ pub mod recipients;
 pub mod reply;
 pub mod report;
 pub mod routing;
+pub mod schedule;
+pub mod sla;
 pub mod subject;
 pub mod threading;
 pub mod throttle;

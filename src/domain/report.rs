@@ -46,8 +46,14 @@ pub trait BusinessTime {
     fn business_time(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> TimeDelta;
 }
 
-/// Every instant counts: for an offer served around the clock, and as the stand-in until an
-/// offer has a calendar.
+/// The offer's business-hours calendar (issue 9 item 1): what `guichet report` counts in.
+impl BusinessTime for super::calendar::Calendar {
+    fn business_time(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> TimeDelta {
+        super::calendar::Calendar::business_time(self, from, to)
+    }
+}
+
+/// Every instant counts: for an offer served around the clock, and for tests.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WallClock;
 
@@ -669,6 +675,17 @@ mod tests {
         assert_eq!(report.backlog, 2, "tickets 1 and 4");
         assert_eq!(report.resolved_not_closed, 2, "tickets 2 and 3");
         assert_eq!(report.opened.total, 5, "ticket 5 opened in December");
+    }
+
+    #[test]
+    fn the_offers_calendar_is_a_business_time() {
+        // Friday 6 November 17:30 in Paris to Monday 9:30: 30 min + 1 h 30 of 8h-18h.
+        let esup = crate::domain::calendar::Calendar::esup_default();
+        let hours: &dyn BusinessTime = &esup;
+        assert_eq!(
+            hours.business_time(at(6, 16, 30), at(9, 8, 30)),
+            TimeDelta::hours(2)
+        );
     }
 
     #[test]

@@ -11,11 +11,13 @@ pub mod bounces;
 pub mod deliver;
 pub mod ingest;
 pub mod inspect;
+pub mod jobs;
 pub mod links;
 pub mod notices;
 pub mod operator;
 pub mod outbox;
 pub mod report;
+pub mod sla;
 pub mod sync;
 
 use std::sync::Arc;
@@ -40,6 +42,9 @@ pub struct Context {
     own: Arc<OwnAddresses>,
     /// How our Message-IDs are made and recognised, signed with `mail.hmac_key` when set.
     our_ids: Arc<OurIds>,
+    /// Told after a transaction that wrote an SLA deadline commits: the escalator of this
+    /// process sleeps until its earliest deadline, and an earlier one must wake it.
+    pub deadlines: Arc<tokio::sync::Notify>,
 }
 
 impl Context {
@@ -64,6 +69,7 @@ impl Context {
             instance,
             own,
             our_ids,
+            deadlines: Arc::default(),
         }
     }
 
