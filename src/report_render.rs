@@ -568,7 +568,7 @@ fn sla_tables(p: &mut String, report: &Report) {
     } else {
         let _ = writeln!(
             p,
-            "<table>\n<tr><th>Target</th><th>due</th><th>met</th><th>compliance</th></tr>"
+            "<table>\n<tr><th>Target</th><th>decided</th><th>met in time</th><th>compliance</th></tr>"
         );
         for l in &report.sla {
             let t = escape(&l.target);

@@ -262,8 +262,17 @@ async fn the_json_report_counts_a_month_of_tickets_exactly(app: App) {
     assert_eq!(r["backlog"], 2);
     assert_eq!(r["resolved_not_closed"], 1);
 
-    // Filled by the SLA tables (issue 9 items 3-4): empty until they exist.
-    assert_eq!(r["sla"], serde_json::json!([]));
+    // Service levels (ESUP's default policy, in the offer's calendar): first responses T1
+    // (1 h) and T2 (2 h, when it had become high: exactly its 2 h) in time; resolutions T1 in
+    // time (10 h of 40) and T4 late (140 h of 40), although no escalator ran to see it.
+    // Nothing fired, so no breach is listed (tests/sla.rs has them).
+    assert_eq!(
+        r["sla"],
+        serde_json::json!([
+            { "target": "first_response", "total": 2, "met": 2, "compliance": 1.0 },
+            { "target": "resolution", "total": 2, "met": 1, "compliance": 0.5 },
+        ])
+    );
     assert_eq!(r["breaches"], serde_json::json!([]));
 }
 
@@ -284,7 +293,26 @@ fn expected(json: &Value, key: &str) -> String {
         [set, field] if field.ends_with("_seconds") => {
             report_render::duration_text(json[*set][*field].as_i64())
         }
+        ["breaches", level] => {
+            let line = json["breaches"].as_array().unwrap().iter();
+            line.clone()
+                .find(|l| l["level"] == *level)
+                .map(|l| l["count"].to_string())
+                .unwrap_or_else(|| panic!("{key}: no such level in the JSON report"))
+        }
         [set, field] => json[*set][*field].to_string(),
+        ["sla", target, field] => {
+            let line = json["sla"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|l| l["target"] == *target)
+                .unwrap_or_else(|| panic!("{key}: no such target in the JSON report"));
+            match *field {
+                "compliance" => report_render::compliance_text(line["compliance"].as_f64()),
+                _ => line[*field].to_string(),
+            }
+        }
         [set, group, name] => {
             let found = json[*set][*group]
                 .as_array()
@@ -336,11 +364,13 @@ async fn the_html_report_shows_the_numbers_of_the_json_report(app: App) {
         "opened.by_priority.high",
         "opened.by_institution.Université de Lorraine",
         "closed.by_institution.Université de Lorraine",
+        "sla.resolution.compliance",
     ] {
         assert!(checked.iter().any(|k| k == key), "the page shows {key}");
     }
-    // 3 sets x (3 kinds + 4 priorities + 2 institutions) + 4 totals + 4 times + 2 at the end.
-    assert_eq!(checked.len(), 27 + 4 + 4 + 2, "{checked:?}");
+    // 3 sets x (3 kinds + 4 priorities + 2 institutions) + 4 totals + 4 times + 2 at the end,
+    // and 2 SLA targets x (decided, met, compliance).
+    assert_eq!(checked.len(), 27 + 4 + 4 + 2 + 6, "{checked:?}");
 
     // Each chart has data: its bars (the one fill colour of bars) and its labels.
     let svgs: Vec<&str> = page.split("<svg").skip(1).collect();

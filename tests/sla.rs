@@ -19,7 +19,7 @@ use common::app::{App, Backend, created, operator, recipients};
 use common::{AGENT, SMSU_ADDRESS as SMSU, Setup, mail};
 use guichet::domain::{EventKind, Priority, Status};
 use guichet::service::operator as op;
-use guichet::service::{jobs, sla};
+use guichet::service::{jobs, report, sla};
 use guichet::store::DeadlineRow;
 
 const JEANNE: &str = "jeanne@univ-lorraine.example";
@@ -76,6 +76,7 @@ on_both_backends!(
     the_first_answer_stops_the_first_response_clock,
     the_daily_digest_runs_once_per_scheduled_instant,
     the_daily_digest_runs_at_its_instant_and_once_after_a_gap,
+    the_report_counts_compliance_and_breaches_by_level,
 );
 
 fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
@@ -552,4 +553,45 @@ async fn the_daily_digest_runs_at_its_instant_and_once_after_a_gap(app: App) {
         .map(|o| o.context.0["date"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(dates, ["2026-11-24", "2026-11-30"]);
+}
+
+/// The month's report counts what the escalator recorded: both clocks decided late, and the
+/// breach, L1 and L2 of each.
+async fn the_report_counts_compliance_and_breaches_by_level(app: App) {
+    let r = open(&app, utc(2026, 11, 23, 9, 0), "report@x").await; // Mon 10:00
+    pass_at(&app, utc(2026, 11, 24, 17, 0)).await;
+    app.set_status("SMSU", &r, Status::Resolved).await.unwrap();
+    let offer = app.offer("SMSU");
+    let day = |m, d| chrono::NaiveDate::from_ymd_opt(2026, m, d).unwrap();
+    let span = report::Span::of_days(chrono_tz::Europe::Paris, day(11, 1), day(12, 1)).unwrap();
+    let hours = report::Hours {
+        calendar: offer.calendar.as_ref(),
+        label: "esup",
+    };
+    let figures = report::build(&app.ctx, offer, &span, hours).await.unwrap();
+    let sla: Vec<(String, u64, u64)> = figures
+        .sla
+        .iter()
+        .map(|l| (l.target.clone(), l.total, l.met))
+        .collect();
+    assert_eq!(
+        sla,
+        [
+            ("first_response".to_owned(), 1, 0),
+            ("resolution".to_owned(), 1, 0)
+        ]
+    );
+    let breaches: Vec<(String, u64)> = figures
+        .breaches
+        .iter()
+        .map(|b| (b.level.clone(), b.count))
+        .collect();
+    assert_eq!(
+        breaches,
+        [
+            ("breach".to_owned(), 2),
+            ("L1".to_owned(), 2),
+            ("L2".to_owned(), 2)
+        ]
+    );
 }

@@ -281,9 +281,9 @@ pub struct SlaLine {
     /// The target (`first_response`, `resolution`, `update`), with its kind and priority
     /// when the policy sets it apart.
     pub target: String,
-    /// Deadlines of that target that came due in the period.
+    /// Clocks of that target decided in the period: run out, or met (`store::reports`).
     pub total: u64,
-    /// Of those, met.
+    /// Of those, met in time.
     pub met: u64,
     /// `met / total`, from 0 to 1; `None` when `total` is zero.
     pub compliance: Option<f64>,
@@ -298,7 +298,7 @@ pub struct BreachLine {
     pub count: u64,
 }
 
-/// The SLA part of a report: filled by the SLA tables (issue 9 items 3-4); empty until then.
+/// The SLA part of a report, from the clocks and deadlines of `domain::sla`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SlaFigures {
     /// One line per target.

@@ -1,5 +1,5 @@
 //! What `guichet report` reads: the tickets that can count in a period, their status changes
-//! before its end, and (once the SLA tables exist) the period's SLA figures.
+//! before its end, and the period's SLA figures.
 //!
 //! SQL only, like the rest of the store: which ticket counts where is `domain::report`'s
 //! decision. The statements are the same on both databases (`$n` placeholders, no vendor
@@ -12,7 +12,8 @@ use sqlx::FromRow;
 use sqlx::types::Json;
 
 use super::{Result, Tx};
-use crate::domain::report::SlaFigures;
+use crate::domain::report::{BreachLine, SlaFigures, SlaLine};
+use crate::domain::sla::{Level, Target};
 use crate::domain::{EventKind, Priority, TicketId, TicketKind};
 
 /// A ticket as the report reads it: [`crate::domain::report::TicketFacts`]' columns, the
@@ -106,15 +107,79 @@ impl Tx {
         .await?))
     }
 
-    /// SLA compliance per target and breaches by level over `[from, to)`: filled by the SLA
-    /// tables (issue 9 items 3-4). Until they exist there is nothing to read, and the report
-    /// shows empty SLA sections rather than invented figures.
+    /// SLA compliance per target and breaches by level over `[from, to)`.
+    ///
+    /// A clock counts once, in the period it was decided: the one it ran out in when the
+    /// escalator saw it run out, else the one its target was reached in; met when it was
+    /// reached within its budget (a clock that ran out while no escalator ran counts as
+    /// missed, in the period it was reached). The update clock keeps only
+    /// its current period (each answer starts it again), so its line counts those. Breaches
+    /// are the rungs fired that came due in the period, the breach itself and each
+    /// escalation level; warnings are not breaches.
     pub async fn report_sla(
         &mut self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<SlaFigures> {
-        let _ = (from, to);
-        Ok(SlaFigures::default())
+        let t = self.tenant.as_str();
+        let targets: Vec<(Target, i64, i64)> =
+            on!(self, "report_sla", |c| sqlx::query_as(REPORT_SLA_TARGETS)
+                .bind(t)
+                .bind(from)
+                .bind(to)
+                .fetch_all(c)
+                .await?);
+        let levels: Vec<(String, i64)> =
+            on!(self, "report_sla", |c| sqlx::query_as(REPORT_SLA_BREACHES)
+                .bind(t)
+                .bind(from)
+                .bind(to)
+                .fetch_all(c)
+                .await?);
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        let sla = targets
+            .into_iter()
+            .map(|(target, total, met)| SlaLine {
+                target: target.to_string(),
+                total: count(total),
+                met: count(met),
+                compliance: (total > 0).then(|| met as f64 / total as f64),
+            })
+            .collect();
+        let mut breaches: Vec<(Option<Level>, BreachLine)> = levels
+            .into_iter()
+            .map(|(level, n)| {
+                let order = level.parse::<Level>().ok();
+                (
+                    order,
+                    BreachLine {
+                        level,
+                        count: count(n),
+                    },
+                )
+            })
+            .collect();
+        breaches.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.level.cmp(&b.1.level)));
+        Ok(SlaFigures {
+            sla,
+            breaches: breaches.into_iter().map(|(_, line)| line).collect(),
+        })
     }
 }
+
+/// Per target: the clocks decided in `[$2, $3)` (see [`Tx::report_sla`]), and those met.
+const REPORT_SLA_TARGETS: &str = "SELECT target, COUNT(*) AS total,
+         SUM(CASE WHEN breached_at IS NULL AND used_micros <= budget_secs * 1000000
+             THEN 1 ELSE 0 END) AS met
+     FROM sla_clocks
+     WHERE tenant_id = $1
+       AND ((breached_at >= $2 AND breached_at < $3)
+         OR (breached_at IS NULL AND met_at >= $2 AND met_at < $3))
+     GROUP BY target ORDER BY target";
+
+/// Per level: the rungs past the warning that fired, and came due in `[$2, $3)` (a rung
+/// fired late, after the daemon was down, belongs to the period of its instant).
+const REPORT_SLA_BREACHES: &str = "SELECT level, COUNT(*) AS fired FROM sla_deadlines
+     WHERE tenant_id = $1 AND fired_at IS NOT NULL AND due_at >= $2 AND due_at < $3
+       AND level <> 'warning'
+     GROUP BY level";
