@@ -163,6 +163,9 @@ pub struct OfferConfig {
     pub support_addresses: Vec<String>,
     /// `offers[].locale`: `fr` or `en` (default [`defaults::LOCALE`]).
     pub locale: String,
+    /// `offers[].templates_dir` (optional, in data_dir): templates here override, for this
+    /// offer's mail only, the global ones (`mail.templates_dir`) and the built-in ones.
+    pub templates_dir: Option<PathBuf>,
     /// `offers[].reopen_window_days` (default [`defaults::REOPEN_WINDOW_DAYS`]).
     pub reopen_window: chrono::Duration,
     /// `offers[].unknown_sender`: `create_in_institution`, `create_unaffiliated` or `refuse`

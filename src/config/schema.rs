@@ -407,6 +407,10 @@ fn read_offers(
                     _ => Err(format!("unknown locale {s:?} (expected fr or en)")),
                 })
             });
+        let templates_dir = t
+            .get("templates_dir")
+            .and_then(|n| n.path_buf(r))
+            .map(|p| data_dir.join(p));
         let reopen_window = t
             .get("reopen_window_days")
             .map_or(Some(defaults::REOPEN_WINDOW_DAYS), |n| n.positive(r));
@@ -476,6 +480,7 @@ fn read_offers(
             provider,
             support_addresses,
             locale,
+            templates_dir,
             reopen_window,
             unknown_sender,
             maildir,

@@ -345,6 +345,7 @@ pub async fn send_due(
     sender: &dyn Sender,
     offer: &OfferConfig,
 ) -> Result<PassReport, StoreError> {
+    let notifier = notifier.for_offer(offer.code.as_str());
     let now = ctx.clock.now();
     let mut tx = ctx.store.begin(&offer.code).await?;
     let mut rows = tx
