@@ -338,6 +338,9 @@ pub struct ContactConfig {
     pub institution: Option<String>,
     /// `contacts[].roles`: `{ SMSU = ["agent"], GEFORP = ["requester"] }`.
     pub roles: Vec<(TenantId, Vec<Role>)>,
+    /// `contacts[].locale`: `fr` or `en`, the language of the mail they get, whatever the
+    /// offer's. `None`: the language their own mail declares, else the offer's.
+    pub locale: Option<String>,
 }
 
 impl Config {

@@ -402,10 +402,7 @@ fn read_offers(
         let locale = t
             .get("locale")
             .map_or(Some(defaults::LOCALE.to_owned()), |n| {
-                n.parse(r, |s| match s {
-                    "fr" | "en" => Ok(s.to_owned()),
-                    _ => Err(format!("unknown locale {s:?} (expected fr or en)")),
-                })
+                n.parse(r, parse_locale)
             });
         let templates_dir = t
             .get("templates_dir")
@@ -592,6 +589,10 @@ fn read_contacts(
         let roles = t
             .get("roles")
             .map_or(Some(Vec::new()), |n| read_roles(&n, offer_codes, r));
+        let locale = match t.get("locale") {
+            None => Some(None),
+            Some(n) => n.parse(r, parse_locale).map(Some),
+        };
         if let (Some(e), Some(m)) = (&emails, &matrix_ids)
             && e.is_empty()
             && m.is_empty()
@@ -602,8 +603,14 @@ fn read_contacts(
             );
         }
         t.finish(r);
-        if let (Some(name), Some(emails), Some(matrix_ids), Some(institution), Some(roles)) =
-            (name, emails, matrix_ids, institution, roles)
+        if let (
+            Some(name),
+            Some(emails),
+            Some(matrix_ids),
+            Some(institution),
+            Some(roles),
+            Some(locale),
+        ) = (name, emails, matrix_ids, institution, roles, locale)
         {
             contacts.push(ContactConfig {
                 name,
@@ -611,10 +618,19 @@ fn read_contacts(
                 matrix_ids,
                 institution,
                 roles,
+                locale,
             });
         }
     }
     contacts
+}
+
+/// `fr` or `en`: the languages that have templates (`offers[].locale`, `contacts[].locale`).
+fn parse_locale(s: &str) -> Result<String, String> {
+    match s {
+        "fr" | "en" => Ok(s.to_owned()),
+        _ => Err(format!("unknown locale {s:?} (expected fr or en)")),
+    }
 }
 
 /// An optional list of strings, each checked by `parse` and unique across all contacts.

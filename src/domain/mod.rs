@@ -12,6 +12,7 @@ pub mod audience;
 pub mod bounce;
 pub mod dedupe;
 pub mod ids;
+pub mod language;
 pub mod loop_guard;
 pub mod message;
 pub mod recipients;

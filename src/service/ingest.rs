@@ -663,6 +663,11 @@ async fn ingest_parsed(
     )
     .await?;
 
+    // Machine mail says nothing of its sender's language.
+    let locale = match auto {
+        None => super::acks::sender_locale(tx, contact.id, email).await?,
+        Some(_) => None,
+    };
     let mut acknowledged = false;
     if created
         && auto.is_none()
@@ -681,6 +686,7 @@ async fn ingest_parsed(
                 answering: Some(Thread::of(email)),
                 auto_submitted: Some("auto-replied"),
                 context: &context,
+                locale: locale.as_deref(),
             },
         )
         .await?;
@@ -942,6 +948,8 @@ async fn refuse(
         answering: Some(Thread::of(email)),
         auto_submitted: Some("auto-replied"),
         context: &context,
+        // No contact to ask: the language the mail declares, if any.
+        locale: email.language,
     };
     Ok(queue_mail(ctx, tx, offer, mail).await?.is_some())
 }

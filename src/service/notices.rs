@@ -5,8 +5,8 @@
 //! Who hears of it is [`audience::recipients`]' choice, over the people [`Tx::audience`] loads
 //! (the offer's agents and governance contacts, the ticket's participants): nobody else is
 //! ever mailed. Each recipient gets a mail of their own: their own Message-ID, reply token and
-//! greeting. The language is the offer's (`offers[].locale`): contacts keep no preference yet,
-//! and [`queue_mail`] writes the offer's locale on the row.
+//! greeting, in their own language when it is known (`contacts.locale`, from the
+//! configuration or their own mail), else in the offer's (`offers[].locale`).
 //!
 //! Threading: a notice about a message threads under that message (the new ticket, the
 //! requester's reply); an agent's reply under the requester's last message, as a mail client
@@ -148,6 +148,7 @@ pub async fn notify(
             }),
             auto_submitted: event.auto_submitted(),
             context: &context,
+            locale: row.locale.as_deref(),
         };
         if let Some(id) = queue_mail(ctx, tx, offer, mail).await? {
             queued.mails.push((row.contact_id, id));

@@ -94,6 +94,8 @@ pub struct QueuedMail<'a> {
     pub answering: Option<Thread<'a>>,
     pub auto_submitted: Option<&'a str>,
     pub context: &'a serde_json::Value,
+    /// The recipient's own language (`fr`, `en`), when known; else the offer's.
+    pub locale: Option<&'a str>,
 }
 
 /// Queues a mail in the caller's transaction; returns our Message-ID for it, or `None` when
@@ -148,7 +150,7 @@ pub async fn queue_mail(
     let row = NewOutbox {
         ticket: mail.ticket.map(|t| t.id),
         template: mail.template.name(),
-        locale: &offer.locale,
+        locale: mail.locale.unwrap_or(&offer.locale),
         context: mail.context,
         from_address: from,
         recipients: &recipients,
