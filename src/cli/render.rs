@@ -122,5 +122,6 @@ fn preview_mail(
         reply_to: None,
         auto_submitted: auto_submitted.map(str::to_owned),
         date: SystemClock.now(),
+        attachments: Vec::new(),
     })
 }

@@ -149,6 +149,10 @@ pub struct MailConfig {
     /// [`defaults::TICKET_LIMIT`], [`defaults::COALESCE_MINUTES`]): the brakes against mail
     /// storms.
     pub throttle: crate::domain::throttle::Policy,
+    /// `mail.max_attachment_bytes` (default [`defaults::MAX_ATTACHMENT_BYTES`]): the files
+    /// of one agent's reply together, at most; a larger reply is refused before anything is
+    /// queued.
+    pub max_attachment_bytes: usize,
 }
 
 #[derive(Debug, Clone)]

@@ -173,6 +173,9 @@ fn read_mail(
             window
         });
     let throttle = read_throttle(&mut t, r);
+    let max_attachment_bytes = t
+        .get("max_attachment_bytes")
+        .map_or(Some(defaults::MAX_ATTACHMENT_BYTES), |n| n.positive_as(r));
     t.finish(r);
     let default_domain = || {
         offers
@@ -202,6 +205,7 @@ fn read_mail(
             )),
         },
         throttle,
+        max_attachment_bytes: max_attachment_bytes.unwrap_or(defaults::MAX_ATTACHMENT_BYTES),
     }
 }
 

@@ -58,6 +58,10 @@
 //!   "recipient": { "name": "Alice Martin", "address": "alice@..." },   // name may be null
 //!   "original_subject": "...",   // subject of the mail being answered, without Re:/tag
 //!   "body": "...",               // agent_reply only: the agent's text, plain text
+//!   "attachments": [             // agent_reply only: the files the mail carries, maybe none
+//!     { "filename": "rapport.pdf", "content_type": "application/pdf",
+//!       "sha256": "...", "size": 48213 }   // the outbox reads the bytes back by sha256
+//!   ],
 //!   "author": {                  // new_ticket, requester_reply: who wrote
 //!     "name": "Alice Martin",    //   may be null
 //!     "address": "alice@...",

@@ -25,7 +25,7 @@ use super::{Context, ServiceError};
 use crate::config::OfferConfig;
 use crate::domain::audience::{self, Notice, Person, TicketFacts};
 use crate::domain::{
-    ContactId, Direction, InboundEmail, Mailbox, MessageId, ParticipantRole, Status,
+    Attachment, ContactId, Direction, InboundEmail, Mailbox, MessageId, ParticipantRole, Status,
 };
 use crate::notify::Template;
 use crate::store::{AddressKind, ArticleRow, AudienceRow, TicketRow, Tx};
@@ -51,8 +51,12 @@ pub enum Event<'a> {
         email: &'a InboundEmail,
         author: serde_json::Value,
     },
-    /// An agent answered with `body`: the requester and the entitled participants.
-    AgentReply { body: &'a str },
+    /// An agent answered with `body` and `files`: the requester and the entitled
+    /// participants.
+    AgentReply {
+        body: &'a str,
+        files: &'a [Attachment],
+    },
     /// The ticket went from `from` to `to` (resolved or closed): the requester and the
     /// entitled participants.
     StatusChanged { from: Status, to: Status },
@@ -265,7 +269,7 @@ fn context(
     people: &[AudienceRow],
 ) -> serde_json::Value {
     let body = match event {
-        Event::AgentReply { body } => Some(*body),
+        Event::AgentReply { body, .. } => Some(*body),
         _ => None,
     };
     let mut ctx = mail_context(offer, Some(ticket), to, subject, body);
@@ -289,7 +293,9 @@ fn context(
             let name = assignee.and_then(|p| p.name.clone().or_else(|| p.email.clone()));
             ctx["assignee"] = json!({ "name": name });
         }
-        Event::AgentReply { .. } => {}
+        Event::AgentReply { files, .. } => {
+            ctx["attachments"] = super::attachments::context_of(files);
+        }
     }
     ctx
 }

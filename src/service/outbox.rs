@@ -13,7 +13,7 @@ use chrono::Duration;
 use serde_json::json;
 
 use super::{Context, ServiceError};
-use crate::channels::outbound::OutboundMail;
+use crate::channels::outbound::{OutboundAttachment, OutboundMail};
 use crate::channels::{SendError, Sender};
 use crate::config::OfferConfig;
 use crate::domain::bounce::{Severity, enhanced_status};
@@ -358,7 +358,10 @@ pub async fn send_due(
     let mut report = PassReport::default();
     for row in rows {
         let now = ctx.clock.now();
-        let result = match render(notifier, offer, &row, ctx.token_key(), now) {
+        let files = super::attachments::of_row(ctx, &offer.code, &row).await?;
+        let mail =
+            files.and_then(|files| render(notifier, offer, &row, files, ctx.token_key(), now));
+        let result = match mail {
             Ok(mail) => sender.send(&mail).await,
             Err(e) => Err(e),
         };
@@ -532,6 +535,7 @@ fn render(
     notifier: &Notifier,
     offer: &OfferConfig,
     row: &OutboxRow,
+    attachments: Vec<OutboundAttachment>,
     key: Option<&TokenKey>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<OutboundMail, SendError> {
@@ -569,6 +573,7 @@ fn render(
         reply_to,
         auto_submitted: row.auto_submitted.clone(),
         date: now,
+        attachments,
     })
 }
 
