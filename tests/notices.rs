@@ -573,3 +573,51 @@ async fn a_mail_in_english_is_acknowledged_and_answered_in_english(app: App) {
     let smsu = app.outbox("SMSU").await;
     assert_eq!(row_to(&smsu, Template::TicketCreated, LUCIE).locale, "fr");
 }
+
+/// SMSU has its own templates (`offers[].templates_dir`): the outbox renders SMSU's notices
+/// with them and GEFORP's with the built-in ones, through the daemon's own
+/// [`Notifier::from_config`].
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_outbox_renders_each_offers_mail_with_its_own_templates() {
+    let dir = tempfile::tempdir().unwrap();
+    let subject = dir.path().join("new_ticket/fr/subject.txt.hbs");
+    std::fs::create_dir_all(subject.parent().unwrap()).unwrap();
+    std::fs::write(&subject, "{{ticket.tag}} À trier : {{ticket.title}}\n").unwrap();
+    let mut setup = setup();
+    setup.smsu = format!("templates_dir = \"{}\"\n", dir.path().display());
+    let app = App::with(Backend::Sqlite, setup).await;
+    jeanne_opens(&app).await;
+    let m = mail(
+        JEANNE,
+        common::GEFORP_ADDRESS,
+        "Inscription",
+        "j2@univ-lorraine.example",
+        "",
+    );
+    created(&app.ingest("GEFORP", &m).await);
+
+    let notifier = Notifier::from_config(&app.ctx.config).expect("templates");
+    let sender = guichet::channels::outbound::FileSender::new(&app.ctx.config.mail.outbox_dir);
+    for code in ["SMSU", "GEFORP"] {
+        let report =
+            guichet::service::outbox::send_due(&app.ctx, &notifier, &sender, app.offer(code))
+                .await
+                .unwrap();
+        assert_eq!(report.failed, 0, "{code}: {report:?}");
+    }
+    let subjects: Vec<String> = app
+        .sent_files()
+        .iter()
+        .map(|p| guichet::channels::mail::parse(&std::fs::read(p).unwrap()).unwrap())
+        .filter(|m| m.to.iter().any(|t| t.address == AGENT))
+        .map(|m| m.subject)
+        .collect();
+    assert!(
+        subjects.contains(&"[SMSU I-000001] À trier : Les SMS ne partent plus".to_owned()),
+        "{subjects:?}"
+    );
+    assert!(
+        subjects.contains(&"[GEFORP I-000001] Nouvelle demande : Inscription".to_owned()),
+        "{subjects:?}"
+    );
+}

@@ -35,16 +35,17 @@ pub async fn take_slot(
     Ok(true)
 }
 
-/// The language mail to the sender of `email` (their `contact`) goes in, if theirs is known.
-/// The language `email` declares ([`InboundEmail::language`]) becomes theirs when they have
-/// none yet: one set in the configuration, or learnt from an earlier mail, is kept.
-pub async fn sender_locale(
+/// The language `email` declares ([`InboundEmail::language`]) becomes its sender's (their
+/// `contact`'s) when they have none yet: one set in the configuration, or learnt from an
+/// earlier mail, is kept. Their acknowledgement, and the mail they get later, go in it. A
+/// mail that declares nothing costs no statement.
+pub async fn learn_locale(
     tx: &mut Tx,
     contact: ContactId,
     email: &InboundEmail,
-) -> Result<Option<String>, ServiceError> {
+) -> Result<(), ServiceError> {
     if let Some(language) = email.language {
         tx.set_contact_locale(contact, Some(language), true).await?;
     }
-    Ok(tx.contact_locale(contact).await?)
+    Ok(())
 }

@@ -664,10 +664,9 @@ async fn ingest_parsed(
     .await?;
 
     // Machine mail says nothing of its sender's language.
-    let locale = match auto {
-        None => super::acks::sender_locale(tx, contact.id, email).await?,
-        Some(_) => None,
-    };
+    if auto.is_none() {
+        super::acks::learn_locale(tx, contact.id, email).await?;
+    }
     let mut acknowledged = false;
     if created
         && auto.is_none()
@@ -675,6 +674,7 @@ async fn ingest_parsed(
         && super::acks::take_slot(&ctx.config, tx, &to.address, now).await?
     {
         let context = mail_context(offer, Some(&ticket), &to, &email.subject, None);
+        let locale = tx.contact_locale(contact.id).await?;
         let queued = queue_mail(
             ctx,
             tx,
