@@ -16,6 +16,7 @@ use crate::notify::Notifier;
 use crate::service::{Context, sync};
 use crate::shutdown::Shutdown;
 use crate::store::{self, Store};
+use crate::workers::escalator::Escalator;
 use crate::workers::imap::MailboxIngestor;
 use crate::workers::maildir::MaildirIngestor;
 use crate::workers::outbox::OutboxWorker;
@@ -242,6 +243,11 @@ impl Daemon {
             shutdown: shutdown.clone(),
         };
         shutdown.spawn("outbox", outbox.run());
+        let escalator = Escalator {
+            ctx: ctx.clone(),
+            shutdown: shutdown.clone(),
+        };
+        shutdown.spawn("escalator", escalator.run());
         tracing::info!(offers = ctx.config.offers.len(), backend = ?ctx.store.backend(), "guichet running");
 
         shutdown.cancelled().await;

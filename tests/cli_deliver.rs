@@ -280,8 +280,11 @@ fn operator_commands_act_as_named_and_fail_on_one_line() {
     assert_eq!(view["ticket"]["status"], "resolved");
     assert_eq!(view["ticket"]["priority"], "high");
     assert!(
-        view["events"].as_array().unwrap()[1..]
+        view["events"]
+            .as_array()
+            .unwrap()
             .iter()
+            .filter(|e| !e["actor"].as_str().unwrap().starts_with("mail:"))
             .all(|e| e["actor"] == "cli:paul"),
         "--as names the actor: {}",
         view["events"]

@@ -143,3 +143,71 @@ fn a_second_daemon_on_the_same_data_directory_refuses_to_start() {
     let (status, log) = first.terminate(Duration::from_secs(30));
     assert!(status.success(), "{log}");
 }
+
+/// The escalator sleeps until the earliest deadline and fires it on time: a ticket with 3 s to
+/// answer (on a calendar open round the clock) is recorded breached within a second of its
+/// deadline, by the running daemon, with no scan interval to wait for.
+#[test]
+fn a_breach_fires_within_a_second_of_its_deadline() {
+    let day = "[\"00:00-24:00\"]";
+    let week: String = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ]
+    .iter()
+    .map(|d| format!("{d} = {day}\n"))
+    .collect();
+    let env = TestEnv::with(common::Setup {
+        smsu: "calendar = \"always\"".into(),
+        smsu_tables: "[offers.sla]\nwarning_percent = 0\n[[offers.sla.targets]]\n\
+                      first_response = \"3s\"\nresolution = \"1h\"\n"
+            .into(),
+        extra_tables: format!(
+            "[calendars.always]\nfrench_holidays = false\n[calendars.always.week]\n{week}"
+        ),
+        ..common::Setup::default()
+    });
+    let daemon = Daemon::start(&env);
+    let maildir = env.data().join("maildir").join("SMSU");
+    wait_for(Duration::from_secs(30), "the daemon's maildir", || {
+        maildir.join("new").is_dir().then_some(())
+    });
+    let m = mail(
+        "Jeanne <jeanne@univ-lorraine.example>",
+        SMSU_ADDRESS,
+        "Panne",
+        "rt1@univ-lorraine.example",
+        "",
+    );
+    std::fs::write(maildir.join("tmp").join("1.rt1.host"), &m).unwrap();
+    std::fs::rename(
+        maildir.join("tmp").join("1.rt1.host"),
+        maildir.join("new").join("1.rt1.host"),
+    )
+    .unwrap();
+    let breach = wait_for(Duration::from_secs(30), "the breach event", || {
+        let out = env.run(
+            &["ticket", "show", "I-000001", "--offer", "SMSU", "--json"],
+            b"",
+        );
+        let view: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        view["events"]
+            .as_array()?
+            .iter()
+            .find(|e| e["kind"] == "sla_breached")
+            .cloned()
+    });
+    let late_ms = breach["data"]["late_ms"].as_i64().expect("late_ms");
+    eprintln!("escalator: breach recorded {late_ms} ms after its deadline");
+    assert!(
+        (0..1000).contains(&late_ms),
+        "fired {late_ms} ms after its deadline: {breach}"
+    );
+    let (status, log) = daemon.terminate(Duration::from_secs(15));
+    assert!(status.success(), "daemon exit {status:?}\n{log}");
+}

@@ -10,6 +10,7 @@ use anyhow::{Context as _, anyhow};
 use super::args::{TicketArgs, TicketCommand};
 use super::output::{line, printable};
 use super::{offer, offers};
+use crate::domain::sla;
 use crate::domain::{Attachment, Priority, Status, TicketKind};
 use crate::service::operator::{self, Operator};
 use crate::service::{Context, attachments};
@@ -256,6 +257,25 @@ fn print_ticket(out: &mut impl Write, v: &operator::TicketView) -> std::io::Resu
             line(&l.other_ref)
         )?;
     }
+    for c in &v.sla {
+        let left = business_duration(c.left_secs);
+        let due = c.due_local.as_deref().unwrap_or("-");
+        let flag = if c.breached { " BREACHED" } else { "" };
+        let next = c
+            .next
+            .as_ref()
+            .map(|(level, at)| format!(" · next {} at {}", line(level), at.to_rfc3339()))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "sla: {} {} · due {} · {} {}{flag}{next}",
+            c.target,
+            line(state_name(c.state)),
+            line(due),
+            if c.left_secs < 0 { "overdue" } else { "left" },
+            left,
+        )?;
+    }
     for a in &v.articles {
         let who = a
             .author_name
@@ -338,4 +358,18 @@ fn print_ticket(out: &mut impl Write, v: &operator::TicketView) -> std::io::Resu
         }
     }
     Ok(())
+}
+
+/// A clock's state as `ticket show` prints it.
+fn state_name(state: sla::ClockState) -> &'static str {
+    match state {
+        sla::ClockState::Running => "running",
+        sla::ClockState::Paused => "paused",
+        sla::ClockState::Met => "met",
+    }
+}
+
+/// Business seconds as hours and minutes.
+fn business_duration(secs: i64) -> String {
+    sla::format_duration(chrono::TimeDelta::seconds(secs))
 }

@@ -137,3 +137,19 @@ pub const KIND_SUFFIXES: &[(&str, TicketKind)] = &[
     ("+changement", TicketKind::Change),
     ("+change", TicketKind::Change),
 ];
+/// `offers[].calendar`: the built-in calendar of ESUP's hosted offers,
+/// [`crate::domain::calendar::Calendar::esup_default`], which a `[calendars.esup]` table
+/// replaces. Its keys are the defaults of every `[calendars.NAME]` table below.
+pub const CALENDAR: &str = "esup";
+/// `calendars.NAME.time_zone`: the consortium's members are French universities.
+pub const CALENDAR_TIME_ZONE: &str = "Europe/Paris";
+/// `calendars.NAME.week` when absent: these days, each open [`CALENDAR_HOURS`]. ESUP's hosted
+/// offers promise service 8h-18h, Monday to Friday.
+pub const CALENDAR_DAYS: [&str; 5] = ["monday", "tuesday", "wednesday", "thursday", "friday"];
+/// See [`CALENDAR_DAYS`].
+pub const CALENDAR_HOURS: &str = "08:00-18:00";
+/// `calendars.NAME.french_holidays`: French universities close on public holidays.
+pub const CALENDAR_FRENCH_HOLIDAYS: bool = true;
+
+/// `offers[].jobs.daily_digest`: 8:00 on weekdays, in the offer's time zone (crontab form).
+pub const DAILY_DIGEST: &str = "0 8 * * Mon-Fri";

@@ -95,6 +95,11 @@ impl Config {
                 line(describe_mailbox(m));
             }
             line(describe_kinds(&offer.kinds));
+            line(format!(
+                "    calendar {}: {}",
+                offer.calendar_name,
+                offer.calendar.describe()
+            ));
             let policy = policy_name(offer.unknown_sender);
             line(format!(
                 "    reopen window {} days; unknown senders: {policy}; messages up to {} bytes",

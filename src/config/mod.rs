@@ -5,6 +5,7 @@
 //! touch the database or the network. Relative paths: `daemon.data_dir` is relative to the
 //! working directory; every other path is relative to `data_dir`.
 
+mod calendars;
 mod checks;
 mod cursor;
 pub mod defaults;
@@ -13,15 +14,19 @@ mod env;
 mod load;
 mod mailboxes;
 mod schema;
+pub mod sla;
 mod smtp;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::domain::TenantId;
+use crate::domain::calendar::Calendar;
 use crate::domain::routing::{KindRules, OfferAddresses, UnknownSenderPolicy};
 
 pub use load::{ConfigError, ConfigErrors, load, load_from_str};
@@ -61,6 +66,9 @@ pub struct Config {
     pub offers: Vec<OfferConfig>,
     pub institutions: Vec<InstitutionConfig>,
     pub contacts: Vec<ContactConfig>,
+    /// `[calendars.NAME]` by name, with the built-in `esup` (replaced by a `[calendars.esup]`
+    /// table): every calendar an offer may name, used or not.
+    pub calendars: BTreeMap<String, Arc<Calendar>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,6 +194,16 @@ pub struct OfferConfig {
     /// `offers[].max_message_bytes` (default `daemon.max_message_bytes`): larger mail to this
     /// offer goes to its quarantine, with its header and size only.
     pub max_message_bytes: usize,
+    /// `[offers.sla]`: the offer's service levels (default
+    /// [`crate::domain::sla::Policy::esup_default`]).
+    pub sla: crate::domain::sla::Policy,
+    /// `[offers.jobs]`: the offer's scheduled jobs.
+    pub jobs: sla::Jobs,
+    /// `offers[].calendar` (default [`defaults::CALENDAR`]): the name of the calendar below.
+    pub calendar_name: String,
+    /// The business hours the offer's SLA deadlines, reminders and reports count in: the
+    /// calendar `calendar_name` names in `Config::calendars` (shared with it).
+    pub calendar: Arc<Calendar>,
 }
 
 /// One IMAP mailbox an offer reads (`[[offers.mailboxes]]`).

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use toml::Table;
 
+use super::calendars::{Calendars, read_calendars};
 use super::checks::{
     declared, institution_ref, non_empty, parse_domain, parse_dsn, parse_email, parse_key,
     parse_log_level, parse_matrix_id, parse_role, parse_support_address,
@@ -18,6 +19,7 @@ use super::checks::{
 use super::cursor::{Fields, Node, Report, Unique, child};
 use super::defaults;
 use super::mailboxes::read_mailboxes;
+use super::sla::{read_jobs, read_sla};
 use super::{
     Config, ContactConfig, DaemonConfig, Dsn, InstitutionConfig, LogFormat, MailConfig,
     MailTransport, OfferConfig, Role, Secret, StorageConfig,
@@ -37,9 +39,10 @@ pub(super) fn read_config(root: &Table, credentials: Option<&Path>, r: &mut Repo
     let storage = read_storage(top.table("storage", r), credentials, r);
     let mail_fields = top.table("mail", r);
     let (institutions, institution_keys) = read_institutions(top.tables("institutions", r), r);
+    let calendars = read_calendars(top.get("calendars"), r);
     let (offers, offer_codes) = read_offers(
         top.tables("offers", r),
-        &institution_keys,
+        (&institution_keys, &calendars),
         (&daemon.data_dir, daemon.max_message_bytes, credentials),
         r,
     );
@@ -55,6 +58,7 @@ pub(super) fn read_config(root: &Table, credentials: Option<&Path>, r: &mut Repo
         &own,
         r,
     );
+    super::sla::check_recipients(&offers, &contacts, r);
     let mail = read_mail(mail_fields, &daemon.data_dir, &offers, credentials, r);
     top.finish(r);
     Config {
@@ -64,6 +68,7 @@ pub(super) fn read_config(root: &Table, credentials: Option<&Path>, r: &mut Repo
         offers,
         institutions,
         contacts,
+        calendars: calendars.valid,
     }
 }
 
@@ -367,7 +372,7 @@ fn read_institutions(
 /// Returns the offers read and every offer code declared (valid or not).
 fn read_offers(
     tables: Vec<Fields<'_>>,
-    institutions: &[String],
+    (institutions, calendars): (&[String], &Calendars),
     (data_dir, daemon_max_bytes, credentials): (&Path, usize, Option<&Path>),
     r: &mut Report,
 ) -> (Vec<OfferConfig>, Vec<String>) {
@@ -433,6 +438,7 @@ fn read_offers(
         let max_message_bytes = t
             .get("max_message_bytes")
             .map_or(Some(daemon_max_bytes), |n| n.positive_as(r));
+        let calendar = read_offer_calendar(&mut t, calendars, r);
         let maildir_node = t.get("maildir");
         let maildir = match (&maildir_node, &code) {
             (Some(n), _) => n.path_buf(r).map(|p| data_dir.join(p)),
@@ -450,6 +456,8 @@ fn read_offers(
             (&mut mailbox_names, &mut mailbox_sources),
             r,
         );
+        let sla = read_sla(t.table("sla", r), r);
+        let jobs = read_jobs(t.table("jobs", r), r);
         t.finish(r);
         let (
             Some(code),
@@ -461,6 +469,9 @@ fn read_offers(
             Some(unknown_sender),
             Some(maildir),
             Some(max_message_bytes),
+            Some(sla),
+            Some(jobs),
+            Some((calendar_name, calendar)),
         ) = (
             code,
             name,
@@ -471,6 +482,9 @@ fn read_offers(
             unknown_sender,
             maildir,
             max_message_bytes,
+            sla,
+            jobs,
+            calendar,
         )
         else {
             continue;
@@ -488,9 +502,41 @@ fn read_offers(
             mailboxes,
             kinds,
             max_message_bytes,
+            sla,
+            jobs,
+            calendar_name,
+            calendar,
         });
     }
     (offers, declared)
+}
+
+/// `offers[].calendar`: a name from `[calendars]` or the built-in `esup`. A calendar declared
+/// with errors of its own is not reported again here.
+fn read_offer_calendar(
+    t: &mut Fields<'_>,
+    calendars: &Calendars,
+    r: &mut Report,
+) -> Option<(String, std::sync::Arc<crate::domain::calendar::Calendar>)> {
+    let name = match t.get("calendar") {
+        None => defaults::CALENDAR.to_owned(),
+        Some(n) => {
+            let name = n.str(r)?;
+            if !calendars.declared.contains(&name) {
+                r.error(
+                    &n.path,
+                    format!(
+                        "unknown calendar {name:?} ({})",
+                        declared(&calendars.declared)
+                    ),
+                );
+                return None;
+            }
+            name
+        }
+    };
+    let calendar = calendars.valid.get(&name)?;
+    Some((name, calendar.clone()))
 }
 
 /// `default_kind = "incident"` and `kind_by_address = { "+demande" = "request",

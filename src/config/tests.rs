@@ -7,9 +7,11 @@ use std::path::{Path, PathBuf};
 use super::checks::mask_dsn;
 use super::*;
 
+mod calendars;
 mod documented_defaults;
 mod kinds;
 mod mailboxes;
+mod sla;
 mod smtp;
 
 const EXAMPLE: &str = include_str!("../../deploy/guichet.example.toml");

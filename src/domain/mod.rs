@@ -10,6 +10,7 @@
 pub mod attachment;
 pub mod audience;
 pub mod bounce;
+pub mod calendar;
 pub mod dedupe;
 pub mod ids;
 pub mod language;
@@ -18,6 +19,8 @@ pub mod message;
 pub mod recipients;
 pub mod reply;
 pub mod routing;
+pub mod schedule;
+pub mod sla;
 pub mod subject;
 pub mod threading;
 pub mod throttle;

@@ -36,6 +36,9 @@ pub enum Class {
     Personal,
     /// A notice of an event on a ticket: waits to be merged, and is limited.
     Notification,
+    /// A service level nearing or past its deadline, an escalation: leaves at once (its
+    /// point is to be on time), never merged, and is limited.
+    Alert,
 }
 
 /// At most `count` mails within any sliding `window`.

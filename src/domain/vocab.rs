@@ -99,6 +99,26 @@ pub enum EventKind {
     OutboxDropped,
     /// A mail was not queued: a rate limit held it back (`domain::throttle`).
     MailSuppressed,
+    /// A service-level clock started (`domain::sla`; data: its target and budget).
+    SlaStarted,
+    /// A clock stopped for now (a status that pauses it).
+    SlaPaused,
+    /// A clock counts again.
+    SlaResumed,
+    /// The first response was given: the first-response clock is met.
+    SlaFirstResponse,
+    /// The ticket was resolved: its clock is met.
+    SlaResolved,
+    /// The ticket was reopened: its resolution clock counts again.
+    SlaReopened,
+    /// A clock's budget changed with the ticket's priority or kind.
+    SlaRetargeted,
+    /// A clock's warning fired.
+    SlaWarned,
+    /// A clock ran out.
+    SlaBreached,
+    /// An escalation level fired.
+    SlaEscalated,
 }
 
 text_enum!(EventKind, "event kind", {
@@ -115,6 +135,16 @@ text_enum!(EventKind, "event kind", {
     OutboxRetried => "outbox_retried",
     OutboxDropped => "outbox_dropped",
     MailSuppressed => "mail_suppressed",
+    SlaStarted => "sla_started",
+    SlaPaused => "sla_paused",
+    SlaResumed => "sla_resumed",
+    SlaFirstResponse => "sla_first_response",
+    SlaResolved => "sla_resolved",
+    SlaReopened => "sla_reopened",
+    SlaRetargeted => "sla_retargeted",
+    SlaWarned => "sla_warned",
+    SlaBreached => "sla_breached",
+    SlaEscalated => "sla_escalated",
 });
 
 /// What became of a received message, as its dedupe receipt remembers.

@@ -16,6 +16,7 @@ use crate::domain::loop_guard::{self, AutoReason};
 use crate::domain::recipients::reply_target;
 use crate::domain::routing::{InstitutionDomains, SenderDecision, decide_sender, kind_for};
 use crate::domain::routing::{route_recipients, route_unparsed};
+use crate::domain::sla::TicketChange;
 use crate::domain::subject::is_forward;
 use crate::domain::threading::{self, Candidate, Candidates, SenderFacts, ThreadDecision};
 use crate::domain::token;
@@ -592,8 +593,16 @@ async fn ingest_parsed(
                 let data =
                     json!({ "from": row.status.as_str(), "to": "in_progress", "reason": "reply" });
                 event(tx, Some(&row), sender, EventKind::Reopened, &data, now).await?;
+                let change = TicketChange::Status(row.status, Status::InProgress);
+                let reopened = TicketRow {
+                    status: Status::InProgress,
+                    ..row
+                };
+                super::sla::on_ticket(ctx, tx, offer, &reopened, change, &actor(sender)).await?;
+                (reopened, reopen, false)
+            } else {
+                (row, reopen, false)
             }
-            (row, reopen, false)
         }
         ThreadDecision::New { related } => {
             let row = open_ticket(tx, offer, email, contact.id, contact.institution, now).await?;
@@ -662,6 +671,16 @@ async fn ingest_parsed(
         now,
     )
     .await?;
+
+    let ticket = if created {
+        let opened = TicketChange::Opened;
+        super::sla::on_ticket(ctx, tx, offer, &ticket, opened, &actor(sender)).await?;
+        ticket
+    } else if auto.is_some() {
+        ticket
+    } else {
+        answered(ctx, tx, offer, ticket, contact.id, sender, now).await?
+    };
 
     // Machine mail says nothing of its sender's language.
     if auto.is_none() {
@@ -1114,7 +1133,7 @@ async fn event(
     data: &serde_json::Value,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), ServiceError> {
-    let actor = format!("mail:{}", sender.address);
+    let actor = actor(sender);
     let new = NewEvent {
         ticket: ticket.map(|t| t.id),
         actor: &actor,
@@ -1124,6 +1143,55 @@ async fn event(
     };
     tx.insert_event(&new).await?;
     Ok(())
+}
+
+/// What a person's message into an existing ticket does to it: an agent's is an answer (the
+/// first response, the update clock); the requester's side answering while the ticket waits
+/// for them puts it back in progress, and its clocks run again. Returns the ticket as it now is.
+async fn answered(
+    ctx: &Context,
+    tx: &mut Tx,
+    offer: &OfferConfig,
+    ticket: TicketRow,
+    author: ContactId,
+    sender: &Mailbox,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<TicketRow, ServiceError> {
+    let roles = tx.contact_roles(author).await?;
+    if roles.iter().any(|r| r == Role::Agent.as_str()) {
+        tx.mark_first_response(ticket.id, now).await?;
+        let change = TicketChange::AgentAnswered;
+        super::sla::on_ticket(ctx, tx, offer, &ticket, change, &actor(sender)).await?;
+        return Ok(ticket);
+    }
+    if ticket.status != Status::WaitingCustomer {
+        return Ok(ticket);
+    }
+    let times = finish_times(Status::InProgress, ticket.finish_times(), now);
+    tx.set_status(ticket.id, Status::InProgress, times, now)
+        .await?;
+    let data = json!({ "from": ticket.status, "to": Status::InProgress, "reason": "reply" });
+    event(
+        tx,
+        Some(&ticket),
+        sender,
+        EventKind::StatusChanged,
+        &data,
+        now,
+    )
+    .await?;
+    let change = TicketChange::Status(ticket.status, Status::InProgress);
+    let ticket = TicketRow {
+        status: Status::InProgress,
+        ..ticket
+    };
+    super::sla::on_ticket(ctx, tx, offer, &ticket, change, &actor(sender)).await?;
+    Ok(ticket)
+}
+
+/// Who a message's events name: `mail:<sender>`.
+fn actor(sender: &Mailbox) -> String {
+    format!("mail:{}", sender.address)
 }
 
 fn join_ids(ids: &[crate::domain::MessageId]) -> Option<String> {

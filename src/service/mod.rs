@@ -11,10 +11,12 @@ pub mod bounces;
 pub mod deliver;
 pub mod ingest;
 pub mod inspect;
+pub mod jobs;
 pub mod links;
 pub mod notices;
 pub mod operator;
 pub mod outbox;
+pub mod sla;
 pub mod sync;
 
 use std::sync::Arc;
@@ -39,6 +41,9 @@ pub struct Context {
     own: Arc<OwnAddresses>,
     /// How our Message-IDs are made and recognised, signed with `mail.hmac_key` when set.
     our_ids: Arc<OurIds>,
+    /// Told after a transaction that wrote an SLA deadline commits: the escalator of this
+    /// process sleeps until its earliest deadline, and an earlier one must wake it.
+    pub deadlines: Arc<tokio::sync::Notify>,
 }
 
 impl Context {
@@ -63,6 +68,7 @@ impl Context {
             instance,
             own,
             our_ids,
+            deadlines: Arc::default(),
         }
     }
 

@@ -62,6 +62,14 @@ pub enum Event<'a> {
     StatusChanged { from: Status, to: Status },
     /// The ticket was assigned to its current assignee: that agent.
     Assigned,
+    /// A service-level rung fired (`notice` is [`Notice::SlaWarning`], [`Notice::SlaBreach`]
+    /// or [`Notice::Escalated`]): the assignee or the agents, or the people the escalation
+    /// level names (`named`). `sla` is the template's `sla` object.
+    Sla {
+        notice: Notice,
+        sla: serde_json::Value,
+        named: Vec<ContactId>,
+    },
 }
 
 impl Event<'_> {
@@ -72,6 +80,7 @@ impl Event<'_> {
             Event::AgentReply { .. } => Notice::AgentReply,
             Event::StatusChanged { .. } => Notice::StatusChanged,
             Event::Assigned => Notice::Assigned,
+            Event::Sla { notice, .. } => *notice,
         }
     }
 
@@ -82,6 +91,19 @@ impl Event<'_> {
             Event::AgentReply { .. } => Template::AgentReply,
             Event::StatusChanged { .. } => Template::StatusChanged,
             Event::Assigned => Template::Assigned,
+            Event::Sla { notice, .. } => match notice {
+                Notice::SlaWarning => Template::SlaWarning,
+                Notice::SlaBreach => Template::SlaBreach,
+                _ => Template::Escalated,
+            },
+        }
+    }
+
+    /// The contacts an escalation level names.
+    fn named(&self) -> &[ContactId] {
+        match self {
+            Event::Sla { named, .. } => named,
+            _ => &[],
         }
     }
 
@@ -124,7 +146,7 @@ pub async fn notify(
         assignee: ticket.assignee_id,
         actor,
     };
-    let chosen = audience::recipients(event.notice(), &facts, &people, &[]);
+    let chosen = audience::recipients(event.notice(), &facts, &people, event.named());
 
     let articles = match event {
         Event::NewTicket { .. } | Event::RequesterReply { .. } => Vec::new(),
@@ -293,6 +315,7 @@ fn context(
             let name = assignee.and_then(|p| p.name.clone().or_else(|| p.email.clone()));
             ctx["assignee"] = json!({ "name": name });
         }
+        Event::Sla { sla, .. } => ctx["sla"] = sla.clone(),
         Event::AgentReply { files, .. } => {
             ctx["attachments"] = super::attachments::context_of(files);
         }

@@ -10,6 +10,7 @@ use super::notices::{self, Event};
 use super::{Context, ServiceError};
 use crate::config::{OfferConfig, Role};
 use crate::domain::finish_times;
+use crate::domain::sla::TicketChange;
 use crate::domain::{
     Channel, Direction, EventKind, OutboxId, OutboxState, ParticipantRole, QuarantineId,
 };
@@ -36,6 +37,8 @@ pub struct TicketView {
     pub offer_links: Vec<OfferLinkRow>,
     pub events: Vec<EventRow>,
     pub outbox: Vec<OutboxRow>,
+    /// Each service-level clock: its state, due time and business time left.
+    pub sla: Vec<super::sla::ClockView>,
 }
 
 /// Who does an operator action: recorded in events as `cli:<name>`.
@@ -108,6 +111,7 @@ pub async fn show(
         offer_links: tx.other_offer_links(id).await?,
         events: tx.events(id).await?,
         outbox: tx.list_outbox(Some(id)).await?,
+        sla: super::sla::clocks(ctx, &mut tx, offer, &ticket).await?,
         ticket,
     };
     tx.rollback().await?;
@@ -240,6 +244,8 @@ pub async fn reply_with_files(
         now,
     )
     .await?;
+    let answered = TicketChange::AgentAnswered;
+    super::sla::on_ticket(ctx, &mut tx, offer, &ticket, answered, &who.actor()).await?;
     tx.commit().await?;
     Ok(ticket.reference())
 }
@@ -322,6 +328,12 @@ pub async fn assign(
     }
     record(&mut tx, &ticket, who, EventKind::Assigned, data, now).await?;
     let assigned = current(&mut tx, offer, &ticket).await?;
+    if assigned.status != ticket.status {
+        let change = TicketChange::Status(ticket.status, assigned.status);
+        super::sla::on_ticket(ctx, &mut tx, offer, &assigned, change, &who.actor()).await?;
+    }
+    let change = TicketChange::Assigned;
+    super::sla::on_ticket(ctx, &mut tx, offer, &assigned, change, &who.actor()).await?;
     notices::notify(ctx, &mut tx, offer, &assigned, &Event::Assigned, None).await?;
     tx.commit().await?;
     Ok(ticket.reference())
@@ -352,10 +364,12 @@ pub async fn set_status(
         now,
     )
     .await?;
+    let changed = current(&mut tx, offer, &ticket).await?;
+    let change = TicketChange::Status(ticket.status, to);
+    super::sla::on_ticket(ctx, &mut tx, offer, &changed, change, &who.actor()).await?;
     // Issue 8: the requester and participants hear of the end of the work (how to reopen,
     // or that it is closed), not of each step before it.
     if matches!(to, Status::Resolved | Status::Closed) {
-        let changed = current(&mut tx, offer, &ticket).await?;
         let event = Event::StatusChanged {
             from: ticket.status,
             to,
@@ -364,6 +378,19 @@ pub async fn set_status(
     }
     tx.commit().await?;
     Ok(ticket.reference())
+}
+
+/// The ticket's clocks take the budgets of its new priority or kind.
+async fn retarget(
+    ctx: &Context,
+    tx: &mut Tx,
+    offer: &OfferConfig,
+    ticket: &TicketRow,
+    who: &Operator,
+) -> Result<(), ServiceError> {
+    let budgets = offer.sla.budgets(ticket.kind, ticket.priority);
+    let change = TicketChange::Retargeted(budgets);
+    super::sla::on_ticket(ctx, tx, offer, ticket, change, &who.actor()).await
 }
 
 pub async fn set_priority(
@@ -392,8 +419,20 @@ pub async fn set_priority(
         now,
     )
     .await?;
+    let reference = ticket.reference();
+    retarget(
+        ctx,
+        &mut tx,
+        offer,
+        &TicketRow {
+            priority: to,
+            ..ticket
+        },
+        who,
+    )
+    .await?;
     tx.commit().await?;
-    Ok(ticket.reference())
+    Ok(reference)
 }
 
 /// Changes the ticket's kind (`guichet ticket kind I-000042 request`): it takes the next ref
@@ -423,6 +462,7 @@ pub async fn set_kind(
         "new_ref": changed.reference().to_string(),
     });
     record(&mut tx, &changed, who, EventKind::Reclassified, data, now).await?;
+    retarget(ctx, &mut tx, offer, &changed, who).await?;
     tx.commit().await?;
     Ok((ticket.reference(), changed.reference()))
 }

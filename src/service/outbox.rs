@@ -176,6 +176,7 @@ fn class_of(template: Template) -> Class {
     match template {
         Template::TicketCreated | Template::SenderRefused => Class::Acknowledgement,
         Template::AgentReply => Class::Personal,
+        Template::SlaWarning | Template::SlaBreach | Template::Escalated => Class::Alert,
         _ => Class::Notification,
     }
 }

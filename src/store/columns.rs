@@ -7,6 +7,7 @@ use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
 use sqlx::{Database, Decode, Encode, Type};
 
+use crate::domain::sla::Target;
 use crate::domain::{
     ArticleId, Channel, ContactId, ContactOrigin, Direction, EventId, EventKind, InstitutionId,
     LinkRelation, OutboxId, OutboxState, ParticipantRole, Priority, QuarantineId, ReceiptOutcome,
@@ -114,5 +115,6 @@ text_column!(
     EventKind,
     ReceiptOutcome,
     OutboxState,
-    Channel
+    Channel,
+    Target
 );

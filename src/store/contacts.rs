@@ -338,6 +338,20 @@ impl Tx {
         ))
     }
 
+    /// The offer's agents and governance contacts, as [`Tx::audience`] gives them for no
+    /// ticket (the daily digest, the weekly report).
+    pub async fn team(&mut self, now: DateTime<Utc>) -> Result<Vec<AudienceRow>> {
+        let t = self.tenant.as_str();
+        Ok(on!(self, "team", |c| {
+            sqlx::query_as(SELECT_AUDIENCE)
+                .bind(t)
+                .bind(None::<i64>)
+                .bind(now)
+                .fetch_all(c)
+                .await?
+        }))
+    }
+
     /// The offer's agents and governance contacts and the participants of `ticket`, by
     /// contact id, each once, with the address mail to them would go to at `now`.
     pub async fn audience(

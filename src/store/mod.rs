@@ -37,6 +37,7 @@ pub use bounces::NewBounce;
 pub use contacts::AudienceRow;
 pub use mailboxes::{MailboxStateRow, MailboxTally};
 pub use rows::*;
+pub use sla::{ClockRow, DeadlineRow};
 
 use crate::domain::TenantId;
 
@@ -224,6 +225,8 @@ pub struct Tx {
     /// SQLite: writes held back until the next statement that returns something (see
     /// `pending.rs`); always empty on PostgreSQL.
     held: pending::Pending,
+    /// Told once the transaction commits (the escalator, when a deadline was written).
+    wake_on_commit: Option<std::sync::Arc<tokio::sync::Notify>>,
 }
 
 /// Runs `$body` with `$conn` bound to the transaction's connection and `sql` naming the
@@ -345,6 +348,7 @@ mod mailboxes;
 mod outbox;
 mod quarantine;
 mod receipts;
+mod sla;
 #[cfg(feature = "test-support")]
 mod test_support;
 mod tickets;
@@ -408,6 +412,7 @@ impl Store {
             inner,
             next_ids: Default::default(),
             held: Default::default(),
+            wake_on_commit: None,
         })
     }
 
@@ -429,11 +434,22 @@ impl Tx {
     /// Commits everything done in the transaction, at once.
     pub async fn commit(mut self) -> Result<()> {
         self.send_held().await?;
+        let wake = self.wake_on_commit.take();
         let done = match self.inner {
             TxInner::Sqlite(t) => t.commit().await,
             TxInner::Postgres(t) => t.commit().await,
         };
-        done.map_err(|e| StoreError::query("commit", e))
+        done.map_err(|e| StoreError::query("commit", e))?;
+        if let Some(wake) = wake {
+            wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Has `wake` told once this transaction commits: what it wrote is then visible to
+    /// whoever waits on it (the escalator re-reading its earliest deadline).
+    pub fn wake_on_commit(&mut self, wake: &std::sync::Arc<tokio::sync::Notify>) {
+        self.wake_on_commit = Some(wake.clone());
     }
 
     /// Undoes everything done in the transaction; dropping it does the same, without

@@ -39,6 +39,7 @@ impl Store {
             inner,
             next_ids: Default::default(),
             held: Default::default(),
+            wake_on_commit: None,
         })
     }
 }

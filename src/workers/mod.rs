@@ -1,8 +1,9 @@
-//! Supervised loops: one Maildir ingestor per offer, one IMAP ingestor per mailbox, and the
-//! outbox sender. Each loop does a
+//! Supervised loops: one Maildir ingestor per offer, one IMAP ingestor per mailbox, the
+//! outbox sender, and the escalator that fires SLA deadlines. Each loop does a
 //! unit of work, checks for shutdown between units (never inside a transaction), and backs
 //! off (capped, jittered) when the store is away.
 
+pub mod escalator;
 pub mod imap;
 pub mod maildir;
 pub mod outbox;

@@ -1,0 +1,164 @@
+//! Scheduled jobs of an offer (`[offers.jobs]`, cron expressions read in the offer's time
+//! zone): the daily digest of open tickets to its agents. Each run is
+//! taken in the store for its scheduled instant ([`Tx::claim_job_run`]) in the transaction
+//! that queues its mail: one run per instant, whichever daemon gets there first, and none
+//! again after a restart.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::outbox::{QueuedMail, mail_context, queue_mail};
+use super::sla::calendar;
+use super::{Context, ServiceError};
+use crate::config::OfferConfig;
+use crate::domain::Mailbox;
+use crate::domain::ids::subject_tag;
+use crate::domain::schedule::JobSchedule;
+use crate::domain::sla::{ClockState, Level};
+use crate::notify::Template;
+use crate::store::{ClockRow, TicketRow, Tx};
+
+/// The job names runs are stored under.
+pub const DAILY_DIGEST: &str = "daily_digest";
+
+/// Most scheduled instants walked through at once: a job every minute missed for a week.
+const MAX_INSTANTS: usize = 20_000;
+
+/// Runs the offer's jobs whose scheduled instant has come: each once, and only the latest
+/// instant of a job missed several times (a daemon stopped over a weekend sends one digest,
+/// not three). `started` is when this daemon started: instants before it, of a job that
+/// never ran, are not run. Returns the next instant a job is scheduled at.
+pub async fn run_due(
+    ctx: &Context,
+    offer: &OfferConfig,
+    started: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, ServiceError> {
+    let Some(schedule) = &offer.jobs.daily_digest else {
+        return Ok(None);
+    };
+    let now = ctx.clock.now();
+    let mut tx = ctx.store.begin(&offer.code).await?;
+    let last = tx.last_job_run(DAILY_DIGEST).await?;
+    tx.rollback().await?;
+    let (due, next) = latest_due(schedule, last.unwrap_or(started), now, offer);
+    if let Some(at) = due {
+        let queued = daily_digest(ctx, offer, at).await?;
+        tracing::info!(tenant = %offer.code, job = DAILY_DIGEST, scheduled = %at, queued, "scheduled job ran");
+    }
+    Ok(next)
+}
+
+/// The latest instant of `schedule` after `from` and at most `now`, if any, and the first
+/// one after `now`.
+fn latest_due(
+    schedule: &JobSchedule,
+    from: DateTime<Utc>,
+    now: DateTime<Utc>,
+    offer: &OfferConfig,
+) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    let zone = offer.calendar.time_zone();
+    let mut due = None;
+    let mut next = schedule.next_after(from, zone);
+    for _ in 0..MAX_INSTANTS {
+        match next {
+            Some(at) if at <= now => {
+                due = Some(at);
+                next = schedule.next_after(at, zone);
+            }
+            _ => return (due, next),
+        }
+    }
+    // So many missed instants: run the latest seen, and look again from now.
+    (due, schedule.next_after(now, zone))
+}
+
+/// Runs the daily digest scheduled at `scheduled`, unless it ran already; returns how many
+/// mails it queued (none when it had run, or when nothing is open: an empty digest tells
+/// nothing).
+pub async fn daily_digest(
+    ctx: &Context,
+    offer: &OfferConfig,
+    scheduled: DateTime<Utc>,
+) -> Result<usize, ServiceError> {
+    let now = ctx.clock.now();
+    let mut tx = ctx.store.begin(&offer.code).await?;
+    if !tx.claim_job_run(DAILY_DIGEST, scheduled, now).await? {
+        tx.rollback().await?;
+        return Ok(0);
+    }
+    let mut tickets = Vec::new();
+    for ticket in tx.list_tickets(None).await? {
+        if ticket.status.is_open() {
+            let sla = sla_state(ctx, &mut tx, offer, &ticket, now).await?;
+            tickets.push(json!({
+                "ref": ticket.reference().to_string(),
+                "tag": subject_tag(&offer.code, ticket.reference()),
+                "title": ticket.title,
+                "status": ticket.status.as_str(),
+                "priority": ticket.priority.as_str(),
+                "sla": sla,
+            }));
+        }
+    }
+    let mut queued = 0;
+    if !tickets.is_empty() {
+        let date = super::sla::local_date(ctx, offer, scheduled);
+        for person in tx.team(now).await?.iter().filter(|p| p.agent) {
+            let Some(address) = person.email.as_deref() else {
+                continue;
+            };
+            let to = Mailbox::new(person.name.as_deref(), address);
+            let mut context = mail_context(offer, None, &to, "", None);
+            context["date"] = json!(date);
+            context["tickets"] = json!(tickets);
+            let mail = QueuedMail {
+                ticket: None,
+                template: Template::DailyDigest,
+                to: std::slice::from_ref(&to),
+                answering: None,
+                auto_submitted: Some("auto-generated"),
+                context: &context,
+                locale: person.locale.as_deref(),
+            };
+            if queue_mail(ctx, &mut tx, offer, mail).await?.is_some() {
+                queued += 1;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(queued)
+}
+
+/// A ticket's service level in one word, as the digest shows it: `breached` when a clock ran
+/// out, `warning` when one passed its warning, `ok` when clocks run within their budget,
+/// `none` without clocks.
+async fn sla_state(
+    ctx: &Context,
+    tx: &mut Tx,
+    offer: &OfferConfig,
+    ticket: &TicketRow,
+    now: DateTime<Utc>,
+) -> Result<&'static str, ServiceError> {
+    let cal = calendar(ctx, offer);
+    let clocks: Vec<_> = tx
+        .sla_clocks(ticket.id)
+        .await?
+        .iter()
+        .map(ClockRow::clock)
+        .filter(|c| c.state() != ClockState::Met)
+        .collect();
+    if clocks.is_empty() {
+        return Ok("none");
+    }
+    if clocks.iter().any(|c| c.is_breached(now, cal)) {
+        return Ok("breached");
+    }
+    let warned = tx.sla_deadlines(ticket.id).await?.iter().any(|d| {
+        d.fired_at.is_some()
+            && d.level() == Some(Level::Warning)
+            && clocks
+                .iter()
+                .any(|c| c.target == d.target && i64::from(c.round) == d.round)
+    });
+    Ok(if warned { "warning" } else { "ok" })
+}

@@ -1,0 +1,113 @@
+//! The escalator: fires each offer's SLA deadlines as they come due, runs its scheduled jobs
+//! (the daily digest), and otherwise sleeps until the earliest of them. No fixed-interval scan: a transaction of this process that writes a
+//! deadline wakes it on commit (`Context::deadlines`), so an earlier deadline is never
+//! overslept. Deadlines written by another process (a CLI command, a second daemon) are seen
+//! at the next wake-up, at most [`RECHECK`] later; a second daemon on the same PostgreSQL
+//! fires its own anyway.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::service::Context;
+use crate::service::jobs::run_due;
+use crate::service::sla::{fire_due, next_due, recompute};
+use crate::shutdown::Shutdown;
+
+/// The longest sleep: bounds how late a deadline another process wrote can be seen, and how
+/// long a forward step of the system clock can keep a deadline waiting.
+pub const RECHECK: Duration = Duration::from_secs(30);
+
+pub struct Escalator {
+    pub ctx: Context,
+    pub shutdown: Shutdown,
+}
+
+impl Escalator {
+    pub async fn run(self) {
+        let offers = &self.ctx.config.offers;
+        // The calendar or the policy may have changed since the deadlines were written.
+        for offer in offers {
+            match recompute(&self.ctx, offer).await {
+                Ok(n) => {
+                    tracing::debug!(tenant = %offer.code, clocks = n, "SLA deadlines recomputed")
+                }
+                Err(e) => {
+                    let e = anyhow::Error::from(e);
+                    tracing::warn!(tenant = %offer.code, error = %format!("{e:#}"), "cannot recompute SLA deadlines");
+                }
+            }
+        }
+        let started = self.ctx.clock.now();
+        let mut failures = 0u32;
+        loop {
+            let wait = match self.pass(started).await {
+                Ok(earliest) => {
+                    failures = 0;
+                    until(earliest, self.ctx.clock.now())
+                }
+                Err(e) => {
+                    failures += 1;
+                    let wait = super::backoff(failures);
+                    tracing::warn!(error = %format!("{e:#}"), failures, "escalator pass failed, backing off");
+                    wait
+                }
+            };
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return,
+                _ = self.ctx.deadlines.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// Fires what is due in every offer and runs its jobs that came due; returns the
+    /// earliest deadline or scheduled instant left.
+    async fn pass(&self, started: DateTime<Utc>) -> anyhow::Result<Option<DateTime<Utc>>> {
+        let mut earliest: Option<DateTime<Utc>> = None;
+        for offer in &self.ctx.config.offers {
+            if let Some(next) = run_due(&self.ctx, offer, started).await? {
+                earliest = Some(earliest.map_or(next, |e| e.min(next)));
+            }
+            let fired = fire_due(&self.ctx, offer).await?;
+            if fired > 0 {
+                tracing::info!(tenant = %offer.code, fired, "SLA deadlines fired");
+            }
+            if let Some(due) = next_due(&self.ctx, offer).await? {
+                earliest = Some(earliest.map_or(due, |e| e.min(due)));
+            }
+        }
+        Ok(earliest)
+    }
+}
+
+/// How long to sleep from `now` until `earliest`: not past [`RECHECK`], and at once when it
+/// is due already.
+fn until(earliest: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Duration {
+    earliest
+        .map(|due| (due - now).to_std().unwrap_or(Duration::ZERO).min(RECHECK))
+        .unwrap_or(RECHECK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeDelta, TimeZone};
+
+    #[test]
+    fn sleeps_until_the_earliest_deadline_within_the_recheck() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 7, 9, 0, 0).unwrap();
+        let table = [
+            (None, RECHECK),
+            (Some(now - TimeDelta::seconds(5)), Duration::ZERO),
+            (
+                Some(now + TimeDelta::milliseconds(1500)),
+                Duration::from_millis(1500),
+            ),
+            (Some(now + TimeDelta::hours(3)), RECHECK),
+        ];
+        for (earliest, wait) in table {
+            assert_eq!(until(earliest, now), wait, "{earliest:?}");
+        }
+    }
+}
