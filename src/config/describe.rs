@@ -100,6 +100,17 @@ impl Config {
                 offer.calendar_name,
                 offer.calendar.describe()
             ));
+            for l in describe_sla(&offer.sla) {
+                line(l);
+            }
+            line(format!(
+                "    daily digest: {}",
+                offer
+                    .jobs
+                    .daily_digest
+                    .as_ref()
+                    .map_or("off", |s| s.as_str())
+            ));
             let policy = policy_name(offer.unknown_sender);
             line(format!(
                 "    reopen window {} days; unknown senders: {policy}; messages up to {} bytes",
@@ -223,6 +234,83 @@ pub(super) fn policy_name(policy: UnknownSenderPolicy) -> &'static str {
         UnknownSenderPolicy::CreateUnaffiliated => "create_unaffiliated",
         UnknownSenderPolicy::Refuse => "refuse",
     }
+}
+
+/// The service levels: `    sla: critical 1h/4h, high 2h/16h...; warning 75 %; paused in
+/// waiting_customer` and one line per escalation level.
+fn describe_sla(p: &crate::domain::sla::Policy) -> Vec<String> {
+    let d = |t: Option<chrono::TimeDelta>| {
+        t.map_or("-".to_owned(), crate::domain::sla::format_duration)
+    };
+    let rules: Vec<String> = p
+        .rules
+        .iter()
+        .map(|r| {
+            let scope = [
+                r.kind.map(|k| k.to_string()),
+                r.priority.map(|p| p.to_string()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+            let scope = if scope.is_empty() {
+                "any".to_owned()
+            } else {
+                scope
+            };
+            let update = r
+                .budgets
+                .update
+                .map(|u| format!(", update {}", crate::domain::sla::format_duration(u)))
+                .unwrap_or_default();
+            format!(
+                "{scope} {} / {}{update}",
+                d(r.budgets.first_response),
+                d(r.budgets.resolution)
+            )
+        })
+        .collect();
+    let pause: Vec<&str> = p.pause.iter().map(|s| s.as_str()).collect();
+    let mut out = vec![format!(
+        "    sla (first response / resolution): {}; warning {}; paused in {}",
+        if rules.is_empty() {
+            "none".to_owned()
+        } else {
+            rules.join(", ")
+        },
+        p.warning_percent
+            .map_or("none".to_owned(), |w| format!("{w} %")),
+        if pause.is_empty() {
+            "none".to_owned()
+        } else {
+            pause.join(", ")
+        },
+    )];
+    for (i, level) in p.levels.iter().enumerate() {
+        let notify: Vec<String> = level
+            .notify
+            .iter()
+            .map(|r| match r {
+                crate::domain::sla::Recipient::Agents => "agents".to_owned(),
+                crate::domain::sla::Recipient::Assignee => "assignee".to_owned(),
+                crate::domain::sla::Recipient::Governance => "governance".to_owned(),
+                crate::domain::sla::Recipient::Contact(a) => a.clone(),
+            })
+            .collect();
+        out.push(format!(
+            "    L{}: {} after the breach{}, to {}",
+            i + 1,
+            crate::domain::sla::format_duration(level.after),
+            if level.outside_hours {
+                " (wall-clock, day and night)"
+            } else {
+                ""
+            },
+            notify.join(", ")
+        ));
+    }
+    out
 }
 
 /// `    kinds: incident (default, +incident), request (+demande, +request), change (...)`.

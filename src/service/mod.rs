@@ -41,9 +41,50 @@ pub struct Context {
     own: Arc<OwnAddresses>,
     /// How our Message-IDs are made and recognised, signed with `mail.hmac_key` when set.
     our_ids: Arc<OurIds>,
-    /// Told after a transaction that wrote an SLA deadline commits: the escalator of this
-    /// process sleeps until its earliest deadline, and an earlier one must wake it.
-    pub deadlines: Arc<tokio::sync::Notify>,
+    /// Told after a transaction that wrote an SLA deadline earlier than the escalator's next
+    /// look commits: the escalator of this process sleeps until its earliest deadline.
+    pub deadlines: Arc<DeadlineWatch>,
+}
+
+/// How the escalator of this process is woken: it says when it will look next
+/// ([`DeadlineWatch::planned`]), and a transaction writing an earlier deadline wakes it on
+/// commit. Most deadlines (a new ticket's, hours away) wake nobody: taking mail in does not
+/// set the escalator running after every message.
+#[derive(Debug)]
+pub struct DeadlineWatch {
+    pub notify: Arc<tokio::sync::Notify>,
+    /// When the escalator looks next, in microseconds since the epoch; `i64::MAX` while it
+    /// does not say (no escalator in this process: every deadline counts as earlier).
+    planned: std::sync::atomic::AtomicI64,
+}
+
+impl Default for DeadlineWatch {
+    fn default() -> Self {
+        Self {
+            notify: Arc::default(),
+            planned: std::sync::atomic::AtomicI64::new(i64::MAX),
+        }
+    }
+}
+
+impl DeadlineWatch {
+    /// The escalator will look again at `at`.
+    pub fn planned(&self, at: chrono::DateTime<chrono::Utc>) {
+        self.planned
+            .store(at.timestamp_micros(), std::sync::atomic::Ordering::Release);
+    }
+
+    /// The escalator is looking now: a deadline written meanwhile may be one it has missed,
+    /// so every one wakes it for another look.
+    pub fn looking(&self) {
+        self.planned
+            .store(i64::MAX, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Does a deadline due at `due` need the escalator before its planned look.
+    pub fn is_earlier(&self, due: chrono::DateTime<chrono::Utc>) -> bool {
+        due.timestamp_micros() < self.planned.load(std::sync::atomic::Ordering::Acquire)
+    }
 }
 
 impl Context {

@@ -97,6 +97,9 @@ pub async fn on_ticket(
         let fired = fired_levels(&deadlines, clock);
         let rungs = sla::ladder(&offer.sla, clock.budget);
         let next = sla::next_deadline(clock, &rungs, &fired, cal);
+        if next.is_some_and(|(_, due)| ctx.deadlines.is_earlier(due)) {
+            tx.wake_on_commit(&ctx.deadlines.notify);
+        }
         if opened {
             tx.add_deadline(ticket.id, clock, next).await?;
         } else {
@@ -123,7 +126,6 @@ pub async fn on_ticket(
         })
         .await?;
     }
-    tx.wake_on_commit(&ctx.deadlines);
     Ok(())
 }
 
@@ -353,7 +355,7 @@ pub async fn recompute(ctx: &Context, offer: &OfferConfig) -> Result<usize, Serv
         let next = sla::next_deadline(&clock, &rungs, &fired, cal);
         tx.set_pending_deadline(row.ticket_id, &clock, next).await?;
     }
-    tx.wake_on_commit(&ctx.deadlines);
+    tx.wake_on_commit(&ctx.deadlines.notify);
     tx.commit().await?;
     Ok(clocks.len())
 }

@@ -41,21 +41,31 @@ impl Escalator {
         let started = self.ctx.clock.now();
         let mut failures = 0u32;
         loop {
+            self.ctx.deadlines.looking();
             let wait = match self.pass(started).await {
                 Ok(earliest) => {
                     failures = 0;
-                    until(earliest, self.ctx.clock.now())
+                    let now = self.ctx.clock.now();
+                    let wait = until(earliest, now);
+                    let look =
+                        chrono::TimeDelta::from_std(wait).unwrap_or(chrono::TimeDelta::zero());
+                    self.ctx.deadlines.planned(now + look);
+                    wait
                 }
                 Err(e) => {
                     failures += 1;
                     let wait = super::backoff(failures);
+                    // It looks again after the backoff; a deadline before that must not wake it.
+                    let look =
+                        chrono::TimeDelta::from_std(wait).unwrap_or(chrono::TimeDelta::zero());
+                    self.ctx.deadlines.planned(self.ctx.clock.now() + look);
                     tracing::warn!(error = %format!("{e:#}"), failures, "escalator pass failed, backing off");
                     wait
                 }
             };
             tokio::select! {
                 _ = self.shutdown.cancelled() => return,
-                _ = self.ctx.deadlines.notified() => {}
+                _ = self.ctx.deadlines.notify.notified() => {}
                 _ = tokio::time::sleep(wait) => {}
             }
         }
