@@ -7,7 +7,7 @@
 //! - [`channels`]: adapters that turn bytes into values and values into bytes (mail parsing,
 //!   Maildir, MTA pipe), and the `Sender` seam every outbound message goes through (`.eml`
 //!   files first);
-//! - [`notify`] renders the templates;
+//! - [`notify`] renders the templates, [`report_render`] `guichet report`'s four formats;
 //! - [`service`]: use cases, one transaction each (ingest, operator commands, quarantine);
 //! - [`workers`]: supervised loops (Maildir watcher, outbox sender);
 //! - [`config`], [`clock`], [`shutdown`], [`app`], [`cli`]: wiring;
@@ -21,6 +21,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod notify;
+pub mod report_render;
 pub mod service;
 pub mod shutdown;
 pub mod store;

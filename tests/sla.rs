@@ -62,30 +62,8 @@ roles = {{ SMSU = ["governance"] }}
     }
 }
 
-macro_rules! on_both_backends {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(App::with(Backend::Sqlite, super::setup()).await).await;
-                }
-            )*
-            use super::{App, Backend};
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(App::with(Backend::Postgres, super::setup()).await).await;
-                }
-            )*
-            use super::{App, Backend};
-        }
-    };
-}
-
 on_both_backends!(
+    setup = setup;
     a_ticket_of_friday_1730_breaches_on_monday_at_0930,
     easter_and_whit_monday_2027_are_skipped,
     the_last_sundays_of_march_and_october_give_the_right_instants,

@@ -76,6 +76,12 @@ pub(super) enum Command {
         #[command(subcommand)]
         command: OutboxCommand,
     },
+    /// One offer's figures over a period: tickets opened, resolved and closed (by kind,
+    /// priority, institution), response and resolution times in business hours, backlog, SLA
+    Report {
+        #[command(flatten)]
+        r: ReportArgs,
+    },
     /// Preview a notification with sample data and the offer's name and address (no store,
     /// nothing sent)
     Render {
@@ -93,6 +99,39 @@ pub(super) enum Command {
         #[arg(long, value_enum, default_value_t = RenderFormat::Text)]
         format: RenderFormat,
     },
+}
+
+/// `guichet report`'s arguments.
+#[derive(Args)]
+pub(super) struct ReportArgs {
+    /// Offer code
+    #[arg(long)]
+    pub(super) offer: String,
+    /// First day of the period (YYYY-MM-DD, in the offer's time zone)
+    #[arg(long)]
+    pub(super) from: chrono::NaiveDate,
+    /// Day after the period's last (excluded): --from 2026-10-01 --to 2026-11-01 is October
+    #[arg(long)]
+    pub(super) to: chrono::NaiveDate,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub(super) format: ReportFormat,
+    /// Write the report to this file instead of stdout
+    #[arg(long, short)]
+    pub(super) output: Option<PathBuf>,
+}
+
+/// What `guichet report` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(super) enum ReportFormat {
+    /// Aligned text for a terminal.
+    Table,
+    /// A header row, then one row per figure: section,group,name,value.
+    Csv,
+    /// The figures by name: opened, resolved and closed with their breakdowns,
+    /// first_response, resolution, backlog, sla, breaches (`domain::report::Report`).
+    Json,
+    /// One self-contained page with charts, nothing loaded from elsewhere.
+    Html,
 }
 
 /// What `guichet render` prints.

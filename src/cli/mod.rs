@@ -3,8 +3,8 @@
 //!
 //! This file parses, loads and dispatches, and owns the exit codes; `args.rs` is the command
 //! line's shape, one file per family of commands runs them (`deliver.rs`, `ticket.rs`,
-//! `quarantine.rs`, `inspect.rs`), `output.rs` makes text safe for a terminal and `owner.rs` gives files
-//! back when a command ran as root.
+//! `quarantine.rs`, `inspect.rs`, `report.rs`), `output.rs` makes text safe for a terminal and
+//! `owner.rs` gives files back when a command ran as root.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -37,6 +37,7 @@ mod output;
 mod owner;
 mod quarantine;
 mod render;
+mod report;
 mod ticket;
 
 pub fn main() -> ExitCode {
@@ -255,6 +256,7 @@ async fn one_shot(config: Config, command: Command) -> anyhow::Result<ExitCode> 
         Command::Ticket { command } => ticket::ticket(&ctx, command).await,
         Command::Quarantine { command } => quarantine::quarantine(&ctx, command).await,
         Command::Outbox { command } => outbox::outbox(&ctx, command).await,
+        Command::Report { r } => report::report(&ctx, &r).await,
         Command::Run | Command::CheckConfig | Command::Render { .. } => Ok(ExitCode::SUCCESS),
     };
     ctx.store.close().await;

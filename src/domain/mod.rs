@@ -18,6 +18,7 @@ pub mod loop_guard;
 pub mod message;
 pub mod recipients;
 pub mod reply;
+pub mod report;
 pub mod routing;
 pub mod schedule;
 pub mod sla;

@@ -1,5 +1,5 @@
 //! Use cases, one transaction each: take mail in, act on tickets as an operator, replay the
-//! quarantine, send the outbox, mirror the configuration into the store.
+//! quarantine, send the outbox, mirror the configuration into the store, report on a period.
 //!
 //! Services fetch what the pure decisions need from the store, call `domain`, and commit the
 //! outcome together with its dedupe key, events and outbox rows. They hold no SQL and no
@@ -16,6 +16,7 @@ pub mod links;
 pub mod notices;
 pub mod operator;
 pub mod outbox;
+pub mod report;
 pub mod sla;
 pub mod sync;
 

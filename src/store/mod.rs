@@ -15,8 +15,9 @@
 //! aggregate, each an `impl Tx` block of its own: `contacts.rs` (offers, institutions,
 //! contacts), `tickets.rs` (tickets, links, participants), `articles.rs` (raw messages,
 //! articles, attachments), `receipts.rs`, `quarantine.rs`, `outbox.rs`, `events.rs`,
-//! `bounces.rs` (addresses that bounce), `acks.rs` (acknowledgements sent, for their limit)
-//! and `mailboxes.rs` (IMAP mailboxes' place and counters).
+//! `bounces.rs` (addresses that bounce), `acks.rs` (acknowledgements sent, for their limit),
+//! `mailboxes.rs` (IMAP mailboxes' place and counters) and `reports.rs` (what `guichet report`
+//! reads).
 //! Rows are in `rows.rs`; how ids and names map to SQL columns is in `columns.rs`.
 
 #![warn(missing_docs)]
@@ -36,6 +37,7 @@ use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 pub use bounces::NewBounce;
 pub use contacts::AudienceRow;
 pub use mailboxes::{MailboxStateRow, MailboxTally};
+pub use reports::{ReportTicketRow, StatusEventRow};
 pub use rows::*;
 pub use sla::{ClockRow, DeadlineRow};
 
@@ -348,6 +350,7 @@ mod mailboxes;
 mod outbox;
 mod quarantine;
 mod receipts;
+mod reports;
 mod sla;
 #[cfg(feature = "test-support")]
 mod test_support;

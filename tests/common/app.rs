@@ -222,9 +222,36 @@ pub fn recipients(row: &OutboxRow) -> Vec<String> {
 }
 
 /// Runs each named `async fn(App)` once on SQLite and once on PostgreSQL (in modules `sqlite`
-/// and `postgres`), each on a fresh store with the default [`Setup`].
+/// and `postgres`), each on a fresh store with the default [`Setup`], or with the one the
+/// test file's `fn NAME() -> Setup` gives (`on_both_backends!(setup = NAME; case, ...)`).
 #[macro_export]
 macro_rules! on_both_backends {
+    (setup = $setup:ident; $($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let app = $crate::common::app::App::with(
+                        $crate::common::app::Backend::Sqlite,
+                        super::$setup(),
+                    );
+                    super::$case(app.await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let app = $crate::common::app::App::with(
+                        $crate::common::app::Backend::Postgres,
+                        super::$setup(),
+                    );
+                    super::$case(app.await).await;
+                }
+            )*
+        }
+    };
     ($($case:ident),* $(,)?) => {
         mod sqlite {
             $(
