@@ -134,6 +134,7 @@ async fn run(n: usize) {
                 reply_to: None,
                 auto_submitted: Some("auto-replied".into()),
                 date: now,
+                attachments: Vec::new(),
             };
             let envelope =
                 Envelope::new(Some(SUPPORT.parse().unwrap()), vec![to.parse().unwrap()]).unwrap();

@@ -189,9 +189,7 @@ impl Daemon {
     /// Builds the daemon on `clock` (a manual clock in tests).
     pub async fn build_on(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let grace = config.daemon.shutdown_grace;
-        let notifier = Arc::new(
-            Notifier::new(config.mail.templates_dir.as_deref()).context("cannot load templates")?,
-        );
+        let notifier = Arc::new(Notifier::from_config(&config).context("cannot load templates")?);
         let sender = sender(&config)?;
         // One daemon per identity (host and data directory): the outbox worker takes back the
         // claims of that identity at start, which must never be those of a daemon still

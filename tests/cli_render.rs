@@ -176,3 +176,72 @@ fn preview_uses_the_override_directory() {
     let text = render(&env, &["escalated", "--offer", "SMSU", "--locale", "en"]);
     assert!(text.ends_with("-- \nThe SMSU desk\n"), "{text}");
 }
+
+/// Writes `source` at `relative` under `dir`, making its folders.
+fn write_template(dir: &std::path::Path, relative: &str, source: &str) {
+    let path = dir.join(relative);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, source).unwrap();
+}
+
+#[test]
+fn offers_own_override_wins_and_other_offers_keep_theirs() {
+    let global = tempfile::tempdir().unwrap();
+    let smsu = tempfile::tempdir().unwrap();
+    write_template(
+        global.path(),
+        "partials/fr/signature.txt.hbs",
+        "-- \nLe guichet {{offer.code}}\n",
+    );
+    write_template(
+        smsu.path(),
+        "assigned/fr/subject.txt.hbs",
+        "{{ticket.tag}} pour vous, {{assignee.name}}\n",
+    );
+    let env = TestEnv::with(Setup {
+        mail: format!("templates_dir = \"{}\"\n", global.path().display()),
+        smsu: format!("templates_dir = \"{}\"\n", smsu.path().display()),
+        ..Setup::default()
+    });
+    let text = render(&env, &["assigned", "--offer", "SMSU"]);
+    assert!(
+        text.starts_with("Subject: [SMSU I-000042] pour vous, Bruno Lefèvre\n"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("-- \nLe guichet SMSU\n"),
+        "global under the offer's: {text}"
+    );
+    let text = render(&env, &["assigned", "--offer", "GEFORP"]);
+    assert!(!text.contains("pour vous"), "{text}");
+    assert!(text.ends_with("-- \nLe guichet GEFORP\n"), "{text}");
+    let built_in = TestEnv::new("", "");
+    let plain = render(&built_in, &["assigned", "--offer", "GEFORP"]);
+    assert_eq!(
+        text.lines().next(),
+        plain.lines().next(),
+        "GEFORP keeps the built-in subject"
+    );
+}
+
+#[test]
+fn broken_override_of_one_offer_refuses_start_naming_the_file() {
+    let smsu = tempfile::tempdir().unwrap();
+    write_template(
+        smsu.path(),
+        "new_ticket/en/body.txt.hbs",
+        "{{author.nickname}} wrote\n",
+    );
+    let env = TestEnv::with(Setup {
+        smsu: format!("templates_dir = \"{}\"\n", smsu.path().display()),
+        ..Setup::default()
+    });
+    let file = smsu.path().join("new_ticket/en/body.txt.hbs");
+    for args in [&["check-config"][..], &["run"]] {
+        let out = env.run(args, b"");
+        assert!(!out.status.success(), "{args:?} started");
+        let err = stderr(&out);
+        assert!(err.contains("offer SMSU"), "{args:?}: {err}");
+        assert!(err.contains(&file.display().to_string()), "{args:?}: {err}");
+    }
+}

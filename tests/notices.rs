@@ -109,6 +109,8 @@ on_both_backends!(
     a_bouncing_agent_is_skipped,
     machine_mail_into_a_ticket_tells_nobody,
     every_notice_renders_with_its_real_context,
+    an_english_agent_gets_the_english_notice_and_a_french_one_the_french,
+    a_mail_in_english_is_acknowledged_and_answered_in_english,
 );
 
 /// The rows of `template`, oldest first, and to whom each went (one address per row).
@@ -475,4 +477,147 @@ async fn every_notice_renders_with_its_real_context(app: App) {
         (outbox.len(), 0, 0)
     );
     assert_eq!(app.sent_files().len(), outbox.len());
+}
+
+/// The subject of `row` as the outbox renders it (in the row's locale).
+fn subject(row: &OutboxRow) -> String {
+    let template = Template::from_name(&row.template).unwrap();
+    Notifier::new(None)
+        .unwrap()
+        .render(template, &row.locale, &row.context.0)
+        .unwrap_or_else(|e| panic!("{}: {e}", row.template))
+        .subject
+}
+
+/// The row of `template` to `to`, the only one.
+fn row_to<'a>(outbox: &'a [OutboxRow], template: Template, to: &str) -> &'a OutboxRow {
+    let rows: Vec<&OutboxRow> = outbox
+        .iter()
+        .filter(|r| r.template == template.name() && recipients(r) == [to])
+        .collect();
+    assert_eq!(rows.len(), 1, "{template} to {to}: {rows:?}");
+    rows[0]
+}
+
+/// Bruno reads English (`contacts[].locale`), the offer and Paul French: each notice of one
+/// event goes in its reader's language.
+async fn an_english_agent_gets_the_english_notice_and_a_french_one_the_french(mut app: App) {
+    app.reconfigure(|s| {
+        s.extra_tables = s.extra_tables.replacen(
+            "roles = { SMSU = [\"agent\"] }",
+            "roles = { SMSU = [\"agent\"] }\nlocale = \"en\"",
+            1,
+        );
+    })
+    .await;
+    jeanne_opens(&app).await;
+    let smsu = app.outbox("SMSU").await;
+    let bruno = row_to(&smsu, Template::NewTicket, BRUNO);
+    let paul = row_to(&smsu, Template::NewTicket, AGENT);
+    assert_eq!((bruno.locale.as_str(), paul.locale.as_str()), ("en", "fr"));
+    assert_eq!(
+        subject(bruno),
+        "[SMSU I-000001] New request: Les SMS ne partent plus"
+    );
+    assert_eq!(
+        subject(paul),
+        "[SMSU I-000001] Nouvelle demande : Les SMS ne partent plus"
+    );
+    let report = app.send_outbox("SMSU").await;
+    assert_eq!(report.failed, 0, "{report:?}");
+}
+
+/// Jeanne writes with `Content-Language: en` to a French offer: her acknowledgement is in
+/// English, and so, once she is known to read it, is the agent's reply. The agents still get
+/// theirs in French, and a mail in a language guichet does not write changes nothing.
+async fn a_mail_in_english_is_acknowledged_and_answered_in_english(app: App) {
+    let m = mail(
+        JEANNE,
+        SMSU,
+        "SMS are not sent",
+        "j1@univ-lorraine.example",
+        "Content-Language: en\r\n",
+    );
+    let r = created(&app.ingest("SMSU", &m).await);
+    let smsu = app.outbox("SMSU").await;
+    let ack = row_to(&smsu, Template::TicketCreated, JEANNE);
+    assert_eq!(ack.locale, "en");
+    assert_eq!(
+        subject(ack),
+        "[SMSU I-000001] Acknowledgement: SMS are not sent"
+    );
+    assert_eq!(row_to(&smsu, Template::NewTicket, AGENT).locale, "fr");
+
+    let again = mail(
+        JEANNE,
+        SMSU,
+        "Re: SMS are not sent",
+        "j2@univ-lorraine.example",
+        "In-Reply-To: <j1@univ-lorraine.example>\r\nContent-Language: de\r\n",
+    );
+    app.ingest("SMSU", &again).await;
+    op::reply(&app.ctx, app.offer("SMSU"), &r, &operator(), "Fixed.")
+        .await
+        .unwrap();
+    let smsu = app.outbox("SMSU").await;
+    assert_eq!(row_to(&smsu, Template::AgentReply, JEANNE).locale, "en");
+
+    let other = mail(
+        LUCIE,
+        SMSU,
+        "Ein Problem",
+        "l1@univ-lorraine.example",
+        "Content-Language: de\r\n",
+    );
+    created(&app.ingest("SMSU", &other).await);
+    let smsu = app.outbox("SMSU").await;
+    assert_eq!(row_to(&smsu, Template::TicketCreated, LUCIE).locale, "fr");
+}
+
+/// SMSU has its own templates (`offers[].templates_dir`): the outbox renders SMSU's notices
+/// with them and GEFORP's with the built-in ones, through the daemon's own
+/// [`Notifier::from_config`].
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_outbox_renders_each_offers_mail_with_its_own_templates() {
+    let dir = tempfile::tempdir().unwrap();
+    let subject = dir.path().join("new_ticket/fr/subject.txt.hbs");
+    std::fs::create_dir_all(subject.parent().unwrap()).unwrap();
+    std::fs::write(&subject, "{{ticket.tag}} À trier : {{ticket.title}}\n").unwrap();
+    let mut setup = setup();
+    setup.smsu = format!("templates_dir = \"{}\"\n", dir.path().display());
+    let app = App::with(Backend::Sqlite, setup).await;
+    jeanne_opens(&app).await;
+    let m = mail(
+        JEANNE,
+        common::GEFORP_ADDRESS,
+        "Inscription",
+        "j2@univ-lorraine.example",
+        "",
+    );
+    created(&app.ingest("GEFORP", &m).await);
+
+    let notifier = Notifier::from_config(&app.ctx.config).expect("templates");
+    let sender = guichet::channels::outbound::FileSender::new(&app.ctx.config.mail.outbox_dir);
+    for code in ["SMSU", "GEFORP"] {
+        let report =
+            guichet::service::outbox::send_due(&app.ctx, &notifier, &sender, app.offer(code))
+                .await
+                .unwrap();
+        assert_eq!(report.failed, 0, "{code}: {report:?}");
+    }
+    let subjects: Vec<String> = app
+        .sent_files()
+        .iter()
+        .map(|p| guichet::channels::mail::parse(&std::fs::read(p).unwrap()).unwrap())
+        .filter(|m| m.to.iter().any(|t| t.address == AGENT))
+        .map(|m| m.subject)
+        .collect();
+    assert!(
+        subjects.contains(&"[SMSU I-000001] À trier : Les SMS ne partent plus".to_owned()),
+        "{subjects:?}"
+    );
+    assert!(
+        subjects.contains(&"[GEFORP I-000001] Nouvelle demande : Inscription".to_owned()),
+        "{subjects:?}"
+    );
 }

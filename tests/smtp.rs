@@ -286,3 +286,75 @@ async fn an_xoauth2_token_is_read_again_after_the_relay_refused_it() {
     assert_eq!(report.sent, 1, "{report:?}");
     assert_eq!(sink.wait_for(1, Duration::from_secs(10)).await.len(), 1);
 }
+
+/// An agent's reply with two files, the relay down at its first attempt: the retry reads the
+/// files again from the store and the relay gets both, byte for byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_reply_carries_its_files_through_the_relay_after_a_retry() {
+    let sink = SmtpSink::start();
+    let app = app_with(relay(&sink, "plain", "")).await;
+    let first = mail(JEANNE, SMSU, "Panne", "f1@univ-lorraine.example", "");
+    let r = created(&app.ingest("SMSU", &first).await);
+    acknowledgements_only(&app).await;
+    let sender = sender(&app);
+    drain(&app, sender.as_ref()).await;
+    let before = sink.messages().len();
+
+    let pdf: Vec<u8> = (0..=255u8).cycle().take(5000).collect();
+    let txt = "relevé : 3 SMS perdus\n".as_bytes().to_vec();
+    let file = |name: &str, content_type: &str, data: &[u8]| guichet::domain::Attachment {
+        filename: Some(name.to_owned()),
+        content_type: content_type.to_owned(),
+        data: data.to_vec(),
+        content_id: None,
+    };
+    let files = [
+        file("rapport.pdf", "application/pdf", &pdf),
+        file("releve.txt", "text/plain", &txt),
+    ];
+    let paul = guichet::service::operator::Operator("paul".into());
+    guichet::service::operator::reply_with_files(
+        &app.ctx,
+        app.offer("SMSU"),
+        &r,
+        &paul,
+        "Ci-joint le rapport.",
+        &files,
+    )
+    .await
+    .expect("reply");
+
+    sink.stop();
+    let down = drain(&app, sender.as_ref()).await;
+    assert_eq!((down.sent, down.retried), (0, 1), "{down:?}");
+    sink.start_again();
+    app.advance(chrono::Duration::minutes(2));
+    let back = drain(&app, sender.as_ref()).await;
+    assert_eq!((back.sent, back.failed), (1, 0), "{back:?}");
+
+    let received = sink.wait_for(before + 1, Duration::from_secs(10)).await;
+    let sent = parse(&received.last().expect("the reply").raw).expect("parses");
+    assert!(
+        sent.text_body.contains("Ci-joint le rapport."),
+        "{}",
+        sent.text_body
+    );
+    let got: Vec<(Option<&str>, &str, &[u8])> = sent
+        .attachments
+        .iter()
+        .map(|a| {
+            (
+                a.filename.as_deref(),
+                a.content_type.as_str(),
+                a.data.as_slice(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Some("rapport.pdf"), "application/pdf", pdf.as_slice()),
+            (Some("releve.txt"), "text/plain", txt.as_slice()),
+        ]
+    );
+}

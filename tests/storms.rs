@@ -83,6 +83,7 @@ async fn notify(
             answering: None,
             auto_submitted: Some("auto-generated"),
             context: &context,
+            locale: None,
         },
     )
     .await

@@ -10,8 +10,8 @@
 
 use std::path::{Path, PathBuf};
 
-use lettre::message::header::{Header, HeaderName, HeaderValue};
-use lettre::message::{Mailbox as LettreMailbox, MultiPart, SinglePart};
+use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
+use lettre::message::{Attachment, Mailbox as LettreMailbox, MultiPart, SinglePart};
 use lettre::{Address, Message};
 
 use super::sender::{SendError, SendFuture, Sender, Sent};
@@ -36,6 +36,19 @@ pub struct OutboundMail {
     pub auto_submitted: Option<String>,
     /// The `Date` header: taken from our clock, so lettre does not read the system time.
     pub date: chrono::DateTime<chrono::Utc>,
+    /// Files sent with it (an agent's reply), in order; none for generated mail.
+    pub attachments: Vec<OutboundAttachment>,
+}
+
+/// A file sent with a mail: what the agent attached, as stored with their article.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundAttachment {
+    /// The name the recipient's client shows and saves it under.
+    pub filename: String,
+    /// `type/subtype`; a value lettre cannot read goes as `application/octet-stream`.
+    pub content_type: String,
+    /// The bytes, sent as they are (base64 unless they are short-lined ASCII).
+    pub data: Vec<u8>,
 }
 
 /// The `Auto-Submitted` header of RFC 3834, which lettre has no type for. Its value is a
@@ -102,7 +115,8 @@ impl Header for AutoResponseSuppress {
 
 /// Builds the RFC 5322 message: our Message-ID, `In-Reply-To` and the whole `References`
 /// chain in order, `Reply-To` and `Auto-Submitted` when set, and a `multipart/alternative` body (text, then
-/// HTML) or a UTF-8 `text/plain` one. lettre adds `MIME-Version` and encodes
+/// HTML) or a UTF-8 `text/plain` one. With attachments, that body is the first part of a
+/// `multipart/mixed`, each file a part after it. lettre adds `MIME-Version` and encodes
 /// non-ASCII subjects and names (RFC 2047).
 pub fn build(mail: &OutboundMail) -> Result<Message, SendError> {
     let mut builder = Message::builder()
@@ -138,14 +152,40 @@ pub fn build(mail: &OutboundMail) -> Result<Message, SendError> {
             // reply, no read receipt to our automatic mail (RFC 3834's aim, Microsoft's way).
             .header(AutoResponseSuppress);
     }
-    let built = match &mail.html {
-        Some(html) => builder.multipart(MultiPart::alternative_plain_html(
+    let built = match (&mail.html, mail.attachments.is_empty()) {
+        (Some(html), true) => builder.multipart(MultiPart::alternative_plain_html(
             mail.text.clone(),
             html.clone(),
         )),
-        None => builder.singlepart(SinglePart::plain(mail.text.clone())),
+        (None, true) => builder.singlepart(SinglePart::plain(mail.text.clone())),
+        (Some(html), false) => builder.multipart(with_files(
+            MultiPart::mixed().multipart(MultiPart::alternative_plain_html(
+                mail.text.clone(),
+                html.clone(),
+            )),
+            &mail.attachments,
+        )?),
+        (None, false) => builder.multipart(with_files(
+            MultiPart::mixed().singlepart(SinglePart::plain(mail.text.clone())),
+            &mail.attachments,
+        )?),
     };
     built.map_err(|e| classify(Failure::Build(e.to_string())))
+}
+
+/// `mixed` (holding the body already) with a part for each of `files` after it, in order.
+fn with_files(mut mixed: MultiPart, files: &[OutboundAttachment]) -> Result<MultiPart, SendError> {
+    for (i, file) in files.iter().enumerate() {
+        let content_type = ContentType::parse(&file.content_type).map_err(|e| {
+            classify(Failure::Build(format!(
+                "attachment {}: invalid content type ({e})",
+                i + 1
+            )))
+        })?;
+        let part = Attachment::new(file.filename.clone()).body(file.data.clone(), content_type);
+        mixed = mixed.singlepart(part);
+    }
+    Ok(mixed)
 }
 
 /// The formatted message, as it would be written or sent.
@@ -299,6 +339,7 @@ mod tests {
             ],
             reply_to: None,
             auto_submitted: Some("auto-replied".to_owned()),
+            attachments: Vec::new(),
         }
     }
 
@@ -371,6 +412,56 @@ mod tests {
             (content_type.ctype(), content_type.subtype()),
             ("multipart", Some("alternative"))
         );
+    }
+
+    #[test]
+    fn attachments_follow_the_body_in_a_mixed_part_with_their_bytes() {
+        let pdf = b"%PDF-1.4\n\x00\xff binary \x80\x81\n%%EOF\n".to_vec();
+        let txt = "journal du 3 décembre\nligne 2\n".as_bytes().to_vec();
+        let with = OutboundMail {
+            attachments: vec![
+                OutboundAttachment {
+                    filename: "rapport.pdf".to_owned(),
+                    content_type: "application/pdf".to_owned(),
+                    data: pdf.clone(),
+                },
+                OutboundAttachment {
+                    filename: "journal é.txt".to_owned(),
+                    content_type: "text/plain".to_owned(),
+                    data: txt.clone(),
+                },
+            ],
+            ..mail()
+        };
+        let raw = to_bytes(&with).unwrap();
+        let parsed = MessageParser::default().parse(&raw).unwrap();
+        let top = parsed.content_type().unwrap();
+        assert_eq!((top.ctype(), top.subtype()), ("multipart", Some("mixed")));
+        assert_eq!(
+            unwire(parsed.body_text(0)),
+            Some(mail().text.trim_end().to_owned()),
+            "the text body is still the text body"
+        );
+        assert!(parsed.body_html(0).is_some(), "and the HTML one is kept");
+        let files: Vec<(Option<&str>, &[u8])> = parsed
+            .attachments()
+            .map(|a| (a.attachment_name(), a.contents()))
+            .collect();
+        assert_eq!(
+            files,
+            [
+                (Some("rapport.pdf"), pdf.as_slice()),
+                (Some("journal é.txt"), txt.as_slice())
+            ]
+        );
+        let bad = OutboundMail {
+            attachments: vec![OutboundAttachment {
+                content_type: "not a type".to_owned(),
+                ..with.attachments[0].clone()
+            }],
+            ..mail()
+        };
+        assert!(to_bytes(&bad).unwrap_err().is_permanent());
     }
 
     #[test]

@@ -185,6 +185,10 @@ pub(super) enum TicketCommand {
         t: TicketArgs,
         #[arg(long, short)]
         message: Option<String>,
+        /// A file sent with the reply (repeatable); all together at most
+        /// mail.max_attachment_bytes
+        #[arg(long, value_name = "FILE")]
+        attach: Vec<PathBuf>,
     },
     /// Add an internal note (never mailed); text from --message or stdin
     Note {

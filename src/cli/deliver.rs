@@ -51,10 +51,9 @@ pub(super) async fn deliver(
     }
     // The message is safe. Send its acknowledgements now if we can; the daemon's outbox
     // worker sends whatever is left.
-    if let (Ok(notifier), Ok(sender)) = (
-        Notifier::new(ctx.config.mail.templates_dir.as_deref()),
-        app::sender(&ctx.config),
-    ) {
+    if let (Ok(notifier), Ok(sender)) =
+        (Notifier::from_config(&ctx.config), app::sender(&ctx.config))
+    {
         for (code, _) in &delivered.outcomes {
             let Some(offer) = ctx.config.offer(code.as_str()) else {
                 continue;

@@ -201,7 +201,7 @@ fn check_config(path: Option<&Path>) -> anyhow::Result<ExitCode> {
     match load_config(path) {
         Ok(config) => {
             // Templates too: a broken override would otherwise only show when mail is sent.
-            if let Err(e) = Notifier::new(config.mail.templates_dir.as_deref()) {
+            if let Err(e) = Notifier::from_config(&config) {
                 let _ = writeln!(std::io::stderr(), "guichet: invalid templates: {e}");
                 return Ok(ExitCode::FAILURE);
             }

@@ -1,8 +1,8 @@
 //! `guichet render EVENT --offer CODE [--locale fr|en] [--format text|html|eml]`: shows what
 //! a notification looks like before anyone receives one. The template is rendered with
 //! [`Template::sample_context`], its offer replaced by the configured one (name, code in the
-//! tags, first support address), through the same templates the daemon uses (override
-//! directory included). `eml` builds the whole message with our headers, as the outbox would
+//! tags, first support address), through the same templates the daemon uses (the offer's
+//! and the global override directories included). `eml` builds the whole message with our headers, as the outbox would
 //! send it. No store, no mail sent.
 
 use std::io::Write;
@@ -29,10 +29,11 @@ pub(super) fn render(
     let template = template(event)?;
     let offer = offer(config, code)?;
     let locale = locale_of(locale.unwrap_or(&offer.locale))?;
-    let notifier =
-        Notifier::new(config.mail.templates_dir.as_deref()).context("invalid templates")?;
+    let notifier = Notifier::from_config(config).context("invalid templates")?;
     let ctx = sample_context(template, offer);
-    let rendered = notifier.render(template, locale, &ctx)?;
+    let rendered = notifier
+        .for_offer(offer.code.as_str())
+        .render(template, locale, &ctx)?;
     let mut out = std::io::stdout().lock();
     match format {
         RenderFormat::Text => write!(out, "Subject: {}\n\n{}", rendered.subject, rendered.text)?,
@@ -121,5 +122,6 @@ fn preview_mail(
         reply_to: None,
         auto_submitted: auto_submitted.map(str::to_owned),
         date: SystemClock.now(),
+        attachments: Vec::new(),
     })
 }

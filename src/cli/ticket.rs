@@ -2,6 +2,7 @@
 //! printed for a person or as JSON. The rules are in `service::operator`.
 
 use std::io::{Read, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, anyhow};
@@ -10,9 +11,9 @@ use super::args::{TicketArgs, TicketCommand};
 use super::output::{line, printable};
 use super::{offer, offers};
 use crate::domain::sla;
-use crate::domain::{Priority, Status, TicketKind};
-use crate::service::Context;
+use crate::domain::{Attachment, Priority, Status, TicketKind};
 use crate::service::operator::{self, Operator};
+use crate::service::{Context, attachments};
 
 pub(super) async fn list_tickets(
     ctx: &Context,
@@ -81,6 +82,42 @@ fn text_arg(message: Option<String>) -> anyhow::Result<String> {
     }
 }
 
+/// The files of `--attach`, each named by its file name and typed by its extension
+/// (`application/octet-stream` when unknown). Their sizes are checked against `limit` before
+/// any is read: a mistaken path to a disk image fails at once.
+fn read_files(paths: &[PathBuf], limit: usize) -> anyhow::Result<Vec<Attachment>> {
+    let mut sizes = Vec::with_capacity(paths.len());
+    for path in paths {
+        let meta =
+            std::fs::metadata(path).with_context(|| format!("cannot attach {}", path.display()))?;
+        if !meta.is_file() {
+            return Err(anyhow!("cannot attach {}: not a file", path.display()));
+        }
+        sizes.push(meta.len());
+    }
+    attachments::within_limit(sizes, limit)?;
+    paths
+        .iter()
+        .map(|path| {
+            let data =
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let filename = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .ok_or_else(|| anyhow!("cannot attach {}: no file name", path.display()))?;
+            Ok(Attachment {
+                filename: Some(filename),
+                content_type: mime_guess::from_path(path)
+                    .first_or_octet_stream()
+                    .essence_str()
+                    .to_owned(),
+                data,
+                content_id: None,
+            })
+        })
+        .collect()
+}
+
 fn operator_of(t: &TicketArgs) -> Operator {
     super::operator_named(t.operator.as_deref())
 }
@@ -97,14 +134,16 @@ pub(super) async fn ticket(ctx: &Context, command: TicketCommand) -> anyhow::Res
             }
             return Ok(ExitCode::SUCCESS);
         }
-        TicketCommand::Reply { t, message } => {
+        TicketCommand::Reply { t, message, attach } => {
             let text = text_arg(message)?;
-            operator::reply(
+            let files = read_files(&attach, ctx.config.mail.max_attachment_bytes)?;
+            operator::reply_with_files(
                 ctx,
                 offer(&ctx.config, &t.offer)?,
                 &t.reference,
                 &operator_of(&t),
                 &text,
+                &files,
             )
             .await?;
             "reply queued"

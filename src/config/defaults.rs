@@ -92,6 +92,10 @@ pub const SMTP_TIMEOUT_SECS: u64 = 30;
 /// `mail.smtp.pool_size`: a few connections kept open spare a TLS handshake and a login per
 /// mail, and stay under the per-client connection limits of hosted relays.
 pub const SMTP_POOL_SIZE: u32 = 4;
+/// `mail.max_attachment_bytes`: 10 MiB of files in one agent's reply. Common relays take
+/// 20 to 35 MiB per message (Microsoft 365 35 MB, Gmail 25 MB) and base64 adds a third:
+/// 10 MiB of files stays under every one of them.
+pub const MAX_ATTACHMENT_BYTES: usize = 10 * 1024 * 1024;
 /// `offers[].locale`: the consortium's members are French universities.
 pub const LOCALE: &str = "fr";
 /// `offers[].reopen_window_days`: a reply within ten days ("it happens again") most likely

@@ -85,6 +85,12 @@ impl Config {
                 offer.support_addresses.join(", ")
             ));
             line(format!("    maildir: {}", offer.maildir.display()));
+            if let Some(dir) = &offer.templates_dir {
+                line(format!(
+                    "    templates: {} over the global ones",
+                    dir.display()
+                ));
+            }
             for m in &offer.mailboxes {
                 line(describe_mailbox(m));
             }

@@ -157,6 +157,10 @@ pub struct MailConfig {
     /// [`defaults::TICKET_LIMIT`], [`defaults::COALESCE_MINUTES`]): the brakes against mail
     /// storms.
     pub throttle: crate::domain::throttle::Policy,
+    /// `mail.max_attachment_bytes` (default [`defaults::MAX_ATTACHMENT_BYTES`]): the files
+    /// of one agent's reply together, at most; a larger reply is refused before anything is
+    /// queued.
+    pub max_attachment_bytes: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -171,6 +175,9 @@ pub struct OfferConfig {
     pub support_addresses: Vec<String>,
     /// `offers[].locale`: `fr` or `en` (default [`defaults::LOCALE`]).
     pub locale: String,
+    /// `offers[].templates_dir` (optional, in data_dir): templates here override, for this
+    /// offer's mail only, the global ones (`mail.templates_dir`) and the built-in ones.
+    pub templates_dir: Option<PathBuf>,
     /// `offers[].reopen_window_days` (default [`defaults::REOPEN_WINDOW_DAYS`]).
     pub reopen_window: chrono::Duration,
     /// `offers[].unknown_sender`: `create_in_institution`, `create_unaffiliated` or `refuse`
@@ -353,6 +360,9 @@ pub struct ContactConfig {
     pub institution: Option<String>,
     /// `contacts[].roles`: `{ SMSU = ["agent"], GEFORP = ["requester"] }`.
     pub roles: Vec<(TenantId, Vec<Role>)>,
+    /// `contacts[].locale`: `fr` or `en`, the language of the mail they get, whatever the
+    /// offer's. `None`: the language their own mail declares, else the offer's.
+    pub locale: Option<String>,
 }
 
 impl Config {

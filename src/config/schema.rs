@@ -178,6 +178,9 @@ fn read_mail(
             window
         });
     let throttle = read_throttle(&mut t, r);
+    let max_attachment_bytes = t
+        .get("max_attachment_bytes")
+        .map_or(Some(defaults::MAX_ATTACHMENT_BYTES), |n| n.positive_as(r));
     t.finish(r);
     let default_domain = || {
         offers
@@ -207,6 +210,7 @@ fn read_mail(
             )),
         },
         throttle,
+        max_attachment_bytes: max_attachment_bytes.unwrap_or(defaults::MAX_ATTACHMENT_BYTES),
     }
 }
 
@@ -407,11 +411,12 @@ fn read_offers(
         let locale = t
             .get("locale")
             .map_or(Some(defaults::LOCALE.to_owned()), |n| {
-                n.parse(r, |s| match s {
-                    "fr" | "en" => Ok(s.to_owned()),
-                    _ => Err(format!("unknown locale {s:?} (expected fr or en)")),
-                })
+                n.parse(r, parse_locale)
             });
+        let templates_dir = t
+            .get("templates_dir")
+            .and_then(|n| n.path_buf(r))
+            .map(|p| data_dir.join(p));
         let reopen_window = t
             .get("reopen_window_days")
             .map_or(Some(defaults::REOPEN_WINDOW_DAYS), |n| n.positive(r));
@@ -490,6 +495,7 @@ fn read_offers(
             provider,
             support_addresses,
             locale,
+            templates_dir,
             reopen_window,
             unknown_sender,
             maildir,
@@ -633,6 +639,10 @@ fn read_contacts(
         let roles = t
             .get("roles")
             .map_or(Some(Vec::new()), |n| read_roles(&n, offer_codes, r));
+        let locale = match t.get("locale") {
+            None => Some(None),
+            Some(n) => n.parse(r, parse_locale).map(Some),
+        };
         if let (Some(e), Some(m)) = (&emails, &matrix_ids)
             && e.is_empty()
             && m.is_empty()
@@ -643,8 +653,14 @@ fn read_contacts(
             );
         }
         t.finish(r);
-        if let (Some(name), Some(emails), Some(matrix_ids), Some(institution), Some(roles)) =
-            (name, emails, matrix_ids, institution, roles)
+        if let (
+            Some(name),
+            Some(emails),
+            Some(matrix_ids),
+            Some(institution),
+            Some(roles),
+            Some(locale),
+        ) = (name, emails, matrix_ids, institution, roles, locale)
         {
             contacts.push(ContactConfig {
                 name,
@@ -652,10 +668,19 @@ fn read_contacts(
                 matrix_ids,
                 institution,
                 roles,
+                locale,
             });
         }
     }
     contacts
+}
+
+/// `fr` or `en`: the languages that have templates (`offers[].locale`, `contacts[].locale`).
+fn parse_locale(s: &str) -> Result<String, String> {
+    match s {
+        "fr" | "en" => Ok(s.to_owned()),
+        _ => Err(format!("unknown locale {s:?} (expected fr or en)")),
+    }
 }
 
 /// An optional list of strings, each checked by `parse` and unique across all contacts.

@@ -288,6 +288,12 @@ fn each_bad_value_is_reported_at_its_path() {
             "unknown offer \"NOPE\" (declared: SMSU)",
         ),
         (
+            "[[contacts]]\nname = \"A\"\nemails = [\"a@univ-rennes.example\"]\nlocale = \"de\"",
+            &[],
+            "contacts[0].locale",
+            "unknown locale \"de\"",
+        ),
+        (
             "[[contacts]]\nname = \"A\"\nemails = [\"a@univ-rennes.example\"]\nroles = { SMSU = [\"boss\"] }",
             &[],
             "contacts[0].roles.SMSU[0]",

@@ -142,6 +142,10 @@ pub struct InboundEmail {
     pub html_body: Option<String>,
     /// The parts that are not the body, in MIME order.
     pub attachments: Vec<Attachment>,
+    /// The language the sender reads, when the mail says one guichet writes (`fr`, `en`):
+    /// see [`language::of_headers`](super::language::of_headers). What a new contact's
+    /// locale, and an answer to an unknown sender, follow.
+    pub language: Option<&'static str>,
     /// Set by the parser: [`digest_parts`] over the text parts and HTML parts as decoded from
     /// the message, before our HTML-to-text conversion and sanitising. A later version of those
     /// must not make a copy taken in before it look like other content (it would be stored
@@ -360,6 +364,7 @@ pub(crate) mod sample {
             new_text: "Bonjour".to_owned(),
             html_body: None,
             attachments: vec![],
+            language: None,
             source_digest: None,
         }
     }

@@ -13,6 +13,7 @@ pub mod bounce;
 pub mod calendar;
 pub mod dedupe;
 pub mod ids;
+pub mod language;
 pub mod loop_guard;
 pub mod message;
 pub mod recipients;

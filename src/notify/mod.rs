@@ -23,6 +23,11 @@
 //! not have, makes [`Notifier::new`] fail with an error naming the file: a typo is found at
 //! start-up, not when the first mail is sent.
 //!
+//! An offer may have its own override directory (`offers[].templates_dir`):
+//! [`Notifier::from_config`] builds one set of templates per such offer, each file looked up
+//! in the offer's directory, then the global one (`mail.templates_dir`), then built in, and
+//! checked the same way. [`Notifier::for_offer`] gives the set an offer's mail renders with.
+//!
 //! An unknown locale falls back to `fr` ([`DEFAULT_LOCALE`]); `en-GB` or `fr_FR` use their
 //! language. Subjects and text parts go through a registry that does not escape anything;
 //! HTML parts through one that HTML-escapes every `{{value}}`. Both are in strict mode: a
@@ -53,6 +58,10 @@
 //!   "recipient": { "name": "Alice Martin", "address": "alice@..." },   // name may be null
 //!   "original_subject": "...",   // subject of the mail being answered, without Re:/tag
 //!   "body": "...",               // agent_reply only: the agent's text, plain text
+//!   "attachments": [             // agent_reply only: the files the mail carries, maybe none
+//!     { "filename": "rapport.pdf", "content_type": "application/pdf",
+//!       "sha256": "...", "size": 48213 }   // the outbox reads the bytes back by sha256
+//!   ],
 //!   "author": {                  // new_ticket, requester_reply: who wrote
 //!     "name": "Alice Martin",    //   may be null
 //!     "address": "alice@...",
@@ -93,6 +102,7 @@
 //! `{{label "fr" code}}`: a status, priority, SLA target or SLA state code in words of the
 //! locale (an unknown code, such as a policy's own target name, is shown as is).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use handlebars::{
@@ -318,6 +328,10 @@ pub enum NotifyError {
     /// names the template as `<event>/<locale>/<part>`.
     #[error("cannot render {0}: {1}")]
     Render(String, String),
+    /// An offer's own templates (`offers[].templates_dir`) are wrong; the first field is the
+    /// offer's code.
+    #[error("offer {0}: {1}")]
+    Offer(String, Box<NotifyError>),
 }
 
 /// The three files of a template.
@@ -464,6 +478,9 @@ pub struct Notifier {
     html: Handlebars<'static>,
     /// Subjects and text parts: nothing is escaped (a `<` in a title stays a `<`).
     plain: Handlebars<'static>,
+    /// The templates of the offers that have their own override directory, by offer code;
+    /// each of them has no `offers` of its own.
+    offers: HashMap<String, Notifier>,
 }
 
 impl std::fmt::Debug for Notifier {
@@ -476,9 +493,39 @@ impl Notifier {
     /// Loads the built-in templates, replaced by the files found in `override_dir`, and
     /// checks each one by rendering it with [`Template::sample_context`].
     pub fn new(override_dir: Option<&Path>) -> Result<Self, NotifyError> {
-        if let Some(dir) = override_dir
-            && !dir.is_dir()
-        {
+        Self::layered(override_dir.as_slice())
+    }
+
+    /// The templates of `config`: the global override directory (`mail.templates_dir`) over
+    /// the built-in templates, and for each offer with its own (`offers[].templates_dir`),
+    /// that directory over both. Every set is checked as [`Notifier::new`] checks one.
+    pub fn from_config(config: &crate::config::Config) -> Result<Self, NotifyError> {
+        let global = config.mail.templates_dir.as_deref();
+        let mut notifier = Self::new(global)?;
+        for offer in &config.offers {
+            let Some(dir) = offer.templates_dir.as_deref() else {
+                continue;
+            };
+            let dirs: Vec<&Path> = [Some(dir), global].into_iter().flatten().collect();
+            let templates = Self::layered(&dirs)
+                .map_err(|e| NotifyError::Offer(offer.code.as_str().to_owned(), Box::new(e)))?;
+            notifier
+                .offers
+                .insert(offer.code.as_str().to_owned(), templates);
+        }
+        Ok(notifier)
+    }
+
+    /// The templates mail of the offer `code` renders with: its own if it has an override
+    /// directory, else the global ones.
+    pub fn for_offer(&self, code: &str) -> &Notifier {
+        self.offers.get(code).unwrap_or(self)
+    }
+
+    /// Loads the built-in templates, each replaced by the file found first in `override_dirs`
+    /// (most specific first), and checks them all.
+    fn layered(override_dirs: &[&Path]) -> Result<Self, NotifyError> {
+        if let Some(dir) = override_dirs.iter().find(|d| !d.is_dir()) {
             return Err(NotifyError::Template(
                 dir.display().to_string(),
                 "override directory not found".to_owned(),
@@ -492,7 +539,11 @@ impl Notifier {
         plain.set_strict_mode(true);
         plain.register_escape_fn(handlebars::no_escape);
         plain.register_helper("label", Box::new(label));
-        let mut notifier = Self { html, plain };
+        let mut notifier = Self {
+            html,
+            plain,
+            offers: HashMap::new(),
+        };
 
         // Partials first: a template's include is resolved when it renders, and the check
         // below renders every template.
@@ -501,7 +552,7 @@ impl Notifier {
                 for part in [Part::Text, Part::Html] {
                     let relative = partial_path(name, locale, part);
                     let (source, origin) = load(
-                        override_dir,
+                        override_dirs,
                         &relative,
                         built_in_partial(name, locale, part),
                     )?;
@@ -530,7 +581,7 @@ impl Notifier {
                             .iter()
                             .collect();
                     let (source, origin) =
-                        load(override_dir, &relative, built_in(template, locale, part))?;
+                        load(override_dirs, &relative, built_in(template, locale, part))?;
                     notifier
                         .registry_mut(part)
                         .register_template_string(&key(template, locale, part), source)
@@ -600,13 +651,13 @@ impl Notifier {
 }
 
 /// The source of one file (`relative` to `templates/`) and a name for it in errors: the
-/// override file if there is one, else `built_in`.
+/// first override file found in `override_dirs`, else `built_in`.
 fn load(
-    override_dir: Option<&Path>,
+    override_dirs: &[&Path],
     relative: &Path,
     built_in: Option<&'static str>,
 ) -> Result<(String, String), NotifyError> {
-    if let Some(dir) = override_dir {
+    for dir in override_dirs {
         let path = dir.join(relative);
         match std::fs::read_to_string(&path) {
             Ok(source) => return Ok((source, path.display().to_string())),

@@ -682,6 +682,10 @@ async fn ingest_parsed(
         answered(ctx, tx, offer, ticket, contact.id, sender, now).await?
     };
 
+    // Machine mail says nothing of its sender's language.
+    if auto.is_none() {
+        super::acks::learn_locale(tx, contact.id, email).await?;
+    }
     let mut acknowledged = false;
     if created
         && auto.is_none()
@@ -689,6 +693,7 @@ async fn ingest_parsed(
         && super::acks::take_slot(&ctx.config, tx, &to.address, now).await?
     {
         let context = mail_context(offer, Some(&ticket), &to, &email.subject, None);
+        let locale = tx.contact_locale(contact.id).await?;
         let queued = queue_mail(
             ctx,
             tx,
@@ -700,6 +705,7 @@ async fn ingest_parsed(
                 answering: Some(Thread::of(email)),
                 auto_submitted: Some("auto-replied"),
                 context: &context,
+                locale: locale.as_deref(),
             },
         )
         .await?;
@@ -961,6 +967,8 @@ async fn refuse(
         answering: Some(Thread::of(email)),
         auto_submitted: Some("auto-replied"),
         context: &context,
+        // No contact to ask: the language the mail declares, if any.
+        locale: email.language,
     };
     Ok(queue_mail(ctx, tx, offer, mail).await?.is_some())
 }

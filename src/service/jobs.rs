@@ -118,6 +118,7 @@ pub async fn daily_digest(
                 answering: None,
                 auto_submitted: Some("auto-generated"),
                 context: &context,
+                locale: person.locale.as_deref(),
             };
             if queue_mail(ctx, &mut tx, offer, mail).await?.is_some() {
                 queued += 1;

@@ -6,7 +6,7 @@
 //! protocol code.
 
 pub mod acks;
-mod attachments;
+pub mod attachments;
 pub mod bounces;
 pub mod deliver;
 pub mod ingest;

@@ -5,8 +5,8 @@
 //! Who hears of it is [`audience::recipients`]' choice, over the people [`Tx::audience`] loads
 //! (the offer's agents and governance contacts, the ticket's participants): nobody else is
 //! ever mailed. Each recipient gets a mail of their own: their own Message-ID, reply token and
-//! greeting. The language is the offer's (`offers[].locale`): contacts keep no preference yet,
-//! and [`queue_mail`] writes the offer's locale on the row.
+//! greeting, in their own language when it is known (`contacts.locale`, from the
+//! configuration or their own mail), else in the offer's (`offers[].locale`).
 //!
 //! Threading: a notice about a message threads under that message (the new ticket, the
 //! requester's reply); an agent's reply under the requester's last message, as a mail client
@@ -25,7 +25,7 @@ use super::{Context, ServiceError};
 use crate::config::OfferConfig;
 use crate::domain::audience::{self, Notice, Person, TicketFacts};
 use crate::domain::{
-    ContactId, Direction, InboundEmail, Mailbox, MessageId, ParticipantRole, Status,
+    Attachment, ContactId, Direction, InboundEmail, Mailbox, MessageId, ParticipantRole, Status,
 };
 use crate::notify::Template;
 use crate::store::{AddressKind, ArticleRow, AudienceRow, TicketRow, Tx};
@@ -51,8 +51,12 @@ pub enum Event<'a> {
         email: &'a InboundEmail,
         author: serde_json::Value,
     },
-    /// An agent answered with `body`: the requester and the entitled participants.
-    AgentReply { body: &'a str },
+    /// An agent answered with `body` and `files`: the requester and the entitled
+    /// participants.
+    AgentReply {
+        body: &'a str,
+        files: &'a [Attachment],
+    },
     /// The ticket went from `from` to `to` (resolved or closed): the requester and the
     /// entitled participants.
     StatusChanged { from: Status, to: Status },
@@ -170,6 +174,7 @@ pub async fn notify(
             }),
             auto_submitted: event.auto_submitted(),
             context: &context,
+            locale: row.locale.as_deref(),
         };
         if let Some(id) = queue_mail(ctx, tx, offer, mail).await? {
             queued.mails.push((row.contact_id, id));
@@ -286,7 +291,7 @@ fn context(
     people: &[AudienceRow],
 ) -> serde_json::Value {
     let body = match event {
-        Event::AgentReply { body } => Some(*body),
+        Event::AgentReply { body, .. } => Some(*body),
         _ => None,
     };
     let mut ctx = mail_context(offer, Some(ticket), to, subject, body);
@@ -311,7 +316,9 @@ fn context(
             ctx["assignee"] = json!({ "name": name });
         }
         Event::Sla { sla, .. } => ctx["sla"] = sla.clone(),
-        Event::AgentReply { .. } => {}
+        Event::AgentReply { files, .. } => {
+            ctx["attachments"] = super::attachments::context_of(files);
+        }
     }
     ctx
 }

@@ -190,14 +190,32 @@ pub async fn reply(
     who: &Operator,
     body: &str,
 ) -> Result<TicketRef, ServiceError> {
+    reply_with_files(ctx, offer, reference, who, body, &[]).await
+}
+
+/// [`reply`] with `files` attached: stored as the article's attachments, and sent with each
+/// mail of the reply. Refused, with nothing queued, when they weigh more than
+/// `mail.max_attachment_bytes` together.
+pub async fn reply_with_files(
+    ctx: &Context,
+    offer: &OfferConfig,
+    reference: &str,
+    who: &Operator,
+    body: &str,
+    files: &[crate::domain::Attachment],
+) -> Result<TicketRef, ServiceError> {
     let body = body.trim();
     if body.is_empty() {
         return Err(ServiceError::Refused("a reply needs a text".into()));
     }
+    super::attachments::within_limit(
+        files.iter().map(|f| f.data.len() as u64),
+        ctx.config.mail.max_attachment_bytes,
+    )?;
     let now = ctx.clock.now();
     let mut tx = ctx.store.begin(&offer.code).await?;
     let ticket = find(&mut tx, offer, reference).await?;
-    let event = Event::AgentReply { body };
+    let event = Event::AgentReply { body, files };
     let queued = notices::notify(ctx, &mut tx, offer, &ticket, &event, None).await?;
     // The article keeps the requester's copy's id (the first): every copy's id is an outbox
     // row's, and replies to any of them thread by it.
@@ -215,13 +233,14 @@ pub async fn reply(
             ..operator_article(&ticket, who, Direction::Out, body, now)
         })
         .await?;
+    super::attachments::store(&mut tx, article, files).await?;
     tx.mark_first_response(ticket.id, now).await?;
     record(
         &mut tx,
         &ticket,
         who,
         EventKind::Replied,
-        json!({ "article": article, "recipients": queued.mails.len() }),
+        json!({ "article": article, "recipients": queued.mails.len(), "attachments": files.len() }),
         now,
     )
     .await?;

@@ -13,7 +13,7 @@ use chrono::Duration;
 use serde_json::json;
 
 use super::{Context, ServiceError};
-use crate::channels::outbound::OutboundMail;
+use crate::channels::outbound::{OutboundAttachment, OutboundMail};
 use crate::channels::{SendError, Sender};
 use crate::config::OfferConfig;
 use crate::domain::bounce::{Severity, enhanced_status};
@@ -94,6 +94,8 @@ pub struct QueuedMail<'a> {
     pub answering: Option<Thread<'a>>,
     pub auto_submitted: Option<&'a str>,
     pub context: &'a serde_json::Value,
+    /// The recipient's own language (`fr`, `en`), when known; else the offer's.
+    pub locale: Option<&'a str>,
 }
 
 /// Queues a mail in the caller's transaction; returns our Message-ID for it, or `None` when
@@ -148,7 +150,7 @@ pub async fn queue_mail(
     let row = NewOutbox {
         ticket: mail.ticket.map(|t| t.id),
         template: mail.template.name(),
-        locale: &offer.locale,
+        locale: mail.locale.unwrap_or(&offer.locale),
         context: mail.context,
         from_address: from,
         recipients: &recipients,
@@ -346,6 +348,7 @@ pub async fn send_due(
     sender: &dyn Sender,
     offer: &OfferConfig,
 ) -> Result<PassReport, StoreError> {
+    let notifier = notifier.for_offer(offer.code.as_str());
     let now = ctx.clock.now();
     let mut tx = ctx.store.begin(&offer.code).await?;
     let mut rows = tx
@@ -356,7 +359,10 @@ pub async fn send_due(
     let mut report = PassReport::default();
     for row in rows {
         let now = ctx.clock.now();
-        let result = match render(notifier, offer, &row, ctx.token_key(), now) {
+        let files = super::attachments::of_row(ctx, &offer.code, &row).await?;
+        let mail =
+            files.and_then(|files| render(notifier, offer, &row, files, ctx.token_key(), now));
+        let result = match mail {
             Ok(mail) => sender.send(&mail).await,
             Err(e) => Err(e),
         };
@@ -530,6 +536,7 @@ fn render(
     notifier: &Notifier,
     offer: &OfferConfig,
     row: &OutboxRow,
+    attachments: Vec<OutboundAttachment>,
     key: Option<&TokenKey>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<OutboundMail, SendError> {
@@ -567,6 +574,7 @@ fn render(
         reply_to,
         auto_submitted: row.auto_submitted.clone(),
         date: now,
+        attachments,
     })
 }
 

@@ -74,6 +74,10 @@ pub async fn sync_offer(ctx: &Context, offer: &OfferConfig) -> Result<(), StoreE
             .flat_map(|(_, roles)| roles.iter().map(|r| r.as_str()))
             .collect();
         tx.set_contact_roles(id, &roles).await?;
+        // Without a locale in the file, the one their mail declared (if any) stays.
+        if let Some(locale) = &contact.locale {
+            tx.set_contact_locale(id, Some(locale), false).await?;
+        }
     }
     tx.commit().await
 }

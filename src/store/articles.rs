@@ -113,6 +113,21 @@ impl Tx {
         Ok(sha)
     }
 
+    /// The stored bytes of the attachment whose SHA-256 (hex) is `sha256`, if the offer has
+    /// them: what an agent's reply sends, read again at each attempt.
+    pub async fn attachment_blob(&mut self, sha256: &str) -> Result<Option<Vec<u8>>> {
+        const SELECT_BLOB: &str =
+            "SELECT data FROM attachment_blobs WHERE tenant_id = $1 AND sha256 = $2";
+        let t = self.tenant.as_str();
+        Ok(on!(self, "attachment_blob", |c| {
+            sqlx::query_scalar(SELECT_BLOB)
+                .bind(t)
+                .bind(sha256)
+                .fetch_optional(c)
+                .await?
+        }))
+    }
+
     /// Where attachments appear in the ticket's articles (not their bytes), in article and position
     /// order.
     pub async fn attachments(&mut self, ticket: TicketId) -> Result<Vec<AttachmentRow>> {

@@ -14,7 +14,7 @@ use crate::domain::{ContactId, InstitutionId, ParticipantRole, TicketId};
 /// integer on SQLite, a boolean on PostgreSQL; sqlx decodes either as `bool`). The address
 /// is the first of the contact's mail addresses that no bounce suppresses at `$3`, compared
 /// as `SELECT_SUPPRESSED` in `bounces.rs` does. Role names are those `service::sync` writes.
-const SELECT_AUDIENCE: &str = "SELECT c.id AS contact_id, c.name, c.institution_id, \
+const SELECT_AUDIENCE: &str = "SELECT c.id AS contact_id, c.name, c.institution_id, c.locale, \
      (SELECT MIN(a.address) FROM contact_addresses a \
        WHERE a.tenant_id = c.tenant_id AND a.contact_id = c.id AND a.kind = 'email' \
          AND NOT EXISTS (SELECT 1 FROM bouncing_addresses b \
@@ -34,6 +34,13 @@ const SELECT_AUDIENCE: &str = "SELECT c.id AS contact_id, c.name, c.institution_
          AND r.role IN ('agent', 'governance'))) \
      ORDER BY c.id";
 
+/// A contact's language ([`Tx::contact_locale`]).
+const SELECT_CONTACT_LOCALE: &str = "SELECT locale FROM contacts WHERE tenant_id = $1 AND id = $2";
+/// Sets a contact's language ([`Tx::set_contact_locale`]); with `$4` true, only when it has
+/// none.
+const UPDATE_CONTACT_LOCALE: &str = "UPDATE contacts SET locale = $3 \
+     WHERE tenant_id = $1 AND id = $2 AND (locale IS NULL OR NOT $4)";
+
 /// One person who may hear of a ticket ([`Tx::audience`]): what `domain::audience::Person`
 /// needs, and the name and address to write to.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
@@ -44,6 +51,9 @@ pub struct AudienceRow {
     pub name: Option<String>,
     /// Their institution, if known.
     pub institution_id: Option<InstitutionId>,
+    /// The language they read (`fr`, `en`), when known: their mail goes in it rather than in
+    /// the offer's.
+    pub locale: Option<String>,
     /// Their first mail address that no bounce suppresses; `None` when they have none.
     pub email: Option<String>,
     /// An agent of this offer.
@@ -199,6 +209,40 @@ impl Tx {
                 .bind(id.0)
                 .bind(name)
                 .bind(institution_id)
+                .execute(c)
+                .await?
+        });
+        Ok(())
+    }
+
+    /// The language `contact` reads (`fr`, `en`), if known.
+    pub async fn contact_locale(&mut self, contact: ContactId) -> Result<Option<String>> {
+        let t = self.tenant.as_str();
+        let locale: Option<Option<String>> = on!(self, "contact_locale", |c| {
+            sqlx::query_scalar(SELECT_CONTACT_LOCALE)
+                .bind(t)
+                .bind(contact.0)
+                .fetch_optional(c)
+                .await?
+        });
+        Ok(locale.flatten())
+    }
+
+    /// Sets the language `contact` reads (`None` clears it); with `only_if_unset`, a
+    /// language already known is kept.
+    pub async fn set_contact_locale(
+        &mut self,
+        contact: ContactId,
+        locale: Option<&str>,
+        only_if_unset: bool,
+    ) -> Result<()> {
+        let t = self.tenant.as_str();
+        exec!(self, "set_contact_locale", |c| {
+            sqlx::query(UPDATE_CONTACT_LOCALE)
+                .bind(t)
+                .bind(contact.0)
+                .bind(locale)
+                .bind(only_if_unset)
                 .execute(c)
                 .await?
         });

@@ -279,6 +279,7 @@ fn read_message(message: &Message<'_>, raw: &[u8]) -> Result<InboundEmail, Parse
         new_text: String::new(),
         html_body: html_body(message, raw),
         attachments: attachments(message, raw),
+        language: language(message, raw),
         source_digest: None,
     };
     email.source_digest = Some(source_digest(message, raw, &email.attachments));
@@ -380,6 +381,8 @@ fn remove_nul(email: &mut InboundEmail) {
         new_text: _,
         html_body,
         attachments,
+        // One of two fixed strings.
+        language: _,
         // A digest: hex digits only.
         source_digest: _,
     } = email;
@@ -581,6 +584,16 @@ fn auto_headers(message: &Message<'_>, raw: &[u8], no_usable_sender: bool) -> Au
             None
         },
     }
+}
+
+/// The language the sender reads, from `Content-Language` or `Accept-Language`
+/// ([`crate::domain::language::of_headers`]).
+fn language(message: &Message<'_>, raw: &[u8]) -> Option<&'static str> {
+    let first = |name: &str| raw_values(message, raw, &[name]).next();
+    crate::domain::language::of_headers(
+        first("Content-Language").as_deref(),
+        first("Accept-Language").as_deref(),
+    )
 }
 
 /// The values of the top-level headers named `names` (any case), in header order, as written:

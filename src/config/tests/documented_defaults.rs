@@ -38,7 +38,7 @@ fn empty_file_gives_the_documented_defaults() {
         load(None, &[]).unwrap_or_else(|e| panic!("{:#?}", e.0)),
     ] {
         let (d, s, m) = (&config.daemon, &config.storage, &config.mail);
-        let table: [(&str, String, &str); 24] = [
+        let table: [(&str, String, &str); 25] = [
             ("data_dir", d.data_dir.display().to_string(), "./data"),
             ("log_format", format!("{:?}", d.log_format), "Human"),
             ("log_level", d.log_level.clone(), "info"),
@@ -66,6 +66,11 @@ fn empty_file_gives_the_documented_defaults() {
             ),
             ("hmac_key", format!("{:?}", m.hmac_key), "None"),
             ("templates_dir", format!("{:?}", m.templates_dir), "None"),
+            (
+                "max_attachment_bytes",
+                m.max_attachment_bytes.to_string(),
+                "10485760",
+            ),
             (
                 "bounce_suppress_days",
                 m.bounce_suppress.num_days().to_string(),
@@ -186,6 +191,10 @@ fn example_file_and_docs_state_the_defaults_the_reader_uses() {
             format!("Default {TICKET_LIMIT} per {TICKET_LIMIT_WINDOW_MINUTES}."),
         ),
         ("coalesce_minutes", format!("Default {COALESCE_MINUTES}.")),
+        (
+            "max_attachment_bytes",
+            format!("Default {MAX_ATTACHMENT_BYTES} "),
+        ),
     ];
     for (key, says) in sections {
         let comment = section_comment(key);
