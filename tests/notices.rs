@@ -75,31 +75,8 @@ fn setup() -> Setup {
     }
 }
 
-/// Runs each named `async fn(App)` on SQLite and on PostgreSQL with [`setup`].
-macro_rules! on_both_backends {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(App::with(Backend::Sqlite, super::setup()).await).await;
-                }
-            )*
-            use super::{App, Backend};
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(App::with(Backend::Postgres, super::setup()).await).await;
-                }
-            )*
-            use super::{App, Backend};
-        }
-    };
-}
-
 on_both_backends!(
+    setup = setup;
     a_new_ticket_tells_the_agents_of_its_offer_and_no_other,
     a_requester_reply_goes_to_the_agents_then_to_the_assignee_alone,
     an_agent_reply_reaches_the_requester_and_copied_colleagues_each_apart,
