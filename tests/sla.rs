@@ -77,6 +77,7 @@ on_both_backends!(
     the_daily_digest_runs_once_per_scheduled_instant,
     the_daily_digest_runs_at_its_instant_and_once_after_a_gap,
     the_report_counts_compliance_and_breaches_by_level,
+    the_weekly_report_tells_governance_last_weeks_figures,
 );
 
 fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
@@ -593,5 +594,51 @@ async fn the_report_counts_compliance_and_breaches_by_level(app: App) {
             ("L1".to_owned(), 2),
             ("L2".to_owned(), 2)
         ]
+    );
+}
+
+/// Monday 9:00 in Paris: last week's figures go to the governance contacts, once.
+async fn the_weekly_report_tells_governance_last_weeks_figures(app: App) {
+    let r = open(&app, utc(2026, 11, 23, 9, 0), "week@x").await; // Mon 23, 10:00
+    app.clock.set(utc(2026, 11, 23, 10, 0));
+    op::reply(&app.ctx, app.offer("SMSU"), &r, &operator(), "Je regarde.")
+        .await
+        .unwrap();
+    app.set_status("SMSU", &r, Status::Resolved).await.unwrap();
+    open(&app, utc(2026, 11, 30, 7, 30), "next-week@x").await; // Mon 30, 8:30: not last week
+    let offer = app.offer("SMSU");
+    let monday_9 = utc(2026, 11, 30, 8, 0);
+    app.clock.set(monday_9);
+    assert_eq!(
+        jobs::weekly_report(&app.ctx, offer, monday_9)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        jobs::weekly_report(&app.ctx, offer, monday_9)
+            .await
+            .unwrap(),
+        0
+    );
+    let reports: Vec<_> = app
+        .outbox("SMSU")
+        .await
+        .into_iter()
+        .filter(|o| o.template == "weekly_report")
+        .collect();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(recipients(&reports[0]), [GOUV]);
+    let ctx = &reports[0].context.0;
+    assert_eq!(ctx["period"]["from"], "2026-11-23");
+    assert_eq!(ctx["period"]["to"], "2026-11-29");
+    assert_eq!(ctx["figures"]["opened"], 1);
+    assert_eq!(ctx["figures"]["resolved"], 1);
+    assert_eq!(ctx["figures"]["first_response_p50"], "1 h 00 min");
+    assert_eq!(
+        ctx["sla"][0],
+        serde_json::json!({
+            "target": "first_response", "total": 1, "met": 1, "compliance": "100.0 %"
+        })
     );
 }

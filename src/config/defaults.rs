@@ -153,3 +153,6 @@ pub const CALENDAR_FRENCH_HOLIDAYS: bool = true;
 
 /// `offers[].jobs.daily_digest`: 8:00 on weekdays, in the offer's time zone (crontab form).
 pub const DAILY_DIGEST: &str = "0 8 * * Mon-Fri";
+
+/// `offers[].jobs.weekly_report`: Monday 9:00, in the offer's time zone (crontab form).
+pub const WEEKLY_REPORT: &str = "0 9 * * Mon";

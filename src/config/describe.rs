@@ -103,13 +103,14 @@ impl Config {
             for l in describe_sla(&offer.sla) {
                 line(l);
             }
+            let job = |s: &Option<crate::domain::schedule::JobSchedule>| {
+                s.as_ref()
+                    .map_or("off".to_owned(), |s| s.as_str().to_owned())
+            };
             line(format!(
-                "    daily digest: {}",
-                offer
-                    .jobs
-                    .daily_digest
-                    .as_ref()
-                    .map_or("off", |s| s.as_str())
+                "    daily digest: {}; weekly report: {}",
+                job(&offer.jobs.daily_digest),
+                job(&offer.jobs.weekly_report)
             ));
             let policy = policy_name(offer.unknown_sender);
             line(format!(

@@ -175,20 +175,28 @@ pub struct Jobs {
     /// `daily_digest` (default [`defaults::DAILY_DIGEST`]; `""` turns it off): the open
     /// tickets with their SLA state, to the offer's agents.
     pub daily_digest: Option<JobSchedule>,
+    /// `weekly_report` (default [`defaults::WEEKLY_REPORT`]; `""` turns it off): last week's
+    /// figures, to the offer's governance contacts.
+    pub weekly_report: Option<JobSchedule>,
 }
 
 /// Reads an offer's `jobs` table: cron expressions, five fields (crontab) or six and seven
 /// (seconds first), in the offer's calendar's time zone.
 pub(super) fn read_jobs(mut t: Fields<'_>, r: &mut Report) -> Option<Jobs> {
-    let daily_digest = match t.get("daily_digest") {
-        None => JobSchedule::parse(defaults::DAILY_DIGEST).ok(),
+    let mut job = |key, default: &str| match t.get(key) {
+        None => Some(JobSchedule::parse(default).ok()),
         Some(n) => n.parse(r, |s| match s.trim() {
             "" => Ok(None),
             s => JobSchedule::parse(s).map(Some).map_err(|e| e.to_string()),
-        })?,
+        }),
     };
+    let daily_digest = job("daily_digest", defaults::DAILY_DIGEST);
+    let weekly_report = job("weekly_report", defaults::WEEKLY_REPORT);
     t.finish(r);
-    Some(Jobs { daily_digest })
+    Some(Jobs {
+        daily_digest: daily_digest?,
+        weekly_report: weekly_report?,
+    })
 }
 
 /// Every address an escalation level names must be an agent or a governance contact of its

@@ -41,7 +41,7 @@ use super::{Priority, Status, TicketId, TicketKind};
 /// Business time between two instants: the offer's calendar (8h-18h on weekdays, holidays
 /// closed) implements it; the report does not need to know how. Kept as a trait so that the
 /// report's arithmetic is tested with simple calendars and the real one plugs in unchanged.
-pub trait BusinessTime {
+pub trait BusinessTime: Send + Sync {
     /// The open time between `from` and `to` (zero when `to` is not after `from`).
     fn business_time(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> TimeDelta;
 }

@@ -92,7 +92,14 @@
 //!     { "ref": "I-000042", "tag": "[SMSU I-000042]", "title": "...",
 //!       "status": "in_progress", "priority": "high",
 //!       "sla": "warning" }       //   SLA state: "ok", "warning", "breached" or "none"
-//!   ]
+//!   ],
+//!   "period": { "from": "2026-11-23", "to": "2026-11-29" },   // weekly_report: its days
+//!   "figures": { "opened": 12, "resolved": 9, "closed": 7, "backlog": 5,
+//!                "first_response_p50": "1 h 30 min", ... },   // weekly_report: durations
+//!                                //   formatted by the caller (report_render::duration_text)
+//!   "sla": [ { "target": "first_response", "total": 10, "met": 9,
+//!              "compliance": "90.0 %" } ],    // weekly_report: clocks decided in the period
+//!   "breaches": [ { "level": "L1", "count": 1 } ]   // weekly_report: rungs fired
 //! }
 //! ```
 //!
@@ -142,6 +149,9 @@ pub enum Template {
     Escalated,
     /// The open tickets of an offer, once a day, to its team.
     DailyDigest,
+    /// Last week's figures of an offer (opened, resolved, times, service levels), to its
+    /// governance contacts.
+    WeeklyReport,
     /// Several notifications about one ticket to the same people within
     /// `mail.coalesce_minutes`, as one mail: each event's own subject, and its text when it
     /// has one (`service::outbox` builds the context from the events' own).
@@ -150,7 +160,7 @@ pub enum Template {
 
 impl Template {
     /// Every template, in the order of issue 8's list.
-    pub const ALL: [Template; 12] = [
+    pub const ALL: [Template; 13] = [
         Self::TicketCreated,
         Self::NewTicket,
         Self::SenderRefused,
@@ -162,6 +172,7 @@ impl Template {
         Self::SlaBreach,
         Self::Escalated,
         Self::DailyDigest,
+        Self::WeeklyReport,
         Self::Coalesced,
     ];
 
@@ -179,6 +190,7 @@ impl Template {
             Self::SlaBreach => "sla_breach",
             Self::Escalated => "escalated",
             Self::DailyDigest => "daily_digest",
+            Self::WeeklyReport => "weekly_report",
             Self::Coalesced => "coalesced",
         }
     }
@@ -189,9 +201,12 @@ impl Template {
     }
 
     /// Whether the mail is about one ticket (has `ticket` in its context): all but the
-    /// refusal (no ticket was opened) and the digest (many tickets).
+    /// refusal (no ticket was opened), the digest and the report (many tickets).
     fn has_ticket(self) -> bool {
-        !matches!(self, Self::SenderRefused | Self::DailyDigest)
+        !matches!(
+            self,
+            Self::SenderRefused | Self::DailyDigest | Self::WeeklyReport
+        )
     }
 
     /// Whether the reader is an agent of the offer rather than the requester: it decides the
@@ -285,6 +300,27 @@ impl Template {
                         "priority": "normal",
                         "sla": "ok",
                     },
+                ]);
+            }
+            Self::WeeklyReport => {
+                ctx["period"] = json!({ "from": "2026-11-23", "to": "2026-11-29" });
+                ctx["figures"] = json!({
+                    "opened": 12,
+                    "resolved": 9,
+                    "closed": 7,
+                    "backlog": 5,
+                    "first_response_p50": "1 h 30 min",
+                    "first_response_p90": "3 h 00 min",
+                    "resolution_p50": "6 h 00 min",
+                    "resolution_p90": "28 h 00 min",
+                });
+                ctx["sla"] = json!([
+                    { "target": "first_response", "total": 10, "met": 9, "compliance": "90.0 %" },
+                    { "target": "resolution", "total": 9, "met": 9, "compliance": "100.0 %" },
+                ]);
+                ctx["breaches"] = json!([
+                    { "level": "breach", "count": 1 },
+                    { "level": "L1", "count": 1 },
                 ]);
             }
             Self::Coalesced => {
@@ -411,6 +447,8 @@ fn built_in(template: Template, locale: &str, part: Part) -> Option<&'static str
         (Template::Escalated, "en") => parts!("escalated", "en"),
         (Template::DailyDigest, "fr") => parts!("daily_digest", "fr"),
         (Template::DailyDigest, "en") => parts!("daily_digest", "en"),
+        (Template::WeeklyReport, "fr") => parts!("weekly_report", "fr"),
+        (Template::WeeklyReport, "en") => parts!("weekly_report", "en"),
         (Template::Coalesced, "fr") => parts!("coalesced", "fr"),
         (Template::Coalesced, "en") => parts!("coalesced", "en"),
         _ => return None,
@@ -724,7 +762,7 @@ fn text_to_html(
 
 /// The words for the domain's codes that templates show: statuses, priorities, SLA targets
 /// and SLA states, as `(code, fr, en)`. Codes are unique across the four lists.
-const LABELS: [(&str, &str, &str); 16] = [
+const LABELS: [(&str, &str, &str); 18] = [
     ("new", "nouvelle", "new"),
     ("assigned", "attribuée", "assigned"),
     ("in_progress", "en cours", "in progress"),
@@ -741,6 +779,8 @@ const LABELS: [(&str, &str, &str); 16] = [
     ("critical", "critique", "critical"),
     ("first_response", "première réponse", "first response"),
     ("resolution", "résolution", "resolution"),
+    ("update", "suivi", "update"),
+    ("breach", "échéance dépassée", "deadline missed"),
     ("ok", "dans les temps", "on time"),
     ("warning", "échéance proche", "due soon"),
     ("breached", "dépassé", "missed"),

@@ -75,6 +75,8 @@ snapshot_tests! {
     escalated_en_matches_snapshot: Template::Escalated, "en";
     daily_digest_fr_matches_snapshot: Template::DailyDigest, "fr";
     daily_digest_en_matches_snapshot: Template::DailyDigest, "en";
+    weekly_report_fr_matches_snapshot: Template::WeeklyReport, "fr";
+    weekly_report_en_matches_snapshot: Template::WeeklyReport, "en";
     coalesced_fr_matches_snapshot: Template::Coalesced, "fr";
     coalesced_en_matches_snapshot: Template::Coalesced, "en";
 }

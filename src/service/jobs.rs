@@ -1,5 +1,6 @@
 //! Scheduled jobs of an offer (`[offers.jobs]`, cron expressions read in the offer's time
-//! zone): the daily digest of open tickets to its agents. Each run is
+//! zone): the daily digest of open tickets to its agents, and the weekly report of last
+//! week's figures to its governance contacts. Each run is
 //! taken in the store for its scheduled instant ([`Tx::claim_job_run`]) in the transaction
 //! that queues its mail: one run per instant, whichever daemon gets there first, and none
 //! again after a restart.
@@ -8,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::outbox::{QueuedMail, mail_context, queue_mail};
+use super::report::{Hours, Span};
 use super::sla::calendar;
 use super::{Context, ServiceError};
 use crate::config::OfferConfig;
@@ -20,6 +22,8 @@ use crate::store::{ClockRow, TicketRow, Tx};
 
 /// The job names runs are stored under.
 pub const DAILY_DIGEST: &str = "daily_digest";
+/// See [`DAILY_DIGEST`].
+pub const WEEKLY_REPORT: &str = "weekly_report";
 
 /// Most scheduled instants walked through at once: a job every minute missed for a week.
 const MAX_INSTANTS: usize = 20_000;
@@ -33,19 +37,30 @@ pub async fn run_due(
     offer: &OfferConfig,
     started: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, ServiceError> {
-    let Some(schedule) = &offer.jobs.daily_digest else {
-        return Ok(None);
-    };
-    let now = ctx.clock.now();
-    let mut tx = ctx.store.begin(&offer.code).await?;
-    let last = tx.last_job_run(DAILY_DIGEST).await?;
-    tx.rollback().await?;
-    let (due, next) = latest_due(schedule, last.unwrap_or(started), now, offer);
-    if let Some(at) = due {
-        let queued = daily_digest(ctx, offer, at).await?;
-        tracing::info!(tenant = %offer.code, job = DAILY_DIGEST, scheduled = %at, queued, "scheduled job ran");
+    let jobs = [
+        (DAILY_DIGEST, offer.jobs.daily_digest.as_ref()),
+        (WEEKLY_REPORT, offer.jobs.weekly_report.as_ref()),
+    ];
+    let mut earliest: Option<DateTime<Utc>> = None;
+    for (job, schedule) in jobs {
+        let Some(schedule) = schedule else { continue };
+        let now = ctx.clock.now();
+        let mut tx = ctx.store.begin(&offer.code).await?;
+        let last = tx.last_job_run(job).await?;
+        tx.rollback().await?;
+        let (due, next) = latest_due(schedule, last.unwrap_or(started), now, offer);
+        if let Some(at) = due {
+            let queued = match job {
+                DAILY_DIGEST => daily_digest(ctx, offer, at).await?,
+                _ => weekly_report(ctx, offer, at).await?,
+            };
+            tracing::info!(tenant = %offer.code, job, scheduled = %at, queued, "scheduled job ran");
+        }
+        if let Some(next) = next {
+            earliest = Some(earliest.map_or(next, |e| e.min(next)));
+        }
     }
-    Ok(next)
+    Ok(earliest)
 }
 
 /// The latest instant of `schedule` after `from` and at most `now`, if any, and the first
@@ -123,6 +138,90 @@ pub async fn daily_digest(
             if queue_mail(ctx, &mut tx, offer, mail).await?.is_some() {
                 queued += 1;
             }
+        }
+    }
+    tx.commit().await?;
+    Ok(queued)
+}
+
+/// Runs the weekly report scheduled at `scheduled`, unless it ran already: the figures of
+/// the seven days before the scheduled one (Monday to Sunday for a Monday run), in the offer's
+/// calendar, to its governance contacts. Returns how many mails it queued.
+pub async fn weekly_report(
+    ctx: &Context,
+    offer: &OfferConfig,
+    scheduled: DateTime<Utc>,
+) -> Result<usize, ServiceError> {
+    let zone = offer.calendar.time_zone();
+    let day = scheduled.with_timezone(&zone).date_naive();
+    let from = day - chrono::Days::new(7);
+    let span = Span::of_days(zone, from, day)
+        .map_err(|e| ServiceError::Refused(format!("weekly report: {e}")))?;
+    let label = offer.calendar.describe();
+    let hours = Hours {
+        calendar: offer.calendar.as_ref(),
+        label: &label,
+    };
+    // Built before the run is claimed: its reads have their own transaction, which on
+    // SQLite could not start while the claiming one holds the database's write lock.
+    let report = super::report::build(ctx, offer, &span, hours).await?;
+    let now = ctx.clock.now();
+    let mut tx = ctx.store.begin(&offer.code).await?;
+    if !tx.claim_job_run(WEEKLY_REPORT, scheduled, now).await? {
+        tx.rollback().await?;
+        return Ok(0);
+    }
+    let last = day.pred_opt().unwrap_or(day);
+    let duration = |s: Option<i64>| crate::report_render::duration_text(s);
+    let figures = json!({
+        "opened": report.opened.total,
+        "resolved": report.resolved.total,
+        "closed": report.closed.total,
+        "backlog": report.backlog,
+        "first_response_p50": duration(report.first_response.median_seconds),
+        "first_response_p90": duration(report.first_response.p90_seconds),
+        "resolution_p50": duration(report.resolution.median_seconds),
+        "resolution_p90": duration(report.resolution.p90_seconds),
+    });
+    let sla: Vec<_> = report
+        .sla
+        .iter()
+        .map(|l| {
+            json!({
+                "target": l.target,
+                "total": l.total,
+                "met": l.met,
+                "compliance": crate::report_render::compliance_text(l.compliance),
+            })
+        })
+        .collect();
+    let breaches: Vec<_> = report
+        .breaches
+        .iter()
+        .map(|b| json!({ "level": b.level, "count": b.count }))
+        .collect();
+    let mut queued = 0;
+    for person in tx.team(now).await?.iter().filter(|p| p.governance) {
+        let Some(address) = person.email.as_deref() else {
+            continue;
+        };
+        let to = Mailbox::new(person.name.as_deref(), address);
+        let mut context = mail_context(offer, None, &to, "", None);
+        context["period"] = json!({ "from": from.to_string(), "to": last.to_string() });
+        context["figures"] = figures.clone();
+        context["sla"] = json!(sla);
+        context["breaches"] = json!(breaches);
+        let mail = QueuedMail {
+            ticket: None,
+            template: Template::WeeklyReport,
+            to: std::slice::from_ref(&to),
+            answering: None,
+            auto_submitted: Some("auto-generated"),
+            context: &context,
+            locale: person.locale.as_deref(),
+        };
+        if queue_mail(ctx, &mut tx, offer, mail).await?.is_some() {
+            queued += 1;
         }
     }
     tx.commit().await?;

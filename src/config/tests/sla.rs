@@ -191,8 +191,14 @@ fn jobs_read_crontab_lines_and_may_be_turned_off() {
         six.offers[0].jobs.daily_digest.as_ref().unwrap().as_str(),
         "0 30 7 * * Mon-Fri"
     );
-    let off = ok(&format!("{BASE}[offers.jobs]\ndaily_digest = \"\"\n"), &[]);
+    let weekly = shipped.offers[0].jobs.weekly_report.as_ref().unwrap();
+    assert_eq!(weekly.as_str(), crate::config::defaults::WEEKLY_REPORT);
+    let off = ok(
+        &format!("{BASE}[offers.jobs]\ndaily_digest = \"\"\nweekly_report = \" \"\n"),
+        &[],
+    );
     assert!(off.offers[0].jobs.daily_digest.is_none());
+    assert!(off.offers[0].jobs.weekly_report.is_none());
     let found = errors(
         &format!("{BASE}[offers.jobs]\ndaily_digest = \"0 8 * * 1-5\"\n"),
         &[],
