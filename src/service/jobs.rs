@@ -104,7 +104,7 @@ pub async fn daily_digest(
     let mut tickets = Vec::new();
     for ticket in tx.list_tickets(None).await? {
         if ticket.status.is_open() {
-            let sla = sla_state(ctx, &mut tx, offer, &ticket, now).await?;
+            let sla = sla_state(&mut tx, offer, &ticket, now).await?;
             tickets.push(json!({
                 "ref": ticket.reference().to_string(),
                 "tag": subject_tag(&offer.code, ticket.reference()),
@@ -117,7 +117,7 @@ pub async fn daily_digest(
     }
     let mut queued = 0;
     if !tickets.is_empty() {
-        let date = super::sla::local_date(ctx, offer, scheduled);
+        let date = super::sla::local_date(offer, scheduled);
         for person in tx.team(now).await?.iter().filter(|p| p.agent) {
             let Some(address) = person.email.as_deref() else {
                 continue;
@@ -232,13 +232,12 @@ pub async fn weekly_report(
 /// out, `warning` when one passed its warning, `ok` when clocks run within their budget,
 /// `none` without clocks.
 async fn sla_state(
-    ctx: &Context,
     tx: &mut Tx,
     offer: &OfferConfig,
     ticket: &TicketRow,
     now: DateTime<Utc>,
 ) -> Result<&'static str, ServiceError> {
-    let cal = calendar(ctx, offer);
+    let cal = calendar(offer);
     let clocks: Vec<_> = tx
         .sla_clocks(ticket.id)
         .await?

@@ -32,7 +32,7 @@ const FIRE_BATCH: i64 = 50;
 const FIRE_BATCHES: usize = 20;
 
 /// The offer's business calendar (`offers[].calendar`).
-pub fn calendar<'a>(_ctx: &'a Context, offer: &'a OfferConfig) -> &'a Calendar {
+pub fn calendar(offer: &OfferConfig) -> &Calendar {
     &offer.calendar
 }
 
@@ -46,7 +46,7 @@ fn local(offer: &OfferConfig, t: DateTime<Utc>) -> String {
 }
 
 /// The offer's day of an instant: `2026-12-04`.
-pub fn local_date(_ctx: &Context, offer: &OfferConfig, t: DateTime<Utc>) -> String {
+pub fn local_date(offer: &OfferConfig, t: DateTime<Utc>) -> String {
     t.with_timezone(&offer.calendar.time_zone())
         .format("%Y-%m-%d")
         .to_string()
@@ -63,7 +63,7 @@ pub async fn on_ticket(
     actor: &str,
 ) -> Result<(), ServiceError> {
     let now = ctx.clock.now();
-    let cal = calendar(ctx, offer);
+    let cal = calendar(offer);
     let opened = change == TicketChange::Opened;
     // A new ticket has no clocks nor deadlines yet: two reads spared on the hot path.
     let mut clocks: Vec<Clock> = if opened {
@@ -192,7 +192,7 @@ async fn fire_one(
     row: &DeadlineRow,
     now: DateTime<Utc>,
 ) -> Result<bool, ServiceError> {
-    let cal = calendar(ctx, offer);
+    let cal = calendar(offer);
     let Some(level) = row.level() else {
         // A name of a later version: leave it to that version.
         return Ok(false);
@@ -344,7 +344,7 @@ async fn named(
 /// calendar and policy loaded now (at start: a changed calendar or policy moves them).
 /// Returns how many clocks were looked at.
 pub async fn recompute(ctx: &Context, offer: &OfferConfig) -> Result<usize, ServiceError> {
-    let cal = calendar(ctx, offer);
+    let cal = calendar(offer);
     let mut tx = ctx.store.begin(&offer.code).await?;
     let clocks = tx.running_sla_clocks().await?;
     for row in &clocks {
@@ -385,7 +385,7 @@ pub async fn clocks(
     ticket: &TicketRow,
 ) -> Result<Vec<ClockView>, ServiceError> {
     let now = ctx.clock.now();
-    let cal = calendar(ctx, offer);
+    let cal = calendar(offer);
     let deadlines = tx.sla_deadlines(ticket.id).await?;
     Ok(tx
         .sla_clocks(ticket.id)

@@ -91,11 +91,20 @@ impl Escalator {
     }
 }
 
-/// How long to sleep from `now` until `earliest`: not past [`RECHECK`], and at once when it
-/// is due already.
+/// After a pass, a deadline still due is one the pass left (a backlog past its batches, a
+/// row it could not decide): the next pass waits this long, so the loop never spins.
+const STILL_DUE: Duration = Duration::from_secs(1);
+
+/// How long to sleep from `now` until `earliest`: not past [`RECHECK`], and [`STILL_DUE`]
+/// when it is due already.
 fn until(earliest: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Duration {
     earliest
-        .map(|due| (due - now).to_std().unwrap_or(Duration::ZERO).min(RECHECK))
+        .map(|due| {
+            (due - now)
+                .to_std()
+                .unwrap_or(STILL_DUE)
+                .clamp(Duration::from_millis(1), RECHECK)
+        })
         .unwrap_or(RECHECK)
 }
 
@@ -109,7 +118,8 @@ mod tests {
         let now = Utc.with_ymd_and_hms(2026, 12, 7, 9, 0, 0).unwrap();
         let table = [
             (None, RECHECK),
-            (Some(now - TimeDelta::seconds(5)), Duration::ZERO),
+            (Some(now - TimeDelta::seconds(5)), STILL_DUE),
+            (Some(now), Duration::from_millis(1)),
             (
                 Some(now + TimeDelta::milliseconds(1500)),
                 Duration::from_millis(1500),
