@@ -72,6 +72,7 @@ on_both_backends!(
     two_passes_at_the_same_instant_fire_nothing_twice,
     the_clock_stepping_back_fires_nothing_twice,
     a_restarted_daemon_still_fires_a_pending_deadline_on_time,
+    a_changed_policy_moves_the_pending_deadlines_at_restart,
     a_raised_priority_brings_the_deadlines_forward,
     the_first_answer_stops_the_first_response_clock,
     the_daily_digest_runs_once_per_scheduled_instant,
@@ -369,7 +370,8 @@ async fn a_restarted_daemon_still_fires_a_pending_deadline_on_time(mut app: App)
     let r = open(&app, utc(2026, 11, 23, 9, 0), "restart@x").await; // Mon 10:00
     app.reconfigure(|_| {}).await;
     let offer = app.offer("SMSU").clone();
-    sla::recompute(&app.ctx, &offer).await.unwrap();
+    // Same calendar, same policy: nothing to write.
+    assert_eq!(sla::recompute(&app.ctx, &offer).await.unwrap(), 0);
     assert_eq!(
         sla::next_due(&app.ctx, &offer).await.unwrap(),
         Some(utc(2026, 11, 23, 10, 30))
@@ -377,6 +379,42 @@ async fn a_restarted_daemon_still_fires_a_pending_deadline_on_time(mut app: App)
     assert_eq!(pass_at(&app, utc(2026, 11, 23, 10, 29)).await, 0);
     assert_eq!(pass_at(&app, utc(2026, 11, 23, 10, 30)).await, 1);
     assert_eq!(fired(&app, &r).await, ["first_response:warning"]);
+}
+
+/// The warning goes from 75 % to 50 % while the daemon is stopped: at its start, the pending
+/// warnings of both clocks of the open ticket move (2 h first response: 11:00 Paris; 8 h
+/// resolution: 14:00), and a second start finds nothing to move.
+async fn a_changed_policy_moves_the_pending_deadlines_at_restart(mut app: App) {
+    let r = open(&app, utc(2026, 11, 23, 9, 0), "moved@x").await; // Mon 10:00
+    let other = open(&app, utc(2026, 11, 23, 9, 5), "moved2@x").await;
+    op::set_status(
+        &app.ctx,
+        app.offer("SMSU"),
+        &other,
+        &operator(),
+        Status::Resolved,
+    )
+    .await
+    .unwrap();
+    app.reconfigure(|s| {
+        s.smsu_tables = s
+            .smsu_tables
+            .replace("warning_percent = 75", "warning_percent = 50")
+    })
+    .await;
+    let offer = app.offer("SMSU").clone();
+    assert_eq!(sla::recompute(&app.ctx, &offer).await.unwrap(), 2);
+    assert_eq!(
+        pending(&app, &r, "first_response").await,
+        Some(("warning".into(), utc(2026, 11, 23, 10, 0)))
+    );
+    assert_eq!(
+        pending(&app, &r, "resolution").await,
+        Some(("warning".into(), utc(2026, 11, 23, 13, 0)))
+    );
+    assert_eq!(pending(&app, &other, "resolution").await, None);
+    assert_eq!(sla::recompute(&app.ctx, &offer).await.unwrap(), 0);
+    assert_eq!(pass_at(&app, utc(2026, 11, 23, 10, 0)).await, 1);
 }
 
 /// Normal to critical at 10:10: 10 minutes of 30 used, the breach moves to 10:30.

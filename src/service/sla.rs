@@ -23,7 +23,7 @@ use crate::domain::calendar::Calendar;
 use crate::domain::sla::{
     self, Clock, ClockChange, Decision, Level, Recipient, Target, TicketChange,
 };
-use crate::domain::{ContactId, EventKind};
+use crate::domain::{ContactId, EventKind, TicketId};
 use crate::store::{AddressKind, ClockRow, DeadlineRow, NewEvent, TicketRow, Tx};
 
 /// Deadlines fired per transaction: a backlog (after downtime) is worked through in batches.
@@ -340,24 +340,94 @@ async fn named(
     Ok(out)
 }
 
-/// Writes again the pending deadline of every running clock of the offer, from the
-/// calendar and policy loaded now (at start: a changed calendar or policy moves them).
-/// Returns how many clocks were looked at.
+/// Writes again the pending deadline of every running clock of the offer whose next rung,
+/// from the calendar and policy loaded now, is not the one stored (at start: a changed
+/// calendar or policy moves them). A share of [`RECOMPUTE_SHARE`] tickets at a time, read in
+/// three statements in a transaction that takes no write lock; only a share with a deadline
+/// to move is read again and written under the write lock. So a start with nothing changed
+/// holds up no one, and a million open tickets are looked at in seconds. Returns how many
+/// clocks got a new deadline.
 pub async fn recompute(ctx: &Context, offer: &OfferConfig) -> Result<usize, ServiceError> {
+    let mut moved = 0;
+    let mut after = TicketId(0);
+    loop {
+        let mut read = ctx.store.begin_read(&offer.code).await?;
+        let tickets = read
+            .tickets_with_running_clocks(after, RECOMPUTE_SHARE)
+            .await?;
+        let (Some(&first), Some(&last)) = (tickets.first(), tickets.last()) else {
+            read.rollback().await?;
+            break;
+        };
+        let stale = moves(&mut read, offer, (first, last)).await?;
+        read.rollback().await?;
+        if !stale.is_empty() {
+            // Read again under the write lock: a ticket may have changed meanwhile.
+            let mut tx = ctx.store.begin(&offer.code).await?;
+            let moves = moves(&mut tx, offer, (first, last)).await?;
+            for (ticket, clock, next) in &moves {
+                tx.set_pending_deadline(*ticket, clock, *next).await?;
+            }
+            if !moves.is_empty() {
+                tx.wake_on_commit(&ctx.deadlines.notify);
+            }
+            tx.commit().await?;
+            moved += moves.len();
+        }
+        after = last;
+    }
+    Ok(moved)
+}
+
+/// A clock whose pending deadline is not its next rung: its ticket, itself, and that rung.
+type Move = (TicketId, Clock, Option<(Level, DateTime<Utc>)>);
+
+/// The running clocks of the tickets from `first` to `last` whose pending deadline is not
+/// the next rung computed now.
+async fn moves(
+    tx: &mut Tx,
+    offer: &OfferConfig,
+    range: (TicketId, TicketId),
+) -> Result<Vec<Move>, ServiceError> {
     let cal = calendar(offer);
-    let mut tx = ctx.store.begin(&offer.code).await?;
-    let clocks = tx.running_sla_clocks().await?;
+    let clocks = tx.running_sla_clocks(range).await?;
+    let deadlines = tx.sla_deadlines_between(range).await?;
+    let mut out = Vec::new();
     for row in &clocks {
         let clock = row.clock();
-        let deadlines = tx.sla_deadlines(row.ticket_id).await?;
-        let fired = fired_levels(&deadlines, &clock);
+        let of_ticket = of_ticket(&deadlines, row.ticket_id);
+        let fired = fired_levels(of_ticket, &clock);
         let rungs = sla::ladder(&offer.sla, clock.budget);
         let next = sla::next_deadline(&clock, &rungs, &fired, cal);
-        tx.set_pending_deadline(row.ticket_id, &clock, next).await?;
+        if !is_pending(of_ticket, &clock, next) {
+            out.push((row.ticket_id, clock, next));
+        }
     }
-    tx.wake_on_commit(&ctx.deadlines.notify);
-    tx.commit().await?;
-    Ok(clocks.len())
+    Ok(out)
+}
+
+/// Tickets looked at per transaction by [`recompute`].
+const RECOMPUTE_SHARE: i64 = 5_000;
+
+/// The rows of `ticket` among `rows`, which are sorted by ticket.
+fn of_ticket(rows: &[DeadlineRow], ticket: TicketId) -> &[DeadlineRow] {
+    let start = rows.partition_point(|d| d.ticket_id < ticket);
+    let end = rows.partition_point(|d| d.ticket_id <= ticket);
+    rows.get(start..end).unwrap_or_default()
+}
+
+/// Whether `next` is exactly what is stored pending for the clock (nothing to write).
+fn is_pending(rows: &[DeadlineRow], clock: &Clock, next: Option<(Level, DateTime<Utc>)>) -> bool {
+    let mut pending = rows
+        .iter()
+        .filter(|d| d.target == clock.target && d.fired_at.is_none());
+    match (pending.next(), pending.next(), next) {
+        (None, None, None) => true,
+        (Some(d), None, Some((level, due))) => {
+            d.round == i64::from(clock.round) && d.level == level.name() && d.due_at == due
+        }
+        _ => false,
+    }
 }
 
 /// A clock's state for `ticket show`: its target, state, due instant and business time left.

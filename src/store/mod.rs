@@ -419,6 +419,24 @@ impl Store {
         })
     }
 
+    /// Opens a transaction for one offer that only reads: on SQLite it takes no write lock
+    /// (`BEGIN DEFERRED`; WAL gives it a snapshot while the writer goes on), so a long scan
+    /// holds no one up. Writing in it may fail at once with `SQLITE_BUSY`: use [`Store::begin`]
+    /// for that. On PostgreSQL, the same as [`Store::begin`].
+    pub async fn begin_read(&self, tenant: &TenantId) -> Result<Tx> {
+        let inner = match &self.pool {
+            Pool::Sqlite(p) => TxInner::Sqlite(sqlite::begin_read(p).await?),
+            Pool::Postgres(p) => TxInner::Postgres(postgres::begin(p, tenant).await?),
+        };
+        Ok(Tx {
+            tenant: tenant.clone(),
+            inner,
+            next_ids: Default::default(),
+            held: Default::default(),
+            wake_on_commit: None,
+        })
+    }
+
     /// Closes the pool, waiting for connections in use to come back (at shutdown).
     pub async fn close(&self) {
         match &self.pool {

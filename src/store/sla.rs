@@ -100,6 +100,9 @@ mod stmt {
          VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING 1";
     pub const LAST_JOB_RUN: &str =
         "SELECT MAX(scheduled_at) FROM job_runs WHERE tenant_id = $1 AND job = $2";
+    pub const RUNNING_TICKETS: &str = "SELECT DISTINCT ticket_id FROM sla_clocks
+         WHERE tenant_id = $1 AND ticket_id > $2 AND running_since IS NOT NULL
+         ORDER BY ticket_id LIMIT $3";
     pub const EARLIEST: &str =
         "SELECT MIN(due_at) FROM sla_deadlines WHERE tenant_id = $1 AND fired_at IS NULL";
 }
@@ -121,18 +124,61 @@ impl Tx {
         .await?))
     }
 
-    /// The clocks that run, of every ticket of the offer (a calendar reloaded moves their
-    /// deadlines).
-    pub async fn running_sla_clocks(&mut self) -> Result<Vec<ClockRow>> {
+    /// Up to `limit` tickets of the offer with a running clock, after `after` in id order: a
+    /// calendar reloaded moves their deadlines, looked at a share at a time.
+    pub async fn tickets_with_running_clocks(
+        &mut self,
+        after: TicketId,
+        limit: i64,
+    ) -> Result<Vec<TicketId>> {
+        let t = self.tenant.as_str();
+        Ok(on!(self, "tickets_with_running_clocks", |c| {
+            sqlx::query_scalar(stmt::RUNNING_TICKETS)
+                .bind(t)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(c)
+                .await?
+        }))
+    }
+
+    /// The running clocks of the tickets from `first` to `last`, by ticket.
+    pub async fn running_sla_clocks(
+        &mut self,
+        (first, last): (TicketId, TicketId),
+    ) -> Result<Vec<ClockRow>> {
         let t = self.tenant.as_str();
         let q = format!(
             "SELECT {CLOCK_COLUMNS} FROM sla_clocks WHERE tenant_id = $1 \
-             AND running_since IS NOT NULL ORDER BY ticket_id, target"
+             AND ticket_id BETWEEN $2 AND $3 AND running_since IS NOT NULL \
+             ORDER BY ticket_id, target"
         );
         Ok(on!(self, "running_sla_clocks", |c| sqlx::query_as(
             sqlx::AssertSqlSafe(q)
         )
         .bind(t)
+        .bind(first)
+        .bind(last)
+        .fetch_all(c)
+        .await?))
+    }
+
+    /// The deadlines, pending and fired, of the tickets from `first` to `last`, by ticket.
+    pub async fn sla_deadlines_between(
+        &mut self,
+        (first, last): (TicketId, TicketId),
+    ) -> Result<Vec<DeadlineRow>> {
+        let t = self.tenant.as_str();
+        let q = format!(
+            "SELECT {DEADLINE_COLUMNS} FROM sla_deadlines WHERE tenant_id = $1 \
+             AND ticket_id BETWEEN $2 AND $3 ORDER BY ticket_id, due_at, target, level"
+        );
+        Ok(on!(self, "sla_deadlines_between", |c| sqlx::query_as(
+            sqlx::AssertSqlSafe(q)
+        )
+        .bind(t)
+        .bind(first)
+        .bind(last)
         .fetch_all(c)
         .await?))
     }

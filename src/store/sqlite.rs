@@ -184,6 +184,13 @@ pub(super) async fn begin(pool: &SqlitePool) -> Result<Transaction<'static, Sqli
         .map_err(|e| StoreError::unavailable("sqlite: cannot begin a transaction", e))
 }
 
+/// A transaction that only reads ([`super::Store::begin_read`]): no write lock.
+pub(super) async fn begin_read(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>> {
+    pool.begin_with("BEGIN DEFERRED")
+        .await
+        .map_err(|e| StoreError::unavailable("sqlite: cannot begin a transaction", e))
+}
+
 pub fn next_id(table: IdTable) -> &'static str {
     match table {
         IdTable::Institutions => {

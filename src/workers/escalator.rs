@@ -25,28 +25,27 @@ pub struct Escalator {
 
 impl Escalator {
     pub async fn run(self) {
-        let offers = &self.ctx.config.offers;
-        // The calendar or the policy may have changed since the deadlines were written.
-        for offer in offers {
-            match recompute(&self.ctx, offer).await {
-                Ok(n) => {
-                    tracing::debug!(tenant = %offer.code, clocks = n, "SLA deadlines recomputed")
-                }
-                Err(e) => {
-                    let e = anyhow::Error::from(e);
-                    tracing::warn!(tenant = %offer.code, error = %format!("{e:#}"), "cannot recompute SLA deadlines");
-                }
+        // The calendar or the policy may have changed since the deadlines were written: the
+        // deadlines are recomputed beside the passes, not before them (a million open tickets
+        // take seconds), so what is due fires meanwhile. A pass only fires a rung the domain
+        // finds due with the calendar loaded now: a stale row never fires early.
+        let ctx = self.ctx.clone();
+        let shutdown = self.shutdown.clone();
+        self.shutdown.spawn("sla-recompute", async move {
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                _ = recompute_all(&ctx) => {}
             }
-        }
+        });
         let started = self.ctx.clock.now();
         let mut failures = 0u32;
         loop {
             self.ctx.deadlines.looking();
-            let wait = match self.pass(started).await {
-                Ok(earliest) => {
+            let wait = match pass(&self.ctx, started).await {
+                Ok(Pass { earliest, fired }) => {
                     failures = 0;
                     let now = self.ctx.clock.now();
-                    let wait = until(earliest, now);
+                    let wait = until(earliest, now, fired > 0);
                     let look =
                         chrono::TimeDelta::from_std(wait).unwrap_or(chrono::TimeDelta::zero());
                     self.ctx.deadlines.planned(now + look);
@@ -70,40 +69,67 @@ impl Escalator {
             }
         }
     }
+}
 
-    /// Fires what is due in every offer and runs its jobs that came due; returns the
-    /// earliest deadline or scheduled instant left.
-    async fn pass(&self, started: DateTime<Utc>) -> anyhow::Result<Option<DateTime<Utc>>> {
-        let mut earliest: Option<DateTime<Utc>> = None;
-        for offer in &self.ctx.config.offers {
-            if let Some(next) = run_due(&self.ctx, offer, started).await? {
-                earliest = Some(earliest.map_or(next, |e| e.min(next)));
+/// Recomputes every offer's pending deadlines ([`recompute`]), logging what it moved.
+async fn recompute_all(ctx: &Context) {
+    for offer in &ctx.config.offers {
+        match recompute(ctx, offer).await {
+            Ok(n) => {
+                tracing::debug!(tenant = %offer.code, clocks = n, "SLA deadlines recomputed")
             }
-            let fired = fire_due(&self.ctx, offer).await?;
-            if fired > 0 {
-                tracing::info!(tenant = %offer.code, fired, "SLA deadlines fired");
-            }
-            if let Some(due) = next_due(&self.ctx, offer).await? {
-                earliest = Some(earliest.map_or(due, |e| e.min(due)));
+            Err(e) => {
+                let e = anyhow::Error::from(e);
+                tracing::warn!(tenant = %offer.code, error = %format!("{e:#}"), "cannot recompute SLA deadlines");
             }
         }
-        Ok(earliest)
     }
 }
 
-/// After a pass, a deadline still due is one the pass left (a backlog past its batches, a
-/// row it could not decide): the next pass waits this long, so the loop never spins.
+/// What a pass did and left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pass {
+    /// The earliest deadline or scheduled instant left.
+    pub earliest: Option<DateTime<Utc>>,
+    /// How many rungs it fired.
+    pub fired: usize,
+}
+
+/// One pass of the escalator: fires what is due in every offer and runs its jobs that came
+/// due (scheduled since `started`, the daemon's start, or their last run). Public for the
+/// benchmark (benches/sla.rs).
+pub async fn pass(ctx: &Context, started: DateTime<Utc>) -> anyhow::Result<Pass> {
+    let mut earliest: Option<DateTime<Utc>> = None;
+    let mut fired = 0;
+    for offer in &ctx.config.offers {
+        if let Some(next) = run_due(ctx, offer, started).await? {
+            earliest = Some(earliest.map_or(next, |e| e.min(next)));
+        }
+        let n = fire_due(ctx, offer).await?;
+        if n > 0 {
+            tracing::info!(tenant = %offer.code, fired = n, "SLA deadlines fired");
+        }
+        fired += n;
+        if let Some(due) = next_due(ctx, offer).await? {
+            earliest = Some(earliest.map_or(due, |e| e.min(due)));
+        }
+    }
+    Ok(Pass { earliest, fired })
+}
+
+/// After a pass that fired nothing, a deadline still due is one the pass could not decide
+/// (a level of a later version): the next pass waits this long, so the loop never spins on it.
 const STILL_DUE: Duration = Duration::from_secs(1);
 
-/// How long to sleep from `now` until `earliest`: not past [`RECHECK`], and [`STILL_DUE`]
-/// when it is due already.
-fn until(earliest: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Duration {
+/// How long to sleep from `now` until `earliest`: not past [`RECHECK`]. When it is due
+/// already: none after a pass that fired (deadlines that came due while it ran, or past its
+/// batches), [`STILL_DUE`] after one that fired nothing.
+fn until(earliest: Option<DateTime<Utc>>, now: DateTime<Utc>, fired: bool) -> Duration {
     earliest
-        .map(|due| {
-            (due - now)
-                .to_std()
-                .unwrap_or(STILL_DUE)
-                .clamp(Duration::from_millis(1), RECHECK)
+        .map(|due| match (due - now).to_std() {
+            Ok(wait) => wait.clamp(Duration::from_millis(1), RECHECK),
+            Err(_) if fired => Duration::ZERO,
+            Err(_) => STILL_DUE,
         })
         .unwrap_or(RECHECK)
 }
@@ -117,17 +143,20 @@ mod tests {
     fn sleeps_until_the_earliest_deadline_within_the_recheck() {
         let now = Utc.with_ymd_and_hms(2026, 12, 7, 9, 0, 0).unwrap();
         let table = [
-            (None, RECHECK),
-            (Some(now - TimeDelta::seconds(5)), STILL_DUE),
-            (Some(now), Duration::from_millis(1)),
+            (None, false, RECHECK),
+            (None, true, RECHECK),
+            (Some(now - TimeDelta::seconds(5)), false, STILL_DUE),
+            (Some(now - TimeDelta::milliseconds(3)), true, Duration::ZERO),
+            (Some(now), false, Duration::from_millis(1)),
             (
                 Some(now + TimeDelta::milliseconds(1500)),
+                true,
                 Duration::from_millis(1500),
             ),
-            (Some(now + TimeDelta::hours(3)), RECHECK),
+            (Some(now + TimeDelta::hours(3)), false, RECHECK),
         ];
-        for (earliest, wait) in table {
-            assert_eq!(until(earliest, now), wait, "{earliest:?}");
+        for (earliest, fired, wait) in table {
+            assert_eq!(until(earliest, now, fired), wait, "{earliest:?} {fired}");
         }
     }
 }
