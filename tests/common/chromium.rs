@@ -90,6 +90,9 @@ fn run(page: &Path, extra: &[&str], dir: &Path) -> Vec<u8> {
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .args(extra)
         .arg(format!("file://{}", page.display()))
+        // Its scratch files (org.chromium.Chromium.*) in the test's directory, removed with it
+        // even when the browser is killed.
+        .env("TMPDIR", dir)
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&stdout_file).expect("stdout file"))
         .stderr(std::fs::File::create(&stderr_file).expect("stderr file"))
