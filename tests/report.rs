@@ -1,7 +1,8 @@
 //! `guichet report` (issue 9 item 6): tickets built through the real services on a manual
 //! clock, then the JSON report's numbers checked exactly, and the HTML report of the same
 //! period checked against the JSON, figure by figure, with a chart that has data in each
-//! `<svg>`. In process, on SQLite and on PostgreSQL; the command line once, on SQLite.
+//! `<svg>`. In process, on SQLite and on PostgreSQL; the command line once, on SQLite. The same
+//! page opened in headless Chromium, once, on SQLite: its charts found on the screenshot.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -12,6 +13,7 @@ mod common;
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, TimeZone, Timelike, Utc, Weekday};
 use common::app::{App, created, operator};
+use common::chromium::{self, Screenshot};
 use common::{COLLEAGUE, GEFORP_ADDRESS, SMSU_ADDRESS as SMSU, TestEnv, mail};
 use guichet::domain::report::BusinessTime;
 use guichet::domain::{Priority, Status, TicketKind};
@@ -55,6 +57,12 @@ mod sqlite {
     async fn the_html_report_shows_the_numbers_of_the_json_report() {
         let app = super::App::new(super::common::app::Backend::Sqlite).await;
         super::the_html_report_shows_the_numbers_of_the_json_report(app).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_html_report_shows_its_charts_in_chromium() {
+        let app = super::App::new(super::common::app::Backend::Sqlite).await;
+        super::the_html_report_shows_its_charts_in_chromium(app).await;
     }
 }
 
@@ -389,6 +397,192 @@ async fn the_html_report_shows_the_numbers_of_the_json_report(app: App) {
     }
     for attr in ["src=", "href=", "<script", "url("] {
         assert!(!page.contains(attr), "the page loads nothing: {attr}");
+    }
+}
+
+/// The bar colour of the charts (`report_render::bar_chart`).
+const BAR: [u8; 3] = [0x2f, 0x6d, 0xb5];
+
+/// The bar charts of a screenshot, top to bottom: for each, the height in pixels of its bars,
+/// left to right. A chart is a band of rows with bar pixels (its bars stand on one baseline);
+/// a bar, a run of bar pixels on the band's last row, as tall as its tallest column of bar
+/// pixels (a label drawn over a column would shorten that one). Only pixels of exactly the
+/// bar colour count: a bar's edges, blended by antialiasing, do not.
+fn bar_charts(shot: &Screenshot) -> Vec<Vec<usize>> {
+    let has_bar = |y: usize| shot.row(y).contains(&BAR);
+    let mut charts = Vec::new();
+    let mut y = 0;
+    while y < shot.height {
+        if !has_bar(y) {
+            y += 1;
+            continue;
+        }
+        while y + 1 < shot.height && has_bar(y + 1) {
+            y += 1;
+        }
+        let baseline = y;
+        let row = shot.row(baseline);
+        let mut heights = Vec::new();
+        let mut x = 0;
+        while x < shot.width {
+            if row[x] != BAR {
+                x += 1;
+                continue;
+            }
+            let left = x;
+            while x < shot.width && row[x] == BAR {
+                x += 1;
+            }
+            let column = |x: usize| {
+                (0..=baseline)
+                    .rev()
+                    .take_while(|&y| shot.pixel(x, y) == BAR)
+                    .count()
+            };
+            heights.push((left..x).map(column).max().unwrap_or(0));
+        }
+        charts.push(heights);
+        y += 1;
+    }
+    charts
+}
+
+/// The values a chart draws bars for: those above zero (a zero draws no bar).
+fn drawn(values: &[f64]) -> Vec<f64> {
+    values.iter().copied().filter(|v| *v > 0.0).collect()
+}
+
+/// Issue 9's acceptance: the page, opened in headless Chromium, shows its three charts, each
+/// with a bar per value drawn to scale, loads nothing remote and runs no script. No golden
+/// image: the bars are found by their colour, wherever the layout puts them.
+async fn the_html_report_shows_its_charts_in_chromium(app: App) {
+    a_month_of_tickets(&app).await;
+    let json = november_json(&app).await;
+    let hours = Hours {
+        calendar: &OfficeHours,
+        label: "8h-18h UTC, Monday to Friday",
+    };
+    let figures = report::build(&app.ctx, app.offer("SMSU"), &november(), hours)
+        .await
+        .unwrap();
+    let page = report_render::html(&figures).unwrap();
+
+    // Nothing to fetch: the only addresses are XML namespaces (never loaded), and nothing
+    // names a resource, local or remote.
+    let address = regex::Regex::new(r#"(?i)(xmlns(:\w+)?=")?https?://[^\s"'<>)]*"#).unwrap();
+    for c in address.captures_iter(&page) {
+        assert!(c.get(1).is_some(), "the page names an address: {}", &c[0]);
+    }
+    let loads = regex::Regex::new(
+        r"(?i)\b(src|srcset|href|poster|action|data)\s*=|<(script|link|iframe|object|embed)\b|url\(|@import",
+    )
+    .unwrap();
+    assert_eq!(
+        loads.find(&page).map(|m| m.as_str()),
+        None,
+        "the page loads nothing"
+    );
+
+    let counts = |set: &str, group: &str| -> Vec<f64> {
+        json[set][group]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["count"].as_f64().unwrap())
+            .collect()
+    };
+    let times: Vec<f64> = [
+        ("first_response", "median_seconds"),
+        ("first_response", "p90_seconds"),
+        ("resolution", "median_seconds"),
+        ("resolution", "p90_seconds"),
+    ]
+    .iter()
+    .map(|(set, field)| json[*set][*field].as_f64().unwrap())
+    .collect();
+    let expected = [
+        (
+            "tickets opened by kind",
+            drawn(&counts("opened", "by_kind")),
+        ),
+        (
+            "tickets opened by institution",
+            drawn(&counts("opened", "by_institution")),
+        ),
+        (
+            "business hours to first response and to resolution",
+            drawn(&times),
+        ),
+    ];
+    // What the fixture builds (a_month_of_tickets): 2 incidents and a request; 2 tickets of
+    // Lorraine and 1 of Rennes; 1 h, 2 h, 10 h, 140 h.
+    assert_eq!(
+        expected.iter().map(|(_, v)| v.len()).collect::<Vec<_>>(),
+        [2, 2, 4]
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("report.html");
+    std::fs::write(&file, &page).unwrap();
+    let (shot, dom, png) = tokio::task::spawn_blocking({
+        let dir = dir.path().to_owned();
+        move || {
+            // Tall enough for the whole page: about 2,250 px at this width (checked below).
+            let (shot, png) = chromium::screenshot(&file, 3200, &dir);
+            (shot, chromium::dom(&file, &dir), png)
+        }
+    })
+    .await
+    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+    // GUICHET_REPORT_SCREENSHOT=FILE keeps the screenshot, to look at.
+    if let Ok(keep) = std::env::var("GUICHET_REPORT_SCREENSHOT") {
+        std::fs::copy(&png, keep).unwrap();
+    }
+
+    // The page Chromium built is the page written: the charts and the figures are there, and
+    // no script made or changed any of it.
+    assert_eq!(dom.matches("<svg").count(), 3, "three charts in the DOM");
+    assert!(dom.contains("data-key=\"opened.total\">3<"), "{dom}");
+    assert!(!dom.contains("<script"), "no script");
+
+    assert_eq!(shot.width, chromium::WIDTH as usize);
+    let white = |y: usize| shot.row(y).iter().all(|p| *p == [0xff; 3]);
+    // Cut by the window, the page would run into its last rows: no gap of the page is this
+    // tall.
+    assert!(
+        (shot.height - 200..shot.height).all(white),
+        "the page fits in the window: its last 200 rows are blank"
+    );
+    let bar_pixels: usize = (0..shot.height)
+        .map(|y| shot.row(y).iter().filter(|p| **p == BAR).count())
+        .sum();
+    assert!(bar_pixels > 5000, "bars drawn: {bar_pixels} pixels");
+
+    let charts = bar_charts(&shot);
+    assert_eq!(
+        charts.len(),
+        expected.len(),
+        "a band of bars per chart: {charts:?}"
+    );
+    for ((title, values), heights) in expected.iter().zip(&charts) {
+        assert_eq!(
+            heights.len(),
+            values.len(),
+            "{title}: a bar per value: {heights:?}"
+        );
+        // To scale: each bar's height is the tallest's times its share of the largest value.
+        // plotters puts shapes on whole pixels, so even 1 h of 140 (under 2 px) is drawn, in
+        // the exact colour.
+        let top = values.iter().copied().fold(0.0, f64::max);
+        let tallest = *heights.iter().max().unwrap() as f64;
+        assert!(tallest > 100.0, "{title}: the tallest bar is {tallest} px");
+        for (value, height) in values.iter().zip(heights) {
+            let scaled = tallest * value / top;
+            assert!(
+                (*height as f64 - scaled).abs() <= 2.0,
+                "{title}: a bar of {value} is {height} px, not about {scaled:.1}: {heights:?}"
+            );
+        }
     }
 }
 

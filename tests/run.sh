@@ -3,7 +3,8 @@
 #
 # Starts a throwaway PostgreSQL on 127.0.0.1 (tests/env/start-postgres.sh) and, as root, the
 # Postfix of deploy/postfix.md (tests/env/start-postfix.sh), installs Dovecot (the IMAP tests
-# start their own servers with tests/env/start-dovecot.sh), runs
+# start their own servers with tests/env/start-dovecot.sh) and Chromium (tests/report.rs opens
+# the HTML report in it; tests/env/install-chromium.sh), runs
 # `cargo test --all-targets --no-fail-fast "$@"` against them (--all-targets only when the
 # arguments pick no targets: `tests/run.sh --test daemon` runs that file alone), stops them
 # (by their pid files), and exits with cargo's status.
@@ -79,6 +80,14 @@ if [ "$(id -u)" -eq 0 ]; then
   tests/env/start-dovecot.sh --install >&2
 elif [ ! -x /usr/sbin/dovecot ]; then
   echo "# tests/run.sh: not root and Dovecot is not installed: tests/imap.rs will fail" >&2
+fi
+# Chromium: tests/report.rs opens the HTML report in it, headless (tests/common/chromium.rs).
+# Not root and not installed (or the install failed), that test fails, saying so.
+if [ "$(id -u)" -eq 0 ]; then
+  tests/env/install-chromium.sh ||
+    echo "# tests/run.sh: could not install Chromium: tests/report.rs will fail" >&2
+elif [ ! -x /usr/bin/chromium ]; then
+  echo "# tests/run.sh: not root and Chromium is not installed: tests/report.rs will fail" >&2
 fi
 # SMTP sink (aiosmtpd): tests/smtp_sink.rs and the mail-out tests start one per test
 # (tests/common/smtp_sink.rs); install its runtime once here (apt as root, else a venv).

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use guichet::domain::TenantId;
 
 pub mod app;
+pub mod chromium;
 pub mod dovecot;
 pub mod mail_loop;
 pub mod smtp_sink;
