@@ -410,13 +410,7 @@ impl Store {
             Pool::Sqlite(p) => TxInner::Sqlite(sqlite::begin(p).await?),
             Pool::Postgres(p) => TxInner::Postgres(postgres::begin(p, tenant).await?),
         };
-        Ok(Tx {
-            tenant: tenant.clone(),
-            inner,
-            next_ids: Default::default(),
-            held: Default::default(),
-            wake_on_commit: None,
-        })
+        Ok(Tx::new(tenant, inner))
     }
 
     /// Opens a transaction for one offer that only reads: on SQLite it takes no write lock
@@ -428,13 +422,7 @@ impl Store {
             Pool::Sqlite(p) => TxInner::Sqlite(sqlite::begin_read(p).await?),
             Pool::Postgres(p) => TxInner::Postgres(postgres::begin(p, tenant).await?),
         };
-        Ok(Tx {
-            tenant: tenant.clone(),
-            inner,
-            next_ids: Default::default(),
-            held: Default::default(),
-            wake_on_commit: None,
-        })
+        Ok(Tx::new(tenant, inner))
     }
 
     /// Closes the pool, waiting for connections in use to come back (at shutdown).
@@ -447,6 +435,16 @@ impl Store {
 }
 
 impl Tx {
+    fn new(tenant: &TenantId, inner: TxInner) -> Tx {
+        Tx {
+            tenant: tenant.clone(),
+            inner,
+            next_ids: Default::default(),
+            held: Default::default(),
+            wake_on_commit: None,
+        }
+    }
+
     /// The offer the transaction is scoped to.
     pub fn tenant(&self) -> &TenantId {
         &self.tenant
