@@ -811,7 +811,9 @@ async fn ingest_parsed(
         .await?;
         acknowledged = queued.is_some();
     }
-    super::notices::inbound(ctx, tx, offer, &ticket, email, created, auto.is_some()).await?;
+    let author = (contact.id, contact.institution);
+    let automatic = auto.is_some();
+    super::notices::inbound(ctx, tx, offer, &ticket, email, author, created, automatic).await?;
     let outcome = if created {
         IngestOutcome::Created {
             ticket: ticket.reference(),
@@ -1187,14 +1189,12 @@ async fn sender_facts(
     ticket: &TicketRow,
     sender: &SenderContact,
 ) -> Result<SenderFacts, ServiceError> {
-    let participants = tx.participants(ticket.id).await?;
+    let (participant, agent) = tx
+        .standing(ticket.id, sender.id, Role::Agent.as_str())
+        .await?;
     let facts = SenderFacts {
-        participant: participants.iter().any(|p| p.contact_id == sender.id),
-        agent: tx
-            .contact_roles(sender.id)
-            .await?
-            .iter()
-            .any(|r| r == Role::Agent.as_str()),
+        participant,
+        agent,
         same_institution: threading::same_institution(sender.institution, ticket.institution_id),
         configured: sender.configured,
     };
