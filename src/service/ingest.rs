@@ -668,7 +668,7 @@ async fn ingest_parsed(
     // Machine mail answering one of our own messages (a bounce, an out-of-office) may thread
     // by header whoever sent it.
     let answers_ours = email.parent_ids().iter().any(|m| ctx.our_ids().is_ours(m));
-    let candidates = find_candidates(
+    let (candidates, looked) = find_candidates_read(
         ctx,
         tx,
         offer,
@@ -681,7 +681,8 @@ async fn ingest_parsed(
     let auto_reason = auto.as_ref().map(AutoReason::describe);
     let (ticket, reopened, created) = match decision {
         ThreadDecision::Append { ticket, reopen, .. } => {
-            let Some(row) = tx.ticket_for_update(ticket).await? else {
+            let known = looked.rows.into_iter().find(|r| r.id == ticket);
+            let Some(row) = tx.ticket_for_update_as_read(ticket, known).await? else {
                 return Err(ServiceError::Refused(format!(
                     "ticket {ticket} vanished during ingest"
                 )));
@@ -779,7 +780,8 @@ async fn ingest_parsed(
     } else if auto.is_some() {
         ticket
     } else {
-        answered(ctx, tx, offer, ticket, contact.id, sender, now).await?
+        let author = (contact.id, looked.sender_agent);
+        answered(ctx, tx, offer, ticket, author, sender, now).await?
     };
 
     // Machine mail says nothing of its sender's language.
@@ -1099,16 +1101,43 @@ pub(super) async fn find_candidates(
     tx: &mut Tx,
     offer: &OfferConfig,
     email: &InboundEmail,
+    sender: (&SenderContact, &str),
+    flags: (bool, bool),
+) -> Result<Candidates, ServiceError> {
+    let (candidates, _) = find_candidates_read(ctx, tx, offer, email, sender, flags).await?;
+    Ok(candidates)
+}
+
+/// What [`find_candidates_read`] read on the way, which taking the message in uses again
+/// rather than read it a second time (each read a round trip to the database).
+#[derive(Default)]
+struct Looked {
+    /// The rows of the tickets found by header or tag, as this transaction read them.
+    rows: Vec<TicketRow>,
+    /// Whether the sender is an agent of the offer, when an entitlement was decided.
+    sender_agent: Option<bool>,
+}
+
+/// [`find_candidates`], with what it read.
+async fn find_candidates_read(
+    ctx: &Context,
+    tx: &mut Tx,
+    offer: &OfferConfig,
+    email: &InboundEmail,
     (sender, from): (&SenderContact, &str),
     (automatic, answers_ours): (bool, bool),
-) -> Result<Candidates, ServiceError> {
+) -> Result<(Candidates, Looked), ServiceError> {
+    let mut looked = Looked::default();
     let by_token = by_token(ctx, tx, offer, email, from).await?;
     let parents: Vec<&str> = email.parent_ids().iter().map(|m| m.as_str()).collect();
     let by_header = match tx.ticket_by_message_ids(&parents).await? {
         Some(row) => {
             let facts = sender_facts(tx, &row, sender).await?;
+            looked.sender_agent = Some(facts.agent);
             let may = threading::may_thread_by_header(facts, automatic, answers_ours);
-            Some(candidate(row, may))
+            let found = candidate(&row, may);
+            looked.rows.push(row);
+            Some(found)
         }
         None => None,
     };
@@ -1116,16 +1145,19 @@ pub(super) async fn find_candidates(
     for r in find_subject_refs(&email.subject, &offer.code) {
         if let Some(row) = tx.ticket_by_ref(r).await? {
             let facts = sender_facts(tx, &row, sender).await?;
+            looked.sender_agent = Some(facts.agent);
             let may = threading::may_thread_by_tag(facts, is_forward(&email.subject));
-            by_subject_tag = Some(candidate(row, may));
+            by_subject_tag = Some(candidate(&row, may));
+            looked.rows.push(row);
             break;
         }
     }
-    Ok(Candidates {
+    let candidates = Candidates {
         by_token,
         by_header,
         by_subject_tag,
-    })
+    };
+    Ok((candidates, looked))
 }
 
 /// The ticket a reply token issued to `from` names (envelope recipients first, then To and
@@ -1148,7 +1180,7 @@ async fn by_token(
     if let Some(token) = token::find(&recipients, &offer.support_addresses) {
         match key.verify(&token, &offer.code, from) {
             Some(id) => match tx.ticket(id).await? {
-                Some(row) => return Ok(Some(candidate(row, true))),
+                Some(row) => return Ok(Some(candidate(&row, true))),
                 None => {
                     tracing::warn!(tenant = %offer.code, reason = "names no ticket of this offer", "reply token ignored")
                 }
@@ -1177,7 +1209,7 @@ async fn by_token(
         if let Some(ticket) = sent.ticket_id.filter(|_| sent.sent_to(from))
             && let Some(row) = tx.ticket(ticket).await?
         {
-            return Ok(Some(candidate(row, true)));
+            return Ok(Some(candidate(&row, true)));
         }
     }
     Ok(None)
@@ -1201,7 +1233,7 @@ async fn sender_facts(
     Ok(facts)
 }
 
-fn candidate(row: TicketRow, sender_entitled: bool) -> Candidate {
+fn candidate(row: &TicketRow, sender_entitled: bool) -> Candidate {
     Candidate {
         ticket: row.id,
         status: row.status,
@@ -1272,12 +1304,19 @@ async fn answered(
     tx: &mut Tx,
     offer: &OfferConfig,
     ticket: TicketRow,
-    author: ContactId,
+    (author, agent): (ContactId, Option<bool>),
     sender: &Mailbox,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<TicketRow, ServiceError> {
-    let roles = tx.contact_roles(author).await?;
-    if roles.iter().any(|r| r == Role::Agent.as_str()) {
+    let agent = match agent {
+        Some(agent) => agent,
+        None => tx
+            .contact_roles(author)
+            .await?
+            .iter()
+            .any(|r| r == Role::Agent.as_str()),
+    };
+    if agent {
         tx.mark_first_response(ticket.id, now).await?;
         let change = TicketChange::AgentAnswered;
         super::sla::on_ticket(ctx, tx, offer, &ticket, change, &actor(sender)).await?;

@@ -128,6 +128,21 @@ impl Tx {
         ))
     }
 
+    /// [`Tx::ticket_for_update`] of a ticket this transaction read already, as `known`, and
+    /// has not changed since: on SQLite that row as it is (the transaction has held the
+    /// database's one write lock since it began, `BEGIN IMMEDIATE`, so nobody else can have
+    /// changed it: a round trip spared), on PostgreSQL read again and locked.
+    pub async fn ticket_for_update_as_read(
+        &mut self,
+        id: TicketId,
+        known: Option<TicketRow>,
+    ) -> Result<Option<TicketRow>> {
+        match (&self.inner, known) {
+            (TxInner::Sqlite(_), Some(row)) if row.id == id => Ok(Some(row)),
+            _ => self.ticket_for_update(id).await,
+        }
+    }
+
     /// The offer's ticket with this ref, or that had it before a change of kind, if any.
     pub async fn ticket_by_ref(&mut self, r: TicketRef) -> Result<Option<TicketRow>> {
         let t = self.tenant.as_str();
