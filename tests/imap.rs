@@ -694,10 +694,10 @@ async fn one_mail_to_two_offers_through_their_mailboxes_opens_a_linked_ticket_in
     }
 }
 
-/// One fetched batch is one transaction, each message in a savepoint of its own: a message
-/// the database refuses is rolled back alone and quarantined, one that is not a mail is
-/// quarantined, a duplicate is counted and changes nothing, and the messages around them are
-/// stored; all of them are acknowledged once the batch commits.
+/// One fetched batch is one transaction; with a message the database refuses in it, each
+/// message in a savepoint of its own: the refused one is rolled back alone and quarantined,
+/// one that is not a mail is quarantined, a duplicate is counted and changes nothing, and the
+/// messages around them are stored; all of them are acknowledged once the batch commits.
 #[tokio::test]
 async fn a_batch_stores_its_good_messages_around_a_refused_an_unparsable_and_a_duplicate_one() {
     let dovecot = Dovecot::start();
@@ -794,4 +794,75 @@ async fn a_batch_stores_its_good_messages_around_a_refused_an_unparsable_and_a_d
     })
     .await;
     assert_eq!(flags.len(), 6);
+}
+
+/// A batch where nothing is refused is taken in under one savepoint, its place recorded once
+/// at its end: a reply threads into the ticket opened earlier in the same batch, a copy of a
+/// message of the batch is counted a duplicate, and the counts and the last UID come out as
+/// if each message had been taken in alone.
+async fn a_batch_without_refusals_threads_and_dedupes_within_itself(storage: &str) {
+    let dovecot = Dovecot::start();
+    let first = mail(
+        "alice@univ-rennes.example",
+        SMSU_ADDRESS,
+        "Panne",
+        "together-1@univ-rennes.example",
+        "",
+    );
+    let reply = mail(
+        "alice@univ-rennes.example",
+        SMSU_ADDRESS,
+        "Re: Panne",
+        "together-2@univ-rennes.example",
+        "In-Reply-To: <together-1@univ-rennes.example>\r\n",
+    );
+    let other = mail(
+        "bob@univ-rennes.example",
+        SMSU_ADDRESS,
+        "Autre panne",
+        "together-3@univ-rennes.example",
+        "",
+    );
+    // Waiting before the daemon starts: one fetch, one batch.
+    for m in [&first, &reply, &first, &other] {
+        dovecot.append(USER, "INBOX", m).await;
+    }
+    let g = Guichet::start_on(&dovecot.mailbox_toml(USER, &named("")), storage).await;
+
+    let state = poll(
+        Duration::from_secs(20),
+        "the batch acknowledged",
+        || async { g.state().await.filter(|s| s.acked_uid == 4) },
+    )
+    .await;
+    assert_eq!(state.last_uid, 4);
+    assert_eq!(
+        (
+            state.ingested,
+            state.duplicates,
+            state.quarantined,
+            state.loop_suppressed
+        ),
+        (3, 1, 0, 0)
+    );
+    let tickets = g.tickets().await;
+    let mut titles: Vec<&str> = tickets.iter().map(|t| t.title.as_str()).collect();
+    titles.sort();
+    assert_eq!(titles, ["Autre panne", "Panne"]);
+    let panne = tickets.iter().find(|t| t.title == "Panne").unwrap();
+    assert_eq!(g.articles(panne).await, 2, "the reply joined its ticket");
+}
+
+#[tokio::test]
+async fn a_batch_without_refusals_threads_and_dedupes_within_itself_on_sqlite() {
+    a_batch_without_refusals_threads_and_dedupes_within_itself("").await;
+}
+
+#[tokio::test]
+async fn a_batch_without_refusals_threads_and_dedupes_within_itself_on_postgres() {
+    let storage = format!(
+        "[storage]\ndsn = \"{}\"",
+        common::create_pg_database().await
+    );
+    a_batch_without_refusals_threads_and_dedupes_within_itself(&storage).await;
 }

@@ -142,6 +142,10 @@ async fn a_strangers_guessed_tag_opens_a_linked_ticket_instead(app: App) {
     );
     let jeanne = app.show("SMSU", "I-000001").await;
     assert_eq!(jeanne.articles.len(), 2);
+    assert!(
+        jeanne.ticket.first_response_at.is_some(),
+        "an agent's mail answers the ticket"
+    );
     let mut emails = participant_emails(&jeanne);
     emails.sort();
     assert_eq!(emails, [JEANNE, AGENT], "the agent joined");

@@ -1,10 +1,12 @@
 //! Taking one inbound message in: raw bytes -> quarantine, or article in a ticket (new or
 //! existing), with its dedupe key, events and acknowledgement, all in one transaction. An IMAP
-//! batch shares one transaction ([`ingest_batch`]), each message in a savepoint of its own.
+//! batch shares one transaction ([`ingest_batch`]).
 //!
 //! The caller acknowledges the message to its source (MTA exit code, Maildir move, IMAP flag)
 //! only after this returns `Ok`: whatever the outcome (stored, duplicate, refused,
 //! quarantined), the message is then safely in the database.
+
+use std::sync::Mutex;
 
 use serde_json::json;
 
@@ -28,8 +30,8 @@ use crate::domain::{
 use crate::domain::{ContactOrigin, dedupe, message};
 use crate::notify::Template;
 use crate::store::{
-    AddressKind, MailboxTally, NewArticle, NewContact, NewEvent, NewTicket, ReceiptRow, TicketRow,
-    Tx,
+    AddressKind, MailboxCounts, MailboxTally, NewArticle, NewContact, NewEvent, NewTicket,
+    ReceiptRow, TicketRow, Tx,
 };
 
 /// Where a message was read: its channel and, from an IMAP mailbox, its place there.
@@ -37,6 +39,9 @@ use crate::store::{
 pub struct Source<'a> {
     pub channel: Channel,
     pub mark: Option<&'a MailboxMark>,
+    /// In a batch taken in under one savepoint ([`take_in_together`]): where the message is
+    /// counted, its UID recorded with the batch's at its end rather than by the message.
+    counts: Option<&'a Mutex<MailboxCounts>>,
 }
 
 impl From<Channel> for Source<'static> {
@@ -44,6 +49,7 @@ impl From<Channel> for Source<'static> {
         Source {
             channel,
             mark: None,
+            counts: None,
         }
     }
 }
@@ -239,11 +245,13 @@ pub enum Fetch<'a> {
 }
 
 /// Takes a batch of messages read from one mailbox in with as few commits as possible: one
-/// transaction for up to [`MAX_BATCH_MESSAGES`], each message in a savepoint of its own. A
-/// message the store refuses is rolled back alone and quarantined in the same transaction, a
-/// duplicate rolls back only its own savepoint; a transient error ends the whole batch with
-/// nothing committed (the caller acknowledges nothing, and the batch is read again). Every
-/// message's UID is recorded in the transaction that deals with it, as with [`ingest`].
+/// transaction for up to [`MAX_BATCH_MESSAGES`]. First all of them under one savepoint
+/// ([`take_in_together`]); when one of them has to undo its own work (the store refuses it,
+/// another transaction took it in first), the batch again with a savepoint per message
+/// ([`take_in_apart`]), where that message is rolled back alone and quarantined (or counted a
+/// duplicate) in the same transaction. A transient error ends the whole batch with nothing
+/// committed (the caller acknowledges nothing, and the batch is read again). Every message's
+/// UID is recorded in the transaction that deals with it, as with [`ingest`].
 ///
 /// The commit (one disk flush) is most of the cost of a message on its own (issue 7, item 2:
 /// half the time): sharing it is what makes a backlog drain at the speed of the parser.
@@ -259,31 +267,123 @@ pub async fn ingest_batch(
         // Parsed before the transaction begins: the transaction lasts only as long as the
         // writes.
         let reads = read_batch(ctx, offer, chunk).await;
-        let mut tx = ctx.store.begin(&offer.code).await?;
-        let mut done = Vec::with_capacity(chunk.len());
-        tx.savepoint(MESSAGE).await?;
-        for (n, (fetched, (kept, read))) in chunk.iter().zip(&reads).enumerate() {
-            if n > 0 {
-                tx.release_and_savepoint(MESSAGE).await?;
-            }
-            let source = Source {
-                channel: Channel::Imap,
-                mark: Some(&fetched.mark),
-            };
-            done.push(take_in(ctx, &mut tx, offer, source, *kept, read).await?);
-        }
-        tx.release(MESSAGE).await?;
-        tx.commit().await?;
+        let done = match take_in_together(ctx, offer, chunk, &reads).await? {
+            Some(done) => done,
+            None => take_in_apart(ctx, offer, chunk, &reads).await?,
+        };
         for ((fetched, (_, read)), outcome) in chunk.iter().zip(&reads).zip(&done) {
-            let source = Source {
-                channel: Channel::Imap,
-                mark: Some(&fetched.mark),
-            };
-            taken_in(ctx, offer, source, read, outcome).await;
+            taken_in(ctx, offer, imap_source(fetched), read, outcome).await;
         }
         outcomes.extend(done);
     }
     Ok(outcomes)
+}
+
+/// Where a message of a mailbox batch was read.
+fn imap_source<'a>(fetched: &'a Fetched<'_>) -> Source<'a> {
+    Source {
+        channel: Channel::Imap,
+        mark: Some(&fetched.mark),
+        counts: None,
+    }
+}
+
+/// The batch in one transaction under one savepoint, [`MESSAGE`], shared by all its messages:
+/// the way nearly every batch goes. Each message's receipt is held back with its writes
+/// ([`Tx::hold_receipt`]) and the messages are counted here, their UIDs recorded at the end
+/// with the highest ([`batch_mark`]), in one statement: on SQLite a round trip to sqlx's worker thread less
+/// a message, the hand-offs between threads being most of the drain's time (issue 7, `perf`
+/// of the bench). A message that rolls back to [`MESSAGE`] (the store refused it, its sender
+/// cannot be used, another transaction took it in first) undoes the messages before it too,
+/// and a held receipt that fails does so with a later message's statement: then the
+/// transaction is dropped, nothing is committed, and `None` tells the caller to take the batch
+/// in with a savepoint per message ([`take_in_apart`]), which sorts out whose failure it was.
+async fn take_in_together(
+    ctx: &Context,
+    offer: &OfferConfig,
+    chunk: &[Fetched<'_>],
+    reads: &[((&[u8], u64), Read)],
+) -> Result<Option<Vec<IngestOutcome>>, ServiceError> {
+    let Some(last) = batch_mark(chunk) else {
+        return Ok(None);
+    };
+    let mut tx = ctx.store.begin(&offer.code).await?;
+    let counts = Mutex::new(MailboxCounts::default());
+    let mut done = Vec::with_capacity(chunk.len());
+    tx.savepoint(MESSAGE).await?;
+    for (fetched, (kept, read)) in chunk.iter().zip(reads) {
+        let source = Source {
+            counts: Some(&counts),
+            ..imap_source(fetched)
+        };
+        let outcome = take_in(ctx, &mut tx, offer, source, *kept, read).await;
+        if tx.rollbacks() > 0 {
+            tracing::debug!(tenant = %offer.code, mailbox = %last.mailbox, uid = fetched.mark.uid, "a message of the batch rolled back, taking the batch in message by message");
+            return Ok(None);
+        }
+        match outcome {
+            Ok(outcome) => done.push(outcome),
+            // A receipt held back failed with this message's first statement, or a failure
+            // not caught above: the batch again, message by message, sorts out whose it was.
+            Err(e) if !e.is_transient() => return Ok(None),
+            Err(e) => return Err(e),
+        }
+    }
+    let place = (last.uidvalidity, last.uid);
+    match tx
+        .advance_mailbox(&last.mailbox, place, counted(&counts), ctx.clock.now())
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return Err(moved_on(last)),
+        Err(e) if !e.is_transient() => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
+    tx.release(MESSAGE).await?;
+    tx.commit().await?;
+    Ok(Some(done))
+}
+
+/// The counts of a batch so far.
+fn counted(counts: &Mutex<MailboxCounts>) -> MailboxCounts {
+    *counts
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The place that records the whole batch: its highest UID, when all its messages come from
+/// the same mailbox at the same UIDVALIDITY (as the IMAP worker fetches them). The order of
+/// the messages does not matter: the mailbox's last UID never goes back
+/// ([`Tx::advance_mailbox`]), and every message of the batch commits with it or none does.
+fn batch_mark<'a>(chunk: &'a [Fetched<'_>]) -> Option<&'a MailboxMark> {
+    let first = &chunk.first()?.mark;
+    let same_place = chunk
+        .iter()
+        .all(|f| f.mark.mailbox == first.mailbox && f.mark.uidvalidity == first.uidvalidity);
+    let highest = chunk.iter().map(|f| &f.mark).max_by_key(|m| m.uid)?;
+    same_place.then_some(highest)
+}
+
+/// The batch in one transaction, each message in a savepoint of its own: a message that rolls
+/// back undoes only itself.
+async fn take_in_apart(
+    ctx: &Context,
+    offer: &OfferConfig,
+    chunk: &[Fetched<'_>],
+    reads: &[((&[u8], u64), Read)],
+) -> Result<Vec<IngestOutcome>, ServiceError> {
+    let mut tx = ctx.store.begin(&offer.code).await?;
+    let mut done = Vec::with_capacity(chunk.len());
+    tx.savepoint(MESSAGE).await?;
+    for (n, (fetched, (kept, read))) in chunk.iter().zip(reads).enumerate() {
+        if n > 0 {
+            tx.release_and_savepoint(MESSAGE).await?;
+        }
+        done.push(take_in(ctx, &mut tx, offer, imap_source(fetched), *kept, read).await?);
+    }
+    tx.release(MESSAGE).await?;
+    tx.commit().await?;
+    Ok(done)
 }
 
 /// The bytes of each fetched message with the size of the whole, and what [`read`] makes of
@@ -568,7 +668,7 @@ async fn ingest_parsed(
     // Machine mail answering one of our own messages (a bounce, an out-of-office) may thread
     // by header whoever sent it.
     let answers_ours = email.parent_ids().iter().any(|m| ctx.our_ids().is_ours(m));
-    let candidates = find_candidates(
+    let (candidates, looked) = find_candidates_read(
         ctx,
         tx,
         offer,
@@ -581,7 +681,8 @@ async fn ingest_parsed(
     let auto_reason = auto.as_ref().map(AutoReason::describe);
     let (ticket, reopened, created) = match decision {
         ThreadDecision::Append { ticket, reopen, .. } => {
-            let Some(row) = tx.ticket_for_update(ticket).await? else {
+            let known = looked.rows.into_iter().find(|r| r.id == ticket);
+            let Some(row) = tx.ticket_for_update_as_read(ticket, known).await? else {
                 return Err(ServiceError::Refused(format!(
                     "ticket {ticket} vanished during ingest"
                 )));
@@ -679,7 +780,8 @@ async fn ingest_parsed(
     } else if auto.is_some() {
         ticket
     } else {
-        answered(ctx, tx, offer, ticket, contact.id, sender, now).await?
+        let author = (contact.id, looked.sender_agent);
+        answered(ctx, tx, offer, ticket, author, sender, now).await?
     };
 
     // Machine mail says nothing of its sender's language.
@@ -711,7 +813,9 @@ async fn ingest_parsed(
         .await?;
         acknowledged = queued.is_some();
     }
-    super::notices::inbound(ctx, tx, offer, &ticket, email, created, auto.is_some()).await?;
+    let author = (contact.id, contact.institution);
+    let automatic = auto.is_some();
+    super::notices::inbound(ctx, tx, offer, &ticket, email, author, created, automatic).await?;
     let outcome = if created {
         IngestOutcome::Created {
             ticket: ticket.reference(),
@@ -756,6 +860,17 @@ async fn finish(
         }
         return Ok(outcome);
     };
+    if source.counts.is_some() {
+        // In a batch under one savepoint: the receipt waits with the writes, and the mark
+        // with the batch's end.
+        if !tx.hold_receipt(receipt).await? {
+            tx.rollback_to(MESSAGE).await?;
+            mark(tx, source, MailboxTally::Duplicate, receipt.received_at).await?;
+            return Ok(IngestOutcome::Duplicate { ticket: None });
+        }
+        mark(tx, source, tally, receipt.received_at).await?;
+        return Ok(outcome);
+    }
     let place = (m.uidvalidity, m.uid);
     match tx
         .insert_receipt_and_advance(receipt, &m.mailbox, place, tally)
@@ -801,6 +916,14 @@ async fn mark(
     let Some(m) = source.mark else {
         return Ok(());
     };
+    if let Some(counts) = source.counts {
+        // A poisoned lock still holds the counts: a panic elsewhere changes nothing here.
+        counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .add(tally);
+        return Ok(());
+    }
     if tx
         .advance_mailbox(&m.mailbox, (m.uidvalidity, m.uid), tally, now)
         .await?
@@ -978,16 +1101,43 @@ pub(super) async fn find_candidates(
     tx: &mut Tx,
     offer: &OfferConfig,
     email: &InboundEmail,
+    sender: (&SenderContact, &str),
+    flags: (bool, bool),
+) -> Result<Candidates, ServiceError> {
+    let (candidates, _) = find_candidates_read(ctx, tx, offer, email, sender, flags).await?;
+    Ok(candidates)
+}
+
+/// What [`find_candidates_read`] read on the way, which taking the message in uses again
+/// rather than read it a second time (each read a round trip to the database).
+#[derive(Default)]
+struct Looked {
+    /// The rows of the tickets found by header or tag, as this transaction read them.
+    rows: Vec<TicketRow>,
+    /// Whether the sender is an agent of the offer, when an entitlement was decided.
+    sender_agent: Option<bool>,
+}
+
+/// [`find_candidates`], with what it read.
+async fn find_candidates_read(
+    ctx: &Context,
+    tx: &mut Tx,
+    offer: &OfferConfig,
+    email: &InboundEmail,
     (sender, from): (&SenderContact, &str),
     (automatic, answers_ours): (bool, bool),
-) -> Result<Candidates, ServiceError> {
+) -> Result<(Candidates, Looked), ServiceError> {
+    let mut looked = Looked::default();
     let by_token = by_token(ctx, tx, offer, email, from).await?;
     let parents: Vec<&str> = email.parent_ids().iter().map(|m| m.as_str()).collect();
     let by_header = match tx.ticket_by_message_ids(&parents).await? {
         Some(row) => {
             let facts = sender_facts(tx, &row, sender).await?;
+            looked.sender_agent = Some(facts.agent);
             let may = threading::may_thread_by_header(facts, automatic, answers_ours);
-            Some(candidate(row, may))
+            let found = candidate(&row, may);
+            looked.rows.push(row);
+            Some(found)
         }
         None => None,
     };
@@ -995,16 +1145,19 @@ pub(super) async fn find_candidates(
     for r in find_subject_refs(&email.subject, &offer.code) {
         if let Some(row) = tx.ticket_by_ref(r).await? {
             let facts = sender_facts(tx, &row, sender).await?;
+            looked.sender_agent = Some(facts.agent);
             let may = threading::may_thread_by_tag(facts, is_forward(&email.subject));
-            by_subject_tag = Some(candidate(row, may));
+            by_subject_tag = Some(candidate(&row, may));
+            looked.rows.push(row);
             break;
         }
     }
-    Ok(Candidates {
+    let candidates = Candidates {
         by_token,
         by_header,
         by_subject_tag,
-    })
+    };
+    Ok((candidates, looked))
 }
 
 /// The ticket a reply token issued to `from` names (envelope recipients first, then To and
@@ -1027,7 +1180,7 @@ async fn by_token(
     if let Some(token) = token::find(&recipients, &offer.support_addresses) {
         match key.verify(&token, &offer.code, from) {
             Some(id) => match tx.ticket(id).await? {
-                Some(row) => return Ok(Some(candidate(row, true))),
+                Some(row) => return Ok(Some(candidate(&row, true))),
                 None => {
                     tracing::warn!(tenant = %offer.code, reason = "names no ticket of this offer", "reply token ignored")
                 }
@@ -1056,7 +1209,7 @@ async fn by_token(
         if let Some(ticket) = sent.ticket_id.filter(|_| sent.sent_to(from))
             && let Some(row) = tx.ticket(ticket).await?
         {
-            return Ok(Some(candidate(row, true)));
+            return Ok(Some(candidate(&row, true)));
         }
     }
     Ok(None)
@@ -1068,21 +1221,19 @@ async fn sender_facts(
     ticket: &TicketRow,
     sender: &SenderContact,
 ) -> Result<SenderFacts, ServiceError> {
-    let participants = tx.participants(ticket.id).await?;
+    let (participant, agent) = tx
+        .standing(ticket.id, sender.id, Role::Agent.as_str())
+        .await?;
     let facts = SenderFacts {
-        participant: participants.iter().any(|p| p.contact_id == sender.id),
-        agent: tx
-            .contact_roles(sender.id)
-            .await?
-            .iter()
-            .any(|r| r == Role::Agent.as_str()),
+        participant,
+        agent,
         same_institution: threading::same_institution(sender.institution, ticket.institution_id),
         configured: sender.configured,
     };
     Ok(facts)
 }
 
-fn candidate(row: TicketRow, sender_entitled: bool) -> Candidate {
+fn candidate(row: &TicketRow, sender_entitled: bool) -> Candidate {
     Candidate {
         ticket: row.id,
         status: row.status,
@@ -1153,12 +1304,19 @@ async fn answered(
     tx: &mut Tx,
     offer: &OfferConfig,
     ticket: TicketRow,
-    author: ContactId,
+    (author, agent): (ContactId, Option<bool>),
     sender: &Mailbox,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<TicketRow, ServiceError> {
-    let roles = tx.contact_roles(author).await?;
-    if roles.iter().any(|r| r == Role::Agent.as_str()) {
+    let agent = match agent {
+        Some(agent) => agent,
+        None => tx
+            .contact_roles(author)
+            .await?
+            .iter()
+            .any(|r| r == Role::Agent.as_str()),
+    };
+    if agent {
         tx.mark_first_response(ticket.id, now).await?;
         let change = TicketChange::AgentAnswered;
         super::sla::on_ticket(ctx, tx, offer, &ticket, change, &actor(sender)).await?;

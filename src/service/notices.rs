@@ -25,10 +25,11 @@ use super::{Context, ServiceError};
 use crate::config::OfferConfig;
 use crate::domain::audience::{self, Notice, Person, TicketFacts};
 use crate::domain::{
-    Attachment, ContactId, Direction, InboundEmail, Mailbox, MessageId, ParticipantRole, Status,
+    Attachment, ContactId, Direction, InboundEmail, InstitutionId, Mailbox, MessageId,
+    ParticipantRole, Status,
 };
 use crate::notify::Template;
-use crate::store::{AddressKind, ArticleRow, AudienceRow, TicketRow, Tx};
+use crate::store::{ArticleRow, AudienceRow, TicketRow, Tx};
 
 /// Lines of a new ticket's text the agents' notice shows: enough to triage, the rest is in
 /// the ticket (the template says "beginning of the request").
@@ -137,6 +138,26 @@ pub async fn notify(
     event: &Event<'_>,
     actor: Option<ContactId>,
 ) -> Result<Queued, ServiceError> {
+    let audience = audience_of(ctx, tx, ticket, (event.notice(), event.named()), actor).await?;
+    queue_notices(ctx, tx, offer, ticket, event, &audience).await
+}
+
+/// The people who may hear of a ticket ([`Tx::audience`]), the requester first, and those of
+/// them [`audience::recipients`] chose for the notice.
+struct Audience {
+    rows: Vec<AudienceRow>,
+    chosen: Vec<ContactId>,
+}
+
+/// Who hears of `notice` on `ticket`: the first half of [`notify`], which a caller can run
+/// before it builds the event, when building it costs reads ([`inbound`]).
+async fn audience_of(
+    ctx: &Context,
+    tx: &mut Tx,
+    ticket: &TicketRow,
+    (notice, named): (Notice, &[ContactId]),
+    actor: Option<ContactId>,
+) -> Result<Audience, ServiceError> {
     let mut rows = tx.audience(ticket.id, ctx.clock.now()).await?;
     // Stable: the requester first, so that a caller keeping one Message-ID keeps theirs.
     rows.sort_by_key(|r| r.participant != Some(ParticipantRole::Requester));
@@ -146,8 +167,23 @@ pub async fn notify(
         assignee: ticket.assignee_id,
         actor,
     };
-    let chosen = audience::recipients(event.notice(), &facts, &people, event.named());
+    let chosen = audience::recipients(notice, &facts, &people, named);
+    Ok(Audience { rows, chosen })
+}
 
+/// Queues `event`'s mail to each person of the audience chosen: the second half of
+/// [`notify`].
+async fn queue_notices(
+    ctx: &Context,
+    tx: &mut Tx,
+    offer: &OfferConfig,
+    ticket: &TicketRow,
+    event: &Event<'_>,
+    Audience { rows, chosen }: &Audience,
+) -> Result<Queued, ServiceError> {
+    if chosen.is_empty() {
+        return Ok(Queued::default());
+    }
     let articles = match event {
         Event::NewTicket { .. } | Event::RequesterReply { .. } => Vec::new(),
         _ => tx.articles(ticket.id).await?,
@@ -163,7 +199,7 @@ pub async fn notify(
             continue;
         };
         let to = Mailbox::new(row.name.as_deref(), address);
-        let context = context(offer, ticket, &to, subject, event, &rows);
+        let context = context(offer, ticket, &to, subject, event, rows);
         let mail = QueuedMail {
             ticket: Some(ticket),
             template: event.template(),
@@ -184,14 +220,24 @@ pub async fn notify(
 }
 
 /// The notice of a message taken into `ticket` by ingest: [`Event::NewTicket`] when it
-/// opened it (`created`), else [`Event::RequesterReply`]. Machine mail (`automatic`: an
-/// out-of-office, a bounce) is nobody's news.
+/// opened it (`created`), else [`Event::RequesterReply`]. `author` is the sender's contact
+/// and institution as ingest resolved them. Machine mail (`automatic`: an out-of-office, a
+/// bounce) is nobody's news.
+///
+/// The audience is read first: the name of the author's institution, which only the mails
+/// show, is read only when someone is to get one (on a backlog with nobody to tell, a read
+/// less a message; issue 7).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the ticket, the message and what ingest knows of them, each needed"
+)]
 pub async fn inbound(
     ctx: &Context,
     tx: &mut Tx,
     offer: &OfferConfig,
     ticket: &TicketRow,
     email: &InboundEmail,
+    author: (ContactId, Option<InstitutionId>),
     created: bool,
     automatic: bool,
 ) -> Result<(), ServiceError> {
@@ -202,10 +248,17 @@ pub async fn inbound(
     let Some(sender) = email.from.as_ref().or(email.sender.as_ref()) else {
         return Ok(());
     };
-    let contact = tx
-        .contact_by_address(AddressKind::Email, &sender.address)
-        .await?;
-    let institution = match contact.as_ref().and_then(|c| c.institution_id) {
+    let (contact, institution) = author;
+    let notice = if created {
+        Notice::NewTicket
+    } else {
+        Notice::RequesterReply
+    };
+    let audience = audience_of(ctx, tx, ticket, (notice, &[]), Some(contact)).await?;
+    if audience.chosen.is_empty() {
+        return Ok(());
+    }
+    let institution = match institution {
         Some(id) => tx.institution(id).await?.map(|i| i.name),
         None => None,
     };
@@ -219,7 +272,7 @@ pub async fn inbound(
     } else {
         Event::RequesterReply { email, author }
     };
-    notify(ctx, tx, offer, ticket, &event, contact.map(|c| c.id)).await?;
+    queue_notices(ctx, tx, offer, ticket, &event, &audience).await?;
     Ok(())
 }
 

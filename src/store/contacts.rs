@@ -360,13 +360,14 @@ impl Tx {
         now: DateTime<Utc>,
     ) -> Result<Vec<AudienceRow>> {
         let t = self.tenant.as_str();
-        Ok(on!(self, "audience", |c| {
-            sqlx::query_as(SELECT_AUDIENCE)
-                .bind(t)
-                .bind(ticket.0)
-                .bind(now)
-                .fetch_all(c)
-                .await?
-        }))
+        // With the writes held back, in one round trip: ingest asks after a message's writes.
+        Ok(fetch!(
+            self,
+            "audience",
+            query_as_with,
+            SELECT_AUDIENCE,
+            [t, ticket.0, now],
+            fetch_all
+        ))
     }
 }

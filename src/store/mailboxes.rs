@@ -58,6 +58,26 @@ impl MailboxTally {
     }
 }
 
+/// Messages by the counter of [`MailboxStateRow`] each adds to: the [`MailboxTally`]s of a
+/// batch summed, so that the batch records them with its last UID in one statement.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MailboxCounts([i64; 4]);
+
+impl MailboxCounts {
+    /// One more message, counted under `tally`.
+    pub fn add(&mut self, tally: MailboxTally) {
+        for (count, more) in self.0.iter_mut().zip(tally.increments()) {
+            *count += more;
+        }
+    }
+}
+
+impl From<MailboxTally> for MailboxCounts {
+    fn from(tally: MailboxTally) -> Self {
+        MailboxCounts(tally.increments())
+    }
+}
+
 impl Tx {
     /// The mailbox's state, `None` before its first connection.
     pub async fn mailbox_state(&mut self, mailbox: &str) -> Result<Option<MailboxStateRow>> {
@@ -90,18 +110,19 @@ impl Tx {
         Ok(())
     }
 
-    /// Records that the message `uid` is dealt with, in the transaction that stores it, and
-    /// counts it. The last UID never goes back. Returns false when the mailbox is not at
-    /// `uidvalidity` (it was started over meanwhile): the caller rolls back.
+    /// Records that the messages up to `uid` are dealt with, in the transaction that stores
+    /// them, and counts them (one message's [`MailboxTally`], or a batch's [`MailboxCounts`]).
+    /// The last UID never goes back. Returns false when the mailbox is not at `uidvalidity`
+    /// (it was started over meanwhile): the caller rolls back.
     pub async fn advance_mailbox(
         &mut self,
         mailbox: &str,
         (uidvalidity, uid): (u32, u32),
-        tally: MailboxTally,
+        counts: impl Into<MailboxCounts>,
         now: DateTime<Utc>,
     ) -> Result<bool> {
         let t = self.tenant.as_str();
-        let [ingested, duplicates, quarantined, loop_suppressed] = tally.increments();
+        let MailboxCounts([ingested, duplicates, quarantined, loop_suppressed]) = counts.into();
         let done: Option<i32> = fetch!(
             self,
             "advance_mailbox",

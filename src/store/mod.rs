@@ -36,7 +36,7 @@ use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 pub use bounces::NewBounce;
 pub use contacts::AudienceRow;
-pub use mailboxes::{MailboxStateRow, MailboxTally};
+pub use mailboxes::{MailboxCounts, MailboxStateRow, MailboxTally};
 pub use reports::{ReportTicketRow, StatusEventRow};
 pub use rows::*;
 pub use sla::{ClockRow, DeadlineRow};
@@ -229,6 +229,8 @@ pub struct Tx {
     held: pending::Pending,
     /// Told once the transaction commits (the escalator, when a deadline was written).
     wake_on_commit: Option<std::sync::Arc<tokio::sync::Notify>>,
+    /// How many times [`Tx::rollback_to`] was asked for (see [`Tx::rollbacks`]).
+    rollbacks: u32,
 }
 
 /// Runs `$body` with `$conn` bound to the transaction's connection and `sql` naming the
@@ -442,6 +444,7 @@ impl Tx {
             next_ids: Default::default(),
             held: Default::default(),
             wake_on_commit: None,
+            rollbacks: 0,
         }
     }
 
@@ -528,8 +531,16 @@ impl Tx {
     /// Undoes what was done since the savepoint `name`; the savepoint stays open (release it
     /// with [`Tx::release`]).
     pub async fn rollback_to(&mut self, name: &'static str) -> Result<()> {
+        self.rollbacks += 1;
         let sql = format!("ROLLBACK TO SAVEPOINT {name}");
         self.control("rollback_to_savepoint", sql).await
+    }
+
+    /// How many times [`Tx::rollback_to`] was asked for in this transaction: several units of
+    /// work sharing one savepoint (an IMAP batch) learn that one of them undid the others'
+    /// work too.
+    pub fn rollbacks(&self) -> u32 {
+        self.rollbacks
     }
 
     async fn next_id(&mut self, table: IdTable) -> Result<i64> {

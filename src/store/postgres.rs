@@ -152,8 +152,12 @@ pub const SELECT_TICKET_FOR_UPDATE: &str = concat!(
 /// The ticket of the first Message-ID of the array `$2`, in its order, that the offer stored:
 /// inbound articles first, then our own outbound mail. One statement: each id probes the
 /// message-id indexes.
-pub const SELECT_TICKET_ID_BY_MESSAGE_IDS: &str =
-    "SELECT f.ticket_id FROM unnest($2::text[]) WITH ORDINALITY AS ids(mid, pos)
+/// Returns the ticket's row, as [`super::sql::SELECT_TICKET`] reads it.
+pub const SELECT_TICKET_BY_MESSAGE_IDS: &str = concat!(
+    "SELECT ",
+    ticket_columns!(),
+    " FROM tickets WHERE tenant_id = $1 AND id = (
+     SELECT f.ticket_id FROM unnest($2::text[]) WITH ORDINALITY AS ids(mid, pos)
      JOIN LATERAL (
          SELECT 0 AS src, a.id AS row_id, a.ticket_id FROM articles a
          WHERE a.tenant_id = $1 AND guichet_key(a.message_id) = guichet_key(ids.mid)
@@ -163,7 +167,8 @@ pub const SELECT_TICKET_ID_BY_MESSAGE_IDS: &str =
          WHERE o.tenant_id = $1 AND guichet_key(o.message_id) = guichet_key(ids.mid)
            AND o.message_id = ids.mid AND o.ticket_id IS NOT NULL
      ) f ON true
-     ORDER BY ids.pos, f.src, f.row_id LIMIT 1";
+     ORDER BY ids.pos, f.src, f.row_id LIMIT 1)"
+);
 
 /// Claims due outbox rows for the instance `$5`; rows another daemon is claiming are
 /// skipped, not waited for. The pick is a materialized CTE: as an `IN (subquery)`, PostgreSQL

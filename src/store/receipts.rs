@@ -43,7 +43,39 @@ impl Tx {
     }
 }
 
+/// SQLite: a receipt held back with the writes ([`Tx::hold_receipt`]). No `ON CONFLICT`: a
+/// key already there fails the statement, and with it the transaction's next round trip.
+const INSERT_RECEIPT_HELD: &str =
+    "INSERT INTO inbound_receipts (tenant_id, dedupe_key, channel, outcome, content_sha256,
+         ticket_id, article_id, received_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+
 impl Tx {
+    /// Records a dedupe key read absent in this transaction, as [`Tx::insert_receipt`] does,
+    /// for a caller that treats any failure of the transaction's next statement as this
+    /// message's (an IMAP batch taken in under one savepoint): on SQLite held back with the
+    /// writes, which spares a round trip a message. `BEGIN IMMEDIATE` holds the write lock
+    /// from the dedupe read on, so no one else can record the key meanwhile; were it there
+    /// all the same, the insert fails (no `ON CONFLICT`) and the caller hears of it as an
+    /// error of its next statement. On PostgreSQL, [`Tx::insert_receipt`] itself: another
+    /// transaction may record the key meanwhile, and false says so.
+    pub async fn hold_receipt(&mut self, r: &ReceiptRow) -> Result<bool> {
+        if !matches!(self.inner, TxInner::Sqlite(_)) {
+            return self.insert_receipt(r).await;
+        }
+        let held = &mut self.held;
+        held.push(INSERT_RECEIPT_HELD);
+        held.bind(self.tenant.as_str());
+        held.bind(&r.dedupe_key);
+        held.bind(r.channel.as_str());
+        held.bind(r.outcome.as_str());
+        held.bind(&r.content_sha256);
+        held.bind(r.ticket_id);
+        held.bind(r.article_id);
+        held.bind(r.received_at);
+        Ok(true)
+    }
+
     /// [`Tx::insert_receipt`] then [`Tx::advance_mailbox`], for a message read from an IMAP
     /// mailbox: on SQLite in one round trip with the writes held back. Returns whether the
     /// receipt was recorded and whether the mailbox was at `uidvalidity`; when either is false

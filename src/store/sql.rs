@@ -135,6 +135,12 @@ pub const SELECT_OFFER_LINKS: &str =
 pub const INSERT_PARTICIPANT: &str =
     "INSERT INTO participants (tenant_id, ticket_id, contact_id, role)
      VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
+/// Whether `$3` is a participant of the ticket `$2`, and whether it has the role `$4` on the
+/// offer: what an entitlement is decided on, in one statement.
+pub const SELECT_STANDING: &str = "SELECT EXISTS (SELECT 1 FROM participants
+                    WHERE tenant_id = $1 AND ticket_id = $2 AND contact_id = $3),
+            EXISTS (SELECT 1 FROM contact_roles
+                    WHERE tenant_id = $1 AND contact_id = $3 AND role = $4)";
 pub const SELECT_PARTICIPANTS: &str = "SELECT p.contact_id, p.role, c.name,
          (SELECT MIN(a.address) FROM contact_addresses a
            WHERE a.tenant_id = p.tenant_id AND a.contact_id = p.contact_id AND a.kind = 'email') AS email

@@ -229,7 +229,9 @@ pub const SELECT_TICKET_FOR_UPDATE: &str = SELECT_TICKET;
 /// SQLite keep the ids as the outer loop: with a plain JOIN its planner scans every article of
 /// the offer and probes the ids for each (checked with EXPLAIN QUERY PLAN: ingest slowed down
 /// as the offer grew).
-pub const SELECT_TICKET_ID_BY_MESSAGE_IDS: &str = "SELECT ticket_id FROM (
+macro_rules! ticket_id_by_message_ids {
+    () => {
+        "SELECT ticket_id FROM (
          SELECT ids.key AS pos, 0 AS src, a.id AS row_id, a.ticket_id
          FROM json_each($2) AS ids
          CROSS JOIN articles a ON a.tenant_id = $1 AND a.message_id = ids.value
@@ -238,7 +240,17 @@ pub const SELECT_TICKET_ID_BY_MESSAGE_IDS: &str = "SELECT ticket_id FROM (
          FROM json_each($2) AS ids
          CROSS JOIN outbox o ON o.tenant_id = $1 AND o.message_id = ids.value
          WHERE o.ticket_id IS NOT NULL)
-     ORDER BY pos, src, row_id LIMIT 1";
+     ORDER BY pos, src, row_id LIMIT 1"
+    };
+}
+/// That ticket's row, as [`super::sql::SELECT_TICKET`] reads it, in the same statement.
+pub const SELECT_TICKET_BY_MESSAGE_IDS: &str = concat!(
+    "SELECT ",
+    ticket_columns!(),
+    " FROM tickets WHERE tenant_id = $1 AND id = (",
+    ticket_id_by_message_ids!(),
+    ")"
+);
 
 /// Claims due outbox rows for the instance `$5`. SQLite has one writer at a time, so the
 /// claim is atomic as is.
@@ -271,7 +283,7 @@ mod tests {
             .unwrap();
         let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "EXPLAIN QUERY PLAN {}",
-            super::SELECT_TICKET_ID_BY_MESSAGE_IDS
+            super::SELECT_TICKET_BY_MESSAGE_IDS
         )))
         .bind("SMSU")
         .bind(r#"["a@x", "b@x"]"#)

@@ -40,6 +40,7 @@ impl Store {
             next_ids: Default::default(),
             held: Default::default(),
             wake_on_commit: None,
+            rollbacks: 0,
         })
     }
 }

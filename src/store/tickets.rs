@@ -128,6 +128,21 @@ impl Tx {
         ))
     }
 
+    /// [`Tx::ticket_for_update`] of a ticket this transaction read already, as `known`, and
+    /// has not changed since: on SQLite that row as it is (the transaction has held the
+    /// database's one write lock since it began, `BEGIN IMMEDIATE`, so nobody else can have
+    /// changed it: a round trip spared), on PostgreSQL read again and locked.
+    pub async fn ticket_for_update_as_read(
+        &mut self,
+        id: TicketId,
+        known: Option<TicketRow>,
+    ) -> Result<Option<TicketRow>> {
+        match (&self.inner, known) {
+            (TxInner::Sqlite(_), Some(row)) if row.id == id => Ok(Some(row)),
+            _ => self.ticket_for_update(id).await,
+        }
+    }
+
     /// The offer's ticket with this ref, or that had it before a change of kind, if any.
     pub async fn ticket_by_ref(&mut self, r: TicketRef) -> Result<Option<TicketRow>> {
         let t = self.tenant.as_str();
@@ -152,29 +167,34 @@ impl Tx {
             return Ok(None);
         }
         let t = self.tenant.as_str();
-        let found: Option<i64> = match &mut self.inner {
+        // The ticket's row in the same statement as its id: one round trip.
+        let found = match &mut self.inner {
             TxInner::Sqlite(c) => {
-                // SQLite takes the list as a JSON array (json_each), not as many binds.
+                // SQLite takes the list as a JSON array (json_each), not as many binds; after
+                // the writes held back, which it must see (an article of this transaction).
                 let ids = serde_json::Value::from(message_ids.to_vec()).to_string();
-                sqlx::query_scalar(sqlite::SELECT_TICKET_ID_BY_MESSAGE_IDS)
-                    .bind(t)
-                    .bind(ids)
-                    .fetch_optional(&mut **c)
-                    .await
+                let held = &mut self.held;
+                held.push(sqlite::SELECT_TICKET_BY_MESSAGE_IDS);
+                held.bind(t);
+                held.bind(ids);
+                match held.take() {
+                    Ok((sql, args)) => {
+                        sqlx::query_as_with(sqlx::AssertSqlSafe(sql), args)
+                            .fetch_optional(&mut **c)
+                            .await
+                    }
+                    Err(e) => Err(e),
+                }
             }
             TxInner::Postgres(c) => {
-                sqlx::query_scalar(postgres::SELECT_TICKET_ID_BY_MESSAGE_IDS)
+                sqlx::query_as(postgres::SELECT_TICKET_BY_MESSAGE_IDS)
                     .bind(t)
                     .bind(message_ids)
                     .fetch_optional(&mut **c)
                     .await
             }
-        }
-        .map_err(|e| StoreError::query("ticket_by_message_ids", e))?;
-        match found {
-            Some(id) => self.ticket(TicketId(id)).await,
-            None => Ok(None),
-        }
+        };
+        found.map_err(|e| StoreError::query("ticket_by_message_ids", e))
     }
 
     /// The offer's tickets (only those in `status` when given), in creation order.
@@ -361,6 +381,26 @@ impl Tx {
             [t, ticket.0, contact.0, role.as_str()]
         );
         Ok(())
+    }
+
+    /// Whether `contact` is a participant of `ticket`, and whether it has `role` on the offer
+    /// (an agent's): in one round trip what [`Tx::participants`] and [`Tx::contact_roles`]
+    /// would tell.
+    pub async fn standing(
+        &mut self,
+        ticket: TicketId,
+        contact: ContactId,
+        role: &str,
+    ) -> Result<(bool, bool)> {
+        let t = self.tenant.as_str();
+        Ok(fetch!(
+            self,
+            "standing",
+            query_as_with,
+            sql::SELECT_STANDING,
+            [t, ticket.0, contact.0, role],
+            fetch_one
+        ))
     }
 
     /// The ticket's participants, by contact id, with each one's name and first address.
