@@ -18,7 +18,7 @@ use crate::domain::ids::subject_tag;
 use crate::domain::schedule::JobSchedule;
 use crate::domain::sla::{ClockState, Level};
 use crate::notify::Template;
-use crate::store::{ClockRow, TicketRow, Tx};
+use crate::store::{AudienceRow, ClockRow, TicketRow, Tx};
 
 /// The job names runs are stored under.
 pub const DAILY_DIGEST: &str = "daily_digest";
@@ -118,29 +118,54 @@ pub async fn daily_digest(
     let mut queued = 0;
     if !tickets.is_empty() {
         let date = super::sla::local_date(offer, scheduled);
-        for person in tx.team(now).await?.iter().filter(|p| p.agent) {
-            let Some(address) = person.email.as_deref() else {
-                continue;
-            };
-            let to = Mailbox::new(person.name.as_deref(), address);
-            let mut context = mail_context(offer, None, &to, "", None);
-            context["date"] = json!(date);
-            context["tickets"] = json!(tickets);
-            let mail = QueuedMail {
-                ticket: None,
-                template: Template::DailyDigest,
-                to: std::slice::from_ref(&to),
-                answering: None,
-                auto_submitted: Some("auto-generated"),
-                context: &context,
-                locale: person.locale.as_deref(),
-            };
-            if queue_mail(ctx, &mut tx, offer, mail).await?.is_some() {
-                queued += 1;
-            }
-        }
+        let fields = json!({ "date": date, "tickets": tickets });
+        let agents = |p: &AudienceRow| p.agent;
+        queued = mail_team(
+            ctx,
+            &mut tx,
+            offer,
+            (Template::DailyDigest, &fields),
+            agents,
+        )
+        .await?;
     }
     tx.commit().await?;
+    Ok(queued)
+}
+
+/// Queues `template` to each member of the offer's team that `chosen` picks (the agents, the
+/// governance contacts), in their own language, the fields of `fields` added to the usual
+/// context; returns how many mails were queued.
+async fn mail_team(
+    ctx: &Context,
+    tx: &mut Tx,
+    offer: &OfferConfig,
+    (template, fields): (Template, &serde_json::Value),
+    chosen: impl Fn(&AudienceRow) -> bool,
+) -> Result<usize, ServiceError> {
+    let mut queued = 0;
+    for person in tx.team(ctx.clock.now()).await?.iter().filter(|p| chosen(p)) {
+        let Some(address) = person.email.as_deref() else {
+            continue;
+        };
+        let to = Mailbox::new(person.name.as_deref(), address);
+        let mut context = mail_context(offer, None, &to, "", None);
+        if let (Some(context), Some(fields)) = (context.as_object_mut(), fields.as_object()) {
+            context.extend(fields.clone());
+        }
+        let mail = QueuedMail {
+            ticket: None,
+            template,
+            to: std::slice::from_ref(&to),
+            answering: None,
+            auto_submitted: Some("auto-generated"),
+            context: &context,
+            locale: person.locale.as_deref(),
+        };
+        if queue_mail(ctx, tx, offer, mail).await?.is_some() {
+            queued += 1;
+        }
+    }
     Ok(queued)
 }
 
@@ -200,30 +225,21 @@ pub async fn weekly_report(
         .iter()
         .map(|b| json!({ "level": b.level, "count": b.count }))
         .collect();
-    let mut queued = 0;
-    for person in tx.team(now).await?.iter().filter(|p| p.governance) {
-        let Some(address) = person.email.as_deref() else {
-            continue;
-        };
-        let to = Mailbox::new(person.name.as_deref(), address);
-        let mut context = mail_context(offer, None, &to, "", None);
-        context["period"] = json!({ "from": from.to_string(), "to": last.to_string() });
-        context["figures"] = figures.clone();
-        context["sla"] = json!(sla);
-        context["breaches"] = json!(breaches);
-        let mail = QueuedMail {
-            ticket: None,
-            template: Template::WeeklyReport,
-            to: std::slice::from_ref(&to),
-            answering: None,
-            auto_submitted: Some("auto-generated"),
-            context: &context,
-            locale: person.locale.as_deref(),
-        };
-        if queue_mail(ctx, &mut tx, offer, mail).await?.is_some() {
-            queued += 1;
-        }
-    }
+    let fields = json!({
+        "period": { "from": from.to_string(), "to": last.to_string() },
+        "figures": figures,
+        "sla": sla,
+        "breaches": breaches,
+    });
+    let governance = |p: &AudienceRow| p.governance;
+    let queued = mail_team(
+        ctx,
+        &mut tx,
+        offer,
+        (Template::WeeklyReport, &fields),
+        governance,
+    )
+    .await?;
     tx.commit().await?;
     Ok(queued)
 }
