@@ -6,7 +6,8 @@
 //!   a bare SQLite table, one transaction per fetched batch, same pragmas as the store (WAL,
 //!   `synchronous = FULL`);
 //! - (c) guichet's own ingestor (the daemon, in process) draining the folder into SQLite,
-//!   timed from its start to the last UID acknowledged;
+//!   timed from its start to the last UID acknowledged; like `guichet run`, it keeps the
+//!   process's threads on one CPU first (`guichet::affinity`);
 //! - (d) time to ticket under IDLE: messages appended one at a time while the ingestor IDLEs,
 //!   from APPEND to the ticket committed, next to Dovecot's own IDLE wake-up (a second client
 //!   IDLEs on the folder and times APPEND -> `* n EXISTS`).
@@ -211,6 +212,9 @@ impl Guichet {
             mailbox = dovecot.mailbox_toml(USER, &format!("name = \"{MAILBOX}\"")),
         );
         let config = guichet::config::load_from_str(&text, &[]).expect("bench config");
+        // As `guichet run` does before it builds the daemon: on SQLite, the process's threads
+        // on one CPU from here on, the parser's aside (the baselines ran before, free).
+        guichet::app::keep_to_one_cpu(&config);
         let daemon = Daemon::build_on(config, Arc::new(SystemClock))
             .await
             .unwrap();

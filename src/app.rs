@@ -276,12 +276,26 @@ impl Daemon {
 
 /// Runs the daemon until SIGTERM or SIGINT, then drains within the configured grace period.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    keep_to_one_cpu(&config);
     let daemon = Daemon::build(config).await?;
     let shutdown = Shutdown::new();
     shutdown
         .listen_for_signals()
         .context("cannot listen for signals")?;
     daemon.run_until(shutdown).await
+}
+
+/// On SQLite (and unless `storage.sqlite_one_cpu = false`), keeps the daemon's threads on
+/// one CPU before the store opens its connections ([`crate::affinity`]). `guichet run` does
+/// it; a daemon built in process by a test or a benchmark does it only when asked to.
+pub fn keep_to_one_cpu(config: &Config) {
+    if !(config.storage.sqlite_one_cpu && config.sqlite_path().is_some()) {
+        return;
+    }
+    match crate::affinity::gather() {
+        Some(cpu) => tracing::info!(cpu, "threads kept on one CPU, parsing on all (SQLite)"),
+        None => tracing::debug!("threads left on every CPU (one CPU only, or refused)"),
+    }
 }
 
 #[cfg(test)]

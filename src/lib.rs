@@ -10,9 +10,11 @@
 //! - [`notify`] renders the templates, [`report_render`] `guichet report`'s four formats;
 //! - [`service`]: use cases, one transaction each (ingest, operator commands, quarantine);
 //! - [`workers`]: supervised loops (Maildir watcher, outbox sender);
-//! - [`config`], [`clock`], [`shutdown`], [`app`], [`cli`]: wiring;
+//! - [`config`], [`clock`], [`shutdown`], [`app`], [`cli`]: wiring; [`affinity`] keeps the
+//!   daemon's threads on one CPU on SQLite;
 //! - [`error`]: one way to print an error and its causes on one line.
 
+pub mod affinity;
 pub mod app;
 pub mod channels;
 pub mod cli;

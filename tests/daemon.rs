@@ -55,6 +55,24 @@ impl Drop for Daemon {
     }
 }
 
+/// The threads of process `pid` by id: each one's name and the CPUs it may run on
+/// (`/proc/PID/task/TID/status`, `Cpus_allowed_list`).
+fn threads_of(pid: u32) -> std::collections::BTreeMap<String, (String, String)> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(|entry| {
+            let dir = entry.ok()?.path();
+            let tid = dir.file_name()?.to_str()?.to_owned();
+            let name = std::fs::read_to_string(dir.join("comm")).ok()?;
+            let status = std::fs::read_to_string(dir.join("status")).ok()?;
+            let cpus = status
+                .lines()
+                .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))?;
+            Some((tid, (name.trim().to_owned(), cpus.trim().to_owned())))
+        })
+        .collect()
+}
+
 #[test]
 fn a_mail_dropped_in_the_maildir_becomes_a_ticket_and_an_acknowledgement() {
     // The agent's notice leaves at once (on the real clock, the coalescing window is minutes).
@@ -94,6 +112,27 @@ fn a_mail_dropped_in_the_maildir_becomes_a_ticket_and_an_acknowledgement() {
     );
     let list = env.json(&["tickets", "list", "--offer", "SMSU", "--json"]);
     assert_eq!(list[0]["ref"], "I-000001");
+    // On SQLite the daemon keeps its threads on one CPU (src/affinity.rs): the main thread and
+    // the database's worker threads on the same single one.
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2 {
+        let threads = threads_of(daemon.0.id());
+        let main = &threads[&daemon.0.id().to_string()];
+        assert!(
+            main.1.parse::<usize>().is_ok(),
+            "the main thread on one CPU: {threads:?}"
+        );
+        let database: Vec<_> = threads
+            .values()
+            .filter(|(name, _)| name.starts_with("sqlx-sqlite"))
+            .collect();
+        assert!(!database.is_empty(), "{threads:?}");
+        assert!(
+            database.iter().all(|(_, cpus)| cpus == &main.1),
+            "the database's threads on the main thread's CPU: {threads:?}"
+        );
+    } else {
+        eprintln!("SKIPPED (one part): a single CPU here, the daemon's affinity is not checked");
+    }
     assert_eq!(list[0]["title"], "Panne SMS");
     // The acknowledgement and the agent's notice of the new ticket.
     let sent = wait_for(Duration::from_secs(20), "two mails in the outbox", || {

@@ -82,7 +82,7 @@ fn read_calendar(mut t: Fields<'_>, r: &mut Report) -> Option<Calendar> {
     };
     let mut flag = |key, default| match t.get(key) {
         None => Some(default),
-        Some(n) => boolean(&n, r),
+        Some(n) => n.boolean(r),
     };
     let french_holidays = flag("french_holidays", defaults::CALENDAR_FRENCH_HOLIDAYS);
     let alsace_moselle = flag("alsace_moselle", false);
@@ -194,16 +194,6 @@ fn date(node: &Node<'_>, r: &mut Report) -> Option<NaiveDate> {
         NaiveDate::parse_from_str(s, "%Y-%m-%d")
             .map_err(|_| format!("{s:?} is not a date (YYYY-MM-DD)"))
     })
-}
-
-fn boolean(node: &Node<'_>, r: &mut Report) -> Option<bool> {
-    match node.value {
-        Value::Boolean(b) => Some(*b),
-        _ => {
-            node.mismatch("true or false", r);
-            None
-        }
-    }
 }
 
 /// Calendar names are referenced from offers and shown by `check-config`.

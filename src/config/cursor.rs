@@ -81,6 +81,16 @@ impl<'v> Node<'v> {
         }
     }
 
+    pub(super) fn boolean(&self, r: &mut Report) -> Option<bool> {
+        match self.value {
+            Value::Boolean(b) => Some(*b),
+            _ => {
+                self.mismatch("true or false", r);
+                None
+            }
+        }
+    }
+
     pub(super) fn str(&self, r: &mut Report) -> Option<String> {
         match self.value {
             Value::String(s) => Some(s.clone()),

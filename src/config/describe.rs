@@ -22,6 +22,14 @@ impl Config {
             Dsn::Sqlite(_) => {
                 let file = self.sqlite_path().unwrap_or_default();
                 line(format!("storage: SQLite, {}", file.display()));
+                line(
+                    if s.sqlite_one_cpu {
+                        "  the daemon's threads kept on one CPU, the parser's aside (storage.sqlite_one_cpu)"
+                    } else {
+                        "  the daemon's threads on any CPU (storage.sqlite_one_cpu = false)"
+                    }
+                    .to_owned(),
+                );
             }
             Dsn::Postgres(url) => line(format!(
                 "storage: PostgreSQL, {} (storage.password: {})",

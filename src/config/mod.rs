@@ -126,6 +126,9 @@ pub struct StorageConfig {
     /// `storage.connect_timeout_secs` (default [`defaults::CONNECT_TIMEOUT_SECS`]): how long to wait for the database before
     /// `deliver` gives up with EX_TEMPFAIL.
     pub connect_timeout: Duration,
+    /// `storage.sqlite_one_cpu` (default true): on SQLite, `guichet run` keeps its threads
+    /// on one CPU, the parser's aside ([`crate::affinity`]).
+    pub sqlite_one_cpu: bool,
 }
 
 #[derive(Debug, Clone)]

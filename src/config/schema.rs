@@ -105,6 +105,7 @@ fn read_storage(mut t: Fields<'_>, credentials: Option<&Path>, r: &mut Report) -
     let password = read_secret(&mut t, ("password", "password_file"), credentials, 1, r);
     let max_connections = t.get("max_connections").and_then(|n| n.positive_as(r));
     let connect_timeout = t.get("connect_timeout_secs").and_then(|n| n.positive(r));
+    let sqlite_one_cpu = t.get("sqlite_one_cpu").and_then(|n| n.boolean(r));
     t.finish(r);
     StorageConfig {
         dsn: dsn.unwrap_or_else(|| Dsn::Sqlite(PathBuf::from(defaults::SQLITE_FILE))),
@@ -113,6 +114,7 @@ fn read_storage(mut t: Fields<'_>, credentials: Option<&Path>, r: &mut Report) -
         connect_timeout: Duration::from_secs(
             connect_timeout.unwrap_or(defaults::CONNECT_TIMEOUT_SECS),
         ),
+        sqlite_one_cpu: sqlite_one_cpu.unwrap_or(true),
     }
 }
 

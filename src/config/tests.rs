@@ -206,6 +206,12 @@ fn each_bad_value_is_reported_at_its_path() {
             "expected an integer, found a float",
         ),
         (
+            "[storage]\nsqlite_one_cpu = \"yes\"",
+            &[],
+            "storage.sqlite_one_cpu",
+            "expected true or false, found a string",
+        ),
+        (
             "[storage]\ndsn = \"mysql://db/guichet\"",
             &[],
             "storage.dsn",

@@ -114,7 +114,11 @@ pub async fn read(ctx: &Context, raw: &[u8]) -> Read {
         return Err(too_large(raw.len(), limit));
     }
     let bytes = raw.to_vec();
-    match tokio::task::spawn_blocking(move || mail::parse(&bytes)).await {
+    let parse = move || {
+        crate::affinity::spread_this_thread();
+        mail::parse(&bytes)
+    };
+    match tokio::task::spawn_blocking(parse).await {
         Ok(parsed) => parsed.map_err(|e| e.to_string()),
         Err(_) => Err(ParseError::ParserFailed.to_string()),
     }
@@ -389,7 +393,8 @@ async fn take_in_apart(
 /// The bytes of each fetched message with the size of the whole, and what [`read`] makes of
 /// them; an oversized message has its header, and its reason to be quarantined.
 ///
-/// Parsed in a few tasks on the blocking pool, one per core, each taking a share of the
+/// Parsed in a few tasks on the blocking pool, one per CPU the process may use (all of them,
+/// also when its other threads are kept on one: [`crate::affinity`]), each taking a share of the
 /// batch in turn: a task per message would start as many threads as the batch has messages,
 /// which then take turns on the cores (measured: a tenth of a backlog's time).
 async fn read_batch<'a>(
@@ -406,7 +411,7 @@ async fn read_batch<'a>(
             _ => None,
         })
         .collect();
-    let tasks = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let tasks = crate::affinity::parallelism();
     let share = whole.len().div_ceil(tasks).max(1);
     let mut shares = Vec::new();
     let mut rest = whole.into_iter();
@@ -416,6 +421,8 @@ async fn read_batch<'a>(
             break;
         }
         shares.push(tokio::task::spawn_blocking(move || {
+            // On every CPU, beside the one the database conversation keeps.
+            crate::affinity::spread_this_thread();
             part.into_iter()
                 .map(|(i, raw)| (i, mail::parse(&raw).map_err(|e| e.to_string())))
                 .collect::<Vec<_>>()

@@ -297,11 +297,16 @@ impl MailboxIngestor {
     /// acknowledging what was committed. Stops between batches when shutdown is asked for,
     /// never inside a transaction.
     ///
-    /// The next batch is fetched while this one is stored: the server's work and the
-    /// database's overlap (issue 7's backlog figure). What is fetched ahead is only read:
-    /// dropped on a failure or at shutdown, it is listed and fetched again next time.
+    /// The server's work and the database's overlap (issue 7's backlog figure): while a batch
+    /// is stored, the connection acknowledges what earlier batches stored (when
+    /// [`ACK_EVERY`] UIDs are due) and fetches the next batch. What is fetched ahead is only
+    /// read: dropped on a failure or at shutdown, it is listed and fetched again next time.
+    /// What is acknowledged was committed before: the acknowledgement goes out only after the
+    /// batch that stored it returned.
     async fn drain(&self, conn: &mut Connection, place: &mut Place) -> Result<(), Failure> {
         let limit = self.offer.max_message_bytes;
+        // Stored and due to be acknowledged, with the next fetch.
+        let mut due: Option<u32> = None;
         loop {
             let listed: Vec<Listed> = conn.list_after(place.last).await?;
             if listed.is_empty() {
@@ -314,19 +319,31 @@ impl MailboxIngestor {
             let mut fetched = conn.fetch(first, limit).await?;
             loop {
                 let next = batches.next();
-                let (stored, ahead) =
-                    tokio::join!(self.store(place.uidvalidity, &fetched), async {
-                        match next {
+                let (uidvalidity, from) = (place.uidvalidity, place.acked + 1);
+                let (stored, (acked, ahead)) =
+                    tokio::join!(self.store(uidvalidity, &fetched), async {
+                        let acked = match due.take() {
+                            Some(upto) => Some(self.tell(conn, (from, upto)).await.map(|()| upto)),
+                            None => None,
+                        };
+                        let ahead = match next {
                             Some(batch) => Some(conn.fetch(batch, limit).await),
                             None => None,
-                        }
+                        };
+                        (acked, ahead)
                     });
-                place.last = place.last.max(stored?);
-                if place.last - place.acked >= ACK_EVERY || self.shutdown.is_cancelled() {
-                    self.acknowledge(conn, place, place.last).await?;
+                if let Ok(uid) = &stored {
+                    place.last = place.last.max(*uid);
                 }
+                if let Some(acked) = acked {
+                    self.record_ack(place, acked?).await?;
+                }
+                stored?;
                 if self.shutdown.is_cancelled() {
-                    return Ok(());
+                    return self.acknowledge(conn, place, place.last).await;
+                }
+                if place.last - place.acked >= ACK_EVERY {
+                    due = Some(place.last);
                 }
                 match ahead {
                     Some(ahead) => fetched = ahead?,
@@ -371,8 +388,17 @@ impl MailboxIngestor {
         if upto <= place.acked {
             return Ok(());
         }
-        conn.acknowledge(&self.mailbox.after, (place.acked + 1, upto))
-            .await?;
+        self.tell(conn, (place.acked + 1, upto)).await?;
+        self.record_ack(place, upto).await
+    }
+
+    /// Acknowledges the stored messages `first..=last` to the server (flag or move).
+    async fn tell(&self, conn: &mut Connection, uids: (u32, u32)) -> Result<(), Failure> {
+        Ok(conn.acknowledge(&self.mailbox.after, uids).await?)
+    }
+
+    /// Records that the server was told of every message up to `upto`.
+    async fn record_ack(&self, place: &mut Place, upto: u32) -> Result<(), Failure> {
         let mut tx = self.ctx.store.begin(&self.offer.code).await?;
         tx.ack_mailbox(
             &self.mailbox.name,
@@ -381,7 +407,7 @@ impl MailboxIngestor {
         )
         .await?;
         tx.commit().await?;
-        place.acked = upto;
+        place.acked = place.acked.max(upto);
         Ok(())
     }
 }
