@@ -266,16 +266,30 @@ pub async fn ingest_batch(
     offer: &OfferConfig,
     batch: &[Fetched<'_>],
 ) -> Result<Vec<IngestOutcome>, ServiceError> {
+    let parsed = parse_batch(ctx, batch).await;
+    ingest_parsed_batch(ctx, offer, batch, parsed).await
+}
+
+/// [`ingest_batch`] of a batch parsed already ([`parse_batch`]): the IMAP worker parses the
+/// next batch while this one is stored.
+pub async fn ingest_parsed_batch(
+    ctx: &Context,
+    offer: &OfferConfig,
+    batch: &[Fetched<'_>],
+    parsed: Parsed,
+) -> Result<Vec<IngestOutcome>, ServiceError> {
     let mut outcomes = Vec::with_capacity(batch.len());
-    for chunk in batch.chunks(MAX_BATCH_MESSAGES) {
-        // Parsed before the transaction begins: the transaction lasts only as long as the
-        // writes.
-        let reads = read_batch(ctx, offer, chunk).await;
-        let done = match take_in_together(ctx, offer, chunk, &reads).await? {
+    // Parsed before the transaction begins: the transaction lasts only as long as the writes.
+    let all = with_bodies(ctx, offer, batch, parsed);
+    for (chunk, reads) in batch
+        .chunks(MAX_BATCH_MESSAGES)
+        .zip(all.chunks(MAX_BATCH_MESSAGES))
+    {
+        let done = match take_in_together(ctx, offer, chunk, reads).await? {
             Some(done) => done,
-            None => take_in_apart(ctx, offer, chunk, &reads).await?,
+            None => take_in_apart(ctx, offer, chunk, reads).await?,
         };
-        for ((fetched, (_, read)), outcome) in chunk.iter().zip(&reads).zip(&done) {
+        for ((fetched, (_, read)), outcome) in chunk.iter().zip(reads).zip(&done) {
             taken_in(ctx, offer, imap_source(fetched), read, outcome).await;
         }
         outcomes.extend(done);
@@ -312,6 +326,24 @@ async fn take_in_together(
         return Ok(None);
     };
     let mut tx = ctx.store.begin(&offer.code).await?;
+    // Every message's dedupe receipt in one statement rather than one each (SQLite).
+    let keys: Vec<String> = reads
+        .iter()
+        .filter_map(|(_, read)| read.as_ref().ok())
+        .map(|email| dedupe::key_for(&email.message_id))
+        .collect();
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    tx.read_receipts_ahead(&keys).await?;
+    // And every sender's contact.
+    let mut senders: Vec<&str> = reads
+        .iter()
+        .filter_map(|(_, read)| read.as_ref().ok())
+        .filter_map(|email| email.from.as_ref().or(email.sender.as_ref()))
+        .map(|sender| sender.address.as_str())
+        .collect();
+    senders.sort_unstable();
+    senders.dedup();
+    tx.read_contacts_ahead(AddressKind::Email, &senders).await?;
     let counts = Mutex::new(MailboxCounts::default());
     let mut done = Vec::with_capacity(chunk.len());
     tx.savepoint(MESSAGE).await?;
@@ -390,18 +422,17 @@ async fn take_in_apart(
     Ok(done)
 }
 
-/// The bytes of each fetched message with the size of the whole, and what [`read`] makes of
-/// them; an oversized message has its header, and its reason to be quarantined.
-///
-/// Parsed in a few tasks on the blocking pool, one per CPU the process may use (all of them,
-/// also when its other threads are kept on one: [`crate::affinity`]), each taking a share of the
-/// batch in turn: a task per message would start as many threads as the batch has messages,
-/// which then take turns on the cores (measured: a tenth of a backlog's time).
-async fn read_batch<'a>(
-    ctx: &Context,
-    offer: &OfferConfig,
-    batch: &[Fetched<'a>],
-) -> Vec<((&'a [u8], u64), Read)> {
+/// What the parser made of each message of a batch, in the batch's order ([`parse_batch`]):
+/// `None` for a message it was not given (over the largest size any offer takes, or fetched
+/// as its header only) or that it lost.
+pub struct Parsed(Vec<Option<Read>>);
+
+/// Parses the messages of a batch, in a few tasks on the blocking pool, one per CPU the
+/// process may use (all of them, also when its other threads are kept on one:
+/// [`crate::affinity`]), each taking a share of the batch in turn: a task per message would
+/// start as many threads as the batch has messages, which then take turns on the cores
+/// (measured: a tenth of a backlog's time).
+pub async fn parse_batch(ctx: &Context, batch: &[Fetched<'_>]) -> Parsed {
     let limit = ctx.config.largest_message_bytes();
     let whole: Vec<(usize, Vec<u8>)> = batch
         .iter()
@@ -439,9 +470,22 @@ async fn read_batch<'a>(
             }
         }
     }
+    Parsed(parsed)
+}
+
+/// The bytes of each fetched message with the size of the whole, and what [`read`] makes of
+/// them ([`parse_batch`]); an oversized message has its header, and its reason to be
+/// quarantined.
+fn with_bodies<'a>(
+    ctx: &Context,
+    offer: &OfferConfig,
+    batch: &[Fetched<'a>],
+    Parsed(parsed): Parsed,
+) -> Vec<((&'a [u8], u64), Read)> {
+    let limit = ctx.config.largest_message_bytes();
     batch
         .iter()
-        .zip(parsed)
+        .zip(parsed.into_iter().chain(std::iter::repeat_with(|| None)))
         .map(|(f, read)| match f.body {
             Fetch::Whole(raw) => {
                 let read = match read {
@@ -1137,9 +1181,13 @@ async fn find_candidates_read(
     let mut looked = Looked::default();
     let by_token = by_token(ctx, tx, offer, email, from).await?;
     let parents: Vec<&str> = email.parent_ids().iter().map(|m| m.as_str()).collect();
-    let by_header = match tx.ticket_by_message_ids(&parents).await? {
-        Some(row) => {
-            let facts = sender_facts(tx, &row, sender).await?;
+    let agent = Role::Agent.as_str();
+    let by_header = match tx
+        .ticket_by_message_ids_with_standing(&parents, sender.id, agent)
+        .await?
+    {
+        Some((row, standing)) => {
+            let facts = facts_of(&row, sender, standing);
             looked.sender_agent = Some(facts.agent);
             let may = threading::may_thread_by_header(facts, automatic, answers_ours);
             let found = candidate(&row, may);
@@ -1228,16 +1276,25 @@ async fn sender_facts(
     ticket: &TicketRow,
     sender: &SenderContact,
 ) -> Result<SenderFacts, ServiceError> {
-    let (participant, agent) = tx
+    let standing = tx
         .standing(ticket.id, sender.id, Role::Agent.as_str())
         .await?;
-    let facts = SenderFacts {
+    Ok(facts_of(ticket, sender, standing))
+}
+
+/// What [`threading::entitled`] decides on, from the sender's standing in `ticket`
+/// (participant, agent of the offer).
+fn facts_of(
+    ticket: &TicketRow,
+    sender: &SenderContact,
+    (participant, agent): (bool, bool),
+) -> SenderFacts {
+    SenderFacts {
         participant,
         agent,
         same_institution: threading::same_institution(sender.institution, ticket.institution_id),
         configured: sender.configured,
-    };
-    Ok(facts)
+    }
 }
 
 fn candidate(row: &TicketRow, sender_entitled: bool) -> Candidate {

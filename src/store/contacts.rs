@@ -6,7 +6,10 @@
 use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 
-use super::{AddressKind, ContactRow, IdTable, InstitutionRow, NewContact, OfferRow, Result, Tx};
+use super::{
+    AddressKind, ContactRow, IdTable, InstitutionRow, NewContact, OfferRow, Result, StoreError, Tx,
+    TxInner, sqlite,
+};
 use crate::domain::{ContactId, InstitutionId, ParticipantRole, TicketId};
 
 /// The people who may hear of a ticket: the offer's agents and governance contacts, and the
@@ -153,8 +156,11 @@ impl Tx {
         kind: AddressKind,
         address: &str,
     ) -> Result<Option<ContactRow>> {
-        let t = self.tenant.as_str();
         let address = address.to_ascii_lowercase();
+        if let Some(known) = self.known_contacts.get(&(kind.as_str(), address.clone())) {
+            return Ok(known.clone());
+        }
+        let t = self.tenant.as_str();
         Ok(fetch!(
             self,
             "contact_by_address",
@@ -163,6 +169,48 @@ impl Tx {
             [t, kind.as_str(), &address],
             fetch_optional
         ))
+    }
+
+    /// SQLite: reads the contacts of `addresses` in one statement, so that
+    /// [`Tx::contact_by_address`] answers for them without a round trip to sqlx's worker
+    /// thread each (a batch of mail reads its senders at once: issue 7's drain). On
+    /// PostgreSQL, nothing: each address is read when asked for.
+    pub async fn read_contacts_ahead(
+        &mut self,
+        kind: AddressKind,
+        addresses: &[&str],
+    ) -> Result<()> {
+        let TxInner::Sqlite(c) = &mut self.inner else {
+            return Ok(());
+        };
+        if addresses.is_empty() {
+            return Ok(());
+        }
+        let lower: Vec<String> = addresses.iter().map(|a| a.to_ascii_lowercase()).collect();
+        let t = self.tenant.as_str();
+        let listed = serde_json::Value::from(lower.clone()).to_string();
+        let held = &mut self.held;
+        held.push(sqlite::SELECT_CONTACTS_BY_ADDRESSES);
+        held.bind(t);
+        held.bind(kind.as_str());
+        held.bind(listed);
+        let found: Vec<AddressedContact> = match held.take() {
+            Ok((sql, args)) => {
+                sqlx::query_as_with(sqlx::AssertSqlSafe(sql), args)
+                    .fetch_all(&mut **c)
+                    .await
+            }
+            Err(e) => Err(e),
+        }
+        .map_err(|e| StoreError::query("read_contacts_ahead", e))?;
+        for address in lower {
+            self.known_contacts.insert((kind.as_str(), address), None);
+        }
+        for row in found {
+            let key = (kind.as_str(), row.address);
+            self.known_contacts.insert(key, Some(row.contact));
+        }
+        Ok(())
     }
 
     /// One contact of the offer, if it exists.
@@ -179,6 +227,7 @@ impl Tx {
 
     /// Creates a contact without addresses; returns its id.
     pub async fn create_contact(&mut self, new: &NewContact<'_>) -> Result<ContactId> {
+        self.known_contacts.clear();
         let id = self.next_id(IdTable::Contacts).await?;
         let t = self.tenant.as_str();
         exec!(self, "create_contact", |c| {
@@ -202,6 +251,7 @@ impl Tx {
         name: Option<&str>,
         institution_id: Option<InstitutionId>,
     ) -> Result<()> {
+        self.known_contacts.clear();
         let t = self.tenant.as_str();
         exec!(self, "update_contact", |c| {
             sqlx::query(sql::UPDATE_CONTACT)
@@ -256,6 +306,7 @@ impl Tx {
         kind: AddressKind,
         address: &str,
     ) -> Result<()> {
+        self.known_contacts.clear();
         let t = self.tenant.as_str();
         let address = address.to_ascii_lowercase();
         exec!(self, "set_contact_address", |c| {
@@ -277,6 +328,7 @@ impl Tx {
         kind: AddressKind,
         address: &str,
     ) -> Result<bool> {
+        self.known_contacts.clear();
         let t = self.tenant.as_str();
         let address = address.to_ascii_lowercase();
         let added = on!(self, "add_contact_address_if_absent", |c| {
@@ -370,4 +422,12 @@ impl Tx {
             fetch_all
         ))
     }
+}
+
+/// A contact with the address it was found by ([`Tx::read_contacts_ahead`]).
+#[derive(FromRow)]
+struct AddressedContact {
+    address: String,
+    #[sqlx(flatten)]
+    contact: ContactRow,
 }

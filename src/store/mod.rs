@@ -231,6 +231,14 @@ pub struct Tx {
     wake_on_commit: Option<std::sync::Arc<tokio::sync::Notify>>,
     /// How many times [`Tx::rollback_to`] was asked for (see [`Tx::rollbacks`]).
     rollbacks: u32,
+    /// SQLite: receipts read ahead for a batch ([`Tx::read_receipts_ahead`]), `None` for a
+    /// key known to have none. A key this transaction writes, and every key after a rollback
+    /// to a savepoint, is read from the database again.
+    known_receipts: std::collections::HashMap<String, Option<ReceiptRow>>,
+    /// SQLite: contacts read ahead by address for a batch ([`Tx::read_contacts_ahead`]),
+    /// `None` for an address known to have none; forgotten at the first write to a contact
+    /// or its addresses, and at a rollback to a savepoint.
+    known_contacts: std::collections::HashMap<(&'static str, String), Option<ContactRow>>,
 }
 
 /// Runs `$body` with `$conn` bound to the transaction's connection and `sql` naming the
@@ -445,6 +453,8 @@ impl Tx {
             held: Default::default(),
             wake_on_commit: None,
             rollbacks: 0,
+            known_receipts: std::collections::HashMap::new(),
+            known_contacts: std::collections::HashMap::new(),
         }
     }
 
@@ -532,6 +542,8 @@ impl Tx {
     /// with [`Tx::release`]).
     pub async fn rollback_to(&mut self, name: &'static str) -> Result<()> {
         self.rollbacks += 1;
+        self.known_receipts.clear();
+        self.known_contacts.clear();
         let sql = format!("ROLLBACK TO SAVEPOINT {name}");
         self.control("rollback_to_savepoint", sql).await
     }

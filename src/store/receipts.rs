@@ -7,6 +7,9 @@ use super::{MailboxTally, ReceiptRow, Result, StoreError, Tx, TxInner, sqlite};
 impl Tx {
     /// The receipt of a dedupe key, if a message with that key was already taken in.
     pub async fn receipt(&mut self, key: &str) -> Result<Option<ReceiptRow>> {
+        if let Some(known) = self.known_receipts.get(key) {
+            return Ok(known.clone());
+        }
         let t = self.tenant.as_str();
         Ok(fetch!(
             self,
@@ -18,9 +21,46 @@ impl Tx {
         ))
     }
 
+    /// SQLite: reads the receipts of `keys` in one statement, so that [`Tx::receipt`] answers
+    /// for them without a round trip to sqlx's worker thread each (a batch of mail reads its
+    /// messages' keys at once: issue 7's drain). On PostgreSQL, nothing: each key is read
+    /// when asked for.
+    pub async fn read_receipts_ahead(&mut self, keys: &[&str]) -> Result<()> {
+        let TxInner::Sqlite(c) = &mut self.inner else {
+            return Ok(());
+        };
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let t = self.tenant.as_str();
+        let listed = serde_json::Value::from(keys.to_vec()).to_string();
+        let held = &mut self.held;
+        held.push(sqlite::SELECT_RECEIPTS);
+        held.bind(t);
+        held.bind(listed);
+        let found: Vec<ReceiptRow> = match held.take() {
+            Ok((sql, args)) => {
+                sqlx::query_as_with(sqlx::AssertSqlSafe(sql), args)
+                    .fetch_all(&mut **c)
+                    .await
+            }
+            Err(e) => Err(e),
+        }
+        .map_err(|e| StoreError::query("read_receipts_ahead", e))?;
+        for key in keys {
+            self.known_receipts.insert((*key).to_owned(), None);
+        }
+        for row in found {
+            self.known_receipts
+                .insert(row.dedupe_key.clone(), Some(row));
+        }
+        Ok(())
+    }
+
     /// Records a dedupe key. Returns false when the key was already there (someone else took
     /// the same message in meanwhile): the caller rolls back.
     pub async fn insert_receipt(&mut self, r: &ReceiptRow) -> Result<bool> {
+        self.known_receipts.remove(&r.dedupe_key);
         let t = self.tenant.as_str();
         let done: Option<i32> = fetch!(
             self,
@@ -63,6 +103,7 @@ impl Tx {
         if !matches!(self.inner, TxInner::Sqlite(_)) {
             return self.insert_receipt(r).await;
         }
+        self.known_receipts.remove(&r.dedupe_key);
         let held = &mut self.held;
         held.push(INSERT_RECEIPT_HELD);
         held.bind(self.tenant.as_str());
@@ -87,6 +128,7 @@ impl Tx {
         (uidvalidity, uid): (u32, u32),
         tally: MailboxTally,
     ) -> Result<(bool, bool)> {
+        self.known_receipts.remove(&r.dedupe_key);
         let TxInner::Sqlite(c) = &mut self.inner else {
             let recorded = self.insert_receipt(r).await?;
             let advanced = self

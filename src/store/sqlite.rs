@@ -211,6 +211,12 @@ pub const SELECT_CONTACT_BY_ADDRESS: &str =
     "SELECT c.id, c.name, c.institution_id, c.origin, c.created_at
      FROM contact_addresses a JOIN contacts c ON c.tenant_id = a.tenant_id AND c.id = a.contact_id
      WHERE a.tenant_id = $1 AND a.kind = $2 AND a.address = $3";
+/// The contacts of the addresses (of one kind) in a JSON array, each with its address
+/// (`Tx::read_contacts_ahead`).
+pub const SELECT_CONTACTS_BY_ADDRESSES: &str =
+    "SELECT a.address, c.id, c.name, c.institution_id, c.origin, c.created_at
+     FROM contact_addresses a JOIN contacts c ON c.tenant_id = a.tenant_id AND c.id = a.contact_id
+     WHERE a.tenant_id = $1 AND a.kind = $2 AND a.address IN (SELECT value FROM json_each($3))";
 pub const UPSERT_CONTACT_ADDRESS: &str =
     "INSERT INTO contact_addresses (tenant_id, kind, address, contact_id)
      VALUES ($1, $2, $3, $4)
@@ -218,6 +224,11 @@ pub const UPSERT_CONTACT_ADDRESS: &str =
 pub const SELECT_RECEIPT: &str =
     "SELECT dedupe_key, channel, outcome, content_sha256, ticket_id, article_id, received_at
      FROM inbound_receipts WHERE tenant_id = $1 AND dedupe_key = $2";
+/// The receipts of the keys in a JSON array (`Tx::read_receipts_ahead`).
+pub const SELECT_RECEIPTS: &str =
+    "SELECT dedupe_key, channel, outcome, content_sha256, ticket_id, article_id, received_at
+     FROM inbound_receipts
+     WHERE tenant_id = $1 AND dedupe_key IN (SELECT value FROM json_each($2))";
 
 /// Transactions begin `IMMEDIATE` (one writer at a time): what a transaction reads is
 /// current until it ends, so reading for update needs no lock of its own.
@@ -248,6 +259,19 @@ pub const SELECT_TICKET_BY_MESSAGE_IDS: &str = concat!(
     "SELECT ",
     ticket_columns!(),
     " FROM tickets WHERE tenant_id = $1 AND id = (",
+    ticket_id_by_message_ids!(),
+    ")"
+);
+/// [`SELECT_TICKET_BY_MESSAGE_IDS`] with the sender's standing in that ticket, as
+/// [`super::sql::SELECT_STANDING`] tells it (`$3` the contact, `$4` the agent role).
+pub const SELECT_TICKET_BY_MESSAGE_IDS_WITH_STANDING: &str = concat!(
+    "SELECT ",
+    ticket_columns!(),
+    ", EXISTS (SELECT 1 FROM participants p
+               WHERE p.tenant_id = $1 AND p.ticket_id = t.id AND p.contact_id = $3) AS participant,
+       EXISTS (SELECT 1 FROM contact_roles r
+               WHERE r.tenant_id = $1 AND r.contact_id = $3 AND r.role = $4) AS agent
+     FROM tickets t WHERE t.tenant_id = $1 AND t.id = (",
     ticket_id_by_message_ids!(),
     ")"
 );

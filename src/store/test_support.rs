@@ -34,14 +34,7 @@ impl Store {
                     .map_err(|e| StoreError::unavailable("postgres: cannot begin", e))?,
             ),
         };
-        Ok(Tx {
-            tenant: pretend.clone(),
-            inner,
-            next_ids: Default::default(),
-            held: Default::default(),
-            wake_on_commit: None,
-            rollbacks: 0,
-        })
+        Ok(Tx::new(pretend, inner))
     }
 }
 

@@ -197,6 +197,45 @@ impl Tx {
         found.map_err(|e| StoreError::query("ticket_by_message_ids", e))
     }
 
+    /// [`Tx::ticket_by_message_ids`] and, for the ticket found, [`Tx::standing`] of
+    /// `contact`: on SQLite in one statement (a reply's two reads, one round trip to sqlx's
+    /// worker thread: issue 7's drain).
+    pub async fn ticket_by_message_ids_with_standing(
+        &mut self,
+        message_ids: &[&str],
+        contact: ContactId,
+        role: &str,
+    ) -> Result<Option<(TicketRow, (bool, bool))>> {
+        let TxInner::Sqlite(c) = &mut self.inner else {
+            let Some(row) = self.ticket_by_message_ids(message_ids).await? else {
+                return Ok(None);
+            };
+            let standing = self.standing(row.id, contact, role).await?;
+            return Ok(Some((row, standing)));
+        };
+        if message_ids.is_empty() {
+            return Ok(None);
+        }
+        let t = self.tenant.as_str();
+        let ids = serde_json::Value::from(message_ids.to_vec()).to_string();
+        let held = &mut self.held;
+        held.push(sqlite::SELECT_TICKET_BY_MESSAGE_IDS_WITH_STANDING);
+        held.bind(t);
+        held.bind(ids);
+        held.bind(contact.0);
+        held.bind(role);
+        let found: Option<TicketWithStanding> = match held.take() {
+            Ok((sql, args)) => {
+                sqlx::query_as_with(sqlx::AssertSqlSafe(sql), args)
+                    .fetch_optional(&mut **c)
+                    .await
+            }
+            Err(e) => Err(e),
+        }
+        .map_err(|e| StoreError::query("ticket_by_message_ids_with_standing", e))?;
+        Ok(found.map(|f| (f.ticket, (f.participant, f.agent))))
+    }
+
     /// The offer's tickets (only those in `status` when given), in creation order.
     pub async fn list_tickets(&mut self, status: Option<Status>) -> Result<Vec<TicketRow>> {
         let t = self.tenant.as_str();
@@ -415,4 +454,13 @@ impl Tx {
             fetch_all
         ))
     }
+}
+
+/// A ticket with a sender's standing in it ([`Tx::ticket_by_message_ids_with_standing`]).
+#[derive(sqlx::FromRow)]
+struct TicketWithStanding {
+    #[sqlx(flatten)]
+    ticket: TicketRow,
+    participant: bool,
+    agent: bool,
 }

@@ -297,10 +297,12 @@ impl MailboxIngestor {
     /// acknowledging what was committed. Stops between batches when shutdown is asked for,
     /// never inside a transaction.
     ///
-    /// The server's work and the database's overlap (issue 7's backlog figure): while a batch
-    /// is stored, the connection acknowledges what earlier batches stored (when
-    /// [`ACK_EVERY`] UIDs are due) and fetches the next batch. What is fetched ahead is only
-    /// read: dropped on a failure or at shutdown, it is listed and fetched again next time.
+    /// The server's, the parser's and the database's work overlap (issue 7's backlog figure):
+    /// while a batch is stored, the connection acknowledges what earlier batches stored (when
+    /// [`ACK_EVERY`] UIDs are due), fetches the next batch and the parser reads it, on the
+    /// CPUs the database conversation leaves ([`crate::affinity`]). What is fetched ahead is
+    /// only read: dropped on a failure or at shutdown, it is listed and fetched again next
+    /// time.
     /// What is acknowledged was committed before: the acknowledgement goes out only after the
     /// batch that stored it returned.
     async fn drain(&self, conn: &mut Connection, place: &mut Place) -> Result<(), Failure> {
@@ -317,17 +319,24 @@ impl MailboxIngestor {
                 continue;
             };
             let mut fetched = conn.fetch(first, limit).await?;
+            let mut parsed = self.parse(place.uidvalidity, &fetched).await;
             loop {
                 let next = batches.next();
                 let (uidvalidity, from) = (place.uidvalidity, place.acked + 1);
                 let (stored, (acked, ahead)) =
-                    tokio::join!(self.store(uidvalidity, &fetched), async {
+                    tokio::join!(self.store(uidvalidity, &fetched, parsed), async {
                         let acked = match due.take() {
                             Some(upto) => Some(self.tell(conn, (from, upto)).await.map(|()| upto)),
                             None => None,
                         };
                         let ahead = match next {
-                            Some(batch) => Some(conn.fetch(batch, limit).await),
+                            Some(batch) => Some(match conn.fetch(batch, limit).await {
+                                Ok(ahead) => {
+                                    let parsed = self.parse(uidvalidity, &ahead).await;
+                                    Ok((ahead, parsed))
+                                }
+                                Err(e) => Err(e),
+                            }),
                             None => None,
                         };
                         (acked, ahead)
@@ -346,18 +355,16 @@ impl MailboxIngestor {
                     due = Some(place.last);
                 }
                 match ahead {
-                    Some(ahead) => fetched = ahead?,
+                    Some(ahead) => (fetched, parsed) = ahead?,
                     None => break,
                 }
             }
         }
     }
 
-    /// Takes a fetched batch in, in one transaction ([`ingest::ingest_batch`]); returns the
-    /// highest UID stored (0 for an empty batch). Nothing is acknowledged before this returns:
-    /// a failure leaves the whole batch to be read again.
-    async fn store(&self, uidvalidity: u32, fetched: &[Fetched]) -> Result<u32, Failure> {
-        let batch: Vec<ingest::Fetched<'_>> = fetched
+    /// The fetched messages as ingest takes them, each with its place in the mailbox.
+    fn batch<'a>(&self, uidvalidity: u32, fetched: &'a [Fetched]) -> Vec<ingest::Fetched<'a>> {
+        fetched
             .iter()
             .map(|message| ingest::Fetched {
                 mark: MailboxMark {
@@ -373,8 +380,26 @@ impl MailboxIngestor {
                     },
                 },
             })
-            .collect();
-        ingest::ingest_batch(&self.ctx, &self.offer, &batch).await?;
+            .collect()
+    }
+
+    /// Parses a fetched batch ([`ingest::parse_batch`]).
+    async fn parse(&self, uidvalidity: u32, fetched: &[Fetched]) -> ingest::Parsed {
+        ingest::parse_batch(&self.ctx, &self.batch(uidvalidity, fetched)).await
+    }
+
+    /// Takes a fetched and parsed batch in, in one transaction
+    /// ([`ingest::ingest_parsed_batch`]); returns the highest UID stored (0 for an empty
+    /// batch). Nothing is acknowledged before this returns: a failure leaves the whole batch
+    /// to be read again.
+    async fn store(
+        &self,
+        uidvalidity: u32,
+        fetched: &[Fetched],
+        parsed: ingest::Parsed,
+    ) -> Result<u32, Failure> {
+        let batch = self.batch(uidvalidity, fetched);
+        ingest::ingest_parsed_batch(&self.ctx, &self.offer, &batch, parsed).await?;
         Ok(fetched.iter().map(|m| m.uid).max().unwrap_or_default())
     }
 
