@@ -118,6 +118,7 @@ contract!(
     every_quarantine_replay_is_kept,
     long_message_ids_and_addresses_are_stored_and_found,
     a_status_change_waits_for_a_concurrent_one,
+    what_a_batch_reads_ahead_answers_as_the_database_would,
 );
 
 async fn ticket_numbers_count_per_offer_and_kind(store: &Store) {
@@ -319,6 +320,92 @@ async fn receipts_refuse_a_second_copy(store: &Store) {
         tx.insert_receipt(&receipt).await.unwrap(),
         "another offer has its own keys"
     );
+}
+
+/// `read_receipts_ahead` and `read_contacts_ahead` (SQLite: one statement for a batch, then
+/// answers from memory; PostgreSQL: nothing) change no answer: what the transaction writes
+/// afterwards, and what a rollback to a savepoint undoes, are seen as without them.
+async fn what_a_batch_reads_ahead_answers_as_the_database_would(store: &Store) {
+    let tenant = common::unique_tenant();
+    let receipt = |key: &str| ReceiptRow {
+        dedupe_key: key.into(),
+        channel: Channel::Imap,
+        outcome: ReceiptOutcome::Article,
+        content_sha256: "cd".repeat(32),
+        ticket_id: Some(TicketId(1)),
+        article_id: Some(ArticleId(1)),
+        received_at: t0(),
+    };
+    let mut tx = store.begin(&tenant).await.unwrap();
+    assert!(tx.insert_receipt(&receipt("mid:old@x")).await.unwrap());
+    let jeanne = NewContact {
+        name: Some("Jeanne"),
+        institution_id: None,
+        origin: ContactOrigin::Inbound,
+        now: t0(),
+    };
+    let known = tx.create_contact(&jeanne).await.unwrap();
+    tx.set_contact_address(known, AddressKind::Email, "jeanne@univ.example")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin(&tenant).await.unwrap();
+    tx.read_receipts_ahead(&["mid:old@x", "mid:new@x", "mid:later@x"])
+        .await
+        .unwrap();
+    tx.read_contacts_ahead(
+        AddressKind::Email,
+        &["Jeanne@Univ.example", "paul@univ.example"],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        tx.receipt("mid:old@x").await.unwrap(),
+        Some(receipt("mid:old@x"))
+    );
+    assert_eq!(tx.receipt("mid:new@x").await.unwrap(), None);
+    let found = tx
+        .contact_by_address(AddressKind::Email, "JEANNE@univ.example")
+        .await
+        .unwrap();
+    assert_eq!(found.map(|c| c.id), Some(known));
+    // Written in this transaction after the read ahead: seen.
+    assert!(tx.hold_receipt(&receipt("mid:new@x")).await.unwrap());
+    assert_eq!(
+        tx.receipt("mid:new@x").await.unwrap(),
+        Some(receipt("mid:new@x"))
+    );
+    let paul = tx
+        .create_contact(&NewContact {
+            name: Some("Paul"),
+            ..jeanne
+        })
+        .await
+        .unwrap();
+    assert!(
+        tx.add_contact_address_if_absent(paul, AddressKind::Email, "paul@univ.example")
+            .await
+            .unwrap()
+    );
+    let found = tx
+        .contact_by_address(AddressKind::Email, "paul@univ.example")
+        .await
+        .unwrap();
+    assert_eq!(found.map(|c| c.id), Some(paul));
+    // Written under a savepoint, then rolled back: gone again.
+    tx.savepoint("message").await.unwrap();
+    assert!(tx.hold_receipt(&receipt("mid:later@x")).await.unwrap());
+    assert!(tx.receipt("mid:later@x").await.unwrap().is_some());
+    tx.rollback_to("message").await.unwrap();
+    tx.release("message").await.unwrap();
+    assert_eq!(tx.receipt("mid:later@x").await.unwrap(), None);
+    assert_eq!(
+        tx.receipt("mid:old@x").await.unwrap(),
+        Some(receipt("mid:old@x")),
+        "what was read ahead stays right after the rollback"
+    );
+    tx.commit().await.unwrap();
 }
 
 async fn raw_messages_and_attachments_are_stored_once(store: &Store) {
