@@ -18,7 +18,7 @@
 
 use std::sync::OnceLock;
 
-use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
+use nix::sched::{CpuSet, sched_getaffinity, sched_getcpu, sched_setaffinity};
 use nix::unistd::Pid;
 
 /// The CPUs the process could run on before [`gather`].
@@ -27,10 +27,11 @@ static SPREAD: OnceLock<CpuSet> = OnceLock::new();
 /// The calling thread, for `sched_*affinity`.
 const THIS_THREAD: Pid = Pid::from_raw(0);
 
-/// Keeps every thread of the process on one CPU, the last of those it may run on, and so
-/// every thread they start later (a thread starts with its parent's CPUs). Returns that CPU,
-/// or `None` when there is only one or the system refuses (then nothing changes: this is a
-/// matter of speed, never of correctness).
+/// Keeps every thread of the process on one CPU, and so every thread they start later (a
+/// thread starts with its parent's CPUs): the CPU the calling thread runs on, where the
+/// scheduler just put it (so that several daemons on one machine, or a test suite's, spread
+/// out), else the last it may use. Returns that CPU, or `None` when there is only one or the
+/// system refuses (then nothing changes: this is a matter of speed, never of correctness).
 pub fn gather() -> Option<usize> {
     let all = sched_getaffinity(THIS_THREAD).ok()?;
     let cpus: Vec<usize> = (0..CpuSet::count())
@@ -39,8 +40,10 @@ pub fn gather() -> Option<usize> {
     let [_, .., last] = cpus.as_slice() else {
         return None;
     };
+    let here = sched_getcpu().ok().filter(|cpu| cpus.contains(cpu));
+    let chosen = here.unwrap_or(*last);
     let mut one = CpuSet::new();
-    one.set(*last).ok()?;
+    one.set(chosen).ok()?;
     sched_setaffinity(THIS_THREAD, &one).ok()?;
     let _ = SPREAD.set(all);
     // The runtime's threads were started before: each is moved by its id. One that ends
@@ -48,7 +51,7 @@ pub fn gather() -> Option<usize> {
     for tid in threads() {
         let _ = sched_setaffinity(Pid::from_raw(tid), &one);
     }
-    Some(*last)
+    Some(chosen)
 }
 
 /// Lets the calling thread run on every CPU the process could before [`gather`] (nothing
