@@ -36,9 +36,14 @@ fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local addr").port()
+/// Three distinct free ports: the probes are held open together, since a port given back
+/// may be handed out again at once (seen in CI: imap and imaps on the same port, which
+/// doveconf refuses as a duplicate listener).
+fn free_ports() -> (u16, u16, u16) {
+    let bind = || std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    let port = |l: &std::net::TcpListener| l.local_addr().expect("local addr").port();
+    let (a, b, c) = (bind(), bind(), bind());
+    (port(&a), port(&b), port(&c))
 }
 
 impl Dovecot {
@@ -60,7 +65,7 @@ impl Dovecot {
         .expect("chmod state dir");
         let state = dir.path().join("dovecot");
         for _ in 0..5 {
-            let (imap_port, imaps_port, lmtp_port) = (free_port(), free_port(), free_port());
+            let (imap_port, imaps_port, lmtp_port) = free_ports();
             let status = Self::script(&state, (imap_port, imaps_port, lmtp_port), settings);
             match status.code() {
                 Some(0) => {

@@ -50,9 +50,13 @@ fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local addr").port()
+/// Two distinct free ports: the probes are held open together, since a port given back may
+/// be handed out again at once.
+fn free_ports() -> (u16, u16) {
+    let bind = || std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    let port = |l: &std::net::TcpListener| l.local_addr().expect("local addr").port();
+    let (a, b) = (bind(), bind());
+    (port(&a), port(&b))
 }
 
 impl SmtpSink {
@@ -72,7 +76,7 @@ impl SmtpSink {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         for _ in 0..5 {
-            let (port, tls_port) = (free_port(), free_port());
+            let (port, tls_port) = free_ports();
             let status = Self::script(&state, (port, tls_port), &settings);
             match status.code() {
                 Some(0) => {
