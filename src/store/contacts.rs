@@ -189,19 +189,15 @@ impl Tx {
         let lower: Vec<String> = addresses.iter().map(|a| a.to_ascii_lowercase()).collect();
         let t = self.tenant.as_str();
         let listed = serde_json::Value::from(lower.clone()).to_string();
-        let held = &mut self.held;
-        held.push(sqlite::SELECT_CONTACTS_BY_ADDRESSES);
-        held.bind(t);
-        held.bind(kind.as_str());
-        held.bind(listed);
-        let found: Vec<AddressedContact> = match held.take() {
-            Ok((sql, args)) => {
-                sqlx::query_as_with(sqlx::AssertSqlSafe(sql), args)
-                    .fetch_all(&mut **c)
-                    .await
-            }
-            Err(e) => Err(e),
-        }
+        let statement = sqlite::SELECT_CONTACTS_BY_ADDRESSES;
+        let found: Vec<AddressedContact> = fetch_held!(
+            self.held,
+            c,
+            query_as_with,
+            statement,
+            [t, kind.as_str(), listed],
+            fetch_all
+        )
         .map_err(|e| StoreError::query("read_contacts_ahead", e))?;
         for address in lower {
             self.known_contacts.insert((kind.as_str(), address), None);

@@ -310,6 +310,25 @@ macro_rules! defer {
     };
 }
 
+/// SQLite's half of [`fetch!`], for the statements only SQLite has: the writes held back in
+/// `$held`, then `$stmt` with its `$arg`s, as one query on the transaction's connection `$conn`
+/// (one round trip to sqlx's worker thread); a sqlx error as it comes.
+macro_rules! fetch_held {
+    ($held:expr, $conn:expr, $make:ident, $stmt:expr, [$($arg:expr),* $(,)?], $method:ident) => {{
+        let held = &mut $held;
+        held.push($stmt);
+        $( held.bind($arg); )*
+        match held.take() {
+            Ok((text, args)) => {
+                sqlx::$make(sqlx::AssertSqlSafe(text), args)
+                    .$method(&mut **$conn)
+                    .await
+            }
+            Err(e) => Err(e),
+        }
+    }};
+}
+
 /// A statement that returns something, made by sqlx's `$make` (`query_as_with`,
 /// `query_scalar_with`) and run with `$method` (`fetch_optional`...): on SQLite sent in one
 /// round trip after the writes held back before it, which it sees. `$stmt` and `$arg`s as in
@@ -320,17 +339,7 @@ macro_rules! fetch {
             $crate::store::TxInner::Sqlite(t) => {
                 #[allow(unused_imports, reason = "a statement of the module's own")]
                 use $crate::store::sqlite as sql;
-                let held = &mut $tx.held;
-                held.push($stmt);
-                $( held.bind($arg); )*
-                match held.take() {
-                    Ok((text, args)) => {
-                        sqlx::$make(sqlx::AssertSqlSafe(text), args)
-                            .$method(&mut **t)
-                            .await
-                    }
-                    Err(e) => Err(e),
-                }
+                fetch_held!($tx.held, t, $make, $stmt, [$($arg),*], $method)
             }
             $crate::store::TxInner::Postgres(t) => {
                 #[allow(unused_imports, reason = "a statement of the module's own")]

@@ -34,18 +34,15 @@ impl Tx {
         }
         let t = self.tenant.as_str();
         let listed = serde_json::Value::from(keys.to_vec()).to_string();
-        let held = &mut self.held;
-        held.push(sqlite::SELECT_RECEIPTS);
-        held.bind(t);
-        held.bind(listed);
-        let found: Vec<ReceiptRow> = match held.take() {
-            Ok((sql, args)) => {
-                sqlx::query_as_with(sqlx::AssertSqlSafe(sql), args)
-                    .fetch_all(&mut **c)
-                    .await
-            }
-            Err(e) => Err(e),
-        }
+        let statement = sqlite::SELECT_RECEIPTS;
+        let found: Vec<ReceiptRow> = fetch_held!(
+            self.held,
+            c,
+            query_as_with,
+            statement,
+            [t, listed],
+            fetch_all
+        )
         .map_err(|e| StoreError::query("read_receipts_ahead", e))?;
         for key in keys {
             self.known_receipts.insert((*key).to_owned(), None);

@@ -173,18 +173,15 @@ impl Tx {
                 // SQLite takes the list as a JSON array (json_each), not as many binds; after
                 // the writes held back, which it must see (an article of this transaction).
                 let ids = serde_json::Value::from(message_ids.to_vec()).to_string();
-                let held = &mut self.held;
-                held.push(sqlite::SELECT_TICKET_BY_MESSAGE_IDS);
-                held.bind(t);
-                held.bind(ids);
-                match held.take() {
-                    Ok((sql, args)) => {
-                        sqlx::query_as_with(sqlx::AssertSqlSafe(sql), args)
-                            .fetch_optional(&mut **c)
-                            .await
-                    }
-                    Err(e) => Err(e),
-                }
+                let statement = sqlite::SELECT_TICKET_BY_MESSAGE_IDS;
+                fetch_held!(
+                    self.held,
+                    c,
+                    query_as_with,
+                    statement,
+                    [t, ids],
+                    fetch_optional
+                )
             }
             TxInner::Postgres(c) => {
                 sqlx::query_as(postgres::SELECT_TICKET_BY_MESSAGE_IDS)
@@ -218,20 +215,15 @@ impl Tx {
         }
         let t = self.tenant.as_str();
         let ids = serde_json::Value::from(message_ids.to_vec()).to_string();
-        let held = &mut self.held;
-        held.push(sqlite::SELECT_TICKET_BY_MESSAGE_IDS_WITH_STANDING);
-        held.bind(t);
-        held.bind(ids);
-        held.bind(contact.0);
-        held.bind(role);
-        let found: Option<TicketWithStanding> = match held.take() {
-            Ok((sql, args)) => {
-                sqlx::query_as_with(sqlx::AssertSqlSafe(sql), args)
-                    .fetch_optional(&mut **c)
-                    .await
-            }
-            Err(e) => Err(e),
-        }
+        let statement = sqlite::SELECT_TICKET_BY_MESSAGE_IDS_WITH_STANDING;
+        let found: Option<TicketWithStanding> = fetch_held!(
+            self.held,
+            c,
+            query_as_with,
+            statement,
+            [t, ids, contact.0, role],
+            fetch_optional
+        )
         .map_err(|e| StoreError::query("ticket_by_message_ids_with_standing", e))?;
         Ok(found.map(|f| (f.ticket, (f.participant, f.agent))))
     }
